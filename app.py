@@ -1,0 +1,25 @@
+"""segstudio dashboard: the frame (page config, sidebar) and the router over pages/.
+
+Start it with the README's command (`bash .ci/app`), which runs `streamlit run app.py`.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from ui import sidebar
+from ui.context import page_context
+
+st.set_page_config(page_title="segstudio", page_icon=":material/biotech:", layout="wide")
+
+ctx = page_context()
+if not sidebar.lab_gate(ctx):
+    st.stop()
+
+pages = [
+    st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
+    st.Page("pages/projects.py", title="Projects", icon=":material/folder_open:"),
+]
+navigation = st.navigation(pages)
+sidebar.render(ctx)
+navigation.run()

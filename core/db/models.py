@@ -1,0 +1,146 @@
+"""SQLModel tables for the whole product. Tables only: queries live in :mod:`core.db.repo`."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import JSON, Column, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+# Image annotation status
+NOT_ANNOTATED = "not_annotated"
+ANNOTATED = "annotated"
+BACKGROUND = "background"
+IMAGE_STATUSES = (NOT_ANNOTATED, ANNOTATED, BACKGROUND)
+
+# Shape kinds and geometries
+KIND_ANNOTATION = "annotation"
+KIND_ROI = "roi"
+GEOMETRIES = ("polygon", "brush", "rectangle")
+
+# Training / job statuses
+QUEUED, RUNNING, SUCCEEDED, FAILED, CANCELLED = "queued", "running", "succeeded", "failed", "cancelled"
+FINISHED_STATUSES = (SUCCEEDED, FAILED, CANCELLED)
+
+
+class Project(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(index=True, unique=True, max_length=200)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class LabelClass(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("project_id", "name", name="uq_label_project_name"),)
+    id: int | None = Field(default=None, primary_key=True)
+    project_id: int = Field(foreign_key="project.id", index=True, ondelete="CASCADE")
+    name: str = Field(max_length=100)
+    color: str = Field(default="#e6194b", max_length=7)
+
+
+class Image(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("project_id", "content_hash", name="uq_image_project_hash"),)
+    id: int | None = Field(default=None, primary_key=True)
+    project_id: int = Field(foreign_key="project.id", index=True, ondelete="CASCADE")
+    name: str = Field(max_length=255)  # original file name, sanitised
+    stored_path: str  # relative to the data directory
+    thumb_path: str = ""
+    width: int
+    height: int
+    channels: int
+    dtype: str
+    levels: int = 1
+    is_wsi: bool = False
+    is_rgb: bool = False  # 3 channels of 8 bits shown as colour, not as a composite
+    pixel_size_um: float | None = None
+    content_hash: str = Field(index=True, max_length=64)
+    status: str = Field(default=NOT_ANNOTATED, max_length=20)
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)  # bumped on every annotation save
+
+
+class Shape(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    image_id: int = Field(foreign_key="image.id", index=True, ondelete="CASCADE")
+    label_id: int | None = Field(default=None, foreign_key="labelclass.id", index=True, ondelete="CASCADE")
+    kind: str = Field(default=KIND_ANNOTATION, max_length=12)  # annotation | roi
+    geometry: str = Field(max_length=12)  # polygon | brush | rectangle
+    # [[x, y], ...] in full-resolution image pixel coordinates (x = column, y = row)
+    points: list[list[float]] = Field(sa_column=Column(JSON, nullable=False))
+    stroke_width: float = 0.0  # brush width in image pixels
+    source: str = Field(default="manual", max_length=12)  # manual | import | proposal | prediction
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Training(SQLModel, table=True):
+    """A training is also a job of the queue: the queue is this table."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    project_id: int = Field(foreign_key="project.id", index=True, ondelete="CASCADE")
+    name: str = Field(max_length=200)
+    config: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    status: str = Field(default=QUEUED, index=True, max_length=12)
+    progress: float = 0.0
+    epoch: int = 0
+    eta_seconds: float | None = None
+    message: str = ""
+    error: str = ""
+    cancel_requested: bool = False
+    worker_id: str = ""
+    pid: int | None = None
+    heartbeat_at: datetime | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    split: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    metrics: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    model_dir: str = ""  # relative to the data directory
+    report_path: str = ""  # relative to the data directory
+
+
+class EpochMetric(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("training_id", "epoch", name="uq_epoch"),)
+    id: int | None = Field(default=None, primary_key=True)
+    training_id: int = Field(foreign_key="training.id", index=True, ondelete="CASCADE")
+    epoch: int
+    step: int = 0
+    train_loss: float | None = None
+    val_loss: float | None = None
+    train_accuracy: float | None = None
+    val_accuracy: float | None = None
+    train_iou: float | None = None
+    val_iou: float | None = None
+    learning_rate: float | None = None
+    seconds: float = 0.0
+
+
+class Prediction(SQLModel, table=True):
+    """A job applying a trained model to images (also queued)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    training_id: int | None = Field(default=None, foreign_key="training.id", index=True, ondelete="SET NULL")
+    model_dir: str = ""
+    config: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    status: str = Field(default=QUEUED, index=True, max_length=12)
+    progress: float = 0.0
+    message: str = ""
+    error: str = ""
+    cancel_requested: bool = False
+    heartbeat_at: datetime | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+    finished_at: datetime | None = None
+    results: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class Notification(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    created_at: datetime = Field(default_factory=utcnow)
+    level: str = Field(default="info", max_length=10)  # info | success | error
+    text: str
+    training_id: int | None = None
+    read: bool = False

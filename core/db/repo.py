@@ -1,0 +1,504 @@
+"""Every query of the product. Functions take an open Session; callers keep sessions short (one per action)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, func, update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from core.db.models import (
+    ANNOTATED,
+    BACKGROUND,
+    FINISHED_STATUSES,
+    IMAGE_STATUSES,
+    KIND_ANNOTATION,
+    NOT_ANNOTATED,
+    QUEUED,
+    EpochMetric,
+    Image,
+    LabelClass,
+    Notification,
+    Prediction,
+    Project,
+    Shape,
+    Training,
+    utcnow,
+)
+from core.errors import AnnotationError, DuplicateError, InvalidInputError, NotFoundError
+
+HEX_COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
+DEFAULT_COLORS = (
+    "#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4",
+    "#46f0f0", "#f032e6", "#bcf60c", "#fabebe", "#008080",
+)
+
+
+def clean_name(name: str, *, what: str, max_length: int) -> str:
+    """Strip a user-given name and check it is usable; raises InvalidInputError saying how to fix it."""
+    if not isinstance(name, str):
+        raise InvalidInputError(f"The {what} name must be text, got {type(name).__name__}.")
+    cleaned = " ".join(name.split())
+    if not cleaned:
+        raise InvalidInputError(f"The {what} name is empty; type a name.")
+    if len(cleaned) > max_length:
+        raise InvalidInputError(
+            f"The {what} name is {len(cleaned)} characters long; use at most {max_length}."
+        )
+    if any(ord(ch) < 32 for ch in cleaned):
+        raise InvalidInputError(f"The {what} name {cleaned!r} contains control characters; remove them.")
+    return cleaned
+
+
+def clean_color(color: str) -> str:
+    if not isinstance(color, str) or not HEX_COLOR.match(color.strip()):
+        raise InvalidInputError(f"Colour {color!r} is not a hex colour like #1f77b4; pick one with the colour picker.")
+    return color.strip().lower()
+
+
+# --- projects -----------------------------------------------------------------------------------
+def create_project(session: Session, name: str) -> Project:
+    name = clean_name(name, what="project", max_length=200)
+    if session.exec(select(Project).where(func.lower(Project.name) == name.lower())).first():
+        raise DuplicateError(f"A project named {name!r} exists already; choose another name.")
+    project = Project(name=name)
+    session.add(project)
+    session.commit()
+    session.refresh(project)
+    return project
+
+
+def list_projects(session: Session) -> list[Project]:
+    return list(session.exec(select(Project).order_by(Project.name)))
+
+
+def get_project(session: Session, project_id: int) -> Project:
+    project = session.get(Project, project_id)
+    if project is None:
+        raise NotFoundError(f"Project {project_id} does not exist; it may have been deleted.")
+    return project
+
+
+def find_project(session: Session, ref: str | int) -> Project:
+    """A project by id or by (case-insensitive) name, as a user types it on the command line."""
+    if isinstance(ref, int) or (isinstance(ref, str) and ref.isdigit()):
+        project = session.get(Project, int(ref))
+        if project is not None:
+            return project
+    project = session.exec(select(Project).where(func.lower(Project.name) == str(ref).strip().lower())).first()
+    if project is None:
+        known = ", ".join(p.name for p in list_projects(session)) or "none yet"
+        raise NotFoundError(f"No project {ref!r}. Known projects: {known}.")
+    return project
+
+
+def rename_project(session: Session, project_id: int, new_name: str) -> Project:
+    project = get_project(session, project_id)
+    new_name = clean_name(new_name, what="project", max_length=200)
+    clash = session.exec(
+        select(Project).where(func.lower(Project.name) == new_name.lower(), Project.id != project_id)
+    ).first()
+    if clash:
+        raise DuplicateError(f"A project named {new_name!r} exists already; choose another name.")
+    project.name = new_name
+    session.add(project)
+    session.commit()
+    session.refresh(project)
+    return project
+
+
+def delete_project(session: Session, project_id: int) -> None:
+    project = get_project(session, project_id)
+    session.delete(project)
+    session.commit()
+
+
+# --- labels -------------------------------------------------------------------------------------
+def list_labels(session: Session, project_id: int) -> list[LabelClass]:
+    return list(session.exec(select(LabelClass).where(LabelClass.project_id == project_id).order_by(LabelClass.id)))
+
+
+def get_label(session: Session, label_id: int) -> LabelClass:
+    label = session.get(LabelClass, label_id)
+    if label is None:
+        raise NotFoundError(f"Label {label_id} does not exist; it may have been deleted.")
+    return label
+
+
+def find_label(session: Session, project_id: int, name: str) -> LabelClass:
+    label = session.exec(
+        select(LabelClass).where(LabelClass.project_id == project_id, func.lower(LabelClass.name) == name.strip().lower())
+    ).first()
+    if label is None:
+        known = ", ".join(lab.name for lab in list_labels(session, project_id)) or "none yet"
+        raise NotFoundError(f"No label {name!r} in this project. Known labels: {known}. Add it first.")
+    return label
+
+
+def next_color(session: Session, project_id: int) -> str:
+    used = {lab.color for lab in list_labels(session, project_id)}
+    for color in DEFAULT_COLORS:
+        if color not in used:
+            return color
+    return DEFAULT_COLORS[len(used) % len(DEFAULT_COLORS)]
+
+
+def add_label(session: Session, project_id: int, name: str, color: str | None = None) -> LabelClass:
+    get_project(session, project_id)
+    name = clean_name(name, what="label", max_length=100)
+    color = clean_color(color) if color else next_color(session, project_id)
+    clash = session.exec(
+        select(LabelClass).where(LabelClass.project_id == project_id, func.lower(LabelClass.name) == name.lower())
+    ).first()
+    if clash:
+        raise DuplicateError(f"This project has a label named {name!r} already; label names are unique per project.")
+    label = LabelClass(project_id=project_id, name=name, color=color)
+    session.add(label)
+    try:
+        session.commit()
+    except IntegrityError as exc:  # a concurrent add of the same name
+        session.rollback()
+        raise DuplicateError(f"This project has a label named {name!r} already.") from exc
+    session.refresh(label)
+    return label
+
+
+def update_label(session: Session, label_id: int, *, name: str | None = None, color: str | None = None) -> LabelClass:
+    label = get_label(session, label_id)
+    if name is not None:
+        name = clean_name(name, what="label", max_length=100)
+        clash = session.exec(
+            select(LabelClass).where(
+                LabelClass.project_id == label.project_id,
+                func.lower(LabelClass.name) == name.lower(),
+                LabelClass.id != label_id,
+            )
+        ).first()
+        if clash:
+            raise DuplicateError(f"This project has a label named {name!r} already; label names are unique per project.")
+        label.name = name
+    if color is not None:
+        label.color = clean_color(color)
+    session.add(label)
+    session.commit()
+    session.refresh(label)
+    return label
+
+
+def count_label_shapes(session: Session, label_id: int) -> int:
+    return session.exec(select(func.count()).select_from(Shape).where(Shape.label_id == label_id)).one()
+
+
+def delete_label(session: Session, label_id: int) -> int:
+    """Delete a label and its shapes (the UI asks first). Returns how many shapes went with it.
+
+    Images left without annotations go back to "not annotated".
+    """
+    label = get_label(session, label_id)
+    image_ids = set(session.exec(select(Shape.image_id).where(Shape.label_id == label_id)))
+    removed = session.exec(delete(Shape).where(Shape.label_id == label_id)).rowcount  # type: ignore[call-overload]
+    session.delete(label)
+    session.flush()
+    for image_id in image_ids:
+        _refresh_status(session, image_id)
+    session.commit()
+    return int(removed or 0)
+
+
+# --- images -------------------------------------------------------------------------------------
+def add_image(session: Session, image: Image) -> Image:
+    session.add(image)
+    try:
+        session.commit()
+    except IntegrityError as exc:
+        session.rollback()
+        raise DuplicateError(f"{image.name}: this image is in the project already (same content).") from exc
+    session.refresh(image)
+    return image
+
+
+def find_image_by_hash(session: Session, project_id: int, content_hash: str) -> Image | None:
+    return session.exec(
+        select(Image).where(Image.project_id == project_id, Image.content_hash == content_hash)
+    ).first()
+
+
+def list_images(session: Session, project_id: int, *, status: str | None = None) -> list[Image]:
+    query = select(Image).where(Image.project_id == project_id)
+    if status is not None:
+        query = query.where(Image.status == status)
+    return list(session.exec(query.order_by(Image.id)))
+
+
+def count_images(session: Session, project_id: int) -> int:
+    return session.exec(select(func.count()).select_from(Image).where(Image.project_id == project_id)).one()
+
+
+def get_image(session: Session, image_id: int) -> Image:
+    image = session.get(Image, image_id)
+    if image is None:
+        raise NotFoundError(f"Image {image_id} does not exist; it may have been deleted.")
+    return image
+
+
+def find_image(session: Session, project_id: int, ref: str | int) -> Image:
+    if isinstance(ref, int) or str(ref).isdigit():
+        image = session.get(Image, int(ref))
+        if image is not None and image.project_id == project_id:
+            return image
+    image = session.exec(select(Image).where(Image.project_id == project_id, Image.name == str(ref))).first()
+    if image is None:
+        stem_matches = [im for im in list_images(session, project_id) if im.name.rsplit(".", 1)[0] == str(ref)]
+        if len(stem_matches) == 1:
+            return stem_matches[0]
+        raise NotFoundError(f"No image {ref!r} in this project; `segstudio images PROJECT` lists them.")
+    return image
+
+
+def delete_image(session: Session, image_id: int) -> Image:
+    image = get_image(session, image_id)
+    session.delete(image)
+    session.commit()
+    return image
+
+
+def set_image_status(session: Session, image_id: int, status: str) -> Image:
+    if status not in IMAGE_STATUSES:
+        raise InvalidInputError(f"Image status {status!r} is not known; use one of {', '.join(IMAGE_STATUSES)}.")
+    image = get_image(session, image_id)
+    if status == BACKGROUND and _count_annotations(session, image_id):
+        raise InvalidInputError(
+            f"{image.name} has annotations, so it cannot be background-only; delete its annotations first."
+        )
+    if status == ANNOTATED and not _count_annotations(session, image_id):
+        raise InvalidInputError(f"{image.name} has no annotations yet; draw or import some first.")
+    image.status = status
+    image.updated_at = utcnow()
+    session.add(image)
+    session.commit()
+    session.refresh(image)
+    return image
+
+
+def status_counts(session: Session, project_id: int) -> dict[str, int]:
+    rows = session.exec(
+        select(Image.status, func.count()).where(Image.project_id == project_id).group_by(Image.status)
+    ).all()
+    counts = dict.fromkeys(IMAGE_STATUSES, 0)
+    counts.update({status: n for status, n in rows})
+    return counts
+
+
+# --- shapes -------------------------------------------------------------------------------------
+def _count_annotations(session: Session, image_id: int) -> int:
+    return session.exec(
+        select(func.count()).select_from(Shape).where(Shape.image_id == image_id, Shape.kind == KIND_ANNOTATION)
+    ).one()
+
+
+def _refresh_status(session: Session, image_id: int) -> None:
+    """Annotated when it has annotation shapes; otherwise keep background-only, else not annotated."""
+    image = session.get(Image, image_id)
+    if image is None:
+        return
+    has = _count_annotations(session, image_id) > 0
+    if has:
+        image.status = ANNOTATED
+    elif image.status == ANNOTATED:
+        image.status = NOT_ANNOTATED
+    image.updated_at = utcnow()
+    session.add(image)
+
+
+def list_shapes(session: Session, image_id: int, *, kind: str | None = None) -> list[Shape]:
+    query = select(Shape).where(Shape.image_id == image_id)
+    if kind is not None:
+        query = query.where(Shape.kind == kind)
+    return list(session.exec(query.order_by(Shape.id)))
+
+
+def shapes_for_images(session: Session, image_ids: Sequence[int]) -> dict[int, list[Shape]]:
+    out: dict[int, list[Shape]] = {i: [] for i in image_ids}
+    if not image_ids:
+        return out
+    for shape in session.exec(select(Shape).where(col(Shape.image_id).in_(list(image_ids))).order_by(Shape.id)):
+        out[shape.image_id].append(shape)
+    return out
+
+
+def replace_shapes(
+    session: Session,
+    image_id: int,
+    records: Iterable[dict[str, Any]],
+    *,
+    expected_version: datetime | None = None,
+) -> Image:
+    """Replace all shapes of an image in one transaction (a save from the annotate page).
+
+    ``expected_version`` is the image's ``updated_at`` the editor loaded; if another tab saved since,
+    an AnnotationError is raised and nothing is written.
+    """
+    image = get_image(session, image_id)
+    if expected_version is not None and image.updated_at != expected_version:
+        raise AnnotationError(
+            f"{image.name} was saved from another tab or window since you opened it; nothing was overwritten. "
+            "Reload the image to see the newer annotations, then redo your change."
+        )
+    session.exec(delete(Shape).where(Shape.image_id == image_id))  # type: ignore[call-overload]
+    _insert_shapes(session, image, records)
+    session.commit()
+    session.refresh(image)
+    return image
+
+
+def add_shapes(session: Session, image_id: int, records: Iterable[dict[str, Any]]) -> Image:
+    image = get_image(session, image_id)
+    _insert_shapes(session, image, records)
+    session.commit()
+    session.refresh(image)
+    return image
+
+
+def _insert_shapes(session: Session, image: Image, records: Iterable[dict[str, Any]]) -> None:
+    valid_labels = {lab.id for lab in list_labels(session, image.project_id)}
+    for record in records:
+        label_id = record.get("label_id")
+        if record.get("kind", KIND_ANNOTATION) == KIND_ANNOTATION and label_id not in valid_labels:
+            raise InvalidInputError(f"Label {label_id} is not in this image's project; pick a label of the project.")
+        session.add(Shape(image_id=image.id, **record))
+    session.flush()
+    _refresh_status(session, image.id)  # type: ignore[arg-type]
+
+
+def delete_shape(session: Session, shape_id: int) -> None:
+    shape = session.get(Shape, shape_id)
+    if shape is None:
+        raise NotFoundError(f"Shape {shape_id} does not exist.")
+    image_id = shape.image_id
+    session.delete(shape)
+    session.flush()
+    _refresh_status(session, image_id)
+    session.commit()
+
+
+def annotation_summary(session: Session, project_id: int) -> dict[int, dict[int, int]]:
+    """image id -> {label id: number of annotation shapes}."""
+    rows = session.exec(
+        select(Shape.image_id, Shape.label_id, func.count())
+        .join(Image, Image.id == Shape.image_id)
+        .where(Image.project_id == project_id, Shape.kind == KIND_ANNOTATION)
+        .group_by(Shape.image_id, Shape.label_id)
+    ).all()
+    out: dict[int, dict[int, int]] = {}
+    for image_id, label_id, n in rows:
+        out.setdefault(image_id, {})[label_id] = n
+    return out
+
+
+# --- trainings (the queue) ------------------------------------------------------------------------
+def add_training(session: Session, training: Training) -> Training:
+    session.add(training)
+    session.commit()
+    session.refresh(training)
+    return training
+
+
+def get_training(session: Session, training_id: int) -> Training:
+    training = session.get(Training, training_id)
+    if training is None:
+        raise NotFoundError(f"Training {training_id} does not exist; it may have been deleted.")
+    return training
+
+
+def find_training(session: Session, ref: str | int) -> Training:
+    if isinstance(ref, int) or str(ref).isdigit():
+        return get_training(session, int(ref))
+    rows = list(session.exec(select(Training).where(Training.name == str(ref)).order_by(col(Training.id).desc())))
+    if not rows:
+        raise NotFoundError(f"No training named {ref!r}; `segstudio trainings` lists them.")
+    return rows[0]
+
+
+def list_trainings(session: Session, project_id: int | None = None, *, status: str | None = None) -> list[Training]:
+    query = select(Training)
+    if project_id is not None:
+        query = query.where(Training.project_id == project_id)
+    if status is not None:
+        query = query.where(Training.status == status)
+    return list(session.exec(query.order_by(col(Training.id).desc())))
+
+
+def queue_position(session: Session, training_id: int) -> int | None:
+    """1 for the next training to start; None when it is not queued."""
+    training = get_training(session, training_id)
+    if training.status != QUEUED:
+        return None
+    ahead = session.exec(
+        select(func.count()).select_from(Training).where(Training.status == QUEUED, Training.id < training_id)
+    ).one()
+    return int(ahead) + 1
+
+
+def update_training(session: Session, training_id: int, **fields: Any) -> Training:
+    session.exec(update(Training).where(Training.id == training_id).values(**fields))  # type: ignore[call-overload]
+    session.commit()
+    return get_training(session, training_id)
+
+
+def add_epoch_metric(session: Session, metric: EpochMetric) -> None:
+    existing = session.exec(
+        select(EpochMetric).where(EpochMetric.training_id == metric.training_id, EpochMetric.epoch == metric.epoch)
+    ).first()
+    if existing is not None:
+        session.delete(existing)
+        session.flush()
+    session.add(metric)
+    session.commit()
+
+
+def list_epoch_metrics(session: Session, training_id: int) -> list[EpochMetric]:
+    return list(session.exec(select(EpochMetric).where(EpochMetric.training_id == training_id).order_by(EpochMetric.epoch)))
+
+
+def is_finished(status: str) -> bool:
+    return status in FINISHED_STATUSES
+
+
+# --- predictions and notifications ------------------------------------------------------------------
+def add_prediction(session: Session, prediction: Prediction) -> Prediction:
+    session.add(prediction)
+    session.commit()
+    session.refresh(prediction)
+    return prediction
+
+
+def get_prediction(session: Session, prediction_id: int) -> Prediction:
+    prediction = session.get(Prediction, prediction_id)
+    if prediction is None:
+        raise NotFoundError(f"Prediction run {prediction_id} does not exist.")
+    return prediction
+
+
+def notify(session: Session, text: str, *, level: str = "info", training_id: int | None = None) -> Notification:
+    note = Notification(text=text, level=level, training_id=training_id)
+    session.add(note)
+    session.commit()
+    session.refresh(note)
+    return note
+
+
+def list_notifications(session: Session, *, unread_only: bool = False, limit: int = 20) -> list[Notification]:
+    query = select(Notification)
+    if unread_only:
+        query = query.where(Notification.read == False)  # noqa: E712
+    return list(session.exec(query.order_by(col(Notification.id).desc()).limit(limit)))
+
+
+def mark_notifications_read(session: Session, ids: Sequence[int]) -> None:
+    if ids:
+        session.exec(update(Notification).where(col(Notification.id).in_(list(ids))).values(read=True))  # type: ignore[call-overload]
+        session.commit()

@@ -1,0 +1,42 @@
+"""Shared fixtures: a fresh data directory with a real SQLite file per test."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from core.config import Settings
+from core.db.engine import make_engine
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = Path(os.environ.get("SEGSTUDIO_SHARED_DATA", REPO.parent / "shared" / "data"))
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(data_dir=tmp_path / "data", quick_seconds=20, extended_seconds=40)
+
+
+@pytest.fixture
+def engine(settings: Settings):
+    engine = make_engine(settings.database_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def rng() -> np.random.Generator:
+    return np.random.default_rng(0)
+
+
+@pytest.fixture
+def app_env(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """Point pages (which read the environment) at this test's data directory."""
+    monkeypatch.setenv("SEGSTUDIO_DATA", str(settings.data_dir))
+    monkeypatch.setenv("SEGSTUDIO_EMBEDDED_WORKER", "0")
+    monkeypatch.delenv("SEGSTUDIO_DATABASE_URL", raising=False)
+    monkeypatch.delenv("SEGSTUDIO_PASSWORD_HASH", raising=False)
+    return settings

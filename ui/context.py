@@ -1,0 +1,67 @@
+"""What every page needs: settings, the engine, the current project. Cached once per process."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import streamlit as st
+from sqlalchemy.engine import Engine
+
+from core.config import Settings
+from core.db import repo, session_scope
+from core.db.engine import make_engine
+from core.db.models import Project
+
+PROJECT_KEY = "project_id"
+
+
+@st.cache_resource(show_spinner=False)
+def _engine(database_url: str) -> Engine:
+    return make_engine(database_url)
+
+
+@dataclass(frozen=True)
+class PageContext:
+    settings: Settings
+    engine: Engine
+
+
+def page_context() -> PageContext:
+    """Settings from the environment and the (cached) engine of its database."""
+    settings = Settings.from_env()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return PageContext(settings=settings, engine=_engine(settings.database_url))
+
+
+def current_project(ctx: PageContext) -> Project | None:
+    """The project chosen in the sidebar (or on the projects page), if it still exists."""
+    project_id = st.session_state.get(PROJECT_KEY)
+    if project_id is None:
+        return None
+    with session_scope(ctx.engine) as session:
+        project = session.get(Project, project_id)
+    if project is None:
+        st.session_state.pop(PROJECT_KEY, None)
+    return project
+
+
+def set_current_project(project_id: int | None) -> None:
+    if project_id is None:
+        st.session_state.pop(PROJECT_KEY, None)
+    else:
+        st.session_state[PROJECT_KEY] = project_id
+
+
+def project_picker(ctx: PageContext, *, label: str = "Project", key: str = "project_picker") -> Project | None:
+    """A select box over all projects, kept in step with the current project."""
+    with session_scope(ctx.engine) as session:
+        projects = repo.list_projects(session)
+    if not projects:
+        return None
+    ids = [p.id for p in projects]
+    current = st.session_state.get(PROJECT_KEY)
+    index = ids.index(current) if current in ids else 0
+    names = {p.id: p.name for p in projects}
+    chosen = st.selectbox(label, ids, index=index, format_func=lambda i: names[i], key=key)
+    set_current_project(chosen)
+    return next(p for p in projects if p.id == chosen)

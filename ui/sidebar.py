@@ -1,0 +1,48 @@
+"""The shared sidebar (current project, notifications) and the optional lab password gate."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+import streamlit as st
+
+from core.db import repo, session_scope
+from ui.context import PageContext, project_picker
+
+
+def password_hash(password: str) -> str:
+    """The form in which SEGSTUDIO_PASSWORD_HASH is given: sha256 hex of the password."""
+    return hashlib.sha256(password.encode("utf-8")).hexdigest()
+
+
+def lab_gate(ctx: PageContext) -> bool:
+    """True when the page may be shown: no lab password configured, or it was entered in this session."""
+    expected = ctx.settings.lab_password_hash.strip().lower()
+    if not expected or st.session_state.get("_lab_ok"):
+        return True
+    st.title("segstudio")
+    st.write("This dashboard is protected by a lab password.")
+    with st.form("lab_password"):
+        entered = st.text_input("Lab password", type="password")
+        if st.form_submit_button("Open"):
+            if hmac.compare_digest(password_hash(entered), expected):
+                st.session_state["_lab_ok"] = True
+                st.rerun()
+            st.error("That password is not right. Ask the person who runs segstudio in your lab.")
+    return False
+
+
+def render(ctx: PageContext) -> None:
+    with st.sidebar:
+        project = project_picker(ctx, key="sidebar_project")
+        if project is None:
+            st.caption("No project yet: create one on the Projects page.")
+        with session_scope(ctx.engine) as session:
+            notes = repo.list_notifications(session, limit=8)
+        if notes:
+            with st.expander(f"Notifications ({sum(not n.read for n in notes)} new)", expanded=False):
+                for note in notes:
+                    icon = {"success": "✅", "error": "❌"}.get(note.level, "ℹ️")
+                    st.text(f"{icon} {note.text}")
+                    st.caption(f"{note.created_at:%Y-%m-%d %H:%M} UTC")
