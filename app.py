@@ -19,6 +19,7 @@ if not sidebar.lab_gate(ctx):
 pages = [
     st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
     st.Page("pages/projects.py", title="Projects", icon=":material/folder_open:"),
+    st.Page("pages/annotate.py", title="Annotate", icon=":material/draw:"),
 ]
 navigation = st.navigation(pages)
 sidebar.render(ctx)

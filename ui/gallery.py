@@ -43,7 +43,7 @@ def image_gallery(ctx: PageContext, project: Project) -> None:
             with col:
                 thumb = ctx.settings.data_dir / image.thumb_path
                 if image.thumb_path and thumb.exists():
-                    st.image(str(thumb), use_container_width=True)
+                    st.image(str(thumb), width="stretch")
                 st.markdown(image_caption(image))
                 _delete_button(ctx, image)
 

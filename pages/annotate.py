@@ -1,0 +1,229 @@
+"""Annotate: draw polygons, brush strokes, rectangles and ROIs on a viewport of the image; import masks."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import streamlit as st
+from PIL import Image as PILImage
+from PIL import ImageDraw
+from streamlit_drawable_canvas import st_canvas
+
+from core.annotation_import import import_mask
+from core.annotations.canvas import canvas_to_shapes, shapes_in_view, shapes_to_canvas
+from core.annotations.clean import clean_shapes
+from core.annotations.shapes import KIND_ANNOTATION, KIND_ROI
+from core.annotations.viewport import Viewport, overview_box
+from core.db import repo, session_scope
+from core.db.models import ANNOTATED, BACKGROUND, NOT_ANNOTATED
+from core.errors import SegStudioError
+from core.projects import discard_staged, image_path, stage_upload
+from ui import annotation_session as work_store
+from ui.context import current_project, page_context
+from ui.feedback import flash, show_flashes, user_errors
+from ui.gallery import status_badge
+from ui.image_view import channel_controls, image_reader, render_view_png
+
+CANVAS_W, CANVAS_H = 768, 576
+TOOLS = {"Polygon": "polygon", "Brush": "freedraw", "Rectangle": "rect"}
+
+ctx = page_context()
+st.title("Annotate")
+show_flashes()
+
+project = current_project(ctx)
+if project is None:
+    st.info("Choose or create a project first.")
+    st.page_link("pages/projects.py", label="Go to Projects", icon=":material/folder_open:")
+    st.stop()
+with session_scope(ctx.engine) as session:
+    images = repo.list_images(session, project.id)  # type: ignore[arg-type]
+    labels = repo.list_labels(session, project.id)  # type: ignore[arg-type]
+if not images:
+    st.info(f"{project.name!r} has no images yet. Upload some on the Projects page.")
+    st.page_link("pages/projects.py", label="Upload images", icon=":material/upload:")
+    st.stop()
+if not labels:
+    st.warning("Define at least one label (name and colour) before annotating.")
+    st.page_link("pages/projects.py", label="Add labels on the Projects page", icon=":material/label:")
+    st.stop()
+
+colors = {lab.id: lab.color for lab in labels}
+names = {lab.id: lab.name for lab in labels}
+by_id = {im.id: im for im in images}
+
+unsaved = [i for i in work_store.unsaved_image_ids() if i in by_id]
+image_ids = list(by_id)
+wanted = st.query_params.get("image")
+default_index = image_ids.index(int(wanted)) if wanted and wanted.isdigit() and int(wanted) in by_id else 0
+image_id = st.selectbox(
+    "Image", image_ids, index=default_index, key=f"annotate_image_{project.id}",
+    format_func=lambda i: f"{by_id[i].name} — {status_badge(by_id[i].status)}" + (" — unsaved changes" if i in unsaved else ""),
+)
+image = by_id[image_id]
+if [i for i in unsaved if i != image_id]:
+    st.warning(
+        "Unsaved changes on: " + ", ".join(by_id[i].name for i in unsaved if i != image_id)
+        + ". They are kept in this browser tab; open those images to save them."
+    )
+work = work_store.load(ctx.engine, image_id)
+reader = image_reader(str(image_path(ctx.settings, image)))
+
+# --- the viewport -------------------------------------------------------------------------------------
+view_key = f"viewport_{image_id}"
+if view_key not in st.session_state:
+    st.session_state[view_key] = Viewport.fit(
+        (image.height, image.width), CANVAS_W, CANVAS_H, level_shapes=reader.level_shapes
+    )
+viewport: Viewport = st.session_state[view_key]
+
+controls, canvas_col = st.columns([1, 3], gap="medium")
+with controls:
+    tool = st.radio("Tool", list(TOOLS), horizontal=True, key="annotate_tool")
+    target = st.radio("Draw", ["Annotation", "ROI"], horizontal=True, key="annotate_target",
+                      help="ROIs mark the regions that were annotated completely; training can be restricted to them.")
+    kind = KIND_ROI if target == "ROI" else KIND_ANNOTATION
+    label_id = st.selectbox("Label", list(names), format_func=lambda i: f"● {names[i]}", key="annotate_label",
+                            disabled=kind == KIND_ROI)
+    brush = st.slider("Brush width (screen pixels)", 2, 80, 16, key="annotate_brush", disabled=tool != "Brush")
+
+    st.markdown("**View**")
+    z1, z2, z3 = st.columns(3)
+    if z1.button("Zoom +", key="zoom_in", width="stretch"):
+        st.session_state[view_key] = viewport.zoomed(2.0)
+        st.rerun()
+    if z2.button("Zoom −", key="zoom_out", width="stretch"):
+        st.session_state[view_key] = viewport.zoomed(0.5)
+        st.rerun()
+    if z3.button("Fit", key="zoom_fit", width="stretch"):
+        st.session_state[view_key] = Viewport.fit((image.height, image.width), CANVAS_W, CANVAS_H,
+                                                  level_shapes=reader.level_shapes)
+        st.rerun()
+    p1, p2, p3, p4 = st.columns(4)
+    step_x, step_y = viewport.view_w / 2, viewport.view_h / 2
+    for col, label, dx, dy in ((p1, "←", -step_x, 0), (p2, "↑", 0, -step_y), (p3, "↓", 0, step_y), (p4, "→", step_x, 0)):
+        if col.button(label, key=f"pan_{label}", width="stretch"):
+            st.session_state[view_key] = viewport.panned(dx, dy)
+            st.rerun()
+    st.caption(f"Zoom {viewport.scale:.3g}× · showing x {viewport.x0:.0f}–{viewport.x0 + viewport.view_w:.0f}, "
+               f"y {viewport.y0:.0f}–{viewport.y0 + viewport.view_h:.0f} of {image.width}×{image.height}")
+    thumb_file = ctx.settings.data_dir / image.thumb_path
+    if image.thumb_path and thumb_file.exists():
+        overview = PILImage.open(thumb_file).convert("RGB")
+        x, y, w, h = overview_box(viewport, (overview.height, overview.width))
+        ImageDraw.Draw(overview).rectangle([x, y, x + w - 1, y + h - 1], outline="#ff2d2d", width=2)
+        st.image(overview, caption="Overview (red: the current view)")
+    contrast, visible = channel_controls(reader, image, key=f"display_{image_id}")
+
+# --- the canvas --------------------------------------------------------------------------------------
+with canvas_col:
+    background = render_view_png(str(image_path(ctx.settings, image)), viewport, contrast, visible, image.is_rgb)
+    drawing = shapes_to_canvas(work.shapes, viewport, colors)
+    stroke = colors.get(label_id, "#ffd700") if kind == KIND_ANNOTATION else "#ffd700"
+    canvas_key = f"canvas_{image_id}_{hash((viewport, len(work.shapes), tuple(id(s) for s in work.shapes)))}"
+    result = st_canvas(
+        fill_color=stroke + "40",
+        stroke_width=brush if tool == "Brush" else 2,
+        stroke_color=stroke,
+        background_image=PILImage.open(io.BytesIO(background)),
+        initial_drawing=drawing,
+        drawing_mode=TOOLS[tool],
+        width=CANVAS_W,
+        height=CANVAS_H,
+        key=canvas_key,
+    )
+    signature = hash(json.dumps(result.json_data, sort_keys=True, default=str)) if result.json_data else None
+    if result.json_data and st.session_state.get("_canvas_seen") != (canvas_key, signature):
+        st.session_state["_canvas_seen"] = (canvas_key, signature)
+        drawn = canvas_to_shapes(result.json_data, viewport, kind=kind,
+                                 label_id=label_id if kind == KIND_ANNOTATION else None)
+        if drawn:
+            report = clean_shapes(drawn, (image.height, image.width))
+            for note in report.notes:
+                flash(note, kind="warning")
+            if report.shapes:
+                work.change(work.shapes + list(report.shapes))
+            st.rerun()
+
+    b1, b2, b3 = st.columns(3)
+    if b1.button("Save", type="primary", disabled=not work.dirty, key="annotate_save", width="stretch"):
+        try:
+            work_store.save(ctx.engine, work)
+        except SegStudioError as exc:
+            st.error(str(exc))
+            if st.button("Reload the saved annotations (drops this tab's changes)", key="annotate_reload"):
+                work_store.load(ctx.engine, image_id, fresh=True)
+                st.rerun()
+        else:
+            flash(f"Saved {len(work.shapes)} shape(s) on {image.name}.")
+            st.rerun()
+    if b2.button("Undo last shape", disabled=not work.history, key="annotate_undo", width="stretch"):
+        work.undo()
+        st.rerun()
+    if b3.button("Discard changes", disabled=not work.dirty, key="annotate_discard", width="stretch"):
+        work_store.load(ctx.engine, image_id, fresh=True)
+        st.rerun()
+    if work.dirty:
+        st.caption("You have unsaved changes on this image.")
+
+# --- shapes in view ----------------------------------------------------------------------------------
+st.subheader("Shapes in view")
+in_view = shapes_in_view(work.shapes, viewport)
+if not in_view:
+    st.caption("No shapes in this view yet. Pick a tool and draw on the image.")
+for number, index in enumerate(in_view[:60], start=1):
+    shape = work.shapes[index]
+    c1, c2, c3 = st.columns([3, 2, 1], vertical_alignment="center")
+    what = "ROI" if shape.kind == KIND_ROI else names.get(shape.label_id, "?")
+    c1.markdown(f"{number}. **{what}** — {shape.geometry}, {len(shape.points)} points")
+    if shape.kind == KIND_ANNOTATION:
+        new_label = c2.selectbox("Label", list(names), index=list(names).index(shape.label_id),
+                                 format_func=lambda i: names[i], key=f"relabel_{image_id}_{index}_{id(shape)}",
+                                 label_visibility="collapsed")
+        if new_label != shape.label_id:
+            shapes = list(work.shapes)
+            shapes[index] = shape.with_points(shape.points, label_id=new_label)
+            work.change(shapes)
+            st.rerun()
+    if c3.button("Delete", key=f"delete_shape_{image_id}_{index}_{id(shape)}"):
+        work.change([s for i, s in enumerate(work.shapes) if i != index])
+        st.rerun()
+if len(in_view) > 60:
+    st.caption(f"… and {len(in_view) - 60} more in view; zoom in to edit them.")
+
+# --- status and mask import --------------------------------------------------------------------------
+st.subheader("Image status")
+n_annotations = sum(1 for s in work.shapes if s.kind == KIND_ANNOTATION)
+if image.status == ANNOTATED or n_annotations:
+    st.write(f"🟢 Annotated — {n_annotations} object(s). Remember: every object of the selected labels must be annotated.")
+else:
+    choice = st.radio(
+        "This image is", [NOT_ANNOTATED, BACKGROUND], index=1 if image.status == BACKGROUND else 0, horizontal=True,
+        format_func=lambda s: {"not_annotated": "not annotated", "background": "background only (no objects)"}[s],
+        key=f"status_{image_id}",
+    )
+    if choice != image.status:
+        with user_errors():
+            with session_scope(ctx.engine) as session:
+                repo.set_image_status(session, image_id, choice)
+            work_store.refresh_version(ctx.engine, work)
+            st.rerun()
+
+with st.expander("Import a label mask for this image"):
+    st.caption("A label image (TIFF/PNG) of the same size: each object a different value, or a binary mask. "
+               "Each object becomes one polygon of the chosen label.")
+    mask_file = st.file_uploader("Mask", type=["tif", "tiff", "png"], key=f"mask_upload_{image_id}")
+    mask_label = st.selectbox("Label of the objects", list(names), format_func=lambda i: names[i], key="mask_label")
+    if mask_file is not None and st.button("Import mask", disabled=work.dirty, key="mask_import",
+                                           help="Save or discard your changes first" if work.dirty else None):
+        staged = stage_upload(ctx.settings, mask_file.name, mask_file)
+        try:
+            with user_errors():
+                added = import_mask(ctx.settings, ctx.engine, image_id, staged, mask_label)
+                work_store.load(ctx.engine, image_id, fresh=True)
+                flash(f"Imported {added} object(s) from {mask_file.name}.")
+                st.rerun()
+        finally:
+            discard_staged(staged)
+
