@@ -90,13 +90,13 @@ with controls:
 
     st.markdown("**View**")
     z1, z2, z3 = st.columns(3)
-    if z1.button("Zoom +", key="zoom_in", width="stretch"):
+    if z1.button("", icon=":material/zoom_in:", help="Zoom in", key="zoom_in", width="stretch"):
         st.session_state[view_key] = viewport.zoomed(2.0)
         st.rerun()
-    if z2.button("Zoom −", key="zoom_out", width="stretch"):
+    if z2.button("", icon=":material/zoom_out:", help="Zoom out", key="zoom_out", width="stretch"):
         st.session_state[view_key] = viewport.zoomed(0.5)
         st.rerun()
-    if z3.button("Fit", key="zoom_fit", width="stretch"):
+    if z3.button("", icon=":material/fit_screen:", help="Show the whole image", key="zoom_fit", width="stretch"):
         st.session_state[view_key] = Viewport.fit((image.height, image.width), CANVAS_W, CANVAS_H,
                                                   level_shapes=reader.level_shapes)
         st.rerun()
@@ -140,10 +140,12 @@ with canvas_col:
                                  label_id=label_id if kind == KIND_ANNOTATION else None)
         if drawn:
             report = clean_shapes(drawn, (image.height, image.width))
-            for note in report.notes:
-                flash(note, kind="warning")
-            if report.shapes:
-                work.change(work.shapes + list(report.shapes))
+            for _, message in report.errors:
+                flash(f"That shape was not added: {message}", kind="error")
+            for _, message in report.dropped + report.repaired:
+                flash(message, kind="warning")
+            if report.kept:
+                work.change(work.shapes + list(report.kept))
             st.rerun()
 
     b1, b2, b3 = st.columns(3)
@@ -196,7 +198,7 @@ if len(in_view) > 60:
 st.subheader("Image status")
 n_annotations = sum(1 for s in work.shapes if s.kind == KIND_ANNOTATION)
 if image.status == ANNOTATED or n_annotations:
-    st.write(f"🟢 Annotated — {n_annotations} object(s). Remember: every object of the selected labels must be annotated.")
+    st.markdown(f"Annotated — {n_annotations} object(s). Remember: every object of the selected labels must be annotated.")
 else:
     choice = st.radio(
         "This image is", [NOT_ANNOTATED, BACKGROUND], index=1 if image.status == BACKGROUND else 0, horizontal=True,

@@ -12,11 +12,11 @@ from ui.feedback import flash
 
 PAGE_SIZE = 24
 COLUMNS = 6
-STATUS_BADGES = {ANNOTATED: "🟢 annotated", BACKGROUND: "⚪ background only"}
+STATUS_BADGES = {ANNOTATED: "annotated", BACKGROUND: "background only"}
 
 
 def status_badge(status: str) -> str:
-    return STATUS_BADGES.get(status, "🟠 not annotated")
+    return STATUS_BADGES.get(status, "not annotated")
 
 
 def image_caption(image: Image) -> str:

@@ -1,0 +1,109 @@
+"""A real `streamlit run app.py` on 127.0.0.1 and a real Chromium (Debian's) driven by Playwright."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+CHROMIUM = Path(os.environ.get("SEGSTUDIO_CHROMIUM", "/usr/bin/chromium"))
+CHROMIUM_ARGS = [
+    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--disable-dev-shm-usage",
+]
+
+
+def pytest_collection_modifyitems(config, items):  # noqa: ANN001
+    if CHROMIUM.exists():
+        return
+    skip = pytest.mark.skip(reason=f"{CHROMIUM} is missing: install Debian's chromium to run the browser tests")
+    for item in items:
+        if "browser" in item.keywords:
+            item.add_marker(skip)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class RunningApp:
+    url: str
+    data_dir: Path
+    process: subprocess.Popen[bytes]
+    log: Path
+
+
+def start_app(data_dir: Path, log: Path, extra_env: dict[str, str] | None = None) -> RunningApp:
+    port = _free_port()
+    env = {**os.environ, "SEGSTUDIO_DATA": str(data_dir), **(extra_env or {})}
+    out = open(log, "wb")  # noqa: SIM115 (closed with the process)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", str(REPO / "app.py"), "--server.port", str(port),
+         "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"],
+        cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"streamlit exited early:\n{log.read_text(errors='replace')}")
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+                if response.status == 200:
+                    return RunningApp(url, data_dir, process, log)
+        except OSError:
+            time.sleep(0.5)
+    process.kill()
+    raise RuntimeError(f"streamlit did not answer within 90 s:\n{log.read_text(errors='replace')}")
+
+
+def stop_app(app: RunningApp) -> None:
+    app.process.terminate()
+    try:
+        app.process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        app.process.kill()
+        app.process.wait(timeout=20)
+
+
+@pytest.fixture
+def browser_page(tmp_path: Path) -> Iterator:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        context = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
+        page = context.new_page()
+        page.set_default_timeout(60_000)
+        yield page
+        context.close()
+        browser.close()
+
+
+@pytest.fixture
+def running_app(tmp_path: Path) -> Iterator[RunningApp]:
+    app = start_app(tmp_path / "data", tmp_path / "streamlit.log", {"SEGSTUDIO_QUICK_SECONDS": "20"})
+    yield app
+    stop_app(app)
+
+
+def wait_for_idle(page) -> None:  # noqa: ANN001
+    """Wait until Streamlit has finished re-running the script (the status widget disappears)."""
+    page.wait_for_timeout(300)
+    page.wait_for_function(
+        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=60_000
+    )
+    page.wait_for_timeout(200)

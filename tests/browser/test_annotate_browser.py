@@ -1,0 +1,58 @@
+"""Draw a polygon with the mouse on the canvas, save, reload: it is still there, stored in image coordinates."""
+
+from __future__ import annotations
+
+import pytest
+
+from core.db import repo, session_scope
+from core.db.engine import make_engine
+from tests.browser.conftest import wait_for_idle
+
+pytestmark = pytest.mark.browser
+
+
+def _canvas_box(page):  # noqa: ANN001
+    canvas = page.locator("canvas.upper-canvas").first
+    canvas.wait_for(state="visible")
+    return canvas.bounding_box()
+
+
+def test_draw_polygon_save_and_reload(running_app, browser_page):
+    page = browser_page
+    page.goto(running_app.url)
+    page.get_by_role("button", name="Create the demo project").click()
+    wait_for_idle(page)
+    page.get_by_text("Created the demo project").wait_for()
+    engine = make_engine(f"sqlite:///{running_app.data_dir / 'segstudio.db'}")
+    with session_scope(engine) as s:
+        project = repo.list_projects(s)[0]
+        image = repo.list_images(s, project.id)[0]
+        before = len(repo.list_shapes(s, image.id))
+
+    page.goto(f"{running_app.url}/annotate?image={image.id}")
+    wait_for_idle(page)
+    box = _canvas_box(page)
+    # The demo image (256 x 256) is fitted into the 768 x 576 canvas at 2.25x: canvas (x, y) = image (x, y) * 2.25.
+    corners = [(45, 45), (180, 45), (180, 180), (45, 180)]
+    for x, y in corners:
+        page.mouse.click(box["x"] + x, box["y"] + y)
+        page.wait_for_timeout(150)
+    page.mouse.click(box["x"] + corners[0][0], box["y"] + corners[0][1])  # close on the first vertex
+    wait_for_idle(page)
+    page.get_by_text("You have unsaved changes on this image.").wait_for()
+    page.get_by_role("button", name="Save").click()
+    wait_for_idle(page)
+    page.get_by_text("Saved").first.wait_for()
+
+    page.reload()
+    wait_for_idle(page)
+    with session_scope(engine) as s:
+        shapes = repo.list_shapes(s, image.id)
+    assert len(shapes) == before + 1
+    points = shapes[-1].points
+    assert shapes[-1].geometry == "polygon"
+    xs, ys = [p[0] for p in points], [p[1] for p in points]
+    scale = 768 / 256 if 576 / 256 > 768 / 256 else 576 / 256
+    assert min(xs) == pytest.approx(45 / scale, abs=1.5) and max(xs) == pytest.approx(180 / scale, abs=1.5)
+    assert min(ys) == pytest.approx(45 / scale, abs=1.5) and max(ys) == pytest.approx(180 / scale, abs=1.5)
+    assert page.get_by_text("polygon, 4 points").count() >= 1
