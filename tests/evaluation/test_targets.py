@@ -1,0 +1,60 @@
+import numpy as np
+import pytest
+
+from core.errors import InvalidInputError
+from core.evaluation.targets import distance_targets, three_class_targets
+
+
+def test_three_class_targets_of_two_touching_squares():
+    labels = np.zeros((6, 10), dtype=np.int32)
+    labels[1:5, 1:5] = 1
+    labels[1:5, 5:9] = 2  # touches square 1 along columns 4 | 5
+    expected = np.array(
+        [
+            [0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+            [0, 2, 2, 2, 2, 2, 2, 2, 2, 0],
+            [0, 2, 1, 1, 2, 2, 1, 1, 2, 0],
+            [0, 2, 1, 1, 2, 2, 1, 1, 2, 0],
+            [0, 2, 2, 2, 2, 2, 2, 2, 2, 0],
+            [0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+        ],
+        dtype=np.uint8,
+    )
+    out = three_class_targets(labels)
+    assert out.dtype == np.uint8
+    assert np.array_equal(out, expected)
+
+
+def test_boundary_width_and_image_border():
+    labels = np.zeros((8, 8), dtype=np.uint16)
+    labels[1:7, 1:7] = 3
+    out = three_class_targets(labels, boundary_width=2)
+    assert (out == 1).sum() == 4 and out[3:5, 3:5].min() == 1
+    # an object cut by the image border keeps its interior up to the border
+    full = np.ones((4, 4), dtype=np.int32)
+    assert (three_class_targets(full) == 1).all()
+
+
+def test_distance_targets_peak_at_one_per_object():
+    labels = np.zeros((7, 14), dtype=np.int32)
+    labels[1:6, 1:6] = 1  # 5 x 5: centre is 3 px from outside, the edge 1 px
+    labels[1:4, 6:9] = 2  # 3 x 3, touching object 1
+    dist = distance_targets(labels)
+    assert dist.dtype == np.float32
+    assert dist[labels == 0].max() == 0.0
+    assert dist[3, 3] == pytest.approx(1.0)
+    assert dist[1, 1] == pytest.approx(1 / 3)
+    assert dist[2, 7] == pytest.approx(1.0)
+    assert dist[labels == 2].max() == pytest.approx(1.0)
+    assert dist[labels > 0].min() > 0
+
+
+def test_distance_targets_of_an_object_filling_the_image():
+    assert np.array_equal(distance_targets(np.ones((3, 3), np.int32)), np.ones((3, 3), np.float32))
+
+
+def test_bad_inputs_raise():
+    with pytest.raises(InvalidInputError, match="boundary_width"):
+        three_class_targets(np.zeros((3, 3), np.int32), boundary_width=0)
+    with pytest.raises(InvalidInputError, match="integer label image"):
+        distance_targets(np.zeros((3, 3), np.float32))
