@@ -38,11 +38,23 @@ def render(ctx: PageContext) -> None:
         project = project_picker(ctx, key="sidebar_project")
         if project is None:
             st.caption("No project yet: create one on the Projects page.")
-        with session_scope(ctx.engine) as session:
-            notes = repo.list_notifications(session, limit=8)
-        if notes:
-            with st.expander(f"Notifications ({sum(not n.read for n in notes)} new)", expanded=False):
-                for note in notes:
-                    icon = {"success": "✅", "error": "❌"}.get(note.level, "ℹ️")
-                    st.text(f"{icon} {note.text}")
-                    st.caption(f"{note.created_at:%Y-%m-%d %H:%M} UTC")
+        notifications(ctx)
+
+
+@st.fragment(run_every=5)
+def notifications(ctx: PageContext) -> None:
+    """The list of finished jobs, and a toast for each one that finished since the last look."""
+    with session_scope(ctx.engine) as session:
+        notes = repo.list_notifications(session, limit=8)
+    newest = max((n.id for n in notes), default=0)
+    seen = st.session_state.get("_seen_notification")
+    if seen is not None:
+        for note in reversed([n for n in notes if n.id > seen]):
+            st.toast(note.text, icon="✅" if note.level == "success" else "ℹ️" if note.level == "info" else "❌")
+    st.session_state["_seen_notification"] = newest
+    if notes:
+        with st.expander(f"Notifications ({len(notes)})", expanded=False):
+            for note in notes:
+                icon = {"success": "✅", "error": "❌"}.get(note.level, "ℹ️")
+                st.text(f"{icon} {note.text}")
+                st.caption(f"{note.created_at:%Y-%m-%d %H:%M} UTC")

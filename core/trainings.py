@@ -1,0 +1,196 @@
+"""Starting trainings: the wizard's choices, the seed's rules checked at every step, and the queue entry.
+
+Pages and the CLI call these. The rules are checked again when a training is queued, so a crafted request
+(or a stale browser tab) cannot start a training that breaks one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from sqlalchemy.engine import Engine
+
+from core.config import DURATIONS, Settings
+from core.db import repo, session_scope
+from core.db.models import ANNOTATED, BACKGROUND, QUEUED, Image, Training
+from core.errors import InvalidInputError, TrainingRuleError
+from core.training.config import TRAINING_TYPES, LabelSpec, TrainConfig
+from core.training.models import DEFAULT_ENCODER, ENCODERS
+from core.training.split import SPLIT_MODES, SplitImage, check_training_rules, make_split
+
+IMAGE_TYPES = {"2d": "2D (grayscale or RGB)", "multichannel": "Multichannel (more than 3 channels)"}
+UNAVAILABLE_TYPES = {"object_detection": "Object detection", "classification": "Image classification"}
+
+
+@dataclass
+class WizardChoices:
+    """Everything the wizard asks, in its order. Back and next keep it; the review shows it."""
+
+    project_id: int | None = None
+    training_type: str = "instance"
+    label_ids: list[int] = field(default_factory=list)
+    split_mode: str = "random"
+    roi_only: bool = False
+    image_type: str = "2d"
+    image_ids: list[int] = field(default_factory=list)  # annotated images in the training (random split)
+    background_ids: list[int] = field(default_factory=list)  # background-only images included as negatives
+    train_ids: list[int] = field(default_factory=list)  # manual split
+    val_ids: list[int] = field(default_factory=list)  # manual split
+    duration: str = "quick"
+    name: str = ""
+    encoder: str = DEFAULT_ENCODER
+    seed: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> WizardChoices:
+        known = set(cls.__dataclass_fields__)
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+    @property
+    def selected_ids(self) -> list[int]:
+        if self.split_mode == "manual":
+            return list(dict.fromkeys(self.train_ids + self.val_ids + self.background_ids))
+        return list(dict.fromkeys(self.image_ids + self.background_ids))
+
+
+def channels_of_type(image: Image) -> str:
+    return "multichannel" if image.channels > 3 else "2d"
+
+
+def images_of_type(images: Sequence[Image], image_type: str) -> list[Image]:
+    return [im for im in images if channels_of_type(im) == image_type]
+
+
+def split_images(engine: Engine, project_id: int, image_ids: Sequence[int]) -> list[SplitImage]:
+    with session_scope(engine) as session:
+        summary = repo.annotation_summary(session, project_id)
+        images = {im.id: im for im in repo.list_images(session, project_id)}
+    out = []
+    for image_id in image_ids:
+        image = images.get(image_id)
+        if image is None:
+            continue
+        present = frozenset(summary.get(image_id, {}))
+        out.append(SplitImage(id=image_id, name=image.name, annotated=image.status == ANNOTATED and bool(present),
+                              background=image.status == BACKGROUND, labels_present=present))
+    return out
+
+
+def step_problems(settings: Settings, engine: Engine, choices: WizardChoices, step: str) -> list[str]:
+    """The rules of one wizard step (project, type, labels, split, images, duration, review)."""
+    problems: list[str] = []
+    if choices.project_id is None:
+        return ["Choose a project."]
+    with session_scope(engine) as session:
+        repo.get_project(session, choices.project_id)
+        labels = {lab.id: lab for lab in repo.list_labels(session, choices.project_id)}
+        images = {im.id: im for im in repo.list_images(session, choices.project_id)}
+    if step == "project":
+        n_annotated = sum(im.status == ANNOTATED for im in images.values())
+        if not labels:
+            problems.append("This project has no labels; add at least 1 label on the Projects page.")
+        if n_annotated < 2:
+            problems.append(f"This project has {n_annotated} annotated image(s); annotate at least 2 first.")
+        return problems
+    if step == "type":
+        if choices.training_type not in TRAINING_TYPES:
+            problems.append(f"Choose semantic or instance segmentation (got {choices.training_type!r}).")
+        return problems
+    if step == "labels":
+        if not choices.label_ids:
+            problems.append("Select at least 1 label.")
+        unknown = [i for i in choices.label_ids if i not in labels]
+        if unknown:
+            problems.append("Some selected labels no longer exist; select them again.")
+        return problems
+    if step == "split":
+        if choices.split_mode not in SPLIT_MODES:
+            problems.append("Choose a random or a manual split.")
+        return problems
+    if step == "images":
+        if choices.image_type not in IMAGE_TYPES:
+            problems.append("Choose 2D or multichannel images.")
+        if choices.image_type == "multichannel" and choices.training_type != "instance":
+            problems.append("Multichannel images can be used with instance segmentation only; "
+                            "go back to the training type and choose instance segmentation.")
+        chosen = [images[i] for i in choices.selected_ids if i in images]
+        wrong_type = [im.name for im in chosen if channels_of_type(im) != choices.image_type]
+        if wrong_type:
+            problems.append(f"{', '.join(wrong_type[:5])} do not match the image type {IMAGE_TYPES[choices.image_type]}; "
+                            "deselect them.")
+        channel_counts = sorted({im.channels for im in chosen})
+        if len(channel_counts) > 1:
+            problems.append(f"The selected images have different channel counts ({channel_counts}); "
+                            "a model needs one channel count: select images with the same number of channels.")
+        not_background = [images[i].name for i in choices.background_ids if i in images and images[i].status != BACKGROUND]
+        if not_background:
+            problems.append(f"{', '.join(not_background[:5])} are not marked background-only; "
+                            "only background-only images can be added as negatives.")
+        split = split_images(engine, choices.project_id, choices.selected_ids)
+        names = {i: lab.name for i, lab in labels.items()}
+        problems += check_training_rules(split, choices.label_ids, mode=choices.split_mode, train_ids=choices.train_ids,
+                                         val_ids=choices.val_ids, label_names=names)
+        return problems
+    if step == "duration":
+        if choices.duration not in DURATIONS:
+            problems.append("Choose quick or extended training.")
+        return problems
+    if step == "review":
+        if not choices.name.strip():
+            problems.append("Give the training a name.")
+        if choices.encoder not in ENCODERS:
+            problems.append(f"Unknown network {choices.encoder!r}; choose one of {', '.join(ENCODERS)}.")
+        for earlier in ("project", "type", "labels", "split", "images", "duration"):
+            problems += step_problems(settings, engine, choices, earlier)
+        return list(dict.fromkeys(problems))
+    raise InvalidInputError(f"unknown wizard step {step!r}")
+
+
+def queue_training(settings: Settings, engine: Engine, choices: WizardChoices) -> Training:
+    """Check every rule again, split, and queue the training. Raises TrainingRuleError with all reasons."""
+    problems = step_problems(settings, engine, choices, "review")
+    if problems:
+        raise TrainingRuleError("Training cannot start: " + " ".join(problems))
+    with session_scope(engine) as session:
+        labels = {lab.id: lab for lab in repo.list_labels(session, choices.project_id)}  # type: ignore[arg-type]
+    images = split_images(engine, choices.project_id, choices.selected_ids)  # type: ignore[arg-type]
+    split = make_split(images, choices.label_ids, mode=choices.split_mode, seed=choices.seed,
+                       train_ids=choices.train_ids + [i for i in choices.background_ids if choices.split_mode == "manual"],
+                       val_ids=choices.val_ids)
+    train_config = TrainConfig(
+        training_type=choices.training_type,
+        labels=tuple(LabelSpec(id=i, name=labels[i].name, color=labels[i].color) for i in choices.label_ids),
+        encoder=choices.encoder, seed=choices.seed, roi_only=choices.roi_only, duration=choices.duration,
+    )
+    training = Training(
+        project_id=choices.project_id,  # type: ignore[arg-type]
+        name=" ".join(choices.name.split())[:200],
+        config={"train_config": train_config.to_dict(), "wizard": choices.to_dict(),
+                "budget_seconds": settings.duration_seconds(choices.duration)},
+        split=split.to_dict(),
+        status=QUEUED,
+        message="waiting in the queue",
+    )
+    with session_scope(engine) as session:
+        return repo.add_training(session, training)
+
+
+def expected_minutes(settings: Settings, duration: str) -> float:
+    return settings.duration_seconds(duration) / 60.0
+
+
+def rerun_training(settings: Settings, engine: Engine, training_id: int) -> Training:
+    """Queue a new training with the same wizard choices (checked again against today's annotations)."""
+    with session_scope(engine) as session:
+        old = repo.get_training(session, training_id)
+    wizard = old.config.get("wizard")
+    if not wizard:
+        raise InvalidInputError(f"Training {old.name!r} has no wizard configuration to run again.")
+    choices = WizardChoices.from_dict(wizard)
+    choices.name = f"{old.name} (again)"
+    return queue_training(settings, engine, choices)

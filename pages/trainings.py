@@ -1,0 +1,153 @@
+"""Trainings: the queue, live progress and curves, results, the report, cancel / run again / delete."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from datetime import datetime, timezone
+
+import streamlit as st
+
+from core.db import repo, session_scope
+from core.db.models import FAILED, QUEUED, RUNNING, SUCCEEDED, Training
+from core.jobs import queue
+from core.queue_view import queue_entries
+from core.trainings import rerun_training
+from ui.context import current_project, page_context
+from ui.curves import curves_figure
+from ui.feedback import flash, show_flashes, user_errors
+
+ctx = page_context()
+st.title("Trainings")
+show_flashes()
+project = current_project(ctx)
+if project is None:
+    st.info("Choose or create a project first.")
+    st.page_link("pages/projects.py", label="Go to Projects", icon=":material/folder_open:")
+    st.stop()
+
+STATUS_TEXT = {QUEUED: "queued", RUNNING: "running", SUCCEEDED: "finished", FAILED: "failed", "cancelled": "cancelled"}
+
+
+def _duration(t: Training) -> str:
+    if t.started_at is None:
+        return "—"
+    end = t.finished_at or datetime.now(timezone.utc)
+    start = t.started_at if t.started_at.tzinfo else t.started_at.replace(tzinfo=timezone.utc)
+    end = end if end.tzinfo else end.replace(tzinfo=timezone.utc)
+    seconds = max((end - start).total_seconds(), 0)
+    return f"{int(seconds // 60)} min {int(seconds % 60)} s"
+
+
+def _key_metric(t: Training) -> str:
+    overall = (t.metrics or {}).get("overall", {})
+    if "f1" in overall and overall["f1"] is not None:
+        return f"F1@0.5 {overall['f1']:.3f}"
+    if "iou" in overall and overall["iou"] is not None:
+        return f"IoU {overall['iou']:.3f}"
+    return ""
+
+
+@st.fragment(run_every=2)
+def training_list() -> None:
+    with session_scope(ctx.engine) as session:
+        everything = repo.list_trainings(session)
+    entries = queue_entries(everything, slots=ctx.settings.worker_slots)
+    mine = [t for t in everything if t.project_id == project.id]
+    if not mine:
+        st.info("No trainings in this project yet.")
+        st.page_link("pages/wizard.py", label="Start one with the training wizard", icon=":material/model_training:")
+        return
+    for t in mine:
+        entry = entries.get(t.id)  # type: ignore[arg-type]
+        with st.container(border=True):
+            head, action = st.columns([5, 1], vertical_alignment="center")
+            head.markdown(f"**{t.name}** · {STATUS_TEXT.get(t.status, t.status)} · #{t.id}")
+            if action.button("Open", key=f"open_{t.id}"):
+                st.session_state["training_detail"] = t.id
+                st.rerun(scope="app")
+            if t.status == QUEUED and entry is not None:
+                start = entry.expected_start.astimezone().strftime("%H:%M") if entry.expected_start else "?"
+                st.caption(f"Position {entry.position} in the queue · expected start about {start}")
+            elif t.status == RUNNING:
+                eta = f" · about {t.eta_seconds / 60:.1f} min left" if t.eta_seconds is not None else ""
+                st.progress(min(max(t.progress, 0.0), 1.0), text=f"Epoch {t.epoch}{eta} · {t.message}")
+            else:
+                st.caption(f"{STATUS_TEXT.get(t.status, t.status)} · {_duration(t)} · {_key_metric(t)}"
+                           + (f" · {t.error}" if t.status == FAILED else ""))
+
+
+def detail(training_id: int) -> None:
+    with session_scope(ctx.engine) as session:
+        t = repo.get_training(session, training_id)
+    st.subheader(f"{t.name}")
+    a, b, c, d = st.columns(4)
+    if t.status in (QUEUED, RUNNING) and a.button("Cancel", key="cancel_training"):
+        queue.request_cancel(ctx.engine, "training", training_id)
+        flash("Cancel requested; the training stops at the next step.", kind="info")
+        st.rerun()
+    if t.status not in (QUEUED, RUNNING) and b.button("Run again", key="rerun_training"):
+        with user_errors():
+            again = rerun_training(ctx.settings, ctx.engine, training_id)
+            st.session_state["training_detail"] = again.id
+            flash(f"Queued {again.name!r} with the same configuration.")
+            st.rerun()
+    report = ctx.settings.data_dir / t.report_path if t.report_path else None
+    if report is not None and report.exists():
+        c.download_button("Download report (ZIP)", report.read_bytes(), file_name=f"training-{t.id}-report.zip",
+                          mime="application/zip", key="download_report")
+    if t.status not in (QUEUED, RUNNING) and d.button("Delete", key="delete_training"):
+        st.session_state["confirm_delete_training"] = training_id
+    if st.session_state.get("confirm_delete_training") == training_id:
+        st.warning("Delete this training, its model and its report?")
+        if st.button("Yes, delete", type="primary", key="delete_training_yes"):
+            with session_scope(ctx.engine) as session:
+                session.delete(repo.get_training(session, training_id))
+                session.commit()
+            shutil.rmtree(ctx.settings.training_dir(training_id), ignore_errors=True)
+            st.session_state.pop("training_detail", None)
+            st.session_state.pop("confirm_delete_training", None)
+            flash(f"Deleted {t.name!r}.")
+            st.rerun()
+
+    @st.fragment(run_every=2 if t.status in (QUEUED, RUNNING) else None)
+    def live() -> None:
+        with session_scope(ctx.engine) as session:
+            current = repo.get_training(session, training_id)
+            rows = repo.list_epoch_metrics(session, training_id)
+        if current.status == RUNNING:
+            st.progress(min(max(current.progress, 0.0), 1.0), text=f"{current.progress:.0%} · epoch {current.epoch}")
+        elif current.status == FAILED:
+            st.error(f"This training failed: {current.error}")
+        if rows:
+            st.plotly_chart(curves_figure(rows), key=f"curves_{training_id}_{len(rows)}")
+        elif current.status in (QUEUED, RUNNING):
+            st.caption("The curves appear after the first epoch.")
+        if current.status != t.status:
+            st.rerun(scope="app")
+
+    live()
+    metrics = t.metrics or {}
+    if metrics.get("per_label"):
+        st.markdown("**Validation metrics per label**")
+        st.dataframe(metrics["per_label"], hide_index=True)
+    if metrics.get("per_image"):
+        with st.expander("Metrics per validation image"):
+            st.dataframe(metrics["per_image"], hide_index=True)
+    vis_dir = ctx.settings.training_dir(training_id) / "validation_visualizations"
+    pictures = sorted(vis_dir.glob("*.png")) if vis_dir.exists() else []
+    if pictures:
+        st.markdown("**Validation images** — image · ground truth · prediction · TP (green) / FP (red) / FN (blue)")
+        for picture in pictures[:12]:
+            st.image(str(picture), caption=picture.stem)
+    with st.expander("Configuration"):
+        st.code(json.dumps({"wizard": t.config.get("wizard"), "split": t.split,
+                            "training": t.config.get("train_config")}, indent=2), language="json")
+
+
+training_list()
+selected = st.session_state.get("training_detail")
+if selected is not None:
+    st.divider()
+    with user_errors():
+        detail(int(selected))

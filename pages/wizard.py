@@ -1,0 +1,186 @@
+"""Train: the eight steps of the training wizard. Each step checks its rules before Next is enabled."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from core.config import DURATIONS
+from core.db import repo, session_scope
+from core.db.models import ANNOTATED, BACKGROUND
+from core.trainings import (
+    IMAGE_TYPES,
+    UNAVAILABLE_TYPES,
+    WizardChoices,
+    channels_of_type,
+    expected_minutes,
+    queue_training,
+    step_problems,
+)
+from core.training.models import ENCODERS
+from ui.context import current_project, page_context
+from ui.feedback import user_errors
+
+STEPS = [
+    ("intro", "Introduction"), ("project", "Project"), ("type", "Training type"), ("labels", "Labels"),
+    ("split", "Dataset split"), ("images", "Images"), ("duration", "Duration"), ("review", "Review and start"),
+]
+STATE, STEP = "wizard_choices", "wizard_step"
+
+ctx = page_context()
+st.title("Train a model")
+if STATE not in st.session_state:
+    project = current_project(ctx)
+    st.session_state[STATE] = WizardChoices(project_id=project.id if project else None).to_dict()
+choices = WizardChoices.from_dict(st.session_state[STATE])
+step = st.session_state.setdefault(STEP, 0)
+key, title = STEPS[step]
+st.progress((step + 1) / len(STEPS), text=f"Step {step + 1} of {len(STEPS)}: {title}")
+
+with session_scope(ctx.engine) as session:
+    projects = repo.list_projects(session)
+    labels = repo.list_labels(session, choices.project_id) if choices.project_id else []
+    images = repo.list_images(session, choices.project_id) if choices.project_id else []
+    summary = repo.annotation_summary(session, choices.project_id) if choices.project_id else {}
+label_names = {lab.id: lab.name for lab in labels}
+by_id = {im.id: im for im in images}
+
+if key == "intro":
+    st.markdown(
+        "Training teaches a U-Net (a deep-learning network) to reproduce your annotations on new images. "
+        "A background worker trains it on this machine; you can watch its progress and download a report.\n\n"
+        "**Minimum requirements**\n"
+        "- a label set with at least 1 label;\n"
+        "- at least 2 annotated images, in which **all** objects of the selected labels are annotated "
+        "(objects left unannotated teach the network that they are background);\n"
+        "- images that show only background can be added as negatives: mark them background-only.\n\n"
+        "More images and more annotated objects (at least ~150) give better results."
+    )
+    st.page_link("pages/annotate.py", label="Annotate images first", icon=":material/draw:")
+elif key == "project":
+    if not projects:
+        st.info("There is no project yet.")
+        st.page_link("pages/projects.py", label="Create a project", icon=":material/add:")
+    else:
+        ids = [p.id for p in projects]
+        names = {p.id: p.name for p in projects}
+        chosen = st.selectbox("Project", ids, index=ids.index(choices.project_id) if choices.project_id in ids else 0,
+                              format_func=lambda i: names[i], key="wiz_project")
+        if chosen != choices.project_id:
+            choices = WizardChoices(project_id=chosen)
+        counts = {s: sum(im.status == s for im in images) for s in (ANNOTATED, BACKGROUND)} if images else {}
+        st.caption(f"{len(images)} images · {counts.get(ANNOTATED, 0)} annotated · "
+                   f"{counts.get(BACKGROUND, 0)} background-only · {len(labels)} labels")
+elif key == "type":
+    options = ["semantic", "instance", *UNAVAILABLE_TYPES]
+    describe = {
+        "semantic": "Semantic segmentation — which pixels belong to each label (labels may overlap)",
+        "instance": "Instance segmentation — each object separately, touching objects split (counting, measuring)",
+        **{k: f"{v} — not available yet" for k, v in UNAVAILABLE_TYPES.items()},
+    }
+    picked = st.radio("Training type", options, index=options.index(choices.training_type),
+                      format_func=lambda o: describe[o], key="wiz_type")
+    if picked in UNAVAILABLE_TYPES:
+        st.warning(f"{UNAVAILABLE_TYPES[picked]} is not available yet; choose semantic or instance segmentation.")
+    else:
+        choices.training_type = picked
+elif key == "labels":
+    st.write("Select only the labels relevant to this training.")
+    picked = [lab.id for lab in labels if st.checkbox(
+        f"{lab.name} — annotated in {sum(lab.id in s for s in summary.values())} image(s)",
+        value=lab.id in choices.label_ids, key=f"wiz_label_{lab.id}")]
+    choices.label_ids = picked
+elif key == "split":
+    choices.split_mode = st.radio(
+        "Dataset split", ["random", "manual"], index=["random", "manual"].index(choices.split_mode),
+        format_func=lambda m: {"random": "Random: 80 % training, 20 % validation (recommended)",
+                               "manual": "Manual: choose the training and validation images yourself"}[m],
+        key="wiz_split")
+    choices.roi_only = st.checkbox(
+        "Train on ROIs only", value=choices.roi_only, key="wiz_roi",
+        help="Use this when you annotated mostly inside ROIs. An image without ROIs is used whole.")
+    st.caption("All objects of a label must be annotated: objects present but not annotated mislead the training.")
+elif key == "images":
+    if choices.training_type == "instance":
+        choices.image_type = st.radio("Image type", list(IMAGE_TYPES), index=list(IMAGE_TYPES).index(choices.image_type),
+                                      format_func=lambda t: IMAGE_TYPES[t], horizontal=True, key="wiz_imtype")
+    else:
+        choices.image_type = "2d"
+        st.caption("Image type: 2D (multichannel images need instance segmentation).")
+    of_type = [im for im in images if channels_of_type(im) == choices.image_type]
+    annotated = [im for im in of_type if im.status == ANNOTATED]
+    background = [im for im in of_type if im.status == BACKGROUND]
+
+    def describe(i: int) -> str:
+        im = by_id[i]
+        present = ", ".join(label_names.get(lab, "?") for lab in summary.get(i, {}) if lab in choices.label_ids)
+        return f"{im.name} ({im.width}×{im.height}, {im.channels} ch) — {present or 'none of the selected labels'}"
+
+    if choices.split_mode == "random":
+        default = [i for i in choices.image_ids if i in by_id] or [im.id for im in annotated]
+        choices.image_ids = st.multiselect("Annotated images (80 % go to training, 20 % to validation)",
+                                           [im.id for im in annotated], default=default, format_func=describe,
+                                           key="wiz_images")
+    else:
+        ids = [im.id for im in annotated]
+        choices.train_ids = st.multiselect("Training images", ids, default=[i for i in choices.train_ids if i in ids],
+                                           format_func=describe, key="wiz_train")
+        choices.val_ids = st.multiselect("Validation images (must contain every selected label)", ids,
+                                         default=[i for i in choices.val_ids if i in ids], format_func=describe,
+                                         key="wiz_val")
+    if background:
+        choices.background_ids = st.multiselect(
+            "Background-only images to include as negatives", [im.id for im in background],
+            default=[i for i in choices.background_ids if i in by_id], format_func=lambda i: by_id[i].name,
+            key="wiz_background")
+    else:
+        choices.background_ids = []
+        st.caption("No background-only images in this project (mark them on the Annotate page).")
+elif key == "duration":
+    choices.duration = st.radio(
+        "Training duration", list(DURATIONS), index=list(DURATIONS).index(choices.duration),
+        format_func=lambda d: f"{d.capitalize()} — about {expected_minutes(ctx.settings, d):.0f} min on this machine"
+        + (" (a first draft)" if d == "quick" else " (a refinement: better results)"), key="wiz_duration")
+    choices.encoder = st.selectbox("Network", list(ENCODERS), index=list(ENCODERS).index(choices.encoder),
+                                   format_func=lambda e: ENCODERS[e]["description"], key="wiz_encoder")
+elif key == "review":
+    choices.name = st.text_input("Training name", value=choices.name or f"{choices.training_type} training",
+                                 key="wiz_name", max_chars=200)
+    picked_names = ", ".join(label_names.get(i, "?") for i in choices.label_ids)
+    n_images = len(choices.selected_ids)
+    st.markdown(
+        f"- **Project:** {next((p.name for p in projects if p.id == choices.project_id), '?')}\n"
+        f"- **Training type:** {choices.training_type}\n"
+        f"- **Labels:** {picked_names}\n"
+        f"- **Split:** {choices.split_mode}{' · on ROIs only' if choices.roi_only else ''}\n"
+        f"- **Images:** {n_images} ({IMAGE_TYPES[choices.image_type]}), of which {len(choices.background_ids)} background-only\n"
+        f"- **Duration:** {choices.duration} (about {expected_minutes(ctx.settings, choices.duration):.0f} min)\n"
+        f"- **Network:** U-Net with {choices.encoder}"
+    )
+
+st.session_state[STATE] = choices.to_dict()
+problems = [] if key == "intro" else step_problems(ctx.settings, ctx.engine, choices, key)
+for problem in problems:
+    st.error(problem)
+
+back, _, forward = st.columns([1, 3, 1])
+if step > 0 and back.button("Back", key="wiz_back", width="stretch"):
+    st.session_state[STEP] = step - 1
+    st.rerun()
+if key != "review":
+    if forward.button("Next", type="primary", disabled=bool(problems), key="wiz_next", width="stretch"):
+        st.session_state[STEP] = step + 1
+        st.rerun()
+elif forward.button("Start training", type="primary", disabled=bool(problems), key="wiz_start", width="stretch"):
+    with user_errors():
+        training = queue_training(ctx.settings, ctx.engine, choices)
+        with session_scope(ctx.engine) as session:
+            position = repo.queue_position(session, training.id)  # type: ignore[arg-type]
+        st.session_state["started_training"] = (training.id, position)
+        st.session_state[STEP] = 0
+        st.session_state.pop(STATE, None)
+        st.rerun()
+
+started = st.session_state.get("started_training")
+if started and key == "intro":
+    st.success(f"Training queued (number {started[1]} in the queue). Follow it on the Trainings page.")
+    st.page_link("pages/trainings.py", label="Open the Trainings page", icon=":material/monitoring:")
