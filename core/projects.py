@@ -17,7 +17,7 @@ from core.config import Settings
 from core.db import repo, session_scope
 from core.db.models import Image, Project
 from core.errors import DuplicateError, InvalidInputError, SegStudioError, StorageError
-from core.imaging import file_sha256, import_image, sanitize_filename
+from core.imaging import file_sha256, import_image, remove_stale_partials, sanitize_filename
 
 IMPORTABLE_SUFFIXES = (
     ".tif", ".tiff", ".ome.tif", ".ome.tiff", ".png", ".jpg", ".jpeg",
@@ -98,6 +98,8 @@ def import_files(
     """
     with session_scope(engine) as session:
         repo.get_project(session, project_id)
+    if settings.images_dir(project_id).is_dir():
+        remove_stale_partials(settings.images_dir(project_id))  # left by an import that was killed
     report = ImportReport()
     total = len(files)
     for done, (original_name, path) in enumerate(files):
