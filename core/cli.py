@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +14,6 @@ from core.db import repo, session_scope
 from core.db.engine import make_engine
 from core.errors import SegStudioError
 
-Handler = Callable[[argparse.Namespace, Settings], int]
 
 
 def _print_json(records: Any) -> None:
@@ -187,6 +186,112 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+# --- trainings ------------------------------------------------------------------------------------------
+def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
+    from core.jobs import child, queue
+    from core.trainings import WizardChoices, queue_training
+
+    engine = make_engine(settings.database_url)
+    with session_scope(engine) as session:
+        project = repo.find_project(session, args.project)
+        label_ids = [repo.find_label(session, project.id, name).id for name in args.labels]  # type: ignore[arg-type]
+        images = repo.list_images(session, project.id)  # type: ignore[arg-type]
+        train_ids = [repo.find_image(session, project.id, ref).id for ref in args.train or []]  # type: ignore[arg-type]
+        val_ids = [repo.find_image(session, project.id, ref).id for ref in args.val or []]  # type: ignore[arg-type]
+    manual = bool(args.train or args.val)
+    if manual and args.split == "random" and args.split_given:
+        raise SegStudioError("--split random and --train/--val contradict each other; use one or the other.")
+    multichannel = any(im.channels > 3 for im in images if im.status == "annotated")
+    choices = WizardChoices(
+        project_id=project.id, training_type=args.type, label_ids=label_ids,
+        split_mode="manual" if manual else "random", roi_only=args.roi_only,
+        image_type="multichannel" if multichannel else "2d",
+        image_ids=[im.id for im in images if im.status == "annotated" and (im.channels > 3) == multichannel],
+        background_ids=[im.id for im in images if im.status == "background" and (im.channels > 3) == multichannel],
+        train_ids=train_ids, val_ids=val_ids, duration=args.duration, name=args.name,
+        encoder=args.encoder or WizardChoices().encoder, seed=args.seed,
+    )
+    training = queue_training(settings, engine, choices)
+    if not queue.claim(engine, "training", training.id, queue.worker_identity()):  # type: ignore[arg-type]
+        raise SegStudioError(f"Training {training.id} was taken by a running worker; follow it in the app.")
+
+    def echo(fields: dict[str, Any]) -> None:
+        if args.json or "progress" not in fields:
+            return
+        eta = fields.get("eta_seconds")
+        eta_text = f", about {eta:.0f} s left" if isinstance(eta, (int, float)) else ""
+        print(f"[{fields['progress']:6.1%}] epoch {fields.get('epoch', 0)}{eta_text} {fields.get('message', '')}",
+              file=sys.stderr)
+
+    child.run("training", training.id, settings=settings, on_report=echo)  # type: ignore[arg-type]
+    with session_scope(engine) as session:
+        done = repo.get_training(session, training.id)  # type: ignore[arg-type]
+    record = {"id": done.id, "name": done.name, "status": done.status, "error": done.error,
+              "metrics": (done.metrics or {}).get("overall", {}), "model_dir": done.model_dir,
+              "report": done.report_path}
+    if args.json:
+        _print_json(record)
+    else:
+        print(f"Training {done.name!r} (id {done.id}) {done.status}. {_format_overall(record['metrics'])}")
+        if done.report_path:
+            print(f"Report: {settings.data_dir / done.report_path}")
+    if done.status != "succeeded":
+        print(f"segstudio: training {done.status}: {done.error or done.message}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _format_overall(overall: dict[str, Any]) -> str:
+    parts = [f"{k} {v:.3f}" for k, v in overall.items() if isinstance(v, (int, float))]
+    return "Validation: " + ", ".join(parts) if parts else ""
+
+
+def cmd_trainings(args: argparse.Namespace, settings: Settings) -> int:
+    engine = make_engine(settings.database_url)
+    with session_scope(engine) as session:
+        project_id = repo.find_project(session, args.project).id if args.project else None
+        rows = [{"id": t.id, "name": t.name, "project_id": t.project_id, "status": t.status,
+                 "progress": t.progress, "metrics": (t.metrics or {}).get("overall", {})}
+                for t in repo.list_trainings(session, project_id)]
+    if args.json:
+        _print_json(rows)
+    else:
+        for r in rows:
+            print(f"{r['id']:>4}  {r['name']}  {r['status']}  {_format_overall(r['metrics'])}")
+    return 0
+
+
+def cmd_cancel(args: argparse.Namespace, settings: Settings) -> int:
+    from core.jobs import queue
+
+    engine = make_engine(settings.database_url)
+    with session_scope(engine) as session:
+        training = repo.find_training(session, args.training)
+    status = queue.request_cancel(engine, "training", training.id)  # type: ignore[arg-type]
+    print(f"Training {training.name!r}: {'cancelled' if status == 'cancelled' else 'cancel requested'}.")
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
+    import signal
+    import threading
+
+    from core.jobs.worker import Worker, WorkerBusyError
+
+    try:
+        worker = Worker(settings, slots=args.slots).start()
+    except WorkerBusyError as exc:
+        raise SegStudioError(f"{exc}; stop it first, or set SEGSTUDIO_EMBEDDED_WORKER=0 for the app.") from exc
+    print(f"segstudio worker {worker.identity} serving {settings.data_dir} ({worker.slots} slot(s)); Ctrl-C stops it.",
+          file=sys.stderr, flush=True)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    stop.wait()
+    worker.shutdown(wait=False, cancel_running=True)
+    return 0
+
+
 # --- parser ---------------------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -240,6 +345,34 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=cmd_images)
 
+    p = sub.add_parser("train", help="train a model on a project's annotated images (runs to the end)")
+    p.add_argument("project")
+    p.add_argument("--name", required=True)
+    p.add_argument("--type", choices=("semantic", "instance"), required=True)
+    p.add_argument("--labels", nargs="+", required=True, metavar="LABEL")
+    p.add_argument("--split", choices=("random",), default="random")
+    p.add_argument("--train", nargs="+", metavar="IMAGE", help="manual split: training images (names or ids)")
+    p.add_argument("--val", nargs="+", metavar="IMAGE", help="manual split: validation images (names or ids)")
+    p.add_argument("--roi-only", action="store_true", help="train on the ROIs of the images that have them")
+    p.add_argument("--duration", default="quick", help="quick, extended, or a number of seconds")
+    p.add_argument("--encoder", help="network encoder (default: the fast default)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=cmd_train)
+
+    p = sub.add_parser("trainings", help="list trainings")
+    p.add_argument("project", nargs="?")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=cmd_trainings)
+
+    p = sub.add_parser("cancel", help="cancel a queued or running training")
+    p.add_argument("training")
+    p.set_defaults(handler=cmd_cancel)
+
+    p = sub.add_parser("worker", help="run the training worker in the foreground")
+    p.add_argument("--slots", type=int, default=None, help="trainings at a time (default $SEGSTUDIO_WORKER_SLOTS or 1)")
+    p.set_defaults(handler=cmd_worker)
+
     p = sub.add_parser("demo", help="create the demo project (nuclei images with annotations)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=cmd_demo)
@@ -248,7 +381,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
+    args.split_given = "--split" in argv
     try:
         settings = Settings.from_env()
         return int(args.handler(args, settings))

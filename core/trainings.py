@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy.engine import Engine
 
-from core.config import DURATIONS, Settings
+from core.config import Settings
 from core.db import repo, session_scope
 from core.db.models import ANNOTATED, BACKGROUND, QUEUED, Image, Training
 from core.errors import InvalidInputError, TrainingRuleError
@@ -137,8 +137,10 @@ def step_problems(settings: Settings, engine: Engine, choices: WizardChoices, st
                                          val_ids=choices.val_ids, label_names=names)
         return problems
     if step == "duration":
-        if choices.duration not in DURATIONS:
-            problems.append("Choose quick or extended training.")
+        try:
+            settings.duration_seconds(choices.duration)
+        except InvalidInputError:
+            problems.append(f"Choose quick or extended training (or a number of seconds), not {choices.duration!r}.")
         return problems
     if step == "review":
         if not choices.name.strip():

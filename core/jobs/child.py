@@ -12,6 +12,7 @@ import os
 import signal
 import sys
 import traceback
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -69,8 +70,10 @@ def resolve(kind: str) -> Any:
     return getattr(importlib.import_module(module), name)
 
 
-def run(kind: str, job_id: int) -> int:
-    settings = settings_from_env()
+def run(kind: str, job_id: int, *, settings: Settings | None = None,
+        on_report: Callable[[dict[str, Any]], None] | None = None) -> int:
+    """Run a claimed job to its end and record the outcome (also used in-process by the CLI)."""
+    settings = settings or settings_from_env()
     engine = make_engine(settings.database_url, create_tables=False)
     table = queue.job_table(kind)
     from sqlmodel import Session
@@ -78,7 +81,7 @@ def run(kind: str, job_id: int) -> int:
     with Session(engine) as session:
         job = session.get(table, job_id)
         resume = bool(job and isinstance(job.config, dict) and job.config.get("resume"))
-    ctx = JobContext(settings=settings, engine=engine, kind=kind, job_id=job_id, resume=resume)
+    ctx = JobContext(settings=settings, engine=engine, kind=kind, job_id=job_id, resume=resume, on_report=on_report)
     log = log_path(settings, kind, job_id)
     log.parent.mkdir(parents=True, exist_ok=True)
     try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,12 +26,15 @@ class JobContext:
     job_id: int
     resume: bool = False
     parent_pid: int = field(default_factory=os.getppid)
+    on_report: Callable[[dict[str, Any]], None] | None = None  # e.g. the CLI printing progress
     _last_check: float = 0.0
     _cancelled: bool = False
 
     def report(self, **fields: Any) -> None:
         """Write progress fields (progress, epoch, eta_seconds, message) and a heartbeat."""
         queue.heartbeat(self.engine, self.kind, self.job_id, **fields)
+        if self.on_report is not None:
+            self.on_report(fields)
 
     def should_stop(self) -> bool:
         """True when a cancel was requested or the worker that started us is gone (checked at most 1/s)."""

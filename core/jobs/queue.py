@@ -61,6 +61,19 @@ def claim_next(engine: Engine, kind: str, worker_id: str) -> Claimed | None:
     return None
 
 
+def claim(engine: Engine, kind: str, job_id: int, worker_id: str) -> bool:
+    """Claim one particular queued job (the CLI running a training in the foreground)."""
+    table = job_table(kind)
+    now = utcnow()
+    values: dict[str, Any] = {"status": RUNNING, "heartbeat_at": now, "message": "starting"}
+    if table is Training:
+        values.update(worker_id=worker_id, started_at=now)
+    with Session(engine) as session:
+        result = session.execute(update(table).where(table.id == job_id, table.status == QUEUED).values(**values))
+        session.commit()
+        return result.rowcount == 1
+
+
 def heartbeat(engine: Engine, kind: str, job_id: int, **fields: Any) -> None:
     table = job_table(kind)
     with Session(engine) as session:

@@ -129,7 +129,9 @@ class Worker:
         return outcomes
 
     def _has_checkpoint(self, training_id: int) -> bool:
-        return (self.settings.training_dir(training_id) / "checkpoints" / "last.pt").exists()
+        from core.training.checkpoint import LAST
+
+        return (self.settings.training_dir(training_id) / LAST).exists()
 
     def tick(self) -> None:
         for kind in KINDS:

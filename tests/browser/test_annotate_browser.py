@@ -55,4 +55,4 @@ def test_draw_polygon_save_and_reload(running_app, browser_page):
     scale = 768 / 256 if 576 / 256 > 768 / 256 else 576 / 256
     assert min(xs) == pytest.approx(45 / scale, abs=1.5) and max(xs) == pytest.approx(180 / scale, abs=1.5)
     assert min(ys) == pytest.approx(45 / scale, abs=1.5) and max(ys) == pytest.approx(180 / scale, abs=1.5)
-    assert page.get_by_text("polygon, 4 points").count() >= 1
+    page.get_by_text("polygon, 4 points").first.wait_for()  # listed again after the reload

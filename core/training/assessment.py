@@ -1,0 +1,102 @@
+"""Score a trained model on images with ground truth: per-image counts, predictions, table rows.
+
+Used after training (validation set, report) and by `segstudio evaluate` on a folder of images and masks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from core.evaluation.instance import InstanceCounts, instance_scores, match_instances
+from core.evaluation.pixel import pixel_counts, pixel_scores
+from core.evaluation.postprocess import POSTPROCESS_DEFAULTS, instances_from_maps, semantic_from_prob
+from core.evaluation.report import image_rows, label_rows
+from core.training.predict import predict_maps
+
+
+@dataclass
+class Sample:
+    """An image with ground truth: pixels (C, H, W); truth (L, H, W) int instance ids (instance models) or
+    bool masks (semantic); valid (H, W) bool or None."""
+
+    name: str
+    pixels: np.ndarray
+    truth: np.ndarray
+    valid: np.ndarray | None = None
+
+
+@dataclass
+class Assessment:
+    labels: list[str]
+    training_type: str
+    pixel: dict[str, np.ndarray] = field(default_factory=dict)  # image -> (L, 4) counts
+    instance: dict[str, list[InstanceCounts]] = field(default_factory=dict)  # image -> per label
+    predictions: dict[str, np.ndarray] = field(default_factory=dict)  # image -> (L, H, W) labels or masks
+
+    def per_label(self) -> list[dict]:
+        return label_rows(self.labels, pixel=self.pixel or None, instance=self.instance or None)
+
+    def per_image(self) -> list[dict]:
+        return image_rows(self.labels, pixel=self.pixel or None, instance=self.instance or None)
+
+    def overall(self) -> dict:
+        """Headline numbers: mean foreground IoU over labels; instance F1@0.5 and mean AP summed over labels."""
+        total = sum(self.pixel.values()) if self.pixel else None
+        out: dict = {}
+        if total is not None:
+            ious = [s["iou"] for s in pixel_scores(total) if s["iou"] is not None]
+            accs = [s["accuracy"] for s in pixel_scores(total) if s["accuracy"] is not None]
+            out["iou"] = float(np.mean(ious)) if ious else None
+            out["accuracy"] = float(np.mean(accs)) if accs else None
+        if self.instance:
+            summed = sum((c for counts in self.instance.values() for c in counts), InstanceCounts())
+            scores = instance_scores(summed)
+            out.update(f1=scores["f1"], precision=scores["precision"], recall=scores["recall"],
+                       mean_ap=scores["mean_ap"], mean_matched_iou=scores["mean_matched_iou"])
+        return out
+
+
+def postprocess(maps: dict[str, np.ndarray], card: dict) -> np.ndarray:
+    """Labels (L, H, W) int32 (instance) or bool masks (semantic) with the card's post-processing values."""
+    params = card.get("postprocess") or [{} for _ in card["labels"]]
+    planes = []
+    for i in range(len(card["labels"])):
+        p = {**POSTPROCESS_DEFAULTS, **{k: v for k, v in params[i].items() if v is not None}}
+        if card["training_type"] == "instance":
+            planes.append(instances_from_maps(
+                maps["interior"][i], maps["boundary"][i], threshold=p["threshold"],
+                seed_threshold=p["seed_threshold"], min_size=int(p["min_size"]),
+                distance=maps["distance"][i] if "distance" in maps else None))
+        else:
+            planes.append(semantic_from_prob(maps["prob"][i], threshold=p["threshold"], min_size=int(p["min_size"])))
+    return np.stack(planes)
+
+
+def assess(
+    model: torch.nn.Module,
+    card: dict,
+    samples: Sequence[Sample],
+    *,
+    on_image: Callable[[int, int], None] | None = None,
+    keep_predictions: bool = True,
+) -> Assessment:
+    labels = [lab["name"] for lab in card["labels"]]
+    result = Assessment(labels=labels, training_type=card["training_type"])
+    for index, sample in enumerate(samples):
+        maps = predict_maps(model, card, sample.pixels)
+        pred = postprocess(maps, card)
+        if card["training_type"] == "instance":
+            result.instance[sample.name] = [match_instances(pred[i], sample.truth[i], sample.valid)
+                                            for i in range(len(labels))]
+            result.pixel[sample.name] = pixel_counts(pred > 0, sample.truth > 0, sample.valid)
+        else:
+            result.pixel[sample.name] = pixel_counts(pred.astype(bool), sample.truth.astype(bool), sample.valid)
+        if keep_predictions:
+            result.predictions[sample.name] = pred
+        if on_image:
+            on_image(index + 1, len(samples))
+    return result

@@ -1,0 +1,88 @@
+"""The training job, run by the worker in a child process: project -> training -> model package -> report."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from core.db import repo, session_scope
+from core.db.models import EpochMetric, Training
+from core.jobs.context import JobCancelled, JobContext
+from core.training.assessment import Assessment, Sample, assess
+from core.training.config import TrainConfig
+from core.training.loop import CANCELLED, Progress, train
+from core.training.package import load_model
+from core.training.project_data import load_split
+from core.training.sources import TrainingImage
+
+
+def _progress_writer(ctx: JobContext):  # type: ignore[no-untyped-def]
+    def on_progress(p: Progress) -> None:
+        ctx.report(progress=float(min(max(p.fraction, 0.0), 0.99)), epoch=int(p.epoch),
+                   eta_seconds=p.eta_seconds, message=p.message or p.phase)
+        if p.record:
+            r = p.record
+            with session_scope(ctx.engine) as session:
+                repo.add_epoch_metric(session, EpochMetric(
+                    training_id=ctx.job_id, epoch=int(r.get("epoch", p.epoch)), step=int(r.get("step", p.step)),
+                    train_loss=r.get("train_loss"), val_loss=r.get("val_loss"),
+                    train_accuracy=r.get("train_accuracy"), val_accuracy=r.get("val_accuracy"),
+                    train_iou=r.get("train_iou"), val_iou=r.get("val_iou"),
+                    learning_rate=r.get("learning_rate"), seconds=float(r.get("seconds", 0.0)),
+                ))
+    return on_progress
+
+
+def validation_samples(images: list[TrainingImage], config: TrainConfig) -> list[Sample]:
+    samples = []
+    for im in images:
+        truth = im.targets(0, 0, im.height, im.width)
+        labels = truth["instances"] if config.training_type == "instance" else truth["masks"]
+        samples.append(Sample(im.key, np.asarray(im.read(0, 0, im.height, im.width)), np.asarray(labels),
+                              np.asarray(truth["valid"], dtype=bool)))
+    return samples
+
+
+def metrics_summary(assessment: Assessment, train_metrics: dict) -> dict[str, Any]:
+    return {
+        "overall": assessment.overall(),
+        "per_label": assessment.per_label(),
+        "per_image": assessment.per_image(),
+        "training": {k: v for k, v in train_metrics.items() if k != "per_label"},
+    }
+
+
+def run_training_job(ctx: JobContext) -> dict[str, Any]:
+    settings, engine = ctx.settings, ctx.engine
+    with session_scope(engine) as session:
+        training: Training = repo.get_training(session, ctx.job_id)
+    config = TrainConfig.from_dict(training.config["train_config"])
+    workdir = settings.training_dir(ctx.job_id)
+    workdir.mkdir(parents=True, exist_ok=True)
+    ctx.report(message="reading the images and annotations", progress=0.0)
+    train_images, val_images, train_records, val_records = load_split(
+        settings, engine, training.project_id, training.split, config)
+    (workdir / "dataset.json").write_text(json.dumps({
+        "training": [asdict(r) for r in train_records], "validation": [asdict(r) for r in val_records],
+    }, indent=2), encoding="utf-8")
+    result = train(config, train_images, val_images, budget_seconds=float(training.config["budget_seconds"]),
+                   workdir=workdir, on_progress=_progress_writer(ctx), should_stop=ctx.should_stop,
+                   resume=ctx.resume, device=settings.device)
+    if result.status == CANCELLED:
+        raise JobCancelled()
+    ctx.report(message="scoring the validation images", progress=0.99)
+    model, card = load_model(result.package_dir, "cpu")  # type: ignore[arg-type]
+    assessment = assess(model, card, validation_samples(val_images, config))
+    metrics = metrics_summary(assessment, result.metrics)
+    (workdir / "metrics.json").write_text(json.dumps(metrics, indent=2, default=str), encoding="utf-8")
+    return {
+        "metrics": metrics,
+        "model_dir": Path(result.package_dir).relative_to(settings.data_dir).as_posix(),  # type: ignore[arg-type]
+        "progress": 1.0,
+        "eta_seconds": 0.0,
+    }
+
