@@ -241,9 +241,9 @@ def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _format_overall(overall: dict[str, Any]) -> str:
+def _format_overall(overall: dict[str, Any], prefix: str = "Validation") -> str:
     parts = [f"{k} {v:.3f}" for k, v in overall.items() if isinstance(v, (int, float))]
-    return "Validation: " + ", ".join(parts) if parts else ""
+    return f"{prefix}: " + ", ".join(parts) if parts else ""
 
 
 def cmd_trainings(args: argparse.Namespace, settings: Settings) -> int:
@@ -270,6 +270,35 @@ def cmd_cancel(args: argparse.Namespace, settings: Settings) -> int:
     status = queue.request_cancel(engine, "training", training.id)  # type: ignore[arg-type]
     print(f"Training {training.name!r}: {'cancelled' if status == 'cancelled' else 'cancel requested'}.")
     return 0
+
+
+def cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:
+    from core.training.assessment import assess
+    from core.training.folder_data import folder_samples
+    from core.training.package import load_model
+
+    engine = make_engine(settings.database_url)
+    with session_scope(engine) as session:
+        training = repo.find_training(session, args.training)
+    if not training.model_dir:
+        raise SegStudioError(f"Training {training.name!r} has no model ({training.status}); train it first.")
+    model, card = load_model(settings.data_dir / training.model_dir, "cpu")
+    samples, problems = folder_samples(Path(args.images), Path(args.masks), card, label=args.label)
+    for message in problems:
+        print(f"error: {message}", file=sys.stderr)
+    if not samples:
+        raise SegStudioError("No image with a matching mask to evaluate.")
+    result = assess(model, card, samples, keep_predictions=False,
+                    on_image=None if args.json else lambda i, n: print(f"[{i}/{n}]", file=sys.stderr))
+    record = {"training": training.id, "images": len(samples), "overall": result.overall(),
+              "per_label": result.per_label(), "per_image": result.per_image()}
+    if args.json:
+        _print_json(record)
+    else:
+        print(f"{len(samples)} image(s). {_format_overall(record['overall'], 'Overall')}")
+        for row in record["per_label"]:
+            print("  " + ", ".join(f"{k}={v:.3f}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()))
+    return 1 if problems else 0
 
 
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
@@ -359,6 +388,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=cmd_train)
+
+    p = sub.add_parser("evaluate", help="score a trained model on a folder of images and ground-truth masks")
+    p.add_argument("training")
+    p.add_argument("--images", required=True)
+    p.add_argument("--masks", required=True, help="label masks matched to the images by file stem")
+    p.add_argument("--label", help="which label of the model the masks are for (default: its only label)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=cmd_evaluate)
 
     p = sub.add_parser("trainings", help="list trainings")
     p.add_argument("project", nargs="?")

@@ -1,0 +1,34 @@
+from __future__ import annotations
+
+import json
+
+from core.cli import main
+from core.demo import DEMO_DIR
+
+
+def test_train_then_evaluate_on_a_folder(app_env, capsys):
+    assert main(["demo"]) == 0
+    project = "Demo: fluorescent nuclei"
+    capsys.readouterr()
+    # a rule broken through the CLI is refused with its reason
+    code = main(["train", project, "--name", "x", "--type", "instance", "--labels", "nucleus",
+                 "--train", "1", "2", "--val", "2", "--duration", "5"])
+    assert code == 1 and "in both the training and the validation set" in capsys.readouterr().err
+
+    code = main(["train", project, "--name", "tiny", "--type", "instance", "--labels", "nucleus",
+                 "--duration", "12", "--json"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    record = json.loads(out)
+    assert record["status"] == "succeeded" and record["metrics"]["f1"] is not None
+    assert (app_env.data_dir / record["model_dir"] / "model.torchscript.pt").exists()
+
+    code = main(["evaluate", str(record["id"]), "--images", str(DEMO_DIR / "images"),
+                 "--masks", str(DEMO_DIR / "masks"), "--json"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    result = json.loads(out)
+    assert result["images"] == 6 and len(result["per_image"]) == 6
+    assert set(result["per_label"][0]) >= {"pixel_iou", "pixel_dice", "precision", "recall", "f1", "mean_ap"}
+    code = main(["evaluate", str(record["id"]), "--images", str(DEMO_DIR / "images"), "--masks", "/nonexistent"])
+    assert code == 1 and "must both be folders" in capsys.readouterr().err
