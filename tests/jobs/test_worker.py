@@ -123,3 +123,18 @@ def test_sigkill_of_the_worker_then_recovery_resumes_the_training(settings, engi
     assert done.status == SUCCEEDED, done.error
     assert done.config["resume"] is True
     assert _snapshot(engine) == before  # recovery touched nothing else
+
+
+def test_a_training_process_killed_by_the_system_fails_with_the_reason(settings, engine, demo):
+    t = _queue(settings, engine, demo, "oom", 120)
+    keep = _queue(settings, engine, demo, "next in line", 8)
+    worker = Worker(settings, poll_seconds=0.5).start()
+    try:
+        running = _wait(engine, t.id, lambda x: x.status == RUNNING and x.pid is not None and x.progress > 0)
+        os.kill(running.pid, signal.SIGKILL)  # what the kernel's out-of-memory killer does
+        failed = _wait(engine, t.id, _finished, timeout=60)
+        after = _wait(engine, keep.id, _finished)  # the queue goes on
+    finally:
+        worker.shutdown()
+    assert failed.status == "failed" and "ran out of memory" in failed.error
+    assert after.status == SUCCEEDED

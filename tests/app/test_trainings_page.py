@@ -1,0 +1,69 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+from streamlit.testing.v1 import AppTest
+
+from core.db import repo, session_scope
+from core.db.engine import make_engine
+from core.db.models import QUEUED, RUNNING, SUCCEEDED, EpochMetric, Training, utcnow
+from core.demo import create_demo_project
+from core.trainings import WizardChoices
+
+APP = str(Path(__file__).resolve().parents[2] / "app.py")
+
+
+def _open(project_id: int, detail: int | None = None) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.session_state["project_id"] = project_id
+    if detail is not None:
+        at.session_state["training_detail"] = detail
+    at.switch_page("pages/trainings.py")
+    return at.run()
+
+
+def test_trainings_list_detail_cancel_and_rerun(app_env):
+    engine = make_engine(app_env.database_url)
+    project = create_demo_project(app_env, engine)
+    with session_scope(engine) as s:
+        images = repo.list_images(s, project.id)
+        label = repo.list_labels(s, project.id)[0]
+    wizard = WizardChoices(project_id=project.id, training_type="instance", label_ids=[label.id],
+                           image_ids=[im.id for im in images], name="done one").to_dict()
+    with session_scope(engine) as s:
+        done = repo.add_training(s, Training(
+            project_id=project.id, name="done one", status=SUCCEEDED, config={"wizard": wizard, "budget_seconds": 60},
+            started_at=utcnow(), finished_at=utcnow(), progress=1.0,
+            metrics={"overall": {"f1": 0.8771}, "per_label": [{"label": "nucleus", "f1": 0.8771}]}))
+        for epoch in (1, 2, 3):
+            repo.add_epoch_metric(s, EpochMetric(training_id=done.id, epoch=epoch, train_loss=1 / epoch,
+                                                 val_loss=1.2 / epoch, train_iou=0.2 * epoch, val_iou=0.18 * epoch))
+        running = repo.add_training(s, Training(project_id=project.id, name="running one", status=RUNNING,
+                                                config={"budget_seconds": 300}, progress=0.4, epoch=3,
+                                                eta_seconds=120, started_at=utcnow(), message="training"))
+        queued = repo.add_training(s, Training(project_id=project.id, name="queued one", status=QUEUED,
+                                               config={"budget_seconds": 300}))
+    at = _open(project.id)
+    assert not at.exception, at.exception
+    captions = " ".join(c.value for c in at.caption)
+    assert "Position 1 in the queue" in captions and "F1@0.5 0.877" in captions
+    assert at.get("progress")  # the running one shows a progress bar
+
+    at = _open(project.id, detail=done.id)
+    assert not at.exception, at.exception
+    assert at.get("plotly_chart"), "the curves are shown"
+    assert at.dataframe, "the metrics per label are shown"
+    next(b for b in at.button if b.key == "rerun_training").click().run()
+    assert not at.exception
+    with session_scope(engine) as s:
+        names = [t.name for t in repo.list_trainings(s, project.id)]
+    assert "done one (again)" in names
+
+    at = _open(project.id, detail=running.id)
+    next(b for b in at.button if b.key == "cancel_training").click().run()
+    with session_scope(engine) as s:
+        assert repo.get_training(s, running.id).cancel_requested
+    at = _open(project.id, detail=queued.id)
+    next(b for b in at.button if b.key == "cancel_training").click().run()
+    with session_scope(engine) as s:
+        assert repo.get_training(s, queued.id).status == "cancelled"
