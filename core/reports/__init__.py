@@ -1,0 +1,35 @@
+"""The downloadable training report: one :class:`ReportData` in, one ZIP out (no database access).
+
+Public API::
+
+    from core.reports import ReportData, ValidationExample, build_report_zip, downscale_example
+
+Modules, one concept each:
+
+- :mod:`.data`              the input dataclasses
+- :mod:`.images`            downscaling of images and label images for the report
+- :mod:`.visuals`           validation visualisations (image | ground truth | prediction | TP/FP/FN)
+- :mod:`.figures`           training curves (matplotlib Agg, PNG in memory)
+- :mod:`.fonts`             DejaVu from matplotlib, Last Resort fallback for characters DejaVu lacks
+- :mod:`.formatting`        numbers, "n/d", dates, durations, shortened names
+- :mod:`.document`          the PDF frame and its building blocks (fpdf2)
+- :mod:`.sections_overview` title page, dataset, configuration, methods
+- :mod:`.sections_results`  curves, metrics, visualisations, reproducibility
+- :mod:`.methods`           the auto-written methods paragraph
+- :mod:`.exports`           metrics.json, CSV files, visualisation file names
+- :mod:`.readme`            README.txt
+- :mod:`.build`             the ZIP (atomic)
+"""
+
+from core.reports.build import build_report_zip
+from core.reports.data import ReportData, ValidationExample
+from core.reports.images import EMBED_MAX_SIDE, downscale_example, downscale_for_report
+
+__all__ = [
+    "EMBED_MAX_SIDE",
+    "ReportData",
+    "ValidationExample",
+    "build_report_zip",
+    "downscale_example",
+    "downscale_for_report",
+]

@@ -1,0 +1,205 @@
+"""Validation of :class:`ReportData` (once, at :func:`core.reports.build.build_report_zip`), then trust.
+
+:func:`check_report_data` returns a cleaned copy: NaN and infinite numbers become None (shown as "n/d"),
+numpy scalars become Python numbers, curves are sorted by epoch, and validation examples larger than
+:data:`core.reports.images.EMBED_MAX_SIDE` are downscaled.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from core.errors import InvalidInputError, NotFoundError
+from core.reports.data import ReportData, ValidationExample
+from core.reports.images import EMBED_MAX_SIDE, downscale_example
+
+TRAINING_TYPES = ("semantic", "instance")
+STATUSES = ("queued", "running", "succeeded", "failed", "cancelled")
+_COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
+
+
+def check_report_data(data: ReportData) -> ReportData:
+    if not isinstance(data, ReportData):
+        raise InvalidInputError(
+            f"expected a ReportData, got {type(data).__name__}; build one with ReportData(...)."
+        )
+    for name in ("training", "dataset", "config", "metrics", "reproducibility"):
+        if not isinstance(getattr(data, name), dict):
+            raise InvalidInputError(
+                f"ReportData.{name} must be a dict, got {type(getattr(data, name)).__name__}; "
+                "pass {} if empty."
+            )
+    training = _clean(data.training)
+    _check_training(training)
+    cleaned = replace(
+        data,
+        training=training,
+        dataset=_clean(data.dataset),
+        config=_clean(data.config),
+        curves=_check_curves(data.curves),
+        metrics=_clean(data.metrics),
+        reproducibility=_clean(data.reproducibility),
+    )
+    _check_dataset(cleaned.dataset)
+    _check_metrics(cleaned.metrics)
+    if cleaned.is_full:
+        _check_full(cleaned)
+        examples = [_check_example(ex, k, cleaned) for k, ex in enumerate(data.examples)]
+        model_dir = _check_model_dir(data.model_dir)
+    else:
+        examples, model_dir = [], None  # the short report of a failed training has neither
+    return replace(cleaned, examples=examples, model_dir=model_dir)
+
+
+def _check_training(training: dict) -> None:
+    name = training.get("name")
+    if not isinstance(name, str) or not name.strip():
+        raise InvalidInputError(f"training['name'] must be a non-empty string, got {name!r}.")
+    status = str(training.get("status", "")).lower()
+    if status not in STATUSES:
+        raise InvalidInputError(
+            f"training['status'] is {training.get('status')!r}; use one of {list(STATUSES)}."
+        )
+    duration = training.get("duration_s")
+    if duration is not None and (not isinstance(duration, (int, float)) or duration < 0):
+        raise InvalidInputError(f"training['duration_s'] must be seconds >= 0 or None, got {duration!r}.")
+
+
+def _check_full(data: ReportData) -> None:
+    if data.training_type not in TRAINING_TYPES:
+        raise InvalidInputError(
+            f"config['training_type'] is {data.config.get('training_type')!r}; "
+            f"use one of {list(TRAINING_TYPES)}."
+        )
+    if not data.label_names:
+        raise InvalidInputError(
+            "the report has no labels; give dataset['labels'] as [{'name': ..., 'color': '#rrggbb'}, ...]."
+        )
+    for k, color in enumerate(data.label_colors):
+        if not isinstance(color, str) or not _COLOR.match(color):
+            raise InvalidInputError(
+                f"label {data.label_names[k]!r} has colour {color!r}; use '#rrggbb', e.g. '#e6194b'."
+            )
+
+
+def _check_dataset(dataset: dict) -> None:
+    for key in ("images", "labels"):
+        value = dataset.get(key, [])
+        if not isinstance(value, list) or not all(
+            isinstance(item, dict) and "name" in item for item in value
+        ):
+            raise InvalidInputError(
+                f"dataset['{key}'] must be a list of dicts, each with a 'name'; got {_preview(value)}."
+            )
+
+
+def _check_metrics(metrics: dict) -> None:
+    for key in ("per_label", "per_image"):
+        value = metrics.get(key, [])
+        if not isinstance(value, list) or not all(isinstance(row, dict) for row in value):
+            raise InvalidInputError(
+                f"metrics['{key}'] must be a list of row dicts (core.evaluation.report), "
+                f"got {_preview(value)}."
+            )
+    if not isinstance(metrics.get("overall", {}), dict):
+        raise InvalidInputError(f"metrics['overall'] must be a dict, got {_preview(metrics.get('overall'))}.")
+
+
+def _check_curves(curves: object) -> list[dict]:
+    if not isinstance(curves, list) or not all(isinstance(row, dict) for row in curves):
+        raise InvalidInputError(f"curves must be a list of dicts, one per epoch, got {_preview(curves)}.")
+    out = []
+    for row in curves:
+        epoch = row.get("epoch")
+        if isinstance(epoch, bool) or not isinstance(epoch, (int, np.integer)):
+            raise InvalidInputError(f"every curve row needs an integer 'epoch', got {_preview(row)}.")
+        out.append(_clean(row))
+    return sorted(out, key=lambda r: r["epoch"])
+
+
+def _check_example(example: object, k: int, data: ReportData) -> ValidationExample:
+    if not isinstance(example, ValidationExample):
+        raise InvalidInputError(f"examples[{k}] must be a ValidationExample, got {type(example).__name__}.")
+    where = f"validation example {example.name!r}"
+    if not isinstance(example.name, str) or not example.name.strip():
+        raise InvalidInputError(f"examples[{k}] has name {example.name!r}; give the image's name.")
+    image = np.asarray(example.image_rgb)
+    if image.dtype != np.uint8 or not (image.ndim == 2 or (image.ndim == 3 and image.shape[2] == 3)):
+        raise InvalidInputError(
+            f"{where}: image_rgb must be uint8 (H, W, 3) or (H, W), got {image.dtype} {image.shape}; "
+            "convert it for display first (e.g. core.imaging display conversion) and downscale it with "
+            "downscale_for_report."
+        )
+    gt, pred = np.asarray(example.gt), np.asarray(example.pred)
+    n_labels = len(data.label_names)
+    instance = data.training_type == "instance"
+    for name, arr in (("gt", gt), ("pred", pred)):
+        if arr.shape[-2:] != image.shape[:2] or arr.ndim not in (2, 3):
+            raise InvalidInputError(
+                f"{where}: {name} has shape {arr.shape} but the image is {image.shape[:2]}; give (H, W) or "
+                "(L, H, W) downscaled with the image (downscale_example does all three)."
+            )
+        if arr.ndim == 3 and arr.shape[0] != n_labels:
+            raise InvalidInputError(
+                f"{where}: {name} holds {arr.shape[0]} label(s) but the report has {n_labels} "
+                f"({data.label_names}); give one (H, W) plane per label."
+            )
+        if instance and not (np.issubdtype(arr.dtype, np.integer) or arr.dtype == bool):
+            raise InvalidInputError(f"{where}: {name} must be integer object labels, got dtype {arr.dtype}.")
+        if not instance and arr.dtype != bool:
+            if not np.issubdtype(arr.dtype, np.integer) or (arr.size and (arr.min() < 0 or arr.max() > 1)):
+                raise InvalidInputError(
+                    f"{where}: {name} must be bool masks for semantic training, got {arr.dtype}."
+                )
+    if gt.shape != pred.shape:
+        raise InvalidInputError(f"{where}: gt {gt.shape} and pred {pred.shape} must have the same shape.")
+    index = example.label_index
+    if index is not None and (
+        isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < n_labels
+    ):
+        raise InvalidInputError(f"{where}: label_index={index!r} must be None or 0..{n_labels - 1}.")
+    if gt.ndim == 2 and index is None and n_labels > 1 and not instance:
+        raise InvalidInputError(
+            f"{where}: a single (H, W) mask with {n_labels} labels is ambiguous; give (L, H, W) masks or set "
+            "label_index."
+        )
+    if not instance:
+        gt, pred = gt.astype(bool), pred.astype(bool)
+    checked = ValidationExample(example.name, image, gt, pred, index)
+    if max(image.shape[:2]) > EMBED_MAX_SIDE:
+        checked = downscale_example(checked, max_side=EMBED_MAX_SIDE)
+    return checked
+
+
+def _check_model_dir(model_dir: object) -> Path | None:
+    if model_dir is None:
+        return None
+    path = Path(model_dir)  # type: ignore[arg-type]
+    if not path.is_dir():
+        raise NotFoundError(
+            f"the model package folder {path} does not exist; pass the training's model folder."
+        )
+    return path
+
+
+def _clean(value: object) -> object:
+    """A copy with NaN / infinity -> None and numpy scalars -> Python numbers, recursively."""
+    if isinstance(value, dict):
+        return {str(k): _clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
+        return None
+    return value
+
+
+def _preview(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 120 else text[:117] + "..."

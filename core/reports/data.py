@@ -1,0 +1,104 @@
+"""What a training report is built from: one :class:`ReportData`, plain values and arrays, no database.
+
+The caller (the worker, the CLI) gathers these from the database, the model package and the evaluation;
+:func:`core.reports.build.build_report_zip` turns one of them into the ZIP.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+#: Training statuses that get the full report; any other status (failed, cancelled) gets the short one.
+FULL_REPORT_STATUSES = ("succeeded",)
+
+
+@dataclass
+class ValidationExample:
+    """One validation image with its ground truth and prediction, already downscaled by the caller.
+
+    Attributes:
+        name: image name (shown in the PDF and used for ``validation_visualizations/<name>.png``).
+        image_rgb: uint8 (H, W, 3) or (H, W) display image, at most ~1024 px per side
+            (see :func:`core.reports.images.downscale_example`; larger ones are downscaled again here).
+        gt: ground truth. Instance training: int (H, W) object labels (0 = background), or (L, H, W), one
+            label image per label. Semantic training: bool (L, H, W) masks, one per label, or (H, W) for
+            one label.
+        pred: the prediction, same layout as ``gt``.
+        label_index: for per-label examples, the index (into the report's labels) of the single label
+            that ``gt`` / ``pred`` hold as (H, W); None when they cover all labels.
+    """
+
+    name: str
+    image_rgb: np.ndarray
+    gt: np.ndarray
+    pred: np.ndarray
+    label_index: int | None = None
+
+
+@dataclass
+class ReportData:
+    """Everything in one training report.
+
+    Attributes:
+        training: ``name``, ``status`` (queued | running | succeeded | failed | cancelled) and optionally
+            ``id``, ``project``, ``created`` / ``started`` / ``finished`` (datetime or ISO string),
+            ``duration_s``, ``hardware``, ``error`` (why a training failed), ``best_epoch``.
+        dataset: ``images``: list of ``{name, width, height, channels, dtype, set ("training" |
+            "validation"), objects ({label name: count}), annotated_by ("hand" | "proposal" | "import")}``;
+            ``labels``: list of ``{name, color ("#rrggbb")}``.
+        config: the training configuration; ``training_type`` ("semantic" | "instance") is required, the
+            rest is shown as given. The methods paragraph reads ``encoder``, ``in_channels``,
+            ``normalization``, ``patch_size``, ``batch_size``, ``learning_rate``, ``lr_test``,
+            ``augment``, ``loss``, ``optimizer``, ``weight_decay``, ``epochs``, ``postprocess``, ``split``,
+            ``roi_only``, ``duration`` when present.
+        curves: one dict per epoch: ``epoch``, ``train_loss``, ``val_loss``, ``train_accuracy``,
+            ``val_accuracy``, ``train_iou``, ``val_iou`` (None where not measured); extra keys are kept
+            in ``curves.csv``.
+        metrics: ``per_label`` and ``per_image`` rows of :mod:`core.evaluation.report` and ``overall``
+            (a flat dict of headline numbers). None means "not defined" and is shown as "n/d".
+        examples: validation examples for the visualisations.
+        reproducibility: ``seed``, ``package_versions`` ({name: version}), ``data_hashes``
+            ({image name: sha256}).
+        model_dir: the model package folder, copied into ``model/``; None for a failed training.
+    """
+
+    training: dict
+    dataset: dict = field(default_factory=dict)
+    config: dict = field(default_factory=dict)
+    curves: list[dict] = field(default_factory=list)
+    metrics: dict = field(default_factory=dict)
+    examples: list[ValidationExample] = field(default_factory=list)
+    reproducibility: dict = field(default_factory=dict)
+    model_dir: Path | None = None
+
+    @property
+    def is_full(self) -> bool:
+        """True for a succeeded training (full report); False for the short report of a failed one."""
+        return str(self.training.get("status", "")).lower() in FULL_REPORT_STATUSES
+
+    @property
+    def training_type(self) -> str:
+        return str(self.config.get("training_type", ""))
+
+    @property
+    def label_names(self) -> list[str]:
+        """Label names from the dataset, else from the configuration."""
+        labels = self.dataset.get("labels") or self.config.get("labels") or []
+        return [lab["name"] if isinstance(lab, dict) else str(lab) for lab in labels]
+
+    @property
+    def label_colors(self) -> list[str]:
+        """``#rrggbb`` per label (as :attr:`label_names`); a default palette colour where none is given."""
+        labels = self.dataset.get("labels") or self.config.get("labels") or []
+        out = []
+        for k, lab in enumerate(labels):
+            color = lab.get("color") if isinstance(lab, dict) else None
+            out.append(color or DEFAULT_COLORS[k % len(DEFAULT_COLORS)])
+        return out
+
+
+#: Label colours used when the data gives none (same as the overlays' palette).
+DEFAULT_COLORS = ("#e6194b", "#3cb44b", "#ffe119", "#0082c8", "#f58230", "#911eb4", "#46f0f0", "#f032e6")

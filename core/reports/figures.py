@@ -1,0 +1,81 @@
+"""Charts of the report, drawn with matplotlib's Agg canvas into PNG bytes (no pyplot, no global state)."""
+
+from __future__ import annotations
+
+import io
+import math
+from collections.abc import Sequence
+
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+#: (title, y-axis label, training key, validation key) of the three curves.
+CURVES = (
+    ("Loss", "loss", "train_loss", "val_loss"),
+    ("Accuracy", "pixel accuracy", "train_accuracy", "val_accuracy"),
+    ("IoU", "IoU", "train_iou", "val_iou"),
+)
+TRAIN_COLOR = "#1f4e79"
+VAL_COLOR = "#e07b00"
+
+
+def curves_png(curves: Sequence[dict], *, best_epoch: int | None = None, dpi: int = 200) -> bytes:
+    """Loss, accuracy and IoU per epoch, training vs validation, side by side (7.1 x 2.5 inches).
+
+    Values that are None are gaps in the line; a chart without any value says so. ``best_epoch`` draws a
+    dotted line at the kept checkpoint.
+    """
+    fig = Figure(figsize=(7.1, 2.5), dpi=dpi, layout="constrained")
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(1, 3)
+    epochs = [row["epoch"] for row in curves]
+    few = len(epochs) <= 25
+    for ax, (title, ylabel, train_key, val_key) in zip(axes, CURVES, strict=True):
+        any_value = False
+        for key, color, name, style in (
+            (train_key, TRAIN_COLOR, "training", "-"),
+            (val_key, VAL_COLOR, "validation", "--"),
+        ):
+            values = [_nan(row.get(key)) for row in curves]
+            if any(not math.isnan(v) for v in values):
+                any_value = True
+                ax.plot(
+                    epochs,
+                    values,
+                    style,
+                    color=color,
+                    label=name,
+                    linewidth=1.4,
+                    marker="o" if few else None,
+                    markersize=2.8,
+                )
+        if best_epoch is not None and any_value:
+            ax.axvline(best_epoch, color="#777777", linestyle=":", linewidth=1, label="best epoch")
+        if not any_value:
+            ax.text(
+                0.5,
+                0.5,
+                "no values recorded",
+                ha="center",
+                va="center",
+                transform=ax.transAxes,
+                color="#777777",
+                fontsize=8,
+            )
+        ax.set_title(title, fontsize=9, fontweight="bold")
+        ax.set_xlabel("epoch", fontsize=8)
+        ax.set_ylabel(ylabel, fontsize=8)
+        ax.tick_params(labelsize=7)
+        ax.grid(True, color="#e5e5e5", linewidth=0.6)
+        ax.spines[["top", "right"]].set_visible(False)
+        if epochs and len(epochs) <= 12:
+            ax.set_xticks(epochs)
+        if any_value:
+            ax.legend(fontsize=6.5, frameon=False)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi)
+    return buffer.getvalue()
+
+
+def _nan(value: object) -> float:
+    return float("nan") if value is None else float(value)  # type: ignore[arg-type]

@@ -1,0 +1,250 @@
+"""The auto-written methods paragraph: the training described in prose, numbers filled in.
+
+Each sentence is written only from values the report data holds; a value that is missing leaves its
+sentence (or clause) out rather than guessing. Loss and optimiser default to what segstudio's training
+engine uses (:mod:`core.training.losses`, :mod:`core.training.loop`) when the configuration does not name
+them.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from core.reports.data import ReportData
+from core.reports.formatting import TIMES, format_duration, format_value
+
+DEFAULT_LOSS = (
+    "the sum of a soft Dice loss and a focal loss (unannotated pixels outside regions of interest ignored)"
+)
+DEFAULT_OPTIMIZER = "AdamW"
+_AUGMENTATIONS = {
+    "flips": "random horizontal and vertical flips",
+    "rot90": "rotations by multiples of 90°",
+    "elastic": "elastic deformation",
+    "intensity": "intensity and contrast jitter",
+    "noise": "Gaussian noise",
+}
+_SOFTWARE = (
+    ("segstudio", "segstudio"),
+    ("python", "Python"),
+    ("torch", "PyTorch"),
+    ("segmentation-models-pytorch", "segmentation_models_pytorch"),
+    ("numpy", "NumPy"),
+    ("scikit-image", "scikit-image"),
+    ("scipy", "SciPy"),
+)
+
+
+def methods_paragraph(data: ReportData) -> str:
+    """A paragraph for a paper's methods section describing this training."""
+    cfg, versions = data.config, data.reproducibility.get("package_versions") or {}
+    parts = [
+        _task(data),
+        _data(data),
+        _network(cfg, versions, data),
+        _training(data),
+        _postprocess(cfg, data.training_type),
+        _metrics(data.training_type),
+        _software(versions),
+    ]
+    return " ".join(part for part in parts if part)
+
+
+def _task(data: ReportData) -> str:
+    names = data.label_names
+    kind = {
+        "semantic": "semantic segmentation (one probability map per label; labels may overlap)",
+        "instance": "instance segmentation (per label, background / interior / boundary maps from which "
+        "touching objects were separated by a seeded watershed)",
+    }.get(data.training_type, "segmentation")
+    labels = f" of {_join(names)}" if names else ""
+    return f"A deep-learning model was trained for {kind}{labels} with segstudio."
+
+
+def _data(data: ReportData) -> str:
+    images = data.dataset.get("images") or []
+    if not images:
+        return ""
+    sets = Counter(str(im.get("set", "")) for im in images)
+    sentence = (
+        f"The dataset comprised {len(images)} annotated image{'s' if len(images) != 1 else ''}, "
+        f"{sets.get('training', 0)} used for training and {sets.get('validation', 0)} for validation"
+    )
+    split = data.config.get("split")
+    if split not in (None, "", {}):
+        sentence += f" ({_split_text(split)} split)"
+    sentence += "."
+    sources = Counter(str(im.get("annotated_by", "")) for im in images if im.get("annotated_by"))
+    if sources:
+        described = {
+            "hand": "drawn by hand",
+            "proposal": "corrected from model proposals",
+            "import": "imported",
+        }
+        sentence += (
+            " Annotations were "
+            + _join(
+                [
+                    f"{described.get(src, src)} for {n} image{'s' if n != 1 else ''}"
+                    for src, n in sources.most_common()
+                ]
+            )
+            + "."
+        )
+    if data.config.get("roi_only"):
+        sentence += " Training patches were taken only inside the annotated regions of interest."
+    return sentence
+
+
+def _network(cfg: dict, versions: dict, data: ReportData) -> str:
+    encoder = cfg.get("encoder")
+    smp_version = versions.get("segmentation-models-pytorch")
+    arch = "a U-Net" + (f" (segmentation_models_pytorch {smp_version})" if smp_version else "")
+    if encoder:
+        weights = cfg.get("encoder_weights")
+        init = f"initialised with {weights} weights" if weights else "randomly initialised"
+        arch += f" with a {encoder} encoder, {init}"
+    channels = cfg.get("in_channels")
+    if channels is None:
+        found = {im.get("channels") for im in data.dataset.get("images") or [] if im.get("channels")}
+        channels = found.pop() if len(found) == 1 else None
+    sentence = f"The network was {arch}"
+    if channels:
+        sentence += f", taking {channels} input channel{'s' if channels != 1 else ''}"
+    sentence += "."
+    norm = cfg.get("normalization")
+    if isinstance(norm, dict) and "low_percentile" in norm and "high_percentile" in norm:
+        sentence += (
+            f" Each input channel was scaled linearly so that its {_ordinal(norm['low_percentile'])} and "
+            f"{_ordinal(norm['high_percentile'])} percentiles over the training images mapped to 0 and 1."
+        )
+    return sentence
+
+
+def _training(data: ReportData) -> str:
+    cfg, training = data.config, data.training
+    clauses = []
+    if cfg.get("patch_size"):
+        clauses.append(f"on patches of {cfg['patch_size']} {TIMES} {cfg['patch_size']} pixels")
+    if isinstance(cfg.get("batch_size"), int):
+        clauses.append(f"in batches of {cfg['batch_size']}")
+    sentence = ("It was trained " + ", ".join(clauses)) if clauses else "It was trained"
+    sentence += f" with {cfg.get('loss') or DEFAULT_LOSS}"
+    optimizer = cfg.get("optimizer") or DEFAULT_OPTIMIZER
+    sentence += f" and the {optimizer} optimiser"
+    lr = _learning_rate(cfg)
+    if lr is not None:
+        sentence += f" (learning rate {format_value(lr)}"
+        reason = (cfg.get("lr_test") or {}).get("reason", "") if isinstance(cfg.get("lr_test"), dict) else ""
+        if cfg.get("learning_rate") == "auto" or (reason and reason != "set by the user"):
+            sentence += ", chosen by a learning-rate range test"
+        if isinstance(cfg.get("weight_decay"), (int, float)):
+            sentence += f"; weight decay {format_value(float(cfg['weight_decay']))}"
+        sentence += ")"
+    sentence += "."
+    augment = cfg.get("augment")
+    if isinstance(augment, dict):
+        used = [text for key, text in _AUGMENTATIONS.items() if augment.get(key)]
+        sentence += f" Augmentation: {_join(used)}." if used else " No augmentation was used."
+    epochs = f"{len(data.curves)} epoch{'s' if len(data.curves) != 1 else ''}" if data.curves else ""
+    duration = format_duration(training["duration_s"]) if training.get("duration_s") is not None else ""
+    hardware = training.get("hardware") or ""
+    if epochs or duration or hardware:
+        sentence += " Training ran"
+        if epochs:
+            sentence += f" for {epochs}" + (f" ({duration})" if duration else "")
+        elif duration:
+            sentence += f" for {duration}"
+        if hardware:
+            sentence += f" on {hardware}"
+        sentence += "."
+    if training.get("best_epoch") is not None:
+        best = training["best_epoch"]
+        sentence += f" The weights of the epoch with the best validation score (epoch {best}) were kept."
+    return sentence
+
+
+def _postprocess(cfg: dict, training_type: str) -> str:
+    values = cfg.get("postprocess")
+    if not values:
+        return ""
+    items = values if isinstance(values, list) else [values]
+    texts = []
+    for item in items:
+        if not isinstance(item, dict):
+            continue
+        parts = []
+        if "threshold" in item:
+            parts.append(f"probability threshold {format_value(item['threshold'])}")
+        if "seed_threshold" in item and training_type == "instance":
+            parts.append(f"watershed seed threshold {format_value(item['seed_threshold'])}")
+        if "min_size" in item:
+            parts.append(f"minimum object size {format_value(item['min_size'])} pixels")
+        if parts:
+            prefix = f"{item['label']}: " if len(items) > 1 and item.get("label") else ""
+            texts.append(prefix + ", ".join(parts))
+    if not texts:
+        return ""
+    tuned = any(isinstance(i, dict) and i.get("tuned_score") is not None for i in items)
+    how = " (tuned on the validation images)" if tuned else ""
+    return f"Post-processing{how}: " + "; ".join(texts) + "."
+
+
+def _metrics(training_type: str) -> str:
+    pixel = (
+        "Pixel metrics were computed on the validation images with counts summed over images: "
+        "IoU = TP / (TP + FP + FN), Dice = 2TP / (2TP + FP + FN), precision = TP / (TP + FP), "
+        "recall = TP / (TP + FN)."
+    )
+    if training_type != "instance":
+        return pixel
+    return pixel + (
+        " Objects were matched one-to-one by an optimal assignment on their intersection over union (IoU); "
+        "precision, recall and F1 count matches at IoU ≥ 0.5, and the average precision "
+        "TP / (TP + FP + FN) is reported at IoU thresholds 0.5 to 0.95 in steps of 0.05 (as in the 2018 Data "
+        "Science Bowl) together with its mean."
+    )
+
+
+def _software(versions: dict) -> str:
+    named = [f"{label} {versions[key]}" for key, label in _SOFTWARE if versions.get(key)]
+    return f"Software: {', '.join(named)}." if named else ""
+
+
+def _learning_rate(cfg: dict) -> float | None:
+    for value in (
+        cfg.get("learning_rate"),
+        (cfg.get("lr_test") or {}).get("lr") if isinstance(cfg.get("lr_test"), dict) else None,
+    ):
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+    return None
+
+
+def _split_text(split: object) -> str:
+    if isinstance(split, dict):
+        mode = split.get("mode") or split.get("type")
+        fraction = split.get("validation_fraction") or split.get("val_fraction")
+        if mode and fraction:
+            return f"{mode}, {round(100 * (1 - float(fraction)))}/{round(100 * float(fraction))}"
+        if mode:
+            return str(mode)
+        return ", ".join(f"{k} {format_value(v)}" for k, v in split.items())
+    return str(split)
+
+
+def _ordinal(value: object) -> str:
+    """1 -> "1st", 2 -> "2nd", 99.8 -> "99.8th"."""
+    number = float(value)  # type: ignore[arg-type]
+    if not number.is_integer():
+        return f"{number:g}th"
+    n = int(number)
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
+def _join(items: list[str]) -> str:
+    items = [str(i) for i in items]
+    if len(items) <= 1:
+        return "".join(items)
+    return ", ".join(items[:-1]) + " and " + items[-1]

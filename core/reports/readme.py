@@ -1,0 +1,78 @@
+"""README.txt of the report ZIP: what each file is."""
+
+from __future__ import annotations
+
+from core.reports.data import ReportData
+
+
+def readme_text(data: ReportData, *, visualizations: list[str], model_files: list[str]) -> str:
+    name = data.training["name"]
+    status = str(data.training.get("status", "")).lower()
+    lines = [
+        f"segstudio training report: {name}",
+        "=" * min(80, len("segstudio training report: ") + len(name)),
+        "",
+    ]
+    if not data.is_full:
+        lines += [
+            f"This training did not succeed (status: {status}). This is the short report: the reason, the",
+            "configuration and the curves of the epochs that were completed. There is no model and there are",
+            "no validation metrics.",
+            "",
+        ]
+    lines += [
+        "report.pdf",
+        "    The report: title page, dataset, configuration, a methods paragraph to adapt for a paper,",
+        "    training curves, metrics per label and per image, validation visualisations and the",
+        "    reproducibility record (seed, package versions, data hashes)."
+        if data.is_full
+        else "    The short report: why the training stopped, the curves so far, configuration, dataset.",
+        "",
+        "metrics.json",
+        "    The training's facts and every metric in full precision: 'overall', 'per_label' and",
+        "    'per_image' rows, and the visualisation file of each validation image. null means",
+        "    'not defined' (the denominator is 0, e.g. a label without validation objects); the PDF shows",
+        "    such values as n/d.",
+        "",
+    ]
+    if data.is_full:
+        lines += [
+            "metrics_per_image.csv",
+            "    One row per validation image and label with all metric columns; an empty cell means",
+            "    'not defined'. Pixel columns start with pixel_ (iou, dice, precision, recall, accuracy);",
+            "    instance columns count objects matched one-to-one at IoU >= 0.5 (tp, fp, fn, precision,",
+            "    recall, f1) and give the DSB 2018 average precision (ap_50, ap_75, mean_ap).",
+            "",
+        ]
+    lines += [
+        "curves.csv",
+        "    One row per epoch: training and validation loss, pixel accuracy and IoU (empty = not measured).",
+        "",
+    ]
+    if visualizations:
+        lines += [
+            f"validation_visualizations/ ({len(visualizations)} PNG files)",
+            "    One picture per validation image: image | ground truth | prediction | TP/FP/FN overlay,",
+            "    one row per label. Green = true positive, red = false positive, blue = false negative",
+            "    (instance training: whole objects by their match at IoU >= 0.5; semantic: pixels). Large",
+            "    images are downscaled. metrics.json maps each image name to its file.",
+            "",
+        ]
+    if model_files:
+        lines += [
+            "model/",
+            "    The model package, usable without segstudio:",
+            *[f"      {f}{_MODEL_FILES.get(f.rsplit('/', 1)[-1], '')}" for f in model_files],
+            "",
+        ]
+    elif data.is_full:
+        lines += ["model/", "    Not included: no model package was given when this report was built.", ""]
+    lines += ["README.txt", "    This file.", ""]
+    return "\n".join(lines)
+
+
+_MODEL_FILES = {
+    "weights.pt": "  the PyTorch state_dict (torch.load(..., weights_only=True))",
+    "model_card.json": "  architecture, channels, labels, normalisation, post-processing, metrics, versions",
+    "model.torchscript.pt": "  TorchScript export (torch.jit.load), same output as the weights",
+}

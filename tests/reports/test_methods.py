@@ -1,0 +1,52 @@
+"""The auto-written methods paragraph: numbers filled in, missing values left out (never 'None')."""
+
+from __future__ import annotations
+
+import re
+
+from core.reports import ReportData
+from core.reports.methods import methods_paragraph
+from tests.reports.helpers import synthetic_report
+
+
+def test_paragraph_has_the_numbers():
+    data = synthetic_report(labels=("nucleus", "membrane"))
+    text = methods_paragraph(data)
+    for expected in (
+        "instance segmentation",
+        "nucleus and membrane",
+        "5 annotated images",
+        "3 used for training and 2",
+        "random, 80/20",
+        "resnet18 encoder",
+        "3 input channels",
+        "1st and 99.8th percentiles",
+        "256 \N{MULTIPLICATION SIGN} 256 pixels",
+        "batches of 8",
+        "Dice",
+        "focal",
+        "AdamW",
+        "3.16e-04",
+        "range test",
+        "5 epochs (12 min 05 s)",
+        "cpu bf16",
+        "epoch 4",
+        "threshold 0.450",
+        "minimum object size 10 pixels",
+        "IoU ≥ 0.5",
+        "0.5 to 0.95",
+        "PyTorch 2.14.0",
+        "segmentation_models_pytorch 0.5.0",
+        "flips",
+        "elastic deformation",
+    ):
+        assert expected in text, expected
+    assert "Gaussian noise" not in text  # noise is off in the helper's configuration
+
+
+def test_minimal_data_gives_a_clean_paragraph():
+    data = ReportData(training={"name": "t", "status": "succeeded"}, config={"training_type": "semantic"})
+    text = methods_paragraph(data)
+    assert "semantic segmentation" in text
+    for bad in (r"\bNone\b", r"\bnan\b", r"n/d", r"  ", r"\(\)"):
+        assert not re.search(bad, text), bad
