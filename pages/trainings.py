@@ -61,11 +61,7 @@ def training_list() -> None:
     for t in mine:
         entry = entries.get(t.id)  # type: ignore[arg-type]
         with st.container(border=True):
-            head, action = st.columns([5, 1], vertical_alignment="center")
-            head.markdown(f"**{t.name}** · {STATUS_TEXT.get(t.status, t.status)} · #{t.id}")
-            if action.button("Open", key=f"open_{t.id}"):
-                st.session_state["training_detail"] = t.id
-                st.rerun(scope="app")
+            st.markdown(f"**{t.name}** · {STATUS_TEXT.get(t.status, t.status)} · #{t.id}")
             if t.status == QUEUED and entry is not None:
                 start = entry.expected_start.astimezone().strftime("%H:%M") if entry.expected_start else "?"
                 st.caption(f"Position {entry.position} in the queue · expected start about {start}")
@@ -89,7 +85,7 @@ def detail(training_id: int) -> None:
     if t.status not in (QUEUED, RUNNING) and b.button("Run again", key="rerun_training"):
         with user_errors():
             again = rerun_training(ctx.settings, ctx.engine, training_id)
-            st.session_state["training_detail"] = again.id
+            st.session_state["_pending_detail"] = again.id
             flash(f"Queued {again.name!r} with the same configuration.")
             st.rerun()
     report = ctx.settings.data_dir / t.report_path if t.report_path else None
@@ -146,8 +142,16 @@ def detail(training_id: int) -> None:
 
 
 training_list()
-selected = st.session_state.get("training_detail")
-if selected is not None:
+with session_scope(ctx.engine) as _session:
+    _choices = {t.id: t.name for t in repo.list_trainings(_session, project.id)}
+if _choices:
     st.divider()
+    _ids = list(_choices)
+    if (pending := st.session_state.pop("_pending_detail", None)) in _ids:
+        st.session_state["training_detail_picker"] = pending
+    _current = st.session_state.get("training_detail")
+    selected = st.selectbox("Details of", _ids, index=_ids.index(_current) if _current in _ids else 0,
+                            format_func=lambda i: f"#{i} {_choices[i]}", key="training_detail_picker")
+    st.session_state["training_detail"] = selected
     with user_errors():
         detail(int(selected))

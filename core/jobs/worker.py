@@ -86,7 +86,7 @@ class Worker:
         self.recover()
         scheduler = BackgroundScheduler(daemon=True)
         scheduler.add_job(self.tick, "interval", seconds=self.poll_seconds, max_instances=1, coalesce=True,
-                          id="segstudio-queue")
+                          misfire_grace_time=None, id="segstudio-queue")
         scheduler.start()
         self._scheduler = scheduler
         threading.Thread(target=self.tick, daemon=True).start()  # do not wait a whole interval for the first job
