@@ -301,6 +301,44 @@ def cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:
     return 1 if problems else 0
 
 
+def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
+    import shutil
+
+    engine = make_engine(settings.database_url)
+    with session_scope(engine) as session:
+        training = repo.find_training(session, args.training)
+    existing = settings.data_dir / training.report_path if training.report_path else None
+    if existing is None or not existing.exists() or args.rebuild:
+        existing = _rebuild_report(settings, engine, training)
+    out = Path(args.out)
+    if out.suffix.lower() != ".zip":
+        raise SegStudioError(f"--out {out} must end in .zip")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(existing, out)
+    print(f"Report of {training.name!r}: {out}")
+    return 0
+
+
+def _rebuild_report(settings: Settings, engine, training) -> Path:  # type: ignore[no-untyped-def]
+    from core.training.assessment import assess
+    from core.training.config import TrainConfig
+    from core.training.job import validation_samples
+    from core.training.package import load_model
+    from core.training.project_data import load_split
+    from core.training.report_assembly import build_training_report, examples_from
+
+    if training.status in ("queued", "running"):
+        raise SegStudioError(f"Training {training.name!r} is {training.status}; its report comes when it ends.")
+    examples = []
+    if training.status == "succeeded" and training.model_dir:
+        config = TrainConfig.from_dict(training.config["train_config"])
+        _, val_images, _, _ = load_split(settings, engine, training.project_id, training.split, config)
+        model, card = load_model(settings.data_dir / training.model_dir, "cpu")
+        samples = validation_samples(val_images, config)
+        examples = examples_from(samples, assess(model, card, samples))
+    return build_training_report(settings, engine, training.id, examples=examples)
+
+
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     import signal
     import threading
@@ -396,6 +434,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--label", help="which label of the model the masks are for (default: its only label)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=cmd_evaluate)
+
+    p = sub.add_parser("report", help="write a training's report ZIP (PDF, visualisations, metrics, model)")
+    p.add_argument("training")
+    p.add_argument("--out", required=True, help="where to write the ZIP")
+    p.add_argument("--rebuild", action="store_true", help="build it again even if it exists")
+    p.set_defaults(handler=cmd_report)
 
     p = sub.add_parser("trainings", help="list trainings")
     p.add_argument("project", nargs="?")

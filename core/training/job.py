@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import zipfile
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,9 @@ import numpy as np
 from core.db import repo, session_scope
 from core.db.models import EpochMetric, Training
 from core.jobs.context import JobCancelled, JobContext
+from core.errors import SegStudioError
 from core.training.assessment import Assessment, Sample, assess
+from core.training.report_assembly import build_training_report, examples_from
 from core.training.config import TrainConfig
 from core.training.loop import CANCELLED, Progress, train
 from core.training.package import load_model
@@ -37,6 +40,15 @@ def _progress_writer(ctx: JobContext):  # type: ignore[no-untyped-def]
     return on_progress
 
 
+def extract_visualizations(report: Path, folder: Path) -> None:
+    """Keep the report's validation pictures next to it, for the trainings page."""
+    folder.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(report) as archive:
+        for entry in archive.namelist():
+            if entry.startswith("validation_visualizations/") and entry.endswith(".png") and "/" not in entry[26:]:
+                (folder / Path(entry).name).write_bytes(archive.read(entry))
+
+
 def validation_samples(images: list[TrainingImage], config: TrainConfig) -> list[Sample]:
     samples = []
     for im in images:
@@ -57,6 +69,27 @@ def metrics_summary(assessment: Assessment, train_metrics: dict) -> dict[str, An
 
 
 def run_training_job(ctx: JobContext) -> dict[str, Any]:
+    """Train, score, package and report. A failure leaves a short report with the reason and the curves."""
+    try:
+        return _run(ctx)
+    except JobCancelled:
+        raise
+    except SegStudioError as exc:
+        _short_report(ctx, str(exc))
+        raise
+    except MemoryError:
+        _short_report(ctx, "The training ran out of memory.")
+        raise
+
+
+def _short_report(ctx: JobContext, reason: str) -> None:
+    try:
+        build_training_report(ctx.settings, ctx.engine, ctx.job_id, status="failed", error=reason)
+    except (SegStudioError, OSError) as exc:  # the report is a courtesy: the failure itself is recorded anyway
+        ctx.report(message=f"the short report could not be written: {exc}")
+
+
+def _run(ctx: JobContext) -> dict[str, Any]:
     settings, engine = ctx.settings, ctx.engine
     with session_scope(engine) as session:
         training: Training = repo.get_training(session, ctx.job_id)
@@ -76,10 +109,19 @@ def run_training_job(ctx: JobContext) -> dict[str, Any]:
         raise JobCancelled()
     ctx.report(message="scoring the validation images", progress=0.99)
     model, card = load_model(result.package_dir, "cpu")  # type: ignore[arg-type]
-    assessment = assess(model, card, validation_samples(val_images, config))
+    samples = validation_samples(val_images, config)
+    assessment = assess(model, card, samples)
     metrics = metrics_summary(assessment, result.metrics)
     (workdir / "metrics.json").write_text(json.dumps(metrics, indent=2, default=str), encoding="utf-8")
+    with session_scope(engine) as session:
+        repo.update_training(session, ctx.job_id, metrics=metrics,
+                             model_dir=Path(result.package_dir).relative_to(settings.data_dir).as_posix())  # type: ignore[arg-type]
+    ctx.report(message="writing the report", progress=0.995)
+    examples = examples_from(samples, assessment)
+    report = build_training_report(settings, engine, ctx.job_id, status="succeeded", examples=examples)
+    extract_visualizations(report, workdir / "validation_visualizations")
     return {
+        "report_path": report.relative_to(settings.data_dir).as_posix(),
         "metrics": metrics,
         "model_dir": Path(result.package_dir).relative_to(settings.data_dir).as_posix(),  # type: ignore[arg-type]
         "progress": 1.0,

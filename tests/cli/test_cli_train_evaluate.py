@@ -1,12 +1,13 @@
 from __future__ import annotations
 
 import json
+import zipfile
 
 from core.cli import main
 from core.demo import DEMO_DIR
 
 
-def test_train_then_evaluate_on_a_folder(app_env, capsys):
+def test_train_evaluate_and_report(app_env, capsys, tmp_path):
     assert main(["demo"]) == 0
     project = "Demo: fluorescent nuclei"
     capsys.readouterr()
@@ -32,3 +33,13 @@ def test_train_then_evaluate_on_a_folder(app_env, capsys):
     assert set(result["per_label"][0]) >= {"pixel_iou", "pixel_dice", "precision", "recall", "f1", "mean_ap"}
     code = main(["evaluate", str(record["id"]), "--images", str(DEMO_DIR / "images"), "--masks", "/nonexistent"])
     assert code == 1 and "must both be folders" in capsys.readouterr().err
+
+    # the worker-built report is there; `segstudio report` copies it, or builds it again
+    out = tmp_path / "r.zip"
+    assert main(["report", "tiny", "--out", str(out)]) == 0
+    with zipfile.ZipFile(out) as archive:
+        names = archive.namelist()
+    assert {"report.pdf", "metrics.json", "metrics_per_image.csv", "curves.csv", "README.txt"} <= set(names)
+    assert any(n.startswith("validation_visualizations/") for n in names)
+    assert any(n.startswith("model/") and n.endswith("model.torchscript.pt") for n in names)
+    assert main(["report", "tiny", "--out", str(tmp_path / "again.zip"), "--rebuild"]) == 0

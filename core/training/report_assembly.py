@@ -1,0 +1,118 @@
+"""Gather a training's report from the database, its work folder and its model, then build the ZIP."""
+
+from __future__ import annotations
+
+import json
+import platform
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sqlalchemy.engine import Engine
+
+from core.config import Settings
+from core.db import repo, session_scope
+from core.db.models import Training
+from core.imaging import auto_contrast, compose_rgb
+from core.reports import ReportData, ValidationExample, build_report_zip, downscale_example
+from core.training.assessment import Assessment, Sample
+
+REPORT_NAME = "report.zip"
+
+
+def _hardware(device: str) -> str:
+    return f"{device or 'CPU'} · {platform.processor() or platform.machine()} · {platform.system()}"
+
+
+def _duration(t: Training) -> float | None:
+    if t.started_at is None:
+        return None
+    end = t.finished_at or datetime.now(timezone.utc)
+    start = t.started_at if t.started_at.tzinfo else t.started_at.replace(tzinfo=timezone.utc)
+    end = end if end.tzinfo else end.replace(tzinfo=timezone.utc)
+    return (end - start).total_seconds()
+
+
+def display_rgb(pixels: np.ndarray) -> np.ndarray:
+    """uint8 (H, W, 3) picture of an image (C, H, W): RGB as is, otherwise an automatic-contrast composite."""
+    is_rgb = pixels.shape[0] == 3 and pixels.dtype == np.uint8
+    return compose_rgb(pixels, contrast=auto_contrast(pixels), is_rgb=is_rgb)
+
+
+def examples_from(samples: list[Sample], assessment: Assessment) -> list[ValidationExample]:
+    out = []
+    for sample in samples:
+        pred = assessment.predictions.get(sample.name)
+        if pred is None:
+            continue
+        example = ValidationExample(sample.name, display_rgb(sample.pixels), sample.truth, pred)
+        out.append(downscale_example(example))
+    return out
+
+
+def build_training_report(
+    settings: Settings,
+    engine: Engine,
+    training_id: int,
+    *,
+    status: str | None = None,
+    error: str | None = None,
+    examples: list[ValidationExample] | None = None,
+) -> Path:
+    """Write ``trainings/<id>/report.zip`` and record it; a failed training gets the short report."""
+    with session_scope(engine) as session:
+        t = repo.get_training(session, training_id)
+        project = repo.get_project(session, t.project_id)
+        curves = [m.model_dump(exclude={"id", "training_id"}) for m in repo.list_epoch_metrics(session, training_id)]
+    workdir = settings.training_dir(training_id)
+    dataset_file = workdir / "dataset.json"
+    dataset = json.loads(dataset_file.read_text(encoding="utf-8")) if dataset_file.exists() else {}
+    card: dict[str, Any] = {}
+    model_dir = settings.data_dir / t.model_dir if t.model_dir else None
+    if model_dir is not None and (model_dir / "model_card.json").exists():
+        card = json.loads((model_dir / "model_card.json").read_text(encoding="utf-8"))
+    train_config = t.config.get("train_config", {})
+    info = card.get("training", {})
+    images = [{**r, "set": "training", "objects": r.get("objects", {})} for r in dataset.get("training", [])]
+    images += [{**r, "set": "validation"} for r in dataset.get("validation", [])]
+    final_status = status or t.status
+    versions = card.get("package_versions") or {}
+    try:
+        versions = {**versions, "segstudio": metadata.version("segstudio")}
+    except metadata.PackageNotFoundError:
+        versions = {**versions, "segstudio": "source checkout"}
+    data = ReportData(
+        training={
+            "id": t.id, "name": t.name, "project": project.name, "status": final_status,
+            "created": t.created_at, "started": t.started_at, "finished": t.finished_at or datetime.now(timezone.utc),
+            "duration_s": _duration(t), "hardware": _hardware(info.get("device", "")),
+            "error": error if error is not None else t.error, "best_epoch": card.get("metrics", {}).get("best_epoch"),
+        },
+        dataset={"images": images, "labels": [{"name": lab["name"], "color": lab["color"]}
+                                               for lab in train_config.get("labels", [])]},
+        config={
+            **{k: v for k, v in train_config.items() if k != "labels"},
+            "labels": [lab["name"] for lab in train_config.get("labels", [])],
+            "split": t.config.get("wizard", {}).get("split_mode", "random"),
+            "duration": t.config.get("wizard", {}).get("duration", train_config.get("duration")),
+            "budget_seconds": t.config.get("budget_seconds"),
+            "learning_rate": info.get("learning_rate", train_config.get("learning_rate")),
+            "batch_size": info.get("batch_size", train_config.get("batch_size")),
+            "lr_test": info.get("lr_test"), "epochs": info.get("epochs"),
+            "in_channels": card.get("in_channels"), "normalization": card.get("normalization"),
+            "postprocess": card.get("postprocess"), "loss": "Dice + focal (ignoring unannotated pixels)",
+            "optimizer": "AdamW",
+        },
+        curves=curves,
+        metrics={k: v for k, v in (t.metrics or {}).items() if k in ("overall", "per_label", "per_image")},
+        examples=examples or [],
+        reproducibility={"seed": train_config.get("seed"), "package_versions": versions,
+                         "data_hashes": {r["name"]: r.get("content_hash", "") for r in images}},
+        model_dir=model_dir if final_status == "succeeded" and card else None,
+    )
+    out = build_report_zip(data, workdir / REPORT_NAME)
+    with session_scope(engine) as session:
+        repo.update_training(session, training_id, report_path=out.relative_to(settings.data_dir).as_posix())
+    return out
