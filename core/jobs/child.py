@@ -113,6 +113,10 @@ def run(kind: str, job_id: int, *, settings: Settings | None = None,
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     die_with_parent()
+    try:
+        os.nice(10)  # the dashboard stays responsive while a job computes
+    except OSError:
+        pass
     return run(argv[0], int(argv[1]))
 
 
