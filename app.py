@@ -11,20 +11,32 @@ from ui import sidebar
 from ui.context import page_context
 from ui.worker import ensure_worker
 
+# (file, title, icon); the first is the default page. The URL of each page is its file's stem.
+PAGES = [
+    ("pages/home.py", "Home", ":material/home:"),
+    ("pages/projects.py", "Projects", ":material/folder_open:"),
+    ("pages/annotate.py", "Annotate", ":material/draw:"),
+    ("pages/wizard.py", "Train", ":material/model_training:"),
+    ("pages/trainings.py", "Trainings", ":material/monitoring:"),
+]
+
 st.set_page_config(page_title="segstudio", page_icon=":material/biotech:", layout="wide")
 
 ctx = page_context()
 ensure_worker(ctx.settings)
-if not sidebar.lab_gate(ctx):
+if not sidebar.unlocked(ctx):
+    # Every page's URL leads to the password page (so a bookmarked page asks for it too); calling
+    # st.navigation at all also keeps Streamlit from serving the files of pages/ on its own.
+    locked = [
+        st.Page(sidebar.password_page, title="segstudio", url_path=path.split("/")[-1].removesuffix(".py"),
+                default=index == 0)
+        for index, (path, _, _) in enumerate(PAGES)
+    ]
+    st.navigation(locked, position="hidden").run()
     st.stop()
 
-pages = [
-    st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
-    st.Page("pages/projects.py", title="Projects", icon=":material/folder_open:"),
-    st.Page("pages/annotate.py", title="Annotate", icon=":material/draw:"),
-    st.Page("pages/wizard.py", title="Train", icon=":material/model_training:"),
-    st.Page("pages/trainings.py", title="Trainings", icon=":material/monitoring:"),
-]
-navigation = st.navigation(pages)
+navigation = st.navigation([
+    st.Page(path, title=title, icon=icon, default=index == 0) for index, (path, title, icon) in enumerate(PAGES)
+])
 sidebar.render(ctx)
 navigation.run()

@@ -16,11 +16,16 @@ def password_hash(password: str) -> str:
     return hashlib.sha256(password.encode("utf-8")).hexdigest()
 
 
-def lab_gate(ctx: PageContext) -> bool:
-    """True when the page may be shown: no lab password configured, or it was entered in this session."""
-    expected = ctx.settings.lab_password_hash.strip().lower()
-    if not expected or st.session_state.get("_lab_ok"):
-        return True
+def unlocked(ctx: PageContext) -> bool:
+    """True when the pages may be shown: no lab password configured, or it was entered in this session."""
+    return not ctx.settings.lab_password_hash.strip() or bool(st.session_state.get("_lab_ok"))
+
+
+def password_page() -> None:
+    """The only page while the app is locked (app.py routes every URL here)."""
+    from ui.context import page_context
+
+    expected = page_context().settings.lab_password_hash.strip().lower()
     st.title("segstudio")
     st.write("This dashboard is protected by a lab password.")
     with st.form("lab_password"):
@@ -30,7 +35,6 @@ def lab_gate(ctx: PageContext) -> bool:
                 st.session_state["_lab_ok"] = True
                 st.rerun()
             st.error("That password is not right. Ask the person who runs segstudio in your lab.")
-    return False
 
 
 def render(ctx: PageContext) -> None:

@@ -1,0 +1,31 @@
+"""With a lab password set, every page of the real server stays closed until it is entered."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.browser.conftest import start_app, stop_app, wait_for_idle
+from ui.sidebar import password_hash
+
+pytestmark = pytest.mark.browser
+
+
+def test_lab_password_gates_every_page(tmp_path, browser_page):
+    app = start_app(tmp_path / "data", tmp_path / "log.txt", {"SEGSTUDIO_PASSWORD_HASH": password_hash("s3cret")})
+    try:
+        page = browser_page
+        for path in ("/", "/projects", "/annotate", "/wizard", "/trainings"):
+            page.goto(app.url + path)
+            page.get_by_text("protected by a lab password").wait_for()
+            assert page.get_by_text("Open project").count() == 0
+        page.goto(app.url + "/projects")
+        page.get_by_text("protected by a lab password").wait_for()
+        page.get_by_label("Lab password").fill("wrong")
+        page.get_by_role("button", name="Open").click()
+        page.get_by_text("That password is not right").wait_for()
+        page.get_by_label("Lab password").fill("s3cret")
+        page.get_by_role("button", name="Open").click()
+        wait_for_idle(page)
+        page.get_by_role("heading", name="Projects").wait_for()
+    finally:
+        stop_app(app)
