@@ -1,0 +1,130 @@
+"""The training configuration: what the wizard (or the CLI) chose, as one plain dataclass.
+
+`TrainConfig.to_dict()` gives JSON for the database; `TrainConfig.from_dict()` reads it back and validates it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+from core.errors import InvalidInputError
+
+TRAINING_TYPES = ("semantic", "instance")
+_COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
+
+
+@dataclass(frozen=True)
+class LabelSpec:
+    """One label the model learns: its database id, its name and its display colour (``#rrggbb``)."""
+
+    id: int
+    name: str
+    color: str = "#e6194b"
+
+
+@dataclass(frozen=True)
+class AugmentOptions:
+    """Which augmentations run on each training patch (all on by default)."""
+
+    flips: bool = True
+    rot90: bool = True
+    elastic: bool = True
+    intensity: bool = True
+    noise: bool = True
+    elastic_alpha: float = 6.0  # displacement amplitude in pixels
+    elastic_grid: int = 32  # spacing of the coarse random displacement grid in pixels
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything one training run needs besides the images.
+
+    ``batch_size`` and ``learning_rate`` accept ``"auto"`` (chosen from memory / by a range test).
+    ``max_steps`` and ``steps_per_epoch`` make a run step-bound (tests, reproducibility); by default the
+    run is bound by the time budget given to :func:`core.training.loop.train` and an epoch is a slice of it.
+    """
+
+    training_type: str
+    labels: tuple[LabelSpec, ...]
+    encoder: str = "resnet18"
+    patch_size: int = 256
+    batch_size: int | str = "auto"
+    learning_rate: float | str = "auto"
+    seed: int = 0
+    roi_only: bool = False
+    duration: str = "quick"
+    epochs: int = 15  # number of time slices the budget is cut into when steps_per_epoch is None
+    steps_per_epoch: int | None = None
+    max_steps: int | None = None
+    object_bias: float = 2 / 3  # share of patches centred on a random annotated object
+    weight_decay: float = 1e-4
+    boundary_width: int = 1
+    use_distance_head: bool = True  # instance only: a distance-to-boundary map per label
+    augment: AugmentOptions = field(default_factory=AugmentOptions)
+    tune_postprocessing: bool = True
+    normalization: str = "dataset"  # dataset | image (see core.training.normalization)
+
+    def __post_init__(self) -> None:
+        labels = tuple(lab if isinstance(lab, LabelSpec) else LabelSpec(**lab) for lab in self.labels)
+        object.__setattr__(self, "labels", labels)
+        if isinstance(self.augment, dict):
+            object.__setattr__(self, "augment", AugmentOptions(**self.augment))
+        _validate(self)
+
+    @property
+    def n_labels(self) -> int:
+        return len(self.labels)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["labels"] = [asdict(lab) for lab in self.labels]
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise InvalidInputError(
+                f"training configuration has unknown keys {unknown}; known keys are {sorted(known)}"
+            )
+        values = dict(data)
+        values["labels"] = tuple(LabelSpec(**lab) for lab in values.get("labels", ()))
+        if "augment" in values and isinstance(values["augment"], dict):
+            values["augment"] = AugmentOptions(**values["augment"])
+        return cls(**values)
+
+
+def _validate(cfg: TrainConfig) -> None:
+    if cfg.training_type not in TRAINING_TYPES:
+        raise InvalidInputError(
+            f"training type {cfg.training_type!r} is not known; choose one of {list(TRAINING_TYPES)}"
+        )
+    if not cfg.labels:
+        raise InvalidInputError("no label chosen; select at least one label to train on")
+    ids = [lab.id for lab in cfg.labels]
+    if len(set(ids)) != len(ids):
+        raise InvalidInputError(f"label ids {ids} contain duplicates; select each label once")
+    for lab in cfg.labels:
+        if not _COLOUR.match(lab.color):
+            raise InvalidInputError(f"label {lab.name!r} has colour {lab.color!r}; use #rrggbb, e.g. '#e6194b'")
+    if not isinstance(cfg.patch_size, int) or cfg.patch_size < 32 or cfg.patch_size % 32:
+        raise InvalidInputError(f"patch_size={cfg.patch_size!r} must be a multiple of 32 and at least 32, e.g. 256")
+    if cfg.batch_size != "auto" and (not isinstance(cfg.batch_size, int) or cfg.batch_size < 1):
+        raise InvalidInputError(f"batch_size={cfg.batch_size!r} must be 'auto' or a positive integer")
+    if cfg.learning_rate != "auto" and (
+        not isinstance(cfg.learning_rate, (int, float)) or not 0 < float(cfg.learning_rate) < 1
+    ):
+        raise InvalidInputError(f"learning_rate={cfg.learning_rate!r} must be 'auto' or a number in (0, 1)")
+    for name in ("steps_per_epoch", "max_steps"):
+        value = getattr(cfg, name)
+        if value is not None and (not isinstance(value, int) or value < 1):
+            raise InvalidInputError(f"{name}={value!r} must be None or a positive integer")
+    if not isinstance(cfg.epochs, int) or cfg.epochs < 1:
+        raise InvalidInputError(f"epochs={cfg.epochs!r} must be a positive integer")
+    if cfg.normalization not in ("dataset", "image"):
+        raise InvalidInputError(f"normalization={cfg.normalization!r} is not known; use 'dataset' or 'image'")
+    if not 0.0 <= cfg.object_bias <= 1.0:
+        raise InvalidInputError(f"object_bias={cfg.object_bias!r} must be between 0 and 1")

@@ -1,0 +1,397 @@
+"""The training loop: one plain function, :func:`train`, called by the worker, the CLI, tests and benchmarks.
+
+Order of work: normalisation on the training images -> device and batch size -> learning-rate range test ->
+training in epochs (time slices of the budget, or ``steps_per_epoch`` steps) with whole-image validation,
+best checkpoint by validation score and last checkpoint after each epoch -> post-processing tuned on the
+validation images with the best weights -> model package. The budget covers all of it, so progress and ETA
+are known from the start. ``should_stop()`` is polled every step; a cancelled run keeps its last checkpoint
+(``resume=True`` continues it) and returns status ``"cancelled"``.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from core.errors import InvalidInputError
+from core.training import checkpoint as ckpt
+from core.training.batch import choose_batch_size
+from core.training.bn import recalibrate_batchnorm
+from core.training.config import TrainConfig
+from core.training.device import DeviceChoice, pick_device
+from core.training.loader import BatchPrefetcher
+from core.training.lr_range import LrRangeResult, lr_range_test
+from core.training.card import base_card
+from core.training.models import ENCODERS, build_model, out_channels
+from core.training.normalization import compute_normalization
+from core.training.package import write_package
+from core.training.sampling import Batch, PatchSampler
+from core.training.sources import TrainingImage
+from core.training.step import make_optimizer, train_step
+from core.training.validation import load_val_images, score_of, tune_and_score, validate
+
+SUCCEEDED, CANCELLED = "succeeded", "cancelled"
+LR_TEST_BATCH_OFFSET = 10_000_000  # lr-test batches never coincide with training batches
+BN_BATCH_OFFSET = 20_000_000
+BN_SAMPLES = 32  # patches averaged for the precise BatchNorm statistics
+LR_TEST_STEPS = 24
+LR_TEST_SHARE = 0.06  # at most this share of the budget goes to the lr test
+WARMUP_SHARE = 0.03
+FINAL_LR_SHARE = 0.02
+PROGRESS_EVERY_S = 5.0
+VAL_SHARE_FACTOR = 8.0  # an epoch trains at least this many times as long as its validation takes
+
+
+@dataclass
+class Progress:
+    """What ``on_progress`` receives: phase, overall fraction in [0, 1], ETA, position and, at the end of
+    an epoch, that epoch's record (train/val loss, accuracy, IoU, learning rate, seconds)."""
+
+    phase: str  # preparing | lr_test | training | validating | tuning | packaging | done | cancelled
+    fraction: float
+    eta_seconds: float | None
+    elapsed_seconds: float
+    epoch: int
+    step: int
+    message: str = ""
+    record: dict | None = None
+
+
+@dataclass
+class TrainResult:
+    status: str  # succeeded | cancelled
+    package_dir: Path | None
+    card: dict | None
+    history: list[dict] = field(default_factory=list)
+    metrics: dict = field(default_factory=dict)
+    postprocess: list[dict] = field(default_factory=list)
+    best_epoch: int | None = None
+    steps: int = 0
+    seconds: float = 0.0
+    learning_rate: float = 0.0
+    batch_size: int = 0
+    device: str = ""
+
+
+@dataclass
+class _State:
+    step: int = 0
+    epoch: int = 0
+    used_before: float = 0.0  # seconds of budget spent by earlier attempts (resume)
+    history: list[dict] = field(default_factory=list)
+    best_score: float = -math.inf
+    best_epoch: int | None = None
+    lr: float = 0.0
+    lr_test: dict = field(default_factory=dict)
+
+
+def train(
+    config: TrainConfig,
+    train_images: Sequence[TrainingImage],
+    val_images: Sequence[TrainingImage],
+    *,
+    budget_seconds: float,
+    workdir: Path,
+    on_progress: Callable[[Progress], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    resume: bool = False,
+    device: str = "auto",
+) -> TrainResult:
+    """Train a model on ``train_images``, validate on ``val_images``, write the package in
+    ``workdir / "model"``. ``device`` is ``Settings.device`` (auto | cpu | cuda)."""
+    _check_inputs(config, train_images, val_images, budget_seconds)
+    run = _Run(config, list(train_images), list(val_images), float(budget_seconds), Path(workdir),
+               on_progress, should_stop, device)
+    return run.execute(resume)
+
+
+class _Run:
+    """The state of one call of :func:`train` (kept in one object so that each phase is a short method)."""
+
+    def __init__(self, config, train_images, val_images, budget, workdir, on_progress, should_stop, device):
+        self.config, self.train_images, self.val_images = config, train_images, val_images
+        self.budget, self.workdir = budget, workdir
+        self.on_progress, self.should_stop = on_progress, should_stop or (lambda: False)
+        self.device_setting = device
+        self.t0 = time.monotonic()
+        self.state = _State()
+        self.reserve = 0.0
+        self.best_maps: list | None = None
+        self._last_progress = 0.0
+
+    # ----------------------------------------------------------------------------------------------
+    def execute(self, resume: bool) -> TrainResult:
+        cfg = self.config
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        ckpt.seed_everything(cfg.seed)
+        self.choice: DeviceChoice = pick_device(self.device_setting)
+        saved = ckpt.load(self.workdir / ckpt.LAST) if resume and (self.workdir / ckpt.LAST).exists() else None
+        self._report("preparing", "computing normalisation" if saved is None else "resuming from the last checkpoint")
+        self.norm = saved["norm"] if saved else compute_normalization(
+            self.train_images, seed=cfg.seed, scope=cfg.normalization
+        )
+        in_ch = self.train_images[0].channels
+        self.n_out = out_channels(cfg.training_type, cfg.n_labels, distance=cfg.use_distance_head)
+        self.model = build_model(cfg.encoder, in_ch, self.n_out).to(self.choice.device)
+        if self.choice.channels_last:
+            self.model = self.model.to(memory_format=torch.channels_last)
+        self.card = base_card(cfg, self.norm, in_ch, self.train_images, self.val_images)
+        self.val_set = load_val_images(self.val_images, cfg)
+        self.scaler = torch.amp.GradScaler("cuda") if self.choice.needs_scaler else None
+        if saved:
+            self.batch_size = int(saved["batch_size"])
+        elif cfg.batch_size == "auto":
+            self.batch_size = choose_batch_size(self.model, in_ch, cfg.patch_size, self.choice, step=self._probe_step)
+        else:
+            self.batch_size = int(cfg.batch_size)
+        self.sampler = PatchSampler(self.train_images, cfg, self.norm, batch_size=self.batch_size)
+        if saved:
+            self._restore(saved)
+        else:
+            self._pick_lr()
+            self.optimizer = self._make_optimizer(self.model, self.state.lr)
+        cancelled = self._train_epochs()
+        if cancelled:
+            self._save_last()
+            self._report("cancelled", "training cancelled; the last checkpoint is kept")
+            return self._result(CANCELLED, None)
+        return self._finish()
+
+    # ----------------------------------------------------------------------------------------------
+    def _pick_lr(self) -> None:
+        cfg = self.config
+        if cfg.learning_rate != "auto":
+            self.state.lr = float(cfg.learning_rate)
+            self.state.lr_test = {"lr": self.state.lr, "reason": "set by the user"}
+            return
+        self._report("lr_test", "learning-rate range test")
+        # half batches: twice the test steps for the same time (the rate transfers well at this scale)
+        sampler = PatchSampler(self.train_images, cfg, self.norm, batch_size=max(2, self.batch_size // 2))
+        with BatchPrefetcher(sampler, start=LR_TEST_BATCH_OFFSET) as loader:
+            result: LrRangeResult = lr_range_test(
+                self.model,
+                self._make_optimizer,
+                lambda opt, i: self._step(opt, loader.get(), None)[0],
+                n_steps=LR_TEST_STEPS,
+                time_limit=None if cfg.max_steps else LR_TEST_SHARE * self.budget,
+            )
+        self.state.lr = result.lr
+        self.state.lr_test = {"lr": result.lr, "reason": result.reason, "lrs": result.lrs, "losses": result.losses}
+
+    def _train_epochs(self) -> bool:
+        """Run epochs until the budget (or max_steps) is spent. True when cancelled."""
+        cfg, st = self.config, self.state
+        base_epoch_s = max(1.0, (self.budget - self._used()) / cfg.epochs)
+        epoch_s = base_epoch_s
+        self.reserve = min(0.1 * self.budget, 5.0)
+        with BatchPrefetcher(self.sampler, start=st.step) as loader:
+            while not self._done():
+                epoch_start, steps, sums, counts = time.monotonic(), 0, 0.0, None
+                while not self._done():
+                    if self.should_stop():
+                        return True
+                    for group in self.optimizer.param_groups:
+                        group["lr"] = self._lr_now()
+                    loss, step_counts = self._step(self.optimizer, loader.get(), self.scaler)
+                    st.step, steps, sums = st.step + 1, steps + 1, sums + loss
+                    counts = step_counts if counts is None else counts + step_counts
+                    if cfg.steps_per_epoch is not None and steps >= cfg.steps_per_epoch:
+                        break
+                    if cfg.steps_per_epoch is None and time.monotonic() - epoch_start >= epoch_s:
+                        break
+                    self._report("training", f"epoch {st.epoch + 1}, step {st.step}", throttle=True)
+                if steps == 0:
+                    break
+                val_s = self._end_epoch(sums / steps, counts, time.monotonic() - epoch_start)
+                epoch_s = max(base_epoch_s, VAL_SHARE_FACTOR * val_s)
+                self.reserve = min(0.25 * self.budget, 2.0 * val_s + 5.0)
+        return False
+
+    def _end_epoch(self, train_loss: float | None, counts: torch.Tensor | None, seconds: float) -> float:
+        st = self.state
+        self._report("validating", f"validating epoch {st.epoch + 1}")
+        start = time.monotonic()
+        self._precise_bn()
+        val, maps = validate(self.model, self.card, self.val_set, self.config)
+        val_s = time.monotonic() - start
+        st.epoch += 1
+        record = {"epoch": st.epoch, "step": st.step, "train_loss": train_loss, **_train_scores(counts),
+                  **val, "learning_rate": self._lr_now(), "seconds": seconds + val_s}
+        st.history.append(record)
+        score = score_of(val, self.config.training_type)
+        if score > st.best_score:
+            st.best_score, st.best_epoch = score, st.epoch
+            ckpt.save(self.workdir / ckpt.BEST, _cpu_state(self.model))
+            self.best_maps = maps
+        self._save_last()
+        self._report("training", f"epoch {st.epoch} done", record=record)
+        return val_s
+
+    def _finish(self) -> TrainResult:
+        st, cfg = self.state, self.config
+        if st.best_epoch is None:  # not a single epoch fitted in the budget: validate what we have
+            self._end_epoch(None, None, 0.0)
+        best = ckpt.load(self.workdir / ckpt.BEST)
+        self.model.load_state_dict(best)
+        if self.best_maps is None:
+            _, self.best_maps = validate(self.model, self.card, self.val_set, cfg)
+        self._report("tuning", "tuning post-processing on the validation images")
+        params, metrics = tune_and_score(self.best_maps, self.val_set, cfg, tune=cfg.tune_postprocessing)
+        self._report("packaging", "writing the model package")
+        card = dict(self.card)
+        card["postprocess"] = params
+        card["metrics"] = {**metrics, "best_epoch": st.best_epoch, "best_val_score": st.best_score,
+                           "history": st.history}
+        card["training"] = self._training_info()
+        package = write_package(self.workdir / "model", self.model, card)
+        result = self._result(SUCCEEDED, package, card=card, metrics=metrics, postprocess=params)
+        self._report("done", "training finished")
+        return result
+
+    # ----------------------------------------------------------------------------------------------
+    def _step(self, optimizer, batch: Batch, scaler) -> tuple[float, torch.Tensor]:
+        return train_step(self.model, optimizer, batch, self.choice, self.config, scaler)
+
+    def _precise_bn(self) -> None:
+        """Recompute BatchNorm statistics on a few training batches (see :mod:`core.training.bn`)."""
+        n = max(1, BN_SAMPLES // self.batch_size)
+        first = BN_BATCH_OFFSET + self.state.epoch * n
+
+        def batches():
+            for i in range(n):
+                x = torch.from_numpy(self.sampler.batch(first + i).x).to(self.choice.device)
+                yield x.contiguous(memory_format=torch.channels_last) if self.choice.channels_last else x
+
+        recalibrate_batchnorm(self.model, batches(), autocast=self.choice.autocast)
+
+    def _probe_step(self, batch_size: int) -> None:
+        """One forward/backward of ``batch_size`` zero patches (CUDA batch-size probe)."""
+        cfg = self.config
+        x = torch.zeros(batch_size, self.train_images[0].channels, cfg.patch_size, cfg.patch_size,
+                        device=self.choice.device)
+        with self.choice.autocast():
+            out = self.model(x)
+        out.float().mean().backward()
+        self.model.zero_grad(set_to_none=True)
+
+    def _make_optimizer(self, model: torch.nn.Module, lr: float) -> torch.optim.Optimizer:
+        return make_optimizer(model, lr, self.config.weight_decay)
+
+    def _lr_now(self) -> float:
+        """Warm-up then cosine decay over the training fraction."""
+        f = min(1.0, self._train_fraction())
+        if f < WARMUP_SHARE:
+            return self.state.lr * (0.1 + 0.9 * f / WARMUP_SHARE)
+        g = (f - WARMUP_SHARE) / (1 - WARMUP_SHARE)
+        return self.state.lr * (FINAL_LR_SHARE + (1 - FINAL_LR_SHARE) * 0.5 * (1 + math.cos(math.pi * g)))
+
+    def _train_fraction(self) -> float:
+        if self.config.max_steps:
+            return self.state.step / self.config.max_steps
+        return self._used() / max(self.budget - self.reserve, 1e-6)
+
+    def _done(self) -> bool:
+        if self.config.max_steps:
+            return self.state.step >= self.config.max_steps
+        return self._used() >= self.budget - self.reserve
+
+    def _used(self) -> float:
+        return self.state.used_before + time.monotonic() - self.t0
+
+    # ----------------------------------------------------------------------------------------------
+    def _save_last(self) -> None:
+        st = self.state
+        payload = {
+            "model": _cpu_state(self.model),
+            "optimizer": self.optimizer.state_dict(),
+            "scaler": self.scaler.state_dict() if self.scaler is not None else {},
+            "step": st.step, "epoch": st.epoch, "used_seconds": self._used(), "history": st.history,
+            "best_score": st.best_score, "best_epoch": st.best_epoch, "lr": st.lr, "lr_test": st.lr_test,
+            "rng": ckpt.rng_state(), "norm": self.norm, "batch_size": self.batch_size,
+            "config": self.config.to_dict(),
+        }
+        ckpt.save(self.workdir / ckpt.LAST, payload)
+
+    def _restore(self, saved: dict) -> None:
+        if saved["config"] != self.config.to_dict():
+            raise InvalidInputError(
+                "the checkpoint in the work folder was written by a different training configuration; "
+                "start without resume or use the original configuration"
+            )
+        st = self.state
+        self.model.load_state_dict(saved["model"])
+        st.step, st.epoch, st.used_before = int(saved["step"]), int(saved["epoch"]), float(saved["used_seconds"])
+        st.history, st.best_score, st.best_epoch = list(saved["history"]), float(saved["best_score"]), saved["best_epoch"]
+        st.lr, st.lr_test = float(saved["lr"]), dict(saved["lr_test"])
+        self.optimizer = self._make_optimizer(self.model, st.lr)
+        self.optimizer.load_state_dict(saved["optimizer"])
+        if self.scaler is not None and saved["scaler"]:
+            self.scaler.load_state_dict(saved["scaler"])
+        ckpt.set_rng_state(saved["rng"])
+
+    def _report(self, phase: str, message: str, *, record: dict | None = None, throttle: bool = False) -> None:
+        if self.on_progress is None:
+            return
+        now = time.monotonic()
+        if throttle and now - self._last_progress < PROGRESS_EVERY_S:
+            return
+        self._last_progress = now
+        used = self._used()
+        if self.config.max_steps:
+            fraction = min(1.0, self.state.step / self.config.max_steps)
+            rate = (now - self.t0) / max(fraction, 1e-6) if fraction > 0 else None
+            eta = None if rate is None else max(0.0, rate * (1 - fraction))
+        else:
+            fraction, eta = min(1.0, used / self.budget), max(0.0, self.budget - used)
+        if phase == "done":
+            fraction, eta = 1.0, 0.0
+        self.on_progress(Progress(phase, fraction, eta, used, self.state.epoch, self.state.step, message, record))
+
+    def _training_info(self) -> dict:
+        st = self.state
+        return {"steps": st.step, "epochs": st.epoch, "batch_size": self.batch_size, "learning_rate": st.lr,
+                "lr_test": st.lr_test, "device": self.choice.describe(), "budget_seconds": self.budget,
+                "seconds": self._used()}
+
+    def _result(self, status, package, *, card=None, metrics=None, postprocess=None) -> TrainResult:
+        st = self.state
+        return TrainResult(status, package, card, list(st.history), metrics or {}, postprocess or [],
+                           st.best_epoch, st.step, self._used(), st.lr, self.batch_size, self.choice.describe())
+
+
+def _train_scores(counts: torch.Tensor | None) -> dict:
+    if counts is None:
+        return {"train_accuracy": None, "train_iou": None}
+    c = counts.numpy().astype(np.float64)
+    tp, fp, fn, tn = c.T
+    union = tp + fp + fn
+    ious = [t / u for t, u in zip(tp, union, strict=True) if u > 0]
+    total = tp + fp + fn + tn
+    accs = [(t + n) / s for t, n, s in zip(tp, tn, total, strict=True) if s > 0]
+    return {"train_accuracy": float(np.mean(accs)) if accs else None, "train_iou": float(np.mean(ious)) if ious else None}
+
+
+def _cpu_state(model: torch.nn.Module) -> dict:
+    return {k: v.detach().to("cpu", copy=True).contiguous() for k, v in model.state_dict().items()}
+
+
+def _check_inputs(config, train_images, val_images, budget_seconds) -> None:
+    if not isinstance(config, TrainConfig):
+        raise InvalidInputError(f"config must be a TrainConfig, got {type(config).__name__}")
+    if not train_images or not val_images:
+        raise InvalidInputError(
+            f"training needs at least 1 training and 1 validation image; got {len(train_images)} and {len(val_images)}"
+        )
+    channels = {im.channels for im in [*train_images, *val_images]}
+    if len(channels) != 1:
+        raise InvalidInputError(f"images have different channel counts {sorted(channels)}; use one image type")
+    if not budget_seconds or budget_seconds <= 0:
+        raise InvalidInputError(f"budget_seconds={budget_seconds!r} must be a positive number of seconds")
+    if config.encoder not in ENCODERS:
+        raise InvalidInputError(f"encoder {config.encoder!r} is not known; choose one of {list(ENCODERS)}")

@@ -1,0 +1,96 @@
+"""Dice + focal losses with an ignore mask: pixels where ``valid`` is False contribute nothing.
+
+Shapes: logits ``(B, K, H, W)`` (layout of :mod:`core.training.models`), ``valid`` ``(B, H, W)`` bool.
+Semantic targets ``mask`` ``(B, L, H, W)`` float; instance targets ``cls`` ``(B, L, H, W)`` int64 in
+{0, 1, 2} and optionally ``dist`` ``(B, L, H, W)`` float in [0, 1].
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+FOCAL_GAMMA = 2.0
+FOCAL_WEIGHT = 5.0  # focal values are small (easy pixels are down-weighted); this balances them with Dice
+DISTANCE_WEIGHT = 1.0
+_EPS = 1.0
+
+
+def semantic_loss(logits: torch.Tensor, mask: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+    """Sigmoid focal + soft Dice per label, averaged over labels, on valid pixels only."""
+    logits = logits.float()
+    return _semantic(torch.sigmoid(logits), F.logsigmoid(logits), F.logsigmoid(-logits), mask, valid)
+
+
+def instance_loss(
+    logits: torch.Tensor, cls: torch.Tensor, valid: torch.Tensor, dist: torch.Tensor | None = None
+) -> torch.Tensor:
+    """Per label: softmax focal over background/interior/boundary + soft Dice of interior and boundary,
+    plus, with a distance head, a masked binary cross-entropy on the distance map."""
+    logits = logits.float()
+    b, _, h, wd = logits.shape
+    n_labels = cls.shape[1]
+    logp = F.log_softmax(logits[:, : 3 * n_labels].reshape(b, n_labels, 3, h, wd), dim=2)
+    dlogits = logits[:, 3 * n_labels : 4 * n_labels] if dist is not None else None
+    return _instance(logp, cls, valid, dlogits, dist)
+
+
+def loss_from_maps(maps: dict[str, torch.Tensor], targets: dict[str, torch.Tensor], training_type: str) -> torch.Tensor:
+    """The same loss from probability maps (validation, where the network gave maps, not logits).
+
+    ``maps`` as :func:`core.training.models.logits_to_maps` gives them, each ``(B, L, H, W)``.
+    """
+    tiny = 1e-6
+    if training_type == "semantic":
+        prob = maps["prob"].float().clamp(tiny, 1 - tiny)
+        return _semantic(prob, prob.log(), (1 - prob).log(), targets["mask"], targets["valid"])
+    stack = torch.stack([maps["background"], maps["interior"], maps["boundary"]], dim=2).float()
+    logp = stack.clamp_min(tiny).log()
+    dist = targets.get("dist")
+    dlogits = None
+    if dist is not None and "distance" in maps:
+        dlogits = torch.logit(maps["distance"].float().clamp(tiny, 1 - tiny))
+    return _instance(logp, targets["cls"], targets["valid"], dlogits, dist if dlogits is not None else None)
+
+
+def _semantic(prob, logp, log1mp, mask, valid) -> torch.Tensor:
+    w = valid.unsqueeze(1).float()
+    bce = -(mask * logp + (1 - mask) * log1mp)
+    pt = prob * mask + (1 - prob) * (1 - mask)
+    focal = ((1 - pt) ** FOCAL_GAMMA * bce * w).sum() / (w.sum() * prob.shape[1]).clamp_min(1.0)
+    return FOCAL_WEIGHT * focal + soft_dice_loss(prob, mask, w)
+
+
+def _instance(logp, cls, valid, dlogits, dist) -> torch.Tensor:
+    """``logp`` (B, L, 3, H, W) log-probabilities; ``dlogits``/``dist`` (B, L, H, W) or None."""
+    n_labels = cls.shape[1]
+    w = valid.unsqueeze(1).float()  # (B, 1, H, W)
+    logpt = logp.gather(2, cls.unsqueeze(2)).squeeze(2)  # (B, L, H, W)
+    focal = -((1 - logpt.exp()) ** FOCAL_GAMMA) * logpt
+    focal = (focal * w).sum() / (w.sum() * n_labels).clamp_min(1.0)
+    prob = logp.exp()
+    onehot = F.one_hot(cls, 3).permute(0, 1, 4, 2, 3).float()  # (B, L, 3, H, W)
+    dice = soft_dice_loss(prob[:, :, 1:].flatten(1, 2), onehot[:, :, 1:].flatten(1, 2), w)
+    loss = FOCAL_WEIGHT * focal + dice
+    if dlogits is not None:
+        dbce = F.binary_cross_entropy_with_logits(dlogits, dist, reduction="none")
+        loss = loss + DISTANCE_WEIGHT * (dbce * w).sum() / (w.sum() * n_labels).clamp_min(1.0)
+    return loss
+
+
+def soft_dice_loss(prob: torch.Tensor, target: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """``1 - Dice`` per channel over the batch and the pixels where ``weight`` is 1, averaged over channels.
+
+    ``prob``/``target`` ``(B, K, H, W)``, ``weight`` ``(B, 1, H, W)``.
+    """
+    dims = (0, 2, 3)
+    inter = (prob * target * weight).sum(dims)
+    total = (prob * weight).sum(dims) + (target * weight).sum(dims)
+    return (1 - (2 * inter + _EPS) / (total + _EPS)).mean()
+
+
+def compute_loss(logits: torch.Tensor, targets: dict[str, torch.Tensor], training_type: str) -> torch.Tensor:
+    """The training loss for a batch of targets from :mod:`core.training.sampling`."""
+    if training_type == "semantic":
+        return semantic_loss(logits, targets["mask"], targets["valid"])
+    return instance_loss(logits, targets["cls"], targets["valid"], targets.get("dist"))

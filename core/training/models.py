@@ -1,0 +1,123 @@
+"""The network: an smp U-Net whose encoder comes from the :data:`ENCODERS` registry.
+
+Output layout (``L`` labels; also written to the model card by :func:`output_layout`):
+
+* semantic: channel ``l`` = logit of label ``l`` (sigmoid; labels may overlap);
+* instance: channels ``3l, 3l+1, 3l+2`` = logits of background / interior / boundary of label ``l``
+  (softmax over the three), then, with the distance head, channel ``3L + l`` = logit of label ``l``'s
+  normalised distance to the object edge (sigmoid).
+
+Weights are never downloaded (``encoder_weights=None``).
+"""
+
+from __future__ import annotations
+
+import segmentation_models_pytorch as smp
+import torch
+
+from core.errors import InvalidInputError
+
+#: name -> smp encoder, decoder widths, and a sentence for the UI. The first entry is the default.
+ENCODERS: dict[str, dict] = {
+    "resnet18": {
+        "smp_encoder": "resnet18",
+        "decoder_channels": (128, 64, 32, 16, 16),
+        "description": "ResNet-18 with a light decoder: fast on a CPU, a good default",
+    },
+    "resnet34": {
+        "smp_encoder": "resnet34",
+        "decoder_channels": (256, 128, 64, 32, 16),
+        "description": "ResNet-34: deeper, slower, for long trainings or a GPU",
+    },
+    "mobilenet_v2": {
+        "smp_encoder": "mobilenet_v2",
+        "decoder_channels": (128, 64, 32, 16, 16),
+        "description": "MobileNet-V2: few parameters, small model files",
+    },
+    "efficientnet-b0": {
+        "smp_encoder": "efficientnet-b0",
+        "decoder_channels": (256, 128, 64, 32, 16),
+        "description": "EfficientNet-B0 (the arivis seed's family): accurate, slower to train on a CPU",
+    },
+}
+DEFAULT_ENCODER = next(iter(ENCODERS))
+MAX_CHANNELS = 10
+
+
+def encoder_spec(name: str) -> dict:
+    """The registry entry of ``name``; an unknown name lists the known ones."""
+    try:
+        return ENCODERS[name]
+    except KeyError:
+        raise InvalidInputError(f"encoder {name!r} is not known; choose one of {list(ENCODERS)}") from None
+
+
+def out_channels(training_type: str, n_labels: int, *, distance: bool) -> int:
+    """Number of output channels for a training type and label count (see the module docstring)."""
+    if training_type == "semantic":
+        return n_labels
+    return 3 * n_labels + (n_labels if distance else 0)
+
+
+def build_model(encoder: str, in_channels: int, out_channels: int) -> torch.nn.Module:
+    """An untrained smp U-Net ``(B, in_channels, H, W) -> (B, out_channels, H, W)`` logits.
+
+    ``H`` and ``W`` must be multiples of 32.
+    """
+    spec = encoder_spec(encoder)
+    if not isinstance(in_channels, int) or not 1 <= in_channels <= MAX_CHANNELS:
+        raise InvalidInputError(f"in_channels={in_channels!r} must be an integer from 1 to {MAX_CHANNELS}")
+    if not isinstance(out_channels, int) or out_channels < 1:
+        raise InvalidInputError(f"out_channels={out_channels!r} must be a positive integer")
+    return smp.Unet(
+        encoder_name=spec["smp_encoder"],
+        encoder_weights=None,
+        in_channels=in_channels,
+        classes=out_channels,
+        decoder_channels=tuple(spec["decoder_channels"]),
+    )
+
+
+def output_layout(training_type: str, labels: list[dict], *, distance: bool) -> list[dict]:
+    """One record per output channel: ``{"channel", "label_id", "label", "map", "activation"}``.
+
+    ``labels`` are dicts with ``id`` and ``name``.
+    """
+    layout: list[dict] = []
+    if training_type == "semantic":
+        for i, lab in enumerate(labels):
+            layout.append(_channel(i, lab, "prob", "sigmoid"))
+        return layout
+    for i, lab in enumerate(labels):
+        for j, name in enumerate(("background", "interior", "boundary")):
+            layout.append(_channel(3 * i + j, lab, name, "softmax3"))
+    if distance:
+        for i, lab in enumerate(labels):
+            layout.append(_channel(3 * len(labels) + i, lab, "distance", "sigmoid"))
+    return layout
+
+
+def logits_to_maps(logits: torch.Tensor, training_type: str, n_labels: int, *, distance: bool) -> dict:
+    """Logits ``(B, K, H, W)`` -> probability maps, each ``(B, L, H, W)`` float32.
+
+    Semantic: ``{"prob"}``; instance: ``{"background", "interior", "boundary"}`` (+ ``"distance"``).
+    """
+    logits = logits.float()
+    if training_type == "semantic":
+        return {"prob": torch.sigmoid(logits)}
+    b, _, h, w = logits.shape
+    cls = torch.softmax(logits[:, : 3 * n_labels].reshape(b, n_labels, 3, h, w), dim=2)
+    maps = {"background": cls[:, :, 0], "interior": cls[:, :, 1], "boundary": cls[:, :, 2]}
+    if distance:
+        maps["distance"] = torch.sigmoid(logits[:, 3 * n_labels : 4 * n_labels])
+    return maps
+
+
+def _channel(index: int, label: dict, name: str, activation: str) -> dict:
+    return {
+        "channel": index,
+        "label_id": label["id"],
+        "label": label["name"],
+        "map": name,
+        "activation": activation,
+    }

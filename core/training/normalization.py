@@ -1,0 +1,139 @@
+"""Per-channel percentile normalisation, computed on the training images and stored in the model card.
+
+``compute_normalization`` samples pixels through region reads (never a whole large image), pools them per
+channel over all training images and takes the low/high percentiles. ``apply_normalization`` maps a
+``(C, H, W)`` image to float32 with ``(x - low) / (high - low)``, the same everywhere (training,
+validation, inference).
+
+Scope ``"dataset"`` (default) uses the training set's values for every image. Scope ``"image"`` (the
+StarDist convention, better when brightness varies a lot between images) stores the same percentile
+levels and takes each image's own values: :func:`image_normalization` for a readable image (sampled by
+regions when large), :func:`apply_normalization` on a whole in-memory image.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from core.errors import InvalidInputError, ModelPackageError
+from core.training.sources import TrainingImage
+
+LOW_PERCENTILE = 1.0
+HIGH_PERCENTILE = 99.8
+_WINDOW = 512
+_MAX_WINDOWS = 8
+_MAX_SAMPLES_PER_IMAGE = 250_000
+
+
+SCOPES = ("dataset", "image")
+
+
+def compute_normalization(
+    images: Sequence[TrainingImage],
+    *,
+    low: float = LOW_PERCENTILE,
+    high: float = HIGH_PERCENTILE,
+    seed: int = 0,
+    scope: str = "dataset",
+) -> dict:
+    """The normalisation record of a training set: ``{"method", "scope", "low_percentile",
+    "high_percentile", "low": [per channel], "high": [per channel]}`` (plain JSON types; with scope
+    "image" low/high are the training set's values, kept for reference)."""
+    if scope not in SCOPES:
+        raise InvalidInputError(f"normalisation scope {scope!r} is not known; use one of {list(SCOPES)}")
+    if not images:
+        raise InvalidInputError("no training image given; normalisation needs at least one image")
+    if not 0 <= low < high <= 100:
+        raise InvalidInputError(f"percentiles low={low}, high={high} must satisfy 0 <= low < high <= 100")
+    channels = {im.channels for im in images}
+    if len(channels) != 1:
+        raise InvalidInputError(
+            f"training images have different channel counts {sorted(channels)}; use images with the same channels"
+        )
+    rng = np.random.default_rng(seed)
+    pools = [_sample_pixels(im, rng) for im in images]
+    values = np.concatenate(pools, axis=1).astype(np.float64)
+    lo = np.percentile(values, low, axis=1)
+    hi = np.percentile(values, high, axis=1)
+    hi = np.where(hi - lo < 1e-6, lo + 1.0, hi)  # a flat channel maps to 0 instead of dividing by zero
+    return {
+        "method": "percentile",
+        "scope": scope,
+        "low_percentile": float(low),
+        "high_percentile": float(high),
+        "low": [float(v) for v in lo],
+        "high": [float(v) for v in hi],
+    }
+
+
+def image_normalization(im: TrainingImage, norm: dict, *, seed: int = 0) -> dict:
+    """The record to apply to the pixels of ``im``: ``norm`` itself (scope dataset) or ``norm`` with this
+    image's own percentile values (scope image, sampled through region reads when the image is large)."""
+    if norm.get("scope", "dataset") != "image":
+        return norm
+    values = _sample_pixels(im, np.random.default_rng(seed)).astype(np.float64)
+    return _with_values(norm, values)
+
+
+def apply_normalization(image: np.ndarray, norm: dict) -> np.ndarray:
+    """``(C, H, W)`` any dtype -> float32 ``(C, H, W)`` scaled so that the percentiles map to 0 and 1.
+
+    Scope "image": the percentiles of this very image (pass the whole image, or use
+    :func:`image_normalization` and apply its record to regions with scope "dataset").
+    """
+    if norm.get("scope", "dataset") == "image":
+        flat = _subsample(np.asarray(image).reshape(image.shape[0], -1))
+        norm = _with_values(norm, flat.astype(np.float64))
+    low, high = _check_norm(norm, image)
+    out = image.astype(np.float32, copy=True)
+    out -= low[:, None, None]
+    out *= (1.0 / (high - low))[:, None, None]
+    return out
+
+
+def _with_values(norm: dict, values: np.ndarray) -> dict:
+    """``norm`` with scope "dataset" and low/high taken from ``values`` (C, N)."""
+    lo = np.percentile(values, norm["low_percentile"], axis=1)
+    hi = np.percentile(values, norm["high_percentile"], axis=1)
+    hi = np.where(hi - lo < 1e-6, lo + 1.0, hi)
+    return {**norm, "scope": "dataset", "low": [float(v) for v in lo], "high": [float(v) for v in hi]}
+
+
+def _sample_pixels(im: TrainingImage, rng: np.random.Generator) -> np.ndarray:
+    """(C, N) pixel values of one image: the whole image when small, else random windows."""
+    c, h, w = im.shape
+    if h * w <= _WINDOW * _WINDOW * _MAX_WINDOWS:
+        windows = [im.read(0, 0, h, w)]
+    else:
+        windows = []
+        for _ in range(_MAX_WINDOWS):
+            y = int(rng.integers(0, max(h - _WINDOW, 0) + 1))
+            x = int(rng.integers(0, max(w - _WINDOW, 0) + 1))
+            windows.append(im.read(y, x, min(_WINDOW, h), min(_WINDOW, w)))
+    flat = np.concatenate([np.asarray(win).reshape(c, -1) for win in windows], axis=1)
+    return _subsample(flat)
+
+
+def _subsample(flat: np.ndarray) -> np.ndarray:
+    """At most about _MAX_SAMPLES_PER_IMAGE evenly strided columns of (C, N) (the same rule everywhere)."""
+    if flat.shape[1] > _MAX_SAMPLES_PER_IMAGE:
+        flat = flat[:, :: flat.shape[1] // _MAX_SAMPLES_PER_IMAGE + 1]
+    return flat
+
+
+def _check_norm(norm: dict, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    try:
+        low = np.asarray(norm["low"], dtype=np.float32)
+        high = np.asarray(norm["high"], dtype=np.float32)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ModelPackageError(
+            f"normalisation record {norm!r} lacks per-channel 'low'/'high' lists; retrain or repair the model card"
+        ) from exc
+    if image.ndim != 3 or image.shape[0] != low.shape[0] or high.shape != low.shape:
+        raise InvalidInputError(
+            f"image of shape {image.shape} does not fit a normalisation for {low.shape[0]} channel(s); "
+            f"expected (C={low.shape[0]}, H, W)"
+        )
+    return low, high

@@ -1,0 +1,96 @@
+"""Whole-image prediction with a trained network: probability maps for validation and inference.
+
+The image is normalised with the model card's record, reflect-padded to a multiple of 32 and run in one
+pass when it is at most ``max_side`` pixels on each side; larger images are run in overlapping tiles
+(each tile's border margin is thrown away, so seams never show).
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import numpy as np
+import torch
+
+from core.errors import InvalidInputError
+from core.training.models import logits_to_maps
+from core.training.normalization import apply_normalization
+
+MAX_SIDE = 1024
+TILE = 512
+MARGIN = 32
+
+
+def predict_maps(
+    model: torch.nn.Module,
+    card: dict,
+    image: np.ndarray,
+    *,
+    max_side: int = MAX_SIDE,
+    tile: int = TILE,
+    margin: int = MARGIN,
+) -> dict[str, np.ndarray]:
+    """Probability maps of ``image`` ``(C, H, W)``: a dict of float32 ``(L, H, W)`` arrays.
+
+    Semantic: ``{"prob"}``. Instance: ``{"background", "interior", "boundary"}`` and ``"distance"`` when
+    the model has a distance head. ``card`` is the model card (normalisation, training type, labels).
+    """
+    image = _check_image(image, card)
+    norm = apply_normalization(image, card["normalization"])
+    _, h, w = norm.shape
+    if h <= max_side and w <= max_side:
+        return _run(model, card, _pad_to(norm, 0, _ceil32(h) - h, 0, _ceil32(w) - w), h, w)
+    if tile % 32 or tile <= 2 * margin:
+        raise InvalidInputError(f"tile={tile} must be a multiple of 32 larger than twice margin={margin}")
+    stride = tile - 2 * margin
+    ny, nx = -(-h // stride), -(-w // stride)
+    padded = _pad_to(norm, margin, ny * stride - h + margin, margin, nx * stride - w + margin)
+    out: dict[str, np.ndarray] | None = None
+    for iy in range(ny):
+        for ix in range(nx):
+            y, x = iy * stride, ix * stride
+            maps = _run(model, card, padded[:, y : y + tile, x : x + tile], tile, tile)
+            if out is None:
+                out = {k: np.zeros((v.shape[0], ny * stride, nx * stride), np.float32) for k, v in maps.items()}
+            for key, value in maps.items():
+                out[key][:, y : y + stride, x : x + stride] = value[:, margin : margin + stride, margin : margin + stride]
+    return {key: np.ascontiguousarray(value[:, :h, :w]) for key, value in out.items()}
+
+
+def _run(model: torch.nn.Module, card: dict, x: np.ndarray, h: int, w: int) -> dict[str, np.ndarray]:
+    param = next(model.parameters())
+    tensor = torch.from_numpy(np.ascontiguousarray(x)).unsqueeze(0).to(param.device)
+    amp = torch.autocast("cuda", dtype=torch.float16) if param.device.type == "cuda" else contextlib.nullcontext()
+    was_training = model.training
+    model.eval()
+    with torch.inference_mode(), amp:
+        logits = model(tensor)
+    model.train(was_training)
+    maps = logits_to_maps(
+        logits, card["training_type"], len(card["labels"]), distance=bool(card.get("distance_head", False))
+    )
+    return {key: value[0, :, :h, :w].float().cpu().numpy() for key, value in maps.items()}
+
+
+def _pad_to(x: np.ndarray, top: int, bottom: int, left: int, right: int) -> np.ndarray:
+    if top == bottom == left == right == 0:
+        return x
+    mode = "reflect" if min(x.shape[1:]) > 1 else "edge"
+    return np.pad(x, ((0, 0), (top, bottom), (left, right)), mode=mode)
+
+
+def _ceil32(n: int) -> int:
+    return -(-n // 32) * 32
+
+
+def _check_image(image: np.ndarray, card: dict) -> np.ndarray:
+    image = np.asarray(image)
+    if image.ndim == 2:
+        image = image[None]
+    expected = int(card["in_channels"])
+    if image.ndim != 3 or image.shape[0] != expected:
+        raise InvalidInputError(
+            f"image has shape {image.shape}; this model expects (C={expected}, H, W). "
+            "Use images with the channels the model was trained on."
+        )
+    return image

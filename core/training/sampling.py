@@ -1,0 +1,134 @@
+"""Training patches: drawn through region reads, biased toward annotated objects, augmented, turned into
+network targets, stacked into batches.
+
+Batch ``i`` is made from ``np.random.default_rng([seed, i])`` only, so batches are reproducible and a
+resumed run draws exactly the batches it would have drawn (no sampler state to save).
+
+Network targets per patch (``L`` labels, patch ``P``):
+
+* semantic: ``"mask"`` float32 ``(L, P, P)`` in {0, 1};
+* instance: ``"cls"`` int64 ``(L, P, P)`` 0 background / 1 interior / 2 boundary and ``"dist"`` float32
+  ``(L, P, P)`` per-object normalised distance to the edge;
+* both: ``"valid"`` bool ``(P, P)``: pixels that carry ground truth (padding and outside ROIs: False).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from core.evaluation.targets import distance_targets, three_class_targets
+from core.training.augment import augment_patch
+from core.training.config import AugmentOptions, TrainConfig
+from core.training.normalization import apply_normalization, image_normalization
+from core.training.sources import TrainingImage
+
+
+@dataclass
+class Batch:
+    """``x`` float32 ``(B, C, P, P)``; ``targets`` arrays stacked on a leading batch axis."""
+
+    x: np.ndarray
+    targets: dict[str, np.ndarray]
+
+
+class PatchSampler:
+    """Draws augmented training patches from ``images`` (see the module docstring for the targets)."""
+
+    def __init__(
+        self,
+        images: Sequence[TrainingImage],
+        config: TrainConfig,
+        norm: dict,
+        *,
+        batch_size: int,
+        augment: AugmentOptions | None = None,
+    ) -> None:
+        self.images = list(images)
+        self.config = config
+        self.norm = norm
+        self.batch_size = int(batch_size)
+        self.augment = config.augment if augment is None else augment
+        self.instance = config.training_type == "instance"
+        sizes = np.array([im.height * im.width for im in self.images], dtype=np.float64)
+        weights = np.sqrt(np.maximum(1.0, sizes / float(config.patch_size) ** 2))
+        self._weights = weights / weights.sum()
+        self._norms = [image_normalization(im, norm, seed=config.seed) for im in self.images]
+
+    def batch(self, index: int) -> Batch:
+        """The ``index``-th batch of the run (deterministic in ``config.seed`` and ``index``)."""
+        rng = np.random.default_rng([self.config.seed, int(index)])
+        patches = [self.patch(rng) for _ in range(self.batch_size)]
+        x = np.stack([p[0] for p in patches])
+        targets = {key: np.stack([p[1][key] for p in patches]) for key in patches[0][1]}
+        return Batch(x, targets)
+
+    def patch(self, rng: np.random.Generator) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """One patch: image float32 ``(C, P, P)`` and its targets dict."""
+        index = int(rng.choice(len(self.images), p=self._weights))
+        im = self.images[index]
+        y, x = self._corner(im, rng)
+        image, labels, valid = read_window(im, y, x, self.config.patch_size, self._norms[index], instance=self.instance)
+        if self.augment is not None:
+            image, labels, valid = augment_patch(image, labels, valid, rng, self.augment)
+        return image, network_targets(labels, valid, self.config)
+
+    def _corner(self, im: TrainingImage, rng: np.random.Generator) -> tuple[int, int]:
+        """Top-left corner of the patch: centred on a random object (``object_bias``), else random
+        (inside a random ROI box when training on ROIs)."""
+        p = self.config.patch_size
+        if im.object_boxes and rng.random() < self.config.object_bias:
+            _, y0, x0, y1, x1 = im.object_boxes[int(rng.integers(len(im.object_boxes)))]
+            cy, cx = int(rng.integers(y0, y1)), int(rng.integers(x0, x1))
+        elif self.config.roi_only and im.roi_boxes:
+            y0, x0, y1, x1 = im.roi_boxes[int(rng.integers(len(im.roi_boxes)))]
+            cy, cx = int(rng.integers(y0, max(y1, y0 + 1))), int(rng.integers(x0, max(x1, x0 + 1)))
+        else:
+            cy, cx = int(rng.integers(0, im.height)), int(rng.integers(0, im.width))
+        # jitter so that objects are not always in the exact centre
+        cy += int(rng.integers(-p // 4, p // 4 + 1))
+        cx += int(rng.integers(-p // 4, p // 4 + 1))
+        y = int(np.clip(cy - p // 2, 0, max(im.height - p, 0)))
+        x = int(np.clip(cx - p // 2, 0, max(im.width - p, 0)))
+        return y, x
+
+
+def read_window(
+    im: TrainingImage, y: int, x: int, size: int, norm: dict, *, instance: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Read a ``size`` x ``size`` window at (y, x), normalised with ``norm`` (scope dataset: resolve an
+    image-scope record with :func:`image_normalization` first), padded where the image is smaller.
+
+    Returns image float32 ``(C, size, size)`` (padding 0), labels ``(L, size, size)`` (instance ids int32
+    when ``instance`` else bool masks; padding 0) and valid bool ``(size, size)`` (padding False).
+    """
+    h, w = min(size, im.height - y), min(size, im.width - x)
+    pixels = apply_normalization(np.asarray(im.read(y, x, h, w)), norm)
+    truth = im.targets(y, x, h, w)
+    if instance:
+        labels = np.asarray(truth["instances"], dtype=np.int32)
+    else:
+        labels = np.asarray(truth["masks"] if "masks" in truth else truth["instances"] > 0, dtype=bool)
+    valid = np.asarray(truth["valid"], dtype=bool)
+    if (h, w) == (size, size):
+        return pixels, labels, valid
+    image = np.zeros((pixels.shape[0], size, size), dtype=np.float32)
+    image[:, :h, :w] = pixels
+    lab = np.zeros((labels.shape[0], size, size), dtype=labels.dtype)
+    lab[:, :h, :w] = labels
+    val = np.zeros((size, size), dtype=bool)
+    val[:h, :w] = valid
+    return image, lab, val
+
+
+def network_targets(labels: np.ndarray, valid: np.ndarray, config: TrainConfig) -> dict[str, np.ndarray]:
+    """Targets of one patch from its labels ``(L, P, P)`` and valid mask (see the module docstring)."""
+    if config.training_type == "semantic":
+        return {"mask": labels.astype(np.float32), "valid": valid}
+    cls = np.stack([three_class_targets(plane, boundary_width=config.boundary_width) for plane in labels])
+    out = {"cls": cls.astype(np.int64), "valid": valid}
+    if config.use_distance_head:
+        out["dist"] = np.stack([distance_targets(plane) for plane in labels])
+    return out

@@ -1,0 +1,189 @@
+"""Dataset split and the minimum training requirements, with reasons a user understands.
+
+Works on :class:`SplitImage` records (no database). Rules (seed 000):
+
+* at least 1 label; every selected label annotated in at least one image;
+* at least 2 annotated images;
+* manual split: at least 1 annotated training image and 1 annotated validation image, no image in both
+  lists, and the validation images together contain every selected label.
+
+The random split is 80/20 by image (never by patch), seeded, and tries to put every label in validation.
+Background-only images are negatives: most go to training, a share (the same fraction) to validation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from core.errors import InvalidInputError, TrainingRuleError
+
+SPLIT_MODES = ("random", "manual")
+
+
+@dataclass(frozen=True)
+class SplitImage:
+    """What the split needs to know about one image."""
+
+    id: int
+    name: str
+    annotated: bool
+    background: bool = False
+    labels_present: frozenset[int] = field(default_factory=frozenset)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "labels_present", frozenset(self.labels_present))
+
+
+@dataclass(frozen=True)
+class Split:
+    """Image ids of the training and validation sets."""
+
+    train: tuple[int, ...]
+    val: tuple[int, ...]
+
+    def to_dict(self) -> dict[str, list[int]]:
+        return {"train": list(self.train), "val": list(self.val)}
+
+
+def check_training_rules(
+    images: Sequence[SplitImage],
+    label_ids: Iterable[int],
+    *,
+    mode: str = "random",
+    train_ids: Iterable[int] = (),
+    val_ids: Iterable[int] = (),
+    label_names: dict[int, str] | None = None,
+) -> list[str]:
+    """Every broken rule as a sentence for the user; an empty list means training may start."""
+    if mode not in SPLIT_MODES:
+        raise InvalidInputError(f"split mode {mode!r} is not known; use one of {list(SPLIT_MODES)}")
+    labels = list(dict.fromkeys(label_ids))
+    names = label_names or {}
+    by_id = {im.id: im for im in images}
+    problems: list[str] = []
+    if not labels:
+        problems.append("Select at least 1 label to train on.")
+    annotated = [im for im in images if im.annotated]
+    if len(annotated) < 2:
+        problems.append(
+            f"At least 2 annotated images are needed; this selection has {len(annotated)}. "
+            "Annotate more images or add them to the selection."
+        )
+    seen = set().union(*(im.labels_present for im in annotated)) if annotated else set()
+    missing = [lab for lab in labels if lab not in seen]
+    if missing:
+        problems.append(
+            f"Label(s) {_names(missing, names)} are not annotated in any selected image. "
+            "Annotate them or deselect them."
+        )
+    if mode == "manual":
+        problems.extend(_manual_problems(by_id, labels, list(train_ids), list(val_ids), names))
+    return problems
+
+
+def require_training_rules(images: Sequence[SplitImage], label_ids: Iterable[int], **kwargs) -> None:
+    """Raise :class:`TrainingRuleError` listing every broken rule (see :func:`check_training_rules`)."""
+    problems = check_training_rules(images, label_ids, **kwargs)
+    if problems:
+        raise TrainingRuleError("Training cannot start: " + " ".join(problems))
+
+
+def make_split(
+    images: Sequence[SplitImage],
+    label_ids: Iterable[int],
+    *,
+    mode: str = "random",
+    seed: int = 0,
+    val_fraction: float = 0.2,
+    train_ids: Iterable[int] = (),
+    val_ids: Iterable[int] = (),
+) -> Split:
+    """Check the rules, then split (random) or take the user's lists (manual)."""
+    label_ids = list(label_ids)
+    train_ids, val_ids = list(train_ids), list(val_ids)
+    require_training_rules(images, label_ids, mode=mode, train_ids=train_ids, val_ids=val_ids)
+    if mode == "manual":
+        return Split(tuple(train_ids), tuple(val_ids))
+    return random_split(images, label_ids, seed=seed, val_fraction=val_fraction)
+
+
+def random_split(
+    images: Sequence[SplitImage], label_ids: Iterable[int], *, seed: int = 0, val_fraction: float = 0.2
+) -> Split:
+    """Seeded split by image: ``val_fraction`` of the annotated images to validation (at least 1, and at
+    least 1 left for training), chosen so that every label appears in validation when possible."""
+    if not 0.0 < val_fraction < 1.0:
+        raise InvalidInputError(f"val_fraction={val_fraction!r} must be between 0 and 1, e.g. 0.2")
+    rng = np.random.default_rng(seed)
+    annotated = sorted((im for im in images if im.annotated), key=lambda im: im.id)
+    background = sorted((im for im in images if im.background and not im.annotated), key=lambda im: im.id)
+    if len(annotated) < 2:
+        raise TrainingRuleError(
+            f"At least 2 annotated images are needed for a split; got {len(annotated)}. Annotate more images."
+        )
+    order = [annotated[i] for i in rng.permutation(len(annotated))]
+    n_val = min(max(1, round(val_fraction * len(order))), len(order) - 1)
+    val: list[SplitImage] = []
+    labels = list(dict.fromkeys(label_ids))
+    count = {lab: sum(lab in im.labels_present for im in order) for lab in labels}
+    for lab in sorted(labels, key=lambda lab: (count[lab], labels.index(lab))):
+        if any(lab in im.labels_present for im in val) or count[lab] < 2:
+            continue  # covered already, or its only image must stay in training
+        if len(val) >= len(order) - 1:
+            break
+        for im in order:
+            if im not in val and lab in im.labels_present:
+                val.append(im)
+                break
+    for im in order:
+        if len(val) >= n_val:
+            break
+        if im not in val:
+            val.append(im)
+    val_set = {im.id for im in val}
+    train = [im.id for im in order if im.id not in val_set]
+    bg_order = [background[i] for i in rng.permutation(len(background))]
+    n_bg_val = round(val_fraction * len(bg_order))
+    val_ids = [im.id for im in val] + [im.id for im in bg_order[:n_bg_val]]
+    train += [im.id for im in bg_order[n_bg_val:]]
+    return Split(tuple(sorted(train)), tuple(sorted(val_ids)))
+
+
+def _manual_problems(by_id, labels, train_ids, val_ids, names) -> list[str]:
+    problems: list[str] = []
+    unknown = sorted({i for i in train_ids + val_ids if i not in by_id})
+    if unknown:
+        problems.append(f"Image id(s) {unknown} are not in the selection; pick images of this project.")
+    both = sorted(set(train_ids) & set(val_ids))
+    if both:
+        problems.append(
+            f"Image(s) {_image_names(both, by_id)} are in both the training and the validation set; "
+            "put each image in one set only."
+        )
+    train_annotated = [i for i in train_ids if i in by_id and by_id[i].annotated]
+    val_annotated = [i for i in val_ids if i in by_id and by_id[i].annotated]
+    if not train_annotated:
+        problems.append("The training set needs at least 1 annotated image; move an annotated image to training.")
+    if not val_annotated:
+        problems.append(
+            "The validation set needs at least 1 annotated image; move an annotated image to validation."
+        )
+    in_val = set().union(*(by_id[i].labels_present for i in val_annotated)) if val_annotated else set()
+    absent = [lab for lab in labels if lab not in in_val]
+    if val_annotated and absent:
+        problems.append(
+            f"The validation set must contain every selected label; {_names(absent, names)} "
+            "is missing. Add a validation image annotated with it."
+        )
+    return problems
+
+
+def _names(ids: Sequence[int], names: dict[int, str]) -> str:
+    return ", ".join(repr(names.get(i, str(i))) for i in ids)
+
+
+def _image_names(ids: Sequence[int], by_id: dict[int, SplitImage]) -> str:
+    return ", ".join(repr(by_id[i].name) for i in ids)

@@ -1,0 +1,184 @@
+"""Validation on whole images (tiled when large), not on patches.
+
+Per epoch: loss, pixel accuracy and foreground IoU (counts summed over images, reduced once) and, for
+instance training, F1 at IoU 0.5 with the default post-processing. After training: tuning of the
+post-processing on the validation maps and the final per-label metrics with the tuned values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from core.evaluation.instance import InstanceCounts, instance_scores, match_instances
+from core.evaluation.pixel import pixel_counts, pixel_scores
+from core.evaluation.postprocess import POSTPROCESS_DEFAULTS, instances_from_maps, semantic_from_prob
+from core.evaluation.tuning import tune_postprocessing
+from core.training.config import TrainConfig
+from core.training.losses import loss_from_maps
+from core.training.predict import predict_maps
+from core.training.sampling import network_targets
+from core.training.sources import TrainingImage
+
+
+#: Post-processing values searched after training (wider than the evaluation defaults: short trainings give
+#: soft maps whose best thresholds are often high).
+TUNING_GRIDS = {
+    "instance": {
+        "threshold": [0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9],
+        "seed_threshold": [0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9],
+        "min_size": [0, 5, 10, 20, 40],
+    },
+    "semantic": {"threshold": [0.3, 0.4, 0.5, 0.6, 0.7], "min_size": [0, 10, 50, 200]},
+}
+
+
+@dataclass
+class ValImage:
+    """A validation image held in memory: pixels ``(C, H, W)``, labels ``(L, H, W)`` (instance ids or
+    bool masks), valid ``(H, W)``."""
+
+    key: str
+    pixels: np.ndarray
+    labels: np.ndarray
+    valid: np.ndarray
+
+
+def load_val_images(images: Sequence[TrainingImage], config: TrainConfig) -> list[ValImage]:
+    """Read the validation images and their ground truth once."""
+    out = []
+    for im in images:
+        truth = im.targets(0, 0, im.height, im.width)
+        if config.training_type == "instance":
+            labels = np.asarray(truth["instances"], dtype=np.int32)
+        else:
+            labels = np.asarray(truth["masks"] if "masks" in truth else truth["instances"] > 0, dtype=bool)
+        pixels = np.asarray(im.read(0, 0, im.height, im.width))
+        out.append(ValImage(im.key, pixels, labels, np.asarray(truth["valid"], dtype=bool)))
+    return out
+
+
+def foreground(maps: dict[str, np.ndarray], training_type: str) -> np.ndarray:
+    """bool ``(L, H, W)`` foreground at probability 0.5 (semantic prob; instance interior + boundary)."""
+    if training_type == "semantic":
+        return maps["prob"] > 0.5
+    return (maps["interior"] + maps["boundary"]) > 0.5
+
+
+def validate(
+    model: torch.nn.Module, card: dict, images: Sequence[ValImage], config: TrainConfig
+) -> tuple[dict, list[dict[str, np.ndarray]]]:
+    """Epoch validation: ``({"val_loss", "val_accuracy", "val_iou", "val_f1"}, maps per image)``."""
+    counts = np.zeros((config.n_labels, 4), dtype=np.int64)
+    inst = [InstanceCounts() for _ in range(config.n_labels)]
+    losses, weights, all_maps = [], [], []
+    for im in images:
+        maps = predict_maps(model, card, im.pixels)
+        all_maps.append(maps)
+        targets = network_targets(im.labels, im.valid, config)
+        tmaps = {k: torch.from_numpy(v).unsqueeze(0) for k, v in maps.items()}
+        ttargets = {k: torch.from_numpy(np.ascontiguousarray(v)).unsqueeze(0) for k, v in targets.items()}
+        losses.append(float(loss_from_maps(tmaps, ttargets, config.training_type)))
+        weights.append(float(im.valid.sum()))
+        gt = im.labels > 0 if config.training_type == "instance" else im.labels
+        counts += pixel_counts(foreground(maps, config.training_type), gt, im.valid)
+        if config.training_type == "instance":
+            for i in range(config.n_labels):
+                pred = _instances(maps, i, POSTPROCESS_DEFAULTS)
+                inst[i] = inst[i] + match_instances(pred, im.labels[i], im.valid)
+    record = {"val_loss": float(np.average(losses, weights=np.maximum(weights, 1.0)))}
+    record.update(_pixel_summary(counts, "val"))
+    if config.training_type == "instance":
+        f1s = [instance_scores(c)["f1"] for c in inst]
+        defined = [f for f in f1s if f is not None]
+        record["val_f1"] = float(np.mean(defined)) if defined else None
+    return record, all_maps
+
+
+def score_of(record: dict, training_type: str) -> float:
+    """The number the best checkpoint is chosen by: instance F1 (default post-processing), else IoU."""
+    value = record.get("val_f1") if training_type == "instance" else record.get("val_iou")
+    if value is None:
+        value = record.get("val_iou")
+    return -1.0 if value is None else float(value)
+
+
+def tune_and_score(
+    maps: Sequence[dict[str, np.ndarray]], images: Sequence[ValImage], config: TrainConfig, *, tune: bool = True
+) -> tuple[list[dict], dict]:
+    """Tune post-processing per label on the validation maps; then the final metrics with those values.
+
+    Returns ``(postprocess values per label, metrics)`` where metrics has ``per_label`` (pixel scores,
+    and instance scores for instance training) and ``mean_iou`` / ``mean_f1``.
+    """
+    mode = config.training_type
+    params: list[dict] = []
+    for i, lab in enumerate(config.labels):
+        if mode == "instance":
+            items = [({k: m[k][i] for k in ("interior", "boundary", "distance") if k in m}, im.labels[i], im.valid)
+                     for m, im in zip(maps, images, strict=True)]
+            default = dict(POSTPROCESS_DEFAULTS)
+        else:
+            items = [({"prob": m["prob"][i]}, im.labels[i], im.valid) for m, im in zip(maps, images, strict=True)]
+            default = {"threshold": 0.5, "min_size": 0}
+        values, score = tune_postprocessing(items, mode=mode, grid=TUNING_GRIDS[mode]) if tune else (default, None)
+        params.append({"label_id": lab.id, "label": lab.name, **values, "tuned_score": score})
+    return params, final_metrics(maps, images, config, params)
+
+
+def final_metrics(
+    maps: Sequence[dict[str, np.ndarray]], images: Sequence[ValImage], config: TrainConfig, params: list[dict]
+) -> dict:
+    """Per-label pixel (and instance) scores on the validation images with the given post-processing."""
+    counts = np.zeros((config.n_labels, 4), dtype=np.int64)
+    inst = [InstanceCounts() for _ in range(config.n_labels)]
+    for m, im in zip(maps, images, strict=True):
+        if config.training_type == "instance":
+            preds = [_instances(m, i, params[i]) for i in range(config.n_labels)]
+            for i, pred in enumerate(preds):
+                inst[i] = inst[i] + match_instances(pred, im.labels[i], im.valid)
+            pred_masks, gt = np.stack(preds) > 0, im.labels > 0
+        else:
+            pred_masks = np.stack([
+                semantic_from_prob(m["prob"][i], threshold=params[i]["threshold"], min_size=params[i]["min_size"])
+                for i in range(config.n_labels)
+            ])
+            gt = im.labels
+        counts += pixel_counts(pred_masks, gt, im.valid)
+    per_label = []
+    for i, (lab, scores) in enumerate(zip(config.labels, pixel_scores(counts), strict=True)):
+        entry = {"label_id": lab.id, "label": lab.name, "pixel": scores}
+        if config.training_type == "instance":
+            entry["instance"] = instance_scores(inst[i])
+        per_label.append(entry)
+    ious = [e["pixel"]["iou"] for e in per_label if e["pixel"]["iou"] is not None]
+    out = {"per_label": per_label, "mean_iou": float(np.mean(ious)) if ious else None}
+    if config.training_type == "instance":
+        f1s = [e["instance"]["f1"] for e in per_label if e["instance"]["f1"] is not None]
+        out["mean_f1"] = float(np.mean(f1s)) if f1s else None
+    return out
+
+
+def _instances(maps: dict[str, np.ndarray], i: int, params: dict) -> np.ndarray:
+    return instances_from_maps(
+        maps["interior"][i],
+        maps["boundary"][i],
+        threshold=params["threshold"],
+        seed_threshold=params["seed_threshold"],
+        min_size=params["min_size"],
+        distance=maps["distance"][i] if "distance" in maps else None,
+    )
+
+
+def _pixel_summary(counts: np.ndarray, prefix: str) -> dict:
+    """Mean foreground IoU over labels and pixel accuracy of summed counts (None where undefined)."""
+    scores = pixel_scores(counts)
+    ious = [s["iou"] for s in scores if s["iou"] is not None]
+    accs = [s["accuracy"] for s in scores if s["accuracy"] is not None]
+    return {
+        f"{prefix}_iou": float(np.mean(ious)) if ious else None,
+        f"{prefix}_accuracy": float(np.mean(accs)) if accs else None,
+    }

@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from core.errors import InvalidInputError
+from core.training.config import AugmentOptions, LabelSpec, TrainConfig
+
+
+def test_round_trip_through_json():
+    cfg = TrainConfig(
+        training_type="instance",
+        labels=(LabelSpec(1, "nucleus", "#ff0000"), LabelSpec(2, "cell", "#00ff00")),
+        batch_size=4,
+        learning_rate="auto",
+        roi_only=True,
+        augment=AugmentOptions(elastic=False),
+    )
+    data = json.loads(json.dumps(cfg.to_dict()))
+    assert TrainConfig.from_dict(data) == cfg
+
+
+@pytest.mark.parametrize(
+    ("change", "words"),
+    [
+        ({"training_type": "detection"}, "training type 'detection'"),
+        ({"labels": ()}, "no label chosen"),
+        ({"patch_size": 100}, "multiple of 32"),
+        ({"batch_size": 0}, "batch_size=0"),
+        ({"learning_rate": 5.0}, "learning_rate=5.0"),
+        ({"labels": (LabelSpec(1, "a", "red"),)}, "use #rrggbb"),
+    ],
+)
+def test_bad_values_are_named(change, words):
+    base = {"training_type": "semantic", "labels": (LabelSpec(1, "a"),)}
+    with pytest.raises(InvalidInputError, match=words):
+        TrainConfig(**{**base, **change})
+
+
+def test_unknown_keys_are_listed():
+    data = TrainConfig(training_type="semantic", labels=(LabelSpec(1, "a"),)).to_dict()
+    data["colour_mode"] = "x"
+    with pytest.raises(InvalidInputError, match="colour_mode"):
+        TrainConfig.from_dict(data)

@@ -1,0 +1,96 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from core.training.checkpoint import LAST
+from core.training.loop import CANCELLED, SUCCEEDED, train
+from core.training.package import load_model
+from tests.training.synth import config, make_images
+
+
+def _params(workdir):
+    state = torch.load(workdir / LAST, weights_only=True)["model"]
+    return {k: v for k, v in state.items() if "running" not in k and "num_batches" not in k}
+
+
+@pytest.mark.slow
+def test_thirty_steps_lower_the_loss_and_reach_iou_above_0_8(tmp_path):
+    images = make_images(5)
+    progress = []
+    cfg = config("semantic", max_steps=30, steps_per_epoch=10, learning_rate="auto")
+    result = train(cfg, images[:4], images[4:], budget_seconds=600, workdir=tmp_path, on_progress=progress.append)
+    assert result.status == SUCCEEDED and result.steps == 30
+    losses = [h["train_loss"] for h in result.history]
+    assert len(losses) == 3 and losses[-1] < losses[0]
+    assert result.history[-1]["val_loss"] < result.history[0]["val_loss"]
+    assert result.metrics["mean_iou"] > 0.8
+    for key in ("train_loss", "val_loss", "train_accuracy", "val_accuracy", "train_iou", "val_iou"):
+        assert all(h[key] is not None for h in result.history)
+    phases = [p.phase for p in progress]
+    assert phases[0] == "preparing" and "lr_test" in phases and phases[-1] == "done"
+    assert [p.record["epoch"] for p in progress if p.record] == [1, 2, 3]
+    card = json.loads((tmp_path / "model" / "model_card.json").read_text())
+    assert card["training"]["lr_test"]["lrs"] and card["postprocess"][0]["threshold"] in (0.3, 0.4, 0.5, 0.6, 0.7)
+    assert card["split"] == {"train": ["im0", "im1", "im2", "im3"], "val": ["im4"]}
+    assert set(card["data_hashes"]) == {"im0", "im1", "im2", "im3", "im4"}
+
+
+def test_instance_training_writes_a_complete_package(tmp_path):
+    images = make_images(3, size=64)
+    cfg = config("instance", max_steps=4, steps_per_epoch=2, batch_size=2)
+    result = train(cfg, images[:2], images[2:], budget_seconds=300, workdir=tmp_path)
+    assert result.status == SUCCEEDED and len(result.history) == 2
+    assert all(h["val_f1"] is not None for h in result.history)
+    model, card = load_model(result.package_dir)
+    assert card["out_channels"] == 4 and card["distance_head"] is True
+    assert [c["map"] for c in card["output_layout"]] == ["background", "interior", "boundary", "distance"]
+    assert set(card["postprocess"][0]) >= {"threshold", "seed_threshold", "min_size", "label_id"}
+    assert {"f1", "ap"} <= set(card["metrics"]["per_label"][0]["instance"])
+    assert card["normalization"]["method"] == "percentile"
+
+
+def test_cancel_stops_cleanly_and_keeps_a_checkpoint(tmp_path):
+    images = make_images(2, size=64)
+    calls = []
+
+    def stop():
+        calls.append(1)
+        return len(calls) > 2
+
+    result = train(config(max_steps=50, batch_size=2), images[:1], images[1:], budget_seconds=300,
+                   workdir=tmp_path, should_stop=stop)
+    assert result.status == CANCELLED and result.package_dir is None and result.steps == 2
+    assert (tmp_path / LAST).exists() and not (tmp_path / "model").exists()
+
+
+def test_resume_continues_from_the_last_checkpoint_exactly(tmp_path):
+    images = make_images(3, size=64)
+    cfg = config(max_steps=6, steps_per_epoch=3, batch_size=2)
+    straight = train(cfg, images[:2], images[2:], budget_seconds=300, workdir=tmp_path / "a")
+    calls = []
+
+    def stop_after_four_steps():
+        calls.append(1)
+        return len(calls) == 5
+
+    first = train(cfg, images[:2], images[2:], budget_seconds=300, workdir=tmp_path / "b",
+                  should_stop=stop_after_four_steps)
+    assert first.status == CANCELLED and first.steps == 4 and len(first.history) == 1
+    resumed = train(cfg, images[:2], images[2:], budget_seconds=300, workdir=tmp_path / "b", resume=True)
+    assert resumed.status == SUCCEEDED and resumed.steps == 6
+    assert resumed.history[0] == first.history[0]
+    a, b = _params(tmp_path / "a"), _params(tmp_path / "b")
+    assert all(torch.allclose(a[k], b[k], atol=1e-5) for k in a)
+    assert straight.steps == 6
+
+
+def test_resume_with_another_configuration_is_refused(tmp_path):
+    images = make_images(2, size=64)
+    train(config(max_steps=1, batch_size=2), images[:1], images[1:], budget_seconds=300, workdir=tmp_path,
+          should_stop=lambda: True)
+    with pytest.raises(Exception, match="different training configuration"):
+        train(config(max_steps=2, batch_size=2), images[:1], images[1:], budget_seconds=300, workdir=tmp_path,
+              resume=True)

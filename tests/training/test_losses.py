@@ -1,0 +1,65 @@
+from __future__ import annotations
+
+import torch
+
+from core.training.losses import instance_loss, loss_from_maps, semantic_loss
+from core.training.models import logits_to_maps
+
+
+def _semantic_case():
+    g = torch.Generator().manual_seed(0)
+    logits = torch.randn(2, 2, 16, 16, generator=g, requires_grad=True)
+    mask = (torch.rand(2, 2, 16, 16, generator=g) > 0.5).float()
+    valid = torch.zeros(2, 16, 16, dtype=torch.bool)
+    valid[:, :8] = True
+    return logits, mask, valid
+
+
+def test_semantic_ignore_mask_pixels_contribute_nothing():
+    logits, mask, valid = _semantic_case()
+    loss = semantic_loss(logits, mask, valid)
+    loss.backward()
+    assert torch.all(logits.grad[:, :, 8:] == 0)
+    assert torch.any(logits.grad[:, :, :8] != 0)
+    # changing targets and logits outside the valid area leaves the loss unchanged
+    mask2, logits2 = mask.clone(), logits.detach().clone()
+    mask2[:, :, 8:] = 1 - mask2[:, :, 8:]
+    logits2[:, :, 8:] = 50.0
+    assert torch.allclose(semantic_loss(logits2, mask2, valid), loss.detach())
+
+
+def test_semantic_loss_is_low_for_a_correct_prediction():
+    _, mask, valid = _semantic_case()
+    good = semantic_loss((mask * 2 - 1) * 10, mask, valid)
+    bad = semantic_loss((1 - 2 * mask) * 10, mask, valid)
+    assert good < 0.05 < 1.0 < bad
+
+
+def test_instance_ignore_mask_and_distance_term():
+    g = torch.Generator().manual_seed(1)
+    logits = torch.randn(2, 4, 16, 16, generator=g, requires_grad=True)  # 1 label: 3 classes + distance
+    cls = torch.randint(0, 3, (2, 1, 16, 16), generator=g)
+    dist = torch.rand(2, 1, 16, 16, generator=g)
+    valid = torch.ones(2, 16, 16, dtype=torch.bool)
+    valid[:, :, :5] = False
+    loss = instance_loss(logits, cls, valid, dist)
+    loss.backward()
+    assert torch.all(logits.grad[..., :5] == 0)
+    assert torch.any(logits.grad[:, 3] != 0)  # the distance channel is trained
+    assert instance_loss(logits.detach(), cls, valid, None) < loss.detach()
+
+
+def test_loss_from_maps_equals_loss_from_logits():
+    g = torch.Generator().manual_seed(2)
+    logits = torch.randn(1, 4, 8, 8, generator=g)
+    cls = torch.randint(0, 3, (1, 1, 8, 8), generator=g)
+    dist = torch.rand(1, 1, 8, 8, generator=g)
+    valid = torch.rand(1, 8, 8, generator=g) > 0.3
+    maps = logits_to_maps(logits, "instance", 1, distance=True)
+    a = instance_loss(logits, cls, valid, dist)
+    b = loss_from_maps(maps, {"cls": cls, "valid": valid, "dist": dist}, "instance")
+    assert torch.allclose(a, b, atol=1e-4)
+    mask = (torch.rand(1, 4, 8, 8, generator=g) > 0.5).float()
+    a = semantic_loss(logits, mask, valid)
+    b = loss_from_maps(logits_to_maps(logits, "semantic", 4, distance=False), {"mask": mask, "valid": valid}, "semantic")
+    assert torch.allclose(a, b, atol=1e-4)
