@@ -18,6 +18,7 @@ PAGES = [
     ("pages/annotate.py", "Annotate", ":material/draw:"),
     ("pages/wizard.py", "Train", ":material/model_training:"),
     ("pages/trainings.py", "Trainings", ":material/monitoring:"),
+    ("pages/apply.py", "Apply", ":material/auto_awesome:"),
 ]
 
 st.set_page_config(page_title="segstudio", page_icon=":material/biotech:", layout="wide")

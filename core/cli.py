@@ -339,6 +339,64 @@ def _rebuild_report(settings: Settings, engine, training) -> Path:  # type: igno
     return build_training_report(settings, engine, training.id, examples=examples)
 
 
+def cmd_predict(args: argparse.Namespace, settings: Settings) -> int:
+    import tempfile
+
+    from core.imaging import import_image
+    from core.inference.job import predict_file
+    from core.inference.predictor import Predictor
+    from core.predictions import find_model
+    from core.projects import expand_paths
+
+    engine = make_engine(settings.database_url)
+    model = find_model(settings, engine, args.training)
+    predictor = Predictor.from_package(model.package_dir, device=settings.device)
+    files = expand_paths(args.inputs)
+    if not files:
+        raise SegStudioError("No input images found; give image files or folders.")
+    out = Path(args.out)
+    records, failures = [], 0
+    with tempfile.TemporaryDirectory(prefix="segstudio-predict-") as scratch:
+        for index, path in enumerate(files):
+            stem = path.name[: -len(".ome.tif")] if path.name.lower().endswith(".ome.tif") else path.stem
+            try:
+                stored = import_image(path, Path(scratch), f"in{index}")
+                result = predict_file(predictor, stored.path, out, stem, pixel_size_um=stored.pixel_size_um)
+            except SegStudioError as exc:
+                failures += 1
+                print(f"error: {path.name}: {exc}", file=sys.stderr)
+                continue
+            record = {"input": str(path), "labels": str(result["labels"]), "csv": str(result["csv"]),
+                      "geojson": str(result["geojson"]), "objects": result["counts"]}
+            records.append(record)
+            if not args.json:
+                counts = ", ".join(f"{n}: {c}" for n, c in result["counts"].items())
+                print(f"{path.name}: {counts} -> {result['labels'].name}, {result['csv'].name}, {result['geojson'].name}")
+    if args.json:
+        _print_json(records)
+    return 1 if failures else 0
+
+
+def cmd_model_import(args: argparse.Namespace, settings: Settings) -> int:
+    from core.inference.package_io import import_model_package
+    from core.predictions import MODELS_DIR, describe
+
+    folder = import_model_package(Path(args.path), settings.data_dir / MODELS_DIR)
+    card = json.loads((folder / "model_card.json").read_text(encoding="utf-8"))
+    print(f"Imported model {folder.name!r}: {describe(card)}. Apply it with `segstudio predict {folder.name} ...`.")
+    return 0
+
+
+def cmd_model_export(args: argparse.Namespace, settings: Settings) -> int:
+    from core.inference.package_io import export_model_package
+    from core.predictions import find_model
+
+    model = find_model(settings, make_engine(settings.database_url), args.model)
+    dest = export_model_package(model.package_dir, Path(args.out))
+    print(f"Exported {model.title} to {dest}")
+    return 0
+
+
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     import signal
     import threading
@@ -440,6 +498,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="where to write the ZIP")
     p.add_argument("--rebuild", action="store_true", help="build it again even if it exists")
     p.set_defaults(handler=cmd_report)
+
+    p = sub.add_parser("predict", help="apply a trained model to images: labels, measurements, GeoJSON")
+    p.add_argument("training", help="training id or name, or an imported model's folder name")
+    p.add_argument("inputs", nargs="+", type=Path, metavar="INPUT")
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=cmd_predict)
+
+    model = sub.add_parser("model", help="import or export model packages")
+    msub = model.add_subparsers(dest="action", required=True)
+    p = msub.add_parser("import", help="import a model package (its model/ folder or a report ZIP)")
+    p.add_argument("path")
+    p.set_defaults(handler=cmd_model_import)
+    p = msub.add_parser("export", help="export a trained model's package as a ZIP")
+    p.add_argument("model", help="training id or name, or an imported model's folder name")
+    p.add_argument("--out", required=True)
+    p.set_defaults(handler=cmd_model_export)
 
     p = sub.add_parser("trainings", help="list trainings")
     p.add_argument("project", nargs="?")

@@ -483,6 +483,16 @@ def get_prediction(session: Session, prediction_id: int) -> Prediction:
     return prediction
 
 
+def update_prediction(session: Session, prediction_id: int, **fields: Any) -> Prediction:
+    session.exec(update(Prediction).where(Prediction.id == prediction_id).values(**fields))  # type: ignore[call-overload]
+    session.commit()
+    return get_prediction(session, prediction_id)
+
+
+def list_predictions(session: Session, *, limit: int = 50) -> list[Prediction]:
+    return list(session.exec(select(Prediction).order_by(col(Prediction.id).desc()).limit(limit)))
+
+
 def notify(session: Session, text: str, *, level: str = "info", training_id: int | None = None) -> Notification:
     note = Notification(text=text, level=level, training_id=training_id)
     session.add(note)

@@ -1,0 +1,121 @@
+"""Applying trained models: which models exist, queueing a prediction run, accepting predictions as annotations.
+
+A model is either a succeeded training's package (``trainings/<id>/model``) or an imported package
+(``models/<folder>``). Pages and the CLI call these; the work itself runs in the worker
+(:mod:`core.inference.job`).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from sqlalchemy.engine import Engine
+
+from core.annotations.shapes import ShapeData
+from core.config import Settings
+from core.db import repo, session_scope
+from core.db.models import QUEUED, SUCCEEDED, Prediction
+from core.errors import InvalidInputError, NotFoundError
+
+MODELS_DIR = "models"
+
+
+@dataclass(frozen=True)
+class ModelChoice:
+    """A model the user can apply: where its package is and what it does."""
+
+    key: str  # "training:<id>" or "imported:<folder>"
+    title: str
+    package_dir: Path
+    training_id: int | None
+    card: dict
+
+
+def _card(package_dir: Path) -> dict:
+    return json.loads((package_dir / "model_card.json").read_text(encoding="utf-8"))
+
+
+def describe(card: dict) -> str:
+    labels = ", ".join(lab["name"] for lab in card.get("labels", []))
+    return f"{card.get('training_type', '?')} · {labels} · {card.get('in_channels', '?')} channel(s)"
+
+
+def available_models(settings: Settings, engine: Engine) -> list[ModelChoice]:
+    """Succeeded trainings of every project, newest first, then imported packages."""
+    out: list[ModelChoice] = []
+    with session_scope(engine) as session:
+        projects = {p.id: p.name for p in repo.list_projects(session)}
+        trainings = repo.list_trainings(session, status=SUCCEEDED)
+    for t in trainings:
+        package = settings.data_dir / t.model_dir if t.model_dir else None
+        if package is None or not (package / "model_card.json").exists():
+            continue
+        card = _card(package)
+        out.append(ModelChoice(f"training:{t.id}", f"{t.name} ({projects.get(t.project_id, '?')}) — {describe(card)}",
+                               package, t.id, card))
+    imported = settings.data_dir / MODELS_DIR
+    if imported.is_dir():
+        for folder in sorted(p for p in imported.iterdir() if p.is_dir() and not p.name.startswith(".")):
+            if (folder / "model_card.json").exists():
+                card = _card(folder)
+                out.append(ModelChoice(f"imported:{folder.name}", f"{folder.name} (imported) — {describe(card)}",
+                                       folder, None, card))
+    return out
+
+
+def find_model(settings: Settings, engine: Engine, ref: str) -> ModelChoice:
+    """A model by key, by training id or name, or by imported folder name."""
+    models = available_models(settings, engine)
+    for model in models:
+        if ref in (model.key, str(model.training_id), model.package_dir.name) or model.title.startswith(f"{ref} ("):
+            return model
+    known = "; ".join(m.title for m in models) or "none yet (train one, or import a model package)"
+    raise NotFoundError(f"No trained model {ref!r}. Known models: {known}.")
+
+
+def queue_prediction(settings: Settings, engine: Engine, model: ModelChoice, *, image_ids: list[int] = (),
+                     uploads: list[tuple[str, Path]] = ()) -> Prediction:
+    """Queue a prediction run over project images and/or uploaded files (already staged on disk)."""
+    items = [{"image_id": int(i)} for i in image_ids] + [{"name": name, "path": str(path)} for name, path in uploads]
+    if not items:
+        raise InvalidInputError("Choose at least one image to apply the model to.")
+    prediction = Prediction(
+        training_id=model.training_id,
+        model_dir=model.package_dir.relative_to(settings.data_dir).as_posix(),
+        config={"items": items, "model_title": model.title},
+        status=QUEUED, message="waiting in the queue",
+    )
+    with session_scope(engine) as session:
+        return repo.add_prediction(session, prediction)
+
+
+def accept_as_annotations(settings: Settings, engine: Engine, prediction_id: int, item_index: int,
+                          label_map: dict[str, int]) -> int:
+    """Turn one predicted project image into annotations (source "prediction"), to correct and train again.
+
+    ``label_map`` maps the model's label names to label ids of the image's project. Returns shapes added.
+    """
+    from core.inference import open_labels, prediction_to_shapes
+
+    with session_scope(engine) as session:
+        prediction = repo.get_prediction(session, prediction_id)
+    results = prediction.results.get("images", [])
+    if not 0 <= item_index < len(results):
+        raise NotFoundError(f"Prediction run {prediction_id} has no image number {item_index + 1}.")
+    item = results[item_index]
+    if item.get("image_id") is None:
+        raise InvalidInputError("Only predictions on project images can become annotations; import the image first.")
+    with open_labels(settings.data_dir / item["labels"]) as labels:
+        names = list(labels.names)
+        missing = [n for n in names if n not in label_map]
+        if missing:
+            raise InvalidInputError(f"Choose a project label for the model's label(s) {missing}.")
+        planes = np.stack([labels.read_plane(i) for i in range(len(names))])
+        instance = labels.training_type == "instance"
+    shapes: list[ShapeData] = prediction_to_shapes(planes, [label_map[n] for n in names], instance=instance)
+    with session_scope(engine) as session:
+        repo.add_shapes(session, item["image_id"], [s.to_record() for s in shapes])
+    return len(shapes)

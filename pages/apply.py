@@ -1,0 +1,178 @@
+"""Apply: run a trained model on project images or new uploads; overlays, counts, measurements, downloads."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import numpy as np
+import streamlit as st
+from PIL import Image as PILImage
+
+from core.db import repo, session_scope
+from core.db.models import FAILED, QUEUED, RUNNING
+from core.errors import SegStudioError
+from core.evaluation.overlay import label_overlay
+from core.imaging import compose_rgb
+from core.inference import open_labels
+from core.inference.package_io import import_model_package
+from core.jobs import queue
+from core.predictions import MODELS_DIR, accept_as_annotations, available_models, queue_prediction
+from core.projects import discard_staged, stage_upload
+from ui.context import current_project, page_context
+from ui.feedback import flash, show_flashes, user_errors
+from ui.image_view import default_contrast, image_reader
+
+UPLOAD_TYPES = ["tif", "tiff", "png", "jpg", "jpeg", "svs", "ndpi", "scn", "bif", "btf"]
+PREVIEW_SIDE = 1024
+
+ctx = page_context()
+st.title("Apply a model")
+show_flashes()
+
+with st.expander("Import a model package (a model/ folder as ZIP, or a training report ZIP)"):
+    package = st.file_uploader("Model package", type=["zip"], key="model_package_upload")
+    if package is not None and st.button("Import model", key="import_model"):
+        staged = stage_upload(ctx.settings, package.name, package)
+        try:
+            with user_errors():
+                folder = import_model_package(staged, ctx.settings.data_dir / MODELS_DIR)
+                flash(f"Imported the model as {folder.name!r}.")
+                st.rerun()
+        finally:
+            discard_staged(staged)
+
+models = available_models(ctx.settings, ctx.engine)
+if not models:
+    st.info("There is no trained model yet. Train one with the wizard (or import a model package above).")
+    st.page_link("pages/wizard.py", label="Open the training wizard", icon=":material/model_training:")
+    st.stop()
+
+keys = [m.key for m in models]
+model = next(m for m in models if m.key == st.selectbox("Model", keys, format_func=lambda k: next(
+    m.title for m in models if m.key == k), key="apply_model"))
+
+project = current_project(ctx)
+with session_scope(ctx.engine) as session:
+    images = repo.list_images(session, project.id) if project else []  # type: ignore[arg-type]
+by_id = {im.id: im for im in images}
+chosen = st.multiselect(f"Images of {project.name!r}" if project else "Project images", list(by_id),
+                        format_func=lambda i: by_id[i].name, key="apply_images")
+uploads = st.file_uploader("…or new images (not added to the project)", type=UPLOAD_TYPES, accept_multiple_files=True,
+                           key="apply_uploads")
+if st.button("Apply the model", type="primary", disabled=not (chosen or uploads), key="apply_start"):
+    with user_errors():
+        staged = [(u.name, stage_upload(ctx.settings, u.name, u)) for u in uploads or []]
+        run = queue_prediction(ctx.settings, ctx.engine, model, image_ids=chosen, uploads=staged)
+        st.session_state["apply_run"] = run.id
+        flash(f"Queued prediction run {run.id}; it starts when the worker is free.", kind="info")
+        st.rerun()
+
+with session_scope(ctx.engine) as session:
+    runs = repo.list_predictions(session, limit=20)
+if not runs:
+    st.stop()
+st.divider()
+run_ids = [r.id for r in runs]
+current = st.session_state.get("apply_run")
+run_id = st.selectbox("Prediction run", run_ids, index=run_ids.index(current) if current in run_ids else 0,
+                      format_func=lambda i: f"#{i} {next(r for r in runs if r.id == i).config.get('model_title', '')}",
+                      key="apply_run_picker")
+
+
+@st.fragment(run_every=2)
+def run_status() -> None:
+    with session_scope(ctx.engine) as session:
+        run = repo.get_prediction(session, run_id)
+    if run.status in (QUEUED, RUNNING):
+        st.progress(min(max(run.progress, 0.0), 1.0), text=f"{run.status}: {run.message}")
+        if st.button("Cancel", key=f"cancel_run_{run_id}"):
+            queue.request_cancel(ctx.engine, "prediction", run_id)
+        st.session_state["_run_active"] = True
+    else:
+        if st.session_state.pop("_run_active", False):
+            st.rerun(scope="app")
+        if run.status == FAILED:
+            st.error(f"This prediction run failed: {run.error}")
+
+
+run_status()
+with session_scope(ctx.engine) as session:
+    run = repo.get_prediction(session, run_id)
+results = run.results.get("images", [])
+if run.results.get("zip"):
+    zip_path = ctx.settings.data_dir / run.results["zip"]
+    if zip_path.exists():
+        st.download_button("Download everything (ZIP)", zip_path.read_bytes(), file_name=f"prediction-{run_id}.zip",
+                           mime="application/zip", key="download_all")
+
+
+def _preview(item: dict) -> np.ndarray | None:
+    """The image with the predicted objects coloured, downscaled to at most PREVIEW_SIDE pixels."""
+    source = item.get("stored") or (by_id[item["image_id"]].stored_path if item.get("image_id") in by_id else None)
+    if source is None:
+        return None
+    path = str(ctx.settings.data_dir / source)
+    reader = image_reader(path)
+    level = next((i for i, (h, w) in enumerate(reader.level_shapes) if max(h, w) <= PREVIEW_SIDE),
+                 len(reader.level_shapes) - 1)
+    h, w = reader.level_shapes[level]
+    pixels = reader.read_region(level, 0, 0, h, w)
+    rgb = compose_rgb(pixels, contrast=default_contrast(path), is_rgb=pixels.shape[0] == 3 and pixels.dtype == np.uint8)
+    with open_labels(ctx.settings.data_dir / item["labels"]) as labels:
+        _, lh, lw = labels.shape
+        step = max(1, int(np.ceil(max(lh, lw) / max(h, w))))
+        planes = [labels.read_plane(p)[::step, ::step][:h, :w] for p in range(labels.shape[0])]
+    out = rgb
+    for plane in planes:
+        out = label_overlay(out[: plane.shape[0], : plane.shape[1]], plane)
+    return out
+
+
+for index, item in enumerate(results):
+    with st.container(border=True):
+        st.markdown(f"**{item.get('name', f'image {index + 1}')}**")
+        if "error" in item:
+            st.error(item["error"])
+            continue
+        counts = item.get("counts", {})
+        cols = st.columns(max(len(counts), 1) + 1)
+        for col, (name, n) in zip(cols, counts.items(), strict=False):
+            col.metric(f"{name} objects", n)
+        with user_errors():
+            picture = _preview(item)
+            if picture is not None:
+                st.image(PILImage.fromarray(picture), caption="Predicted objects", width=min(PREVIEW_SIDE, 768))
+        csv_path = ctx.settings.data_dir / item["csv"]
+        if csv_path.exists():
+            rows = list(csv.DictReader(io.StringIO(csv_path.read_text(encoding="utf-8"))))
+            st.dataframe(rows[:500], hide_index=True, height=240)
+            d1, d2, d3 = st.columns(3)
+            d1.download_button("Measurements (CSV)", csv_path.read_bytes(), file_name=csv_path.name, mime="text/csv",
+                               key=f"csv_{run_id}_{index}")
+            geo = ctx.settings.data_dir / item["geojson"]
+            d2.download_button("Objects (GeoJSON, QuPath)", geo.read_bytes(), file_name=geo.name,
+                               mime="application/geo+json", key=f"geo_{run_id}_{index}")
+            one = ctx.settings.data_dir / item["zip"]
+            d3.download_button("Labels + all (ZIP)", one.read_bytes(), file_name=one.name, mime="application/zip",
+                               key=f"zip_{run_id}_{index}")
+        if item.get("image_id") in by_id and project is not None:
+            with session_scope(ctx.engine) as session:
+                project_labels = repo.list_labels(session, project.id)  # type: ignore[arg-type]
+            with st.expander("Accept these predictions as annotations (to correct them and train again)"):
+                names = [lab["name"] for lab in model.card.get("labels", [])]
+                label_ids = [lab.id for lab in project_labels]
+                label_map = {}
+                for name in names:
+                    default = next((i for i, lab in enumerate(project_labels) if lab.name == name), 0)
+                    label_map[name] = st.selectbox(f"Project label for {name!r}", label_ids, index=default,
+                                                   format_func=lambda i: next(lab.name for lab in project_labels if lab.id == i),
+                                                   key=f"map_{run_id}_{index}_{name}")
+                if st.button("Add as annotations", key=f"accept_{run_id}_{index}"):
+                    try:
+                        added = accept_as_annotations(ctx.settings, ctx.engine, run_id, index, label_map)
+                    except SegStudioError as exc:
+                        st.error(str(exc))
+                    else:
+                        flash(f"Added {added} object(s) to {item['name']}; open it on the Annotate page to correct them.")
+                        st.rerun()
