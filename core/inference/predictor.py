@@ -1,0 +1,201 @@
+"""The network as tiled inference sees it: a trained model, its card, a device and a precision.
+
+:class:`Predictor` turns batches of normalised tiles ``(N, C, h, w)`` float32 into probability maps
+(``{"prob"}`` for semantic models, ``{"interior", "boundary"}`` + ``"distance"`` for instance models, each
+``(N, L, h, w)`` float32). It also reads from the model card what the tiled pipeline needs: the
+normalisation, the post-processing values per label and the halo (:mod:`core.inference.receptive`).
+
+Model card keys read here: ``training_type``, ``labels`` (``[{"id", "name", "color"}, ...]``),
+``in_channels``, ``normalization``, ``distance_head``, ``encoder``; optional ``postprocess``: either one
+dict ``{"threshold", "seed_threshold", "min_size"}`` for every label or a dict keyed by label name (or id)
+of such dicts; missing values fall back to
+:data:`core.evaluation.postprocess.POSTPROCESS_DEFAULTS`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from core.errors import InvalidInputError, ModelPackageError
+from core.evaluation.postprocess import POSTPROCESS_DEFAULTS
+from core.inference.receptive import default_halo
+from core.training.device import pick_device
+from core.training.models import logits_to_maps
+from core.training.normalization import apply_normalization
+from core.training.package import load_model
+
+_CARD_KEYS = ("training_type", "labels", "in_channels", "normalization")
+#: Maps the post-processing needs, per training type (the instance "background" map is not kept).
+MAPS_USED = {"semantic": ("prob",), "instance": ("interior", "boundary")}
+
+
+@dataclass
+class Predictor:
+    """A model ready for inference. Build with :meth:`from_package` or directly from a model and its card.
+
+    ``amp_dtype`` None runs in float32; ``channels_last`` converts model and batches to NHWC;
+    ``batch_size`` is how many tiles go through one forward call.
+    """
+
+    model: torch.nn.Module
+    card: dict
+    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+    amp_dtype: torch.dtype | None = None
+    channels_last: bool = False
+    batch_size: int = 4
+
+    def __post_init__(self) -> None:
+        _check_card(self.card)
+        self.device = torch.device(self.device)
+        if isinstance(self.batch_size, bool) or not isinstance(self.batch_size, int) or self.batch_size < 1:
+            raise InvalidInputError(f"batch_size={self.batch_size!r} must be a positive integer, e.g. 4")
+        self.model = self.model.to(self.device).eval()
+        if self.channels_last:
+            self.model = self.model.to(memory_format=torch.channels_last)
+        self.postprocess = postprocess_values(self.card)
+
+    @classmethod
+    def from_package(
+        cls, package_dir: Path, *, device: str = "auto", batch_size: int | None = None
+    ) -> Predictor:
+        """Load a model package (weights with ``weights_only=True``) onto ``device`` (auto | cpu | cuda)."""
+        choice = pick_device(device)
+        model, card = load_model(Path(package_dir), choice.device)
+        if batch_size is None:
+            batch_size = 8 if choice.device.type == "cuda" else 2
+        return cls(model, card, choice.device, choice.amp_dtype, choice.channels_last, batch_size)
+
+    # What the card says ---------------------------------------------------------------
+    @property
+    def training_type(self) -> str:
+        return str(self.card["training_type"])
+
+    @property
+    def in_channels(self) -> int:
+        return int(self.card["in_channels"])
+
+    @property
+    def labels(self) -> list[dict]:
+        return list(self.card["labels"])
+
+    @property
+    def n_labels(self) -> int:
+        return len(self.card["labels"])
+
+    @property
+    def distance(self) -> bool:
+        return self.training_type == "instance" and bool(self.card.get("distance_head", False))
+
+    @property
+    def map_names(self) -> tuple[str, ...]:
+        """Names of the maps :meth:`forward` returns."""
+        return MAPS_USED[self.training_type] + (("distance",) if self.distance else ())
+
+    @property
+    def halo(self) -> int:
+        """The default halo in pixels for this model's encoder (see :mod:`core.inference.receptive`)."""
+        return default_halo(self.card)
+
+    # Work --------------------------------------------------------------------------------
+    def normalize(self, image: np.ndarray) -> np.ndarray:
+        """``(C, H, W)`` raw pixels -> float32 ``(C, H, W)`` with the card's normalisation."""
+        return apply_normalization(image, self.card["normalization"])
+
+    def forward(self, batch: np.ndarray) -> dict[str, np.ndarray]:
+        """Normalised tiles ``(N, C, h, w)`` float32 (h, w multiples of 32) -> ``{map: (N, L, h, w)}``."""
+        batch = self._check_batch(batch)
+        tensor = torch.from_numpy(batch).to(self.device, non_blocking=True)
+        if self.channels_last:
+            tensor = tensor.contiguous(memory_format=torch.channels_last)
+        autocast = (
+            torch.autocast(self.device.type, dtype=self.amp_dtype)
+            if self.amp_dtype is not None
+            else torch.autocast(self.device.type, enabled=False)
+        )
+        with torch.inference_mode(), autocast:
+            logits = self.model(tensor)
+        maps = logits_to_maps(logits, self.training_type, self.n_labels, distance=self.distance)
+        return {name: maps[name].float().cpu().numpy() for name in self.map_names}
+
+    def _check_batch(self, batch: np.ndarray) -> np.ndarray:
+        arr = np.asarray(batch)
+        if arr.ndim != 4 or arr.shape[1] != self.in_channels:
+            raise InvalidInputError(
+                f"batch has shape {arr.shape}; expected (N, C={self.in_channels}, h, w) normalised tiles"
+            )
+        if arr.shape[2] % 32 or arr.shape[3] % 32 or 0 in arr.shape:
+            raise InvalidInputError(
+                f"tile size {arr.shape[2]}x{arr.shape[3]} must be a positive multiple of 32 "
+                "in both directions; "
+                "pad the tiles (reflect) to a multiple of 32"
+            )
+        return np.ascontiguousarray(arr, dtype=np.float32)
+
+
+def postprocess_values(card: dict) -> list[dict]:
+    """Post-processing values ``{"threshold", "seed_threshold", "min_size"}`` per label, in label order."""
+    raw = card.get("postprocess") or {}
+    if not isinstance(raw, dict):
+        raise ModelPackageError(f"the model card's postprocess is {raw!r}; expected a JSON object")
+    per_label = not (set(raw) & set(POSTPROCESS_DEFAULTS))
+    out = []
+    for lab in card["labels"]:
+        values = dict(POSTPROCESS_DEFAULTS)
+        if per_label:
+            chosen = raw.get(str(lab.get("name")), raw.get(str(lab.get("id")), {}))
+        else:
+            chosen = raw
+        if not isinstance(chosen, dict):
+            raise ModelPackageError(
+                f"post-processing values {chosen!r} of label {lab.get('name')!r} are not an object"
+            )
+        values.update({k: v for k, v in chosen.items() if k in POSTPROCESS_DEFAULTS})
+        out.append(_check_values(values, lab))
+    return out
+
+
+def _check_values(values: dict, lab: dict) -> dict:
+    name = lab.get("name")
+    for key in ("threshold", "seed_threshold"):
+        try:
+            number = float(values[key])
+        except (TypeError, ValueError):
+            number = float("nan")
+        if not 0.0 <= number <= 1.0:
+            raise ModelPackageError(
+                f"the model card's {key}={values[key]!r} for label {name!r} must be a number between 0 and 1"
+            )
+        values[key] = number
+    size = values["min_size"]
+    if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 0:
+        raise ModelPackageError(
+            f"the model card's min_size={size!r} for label {name!r} must be a whole number >= 0"
+        )
+    values["min_size"] = int(size)
+    return values
+
+
+def _check_card(card: dict) -> None:
+    if not isinstance(card, dict):
+        raise ModelPackageError(f"the model card must be a JSON object, got {type(card).__name__}")
+    missing = [key for key in _CARD_KEYS if key not in card]
+    if missing:
+        raise ModelPackageError(f"the model card lacks {missing}; the package is damaged, export it again")
+    if card["training_type"] not in MAPS_USED:
+        raise ModelPackageError(
+            f"the model card's training_type {card['training_type']!r} is not known; "
+            f"expected one of {list(MAPS_USED)}"
+        )
+    labels = card["labels"]
+    if (
+        not isinstance(labels, list)
+        or not labels
+        or not all(isinstance(lab, dict) and "name" in lab for lab in labels)
+    ):
+        raise ModelPackageError(
+            f"the model card's labels {labels!r:.120} must be a non-empty list of {{'id', 'name'}}"
+        )
