@@ -127,6 +127,10 @@ def step_problems(settings: Settings, engine: Engine, choices: WizardChoices, st
         if len(channel_counts) > 1:
             problems.append(f"The selected images have different channel counts ({channel_counts}); "
                             "a model needs one channel count: select images with the same number of channels.")
+        dtypes = sorted({im.dtype for im in chosen})
+        if len(dtypes) > 1:
+            problems.append(f"The selected images have different bit depths ({', '.join(dtypes)}); a model learns "
+                            "one kind of image: select images of one bit depth.")
         not_background = [images[i].name for i in choices.background_ids if i in images and images[i].status != BACKGROUND]
         if not_background:
             problems.append(f"{', '.join(not_background[:5])} are not marked background-only; "

@@ -139,6 +139,12 @@ class Predictor:
 def postprocess_values(card: dict) -> list[dict]:
     """Post-processing values ``{"threshold", "seed_threshold", "min_size"}`` per label, in label order."""
     raw = card.get("postprocess") or {}
+    if isinstance(raw, list):  # the training package's form: one entry per label, in label order
+        if len(raw) != len(card["labels"]):
+            raise ModelPackageError(
+                f"the model card has post-processing values for {len(raw)} labels but {len(card['labels'])} labels"
+            )
+        raw = {str(lab.get("name")): entry for lab, entry in zip(card["labels"], raw, strict=True)}
     if not isinstance(raw, dict):
         raise ModelPackageError(f"the model card's postprocess is {raw!r}; expected a JSON object")
     per_label = not (set(raw) & set(POSTPROCESS_DEFAULTS))
