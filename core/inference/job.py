@@ -73,7 +73,9 @@ def run_prediction_job(ctx: JobContext) -> dict[str, Any]:
         else:
             entry.update({k: Path(v).relative_to(settings.data_dir).as_posix() for k, v in files.items()
                           if k in ("labels", "csv", "geojson")}, counts=files["counts"])
-            label_tiffs = write_label_tiffs(files["labels"], out_root / f"{index:03d}" / "per_label", stem)
+            per_label = out_root / f"{index:03d}" / "per_label"
+            per_label.mkdir(parents=True, exist_ok=True)
+            label_tiffs = write_label_tiffs(files["labels"], per_label, stem)
             entry["zip"] = _zip(out_root / f"{index:03d}" / f"{stem}.zip",
                                 [files["csv"], files["geojson"], *label_tiffs]).relative_to(settings.data_dir).as_posix()
         results.append(entry)

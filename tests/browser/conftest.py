@@ -107,3 +107,20 @@ def wait_for_idle(page) -> None:  # noqa: ANN001
         "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=60_000
     )
     page.wait_for_timeout(200)
+
+
+def click_when_single(page, name: str) -> None:  # noqa: ANN001
+    """Click the one enabled button called ``name`` (while Streamlit re-renders, a stale copy can linger)."""
+    button = page.get_by_role("button", name=name, disabled=False)
+    button.first.wait_for()
+    for _ in range(40):
+        if button.count() == 1:
+            break
+        page.wait_for_timeout(250)
+    button.first.click()
+
+
+def wizard_next(page, to_step: int) -> None:  # noqa: ANN001
+    click_when_single(page, "Next")
+    page.get_by_text(f"Step {to_step} of 8").wait_for()
+    wait_for_idle(page)

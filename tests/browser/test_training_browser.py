@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser.conftest import wait_for_idle
+from tests.browser.conftest import click_when_single, wait_for_idle, wizard_next
 
 pytestmark = pytest.mark.browser
 
 
 def click_next(page, to_step: int) -> None:  # noqa: ANN001
-    page.get_by_role("button", name="Next").click()
-    page.get_by_text(f"Step {to_step} of 8").wait_for()
-    wait_for_idle(page)
+    wizard_next(page, to_step)
 
 
 def test_wizard_start_progress_curves_finish(running_app, browser_page):
@@ -39,7 +37,7 @@ def test_wizard_start_progress_curves_finish(running_app, browser_page):
     page.get_by_label("Training name").fill("browser run")
     page.get_by_label("Training name").press("Enter")
     wait_for_idle(page)
-    page.get_by_role("button", name="Start training").click()
+    click_when_single(page, "Start training")
     page.get_by_text("number 1 in the queue").wait_for()
 
     page.goto(f"{running_app.url}/trainings")
