@@ -92,11 +92,11 @@ def test_first_run_to_report_and_measurements(running_app, browser_page, tmp_pat
     page.keyboard.press("Escape")
     wait_for_idle(page)
     page.get_by_role("button", name="Apply the model").click()
-    page.get_by_role("button", name="Measurements (CSV)").wait_for(timeout=300_000)
+    page.get_by_role("button", name="Measurements (CSV)").first.wait_for(timeout=300_000)
     wait_for_idle(page)
     shot(page, "06_apply", tmp_path)
     with page.expect_download() as download:
-        page.get_by_role("button", name="Measurements (CSV)").click()
+        page.get_by_role("button", name="Measurements (CSV)").first.click()
     rows = list(csv.DictReader(io.StringIO(Path(download.value.path()).read_text(encoding="utf-8"))))
     header = set(rows[0]) if rows else set()
     assert not rows or {"label", "area", "perimeter", "centroid_y"} & header
