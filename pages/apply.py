@@ -5,26 +5,20 @@ from __future__ import annotations
 import csv
 import io
 
-import numpy as np
 import streamlit as st
-from PIL import Image as PILImage
 
 from core.db import repo, session_scope
 from core.db.models import FAILED, QUEUED, RUNNING
 from core.errors import SegStudioError
-from core.evaluation.overlay import label_overlay
-from core.imaging import compose_rgb
-from core.inference import open_labels
 from core.inference.package_io import import_model_package
 from core.jobs import queue
 from core.predictions import MODELS_DIR, accept_as_annotations, available_models, queue_prediction
 from core.projects import discard_staged, stage_upload
 from ui.context import current_project, page_context
 from ui.feedback import flash, show_flashes, user_errors
-from ui.image_view import default_contrast, image_reader
+from ui.result_view import prediction_viewer
 
 UPLOAD_TYPES = ["tif", "tiff", "png", "jpg", "jpeg", "svs", "ndpi", "scn", "bif", "btf"]
-PREVIEW_SIDE = 1024
 
 ctx = page_context()
 st.title("Apply a model")
@@ -107,28 +101,6 @@ if run.results.get("zip"):
                            mime="application/zip", key="download_all")
 
 
-def _preview(item: dict) -> np.ndarray | None:
-    """The image with the predicted objects coloured, downscaled to at most PREVIEW_SIDE pixels."""
-    source = item.get("stored") or (by_id[item["image_id"]].stored_path if item.get("image_id") in by_id else None)
-    if source is None:
-        return None
-    path = str(ctx.settings.data_dir / source)
-    reader = image_reader(path)
-    level = next((i for i, (h, w) in enumerate(reader.level_shapes) if max(h, w) <= PREVIEW_SIDE),
-                 len(reader.level_shapes) - 1)
-    h, w = reader.level_shapes[level]
-    pixels = reader.read_region(level, 0, 0, h, w)
-    rgb = compose_rgb(pixels, contrast=default_contrast(path), is_rgb=pixels.shape[0] == 3 and pixels.dtype == np.uint8)
-    with open_labels(ctx.settings.data_dir / item["labels"]) as labels:
-        _, lh, lw = labels.shape
-        step = max(1, int(np.ceil(max(lh, lw) / max(h, w))))
-        planes = [labels.read_plane(p)[::step, ::step][:h, :w] for p in range(labels.shape[0])]
-    out = rgb
-    for plane in planes:
-        out = label_overlay(out[: plane.shape[0], : plane.shape[1]], plane)
-    return out
-
-
 for index, item in enumerate(results):
     with st.container(border=True):
         st.markdown(f"**{item.get('name', f'image {index + 1}')}**")
@@ -139,10 +111,13 @@ for index, item in enumerate(results):
         cols = st.columns(max(len(counts), 1) + 1)
         for col, (name, n) in zip(cols, counts.items(), strict=False):
             col.metric(f"{name} objects", n)
-        with user_errors():
-            picture = _preview(item)
-            if picture is not None:
-                st.image(PILImage.fromarray(picture), caption="Predicted objects", width=min(PREVIEW_SIDE, 768))
+        source = item.get("stored") or (by_id[item["image_id"]].stored_path if item.get("image_id") in by_id else None)
+        if source is not None:
+            with user_errors():
+                prediction_viewer(str(ctx.settings.data_dir / source), str(ctx.settings.data_dir / item["labels"]),
+                                  is_rgb=by_id[item["image_id"]].is_rgb if item.get("image_id") in by_id else False,
+                                  colors=[lab.get("color", "#ff0000") for lab in model.card.get("labels", [])],
+                                  key=f"{run_id}_{index}")
         csv_path = ctx.settings.data_dir / item["csv"]
         if csv_path.exists():
             rows = list(csv.DictReader(io.StringIO(csv_path.read_text(encoding="utf-8"))))

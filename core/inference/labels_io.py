@@ -57,13 +57,14 @@ class LabelImage:
         self.counts = list(meta.get("counts", [None] * shape[0]))
         self.training_type = str(meta.get("training_type", "instance"))
 
-    def read(self, plane: int, y: int, x: int, h: int, w: int) -> np.ndarray:
-        """Labels ``(h', w')`` of rows ``y:y+h`` and columns ``x:x+w`` of ``plane``, clipped to the image."""
+    def read(self, plane: int, y: int, x: int, h: int, w: int, *, step: int = 1) -> np.ndarray:
+        """Labels ``(h', w')`` of rows ``y:y+h`` and columns ``x:x+w`` of ``plane``, clipped to the image;
+        ``step`` > 1 keeps every step-th row and column (a zoomed-out view)."""
         _, height, width = self.shape
         y0, x0, y1, x1 = max(y, 0), max(x, 0), min(y + h, height), min(x + w, width)
         if self._squeezed:
-            return np.asarray(self._array[y0:y1, x0:x1])
-        return np.asarray(self._array[plane, y0:y1, x0:x1])
+            return np.asarray(self._array[y0:y1:step, x0:x1:step])
+        return np.asarray(self._array[plane, y0:y1:step, x0:x1:step])
 
     def read_plane(self, plane: int) -> np.ndarray:
         return self.read(plane, 0, 0, self.shape[1], self.shape[2])
