@@ -22,7 +22,9 @@ CUDA_MAX_BATCH = 32
 _MEMINFO = Path("/proc/meminfo")
 
 
-def activation_bytes_per_sample(model: torch.nn.Module, in_channels: int, patch_size: int, choice: DeviceChoice) -> int:
+def activation_bytes_per_sample(
+    model: torch.nn.Module, in_channels: int, patch_size: int, choice: DeviceChoice
+) -> int:
     """Bytes of tensors saved for backward by one ``(1, C, P, P)`` sample (parameters not counted)."""
     total = 0
     params = {p.data_ptr() for p in model.parameters()}

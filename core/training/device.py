@@ -50,7 +50,9 @@ def pick_device(setting: str = "auto") -> DeviceChoice:
     if setting not in DEVICE_SETTINGS:
         raise InvalidInputError(f"device {setting!r} is not known; use one of {list(DEVICE_SETTINGS)}")
     if setting == "cuda" and not torch.cuda.is_available():
-        raise InvalidInputError("device is set to 'cuda' but no CUDA GPU is visible; set SEGSTUDIO_DEVICE=auto or cpu")
+        raise InvalidInputError(
+            "device is set to 'cuda' but no CUDA GPU is visible; set SEGSTUDIO_DEVICE=auto or cpu"
+        )
     if setting in ("auto", "cuda") and torch.cuda.is_available():
         dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
         return DeviceChoice(torch.device("cuda"), dtype, True, "CUDA GPU with automatic mixed precision")

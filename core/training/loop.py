@@ -327,7 +327,8 @@ class _Run:
         st = self.state
         self.model.load_state_dict(saved["model"])
         st.step, st.epoch, st.used_before = int(saved["step"]), int(saved["epoch"]), float(saved["used_seconds"])
-        st.history, st.best_score, st.best_epoch = list(saved["history"]), float(saved["best_score"]), saved["best_epoch"]
+        st.history, st.best_score = list(saved["history"]), float(saved["best_score"])
+        st.best_epoch = saved["best_epoch"]
         st.lr, st.lr_test = float(saved["lr"]), dict(saved["lr_test"])
         self.optimizer = self._make_optimizer(self.model, st.lr)
         self.optimizer.load_state_dict(saved["optimizer"])
@@ -374,7 +375,10 @@ def _train_scores(counts: torch.Tensor | None) -> dict:
     ious = [t / u for t, u in zip(tp, union, strict=True) if u > 0]
     total = tp + fp + fn + tn
     accs = [(t + n) / s for t, n, s in zip(tp, tn, total, strict=True) if s > 0]
-    return {"train_accuracy": float(np.mean(accs)) if accs else None, "train_iou": float(np.mean(ious)) if ious else None}
+    return {
+        "train_accuracy": float(np.mean(accs)) if accs else None,
+        "train_iou": float(np.mean(ious)) if ious else None,
+    }
 
 
 def _cpu_state(model: torch.nn.Module) -> dict:
@@ -386,7 +390,8 @@ def _check_inputs(config, train_images, val_images, budget_seconds) -> None:
         raise InvalidInputError(f"config must be a TrainConfig, got {type(config).__name__}")
     if not train_images or not val_images:
         raise InvalidInputError(
-            f"training needs at least 1 training and 1 validation image; got {len(train_images)} and {len(val_images)}"
+            "training needs at least 1 training and 1 validation image; "
+            f"got {len(train_images)} and {len(val_images)}"
         )
     channels = {im.channels for im in [*train_images, *val_images]}
     if len(channels) != 1:

@@ -35,7 +35,9 @@ def instance_loss(
     return _instance(logp, cls, valid, dlogits, dist)
 
 
-def loss_from_maps(maps: dict[str, torch.Tensor], targets: dict[str, torch.Tensor], training_type: str) -> torch.Tensor:
+def loss_from_maps(
+    maps: dict[str, torch.Tensor], targets: dict[str, torch.Tensor], training_type: str
+) -> torch.Tensor:
     """The same loss from probability maps (validation, where the network gave maps, not logits).
 
     ``maps`` as :func:`core.training.models.logits_to_maps` gives them, each ``(B, L, H, W)``.

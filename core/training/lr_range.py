@@ -45,7 +45,9 @@ def lr_range_test(
 ) -> LrRangeResult:
     """Run the test. ``step(optimizer, i)`` does one training step on batch ``i`` and returns its loss."""
     if not 0 < lr_min < lr_max or n_steps < 2:
-        raise InvalidInputError(f"lr range test needs 0 < lr_min < lr_max and n_steps >= 2; got {lr_min}, {lr_max}, {n_steps}")
+        raise InvalidInputError(
+            f"lr range test needs 0 < lr_min < lr_max and n_steps >= 2; got {lr_min}, {lr_max}, {n_steps}"
+        )
     saved = copy.deepcopy(model.state_dict())
     optimizer = make_optimizer(model, lr_min)
     factor = (lr_max / lr_min) ** (1.0 / (n_steps - 1))

@@ -34,7 +34,10 @@ ARCHITECTURE = "smp.Unet"
 _REQUIRED = ("format_version", "architecture", "encoder", "in_channels", "out_channels", "training_type",
              "labels", "normalization", "distance_head")
 
-__all__ = ["FORMAT_VERSION", "load_model", "load_torchscript", "package_versions", "predict_maps", "read_card", "write_package"]
+__all__ = [
+    "FORMAT_VERSION", "load_model", "load_torchscript", "package_versions", "predict_maps", "read_card",
+    "write_package",
+]
 
 
 def write_package(package_dir: Path, model: torch.nn.Module, card: dict, *, trace_size: int = 64) -> Path:

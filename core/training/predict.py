@@ -53,7 +53,8 @@ def predict_maps(
             if out is None:
                 out = {k: np.zeros((v.shape[0], ny * stride, nx * stride), np.float32) for k, v in maps.items()}
             for key, value in maps.items():
-                out[key][:, y : y + stride, x : x + stride] = value[:, margin : margin + stride, margin : margin + stride]
+                inner = value[:, margin : margin + stride, margin : margin + stride]
+                out[key][:, y : y + stride, x : x + stride] = inner
     return {key: np.ascontiguousarray(value[:, :h, :w]) for key, value in out.items()}
 
 

@@ -70,7 +70,8 @@ class PatchSampler:
         index = int(rng.choice(len(self.images), p=self._weights))
         im = self.images[index]
         y, x = self._corner(im, rng)
-        image, labels, valid = read_window(im, y, x, self.config.patch_size, self._norms[index], instance=self.instance)
+        size, norm = self.config.patch_size, self._norms[index]
+        image, labels, valid = read_window(im, y, x, size, norm, instance=self.instance)
         if self.augment is not None:
             image, labels, valid = augment_patch(image, labels, valid, rng, self.augment)
         return image, network_targets(labels, valid, self.config)

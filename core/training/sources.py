@@ -81,7 +81,8 @@ def ArrayImage(  # noqa: N802 - a constructor-like factory
     ``image``: ``(C, H, W)`` (or ``(H, W)``, taken as one channel); ``instances``: ``(L, H, W)`` int
     instance ids per label; ``masks``: ``(L, H, W)`` bool (semantic); ``valid``: ``(H, W)`` bool or None
     (all pixels valid); ``roi_boxes``: ``(y0, x0, y1, x1)`` of the ROIs
-    (patches are drawn inside them when training on ROIs). Give ``instances`` or ``masks`` (or both); a background-only image has all zeros.
+    (patches are drawn inside them when training on ROIs). Give ``instances`` or ``masks`` (or both); a
+    background-only image has all zeros.
     """
     image, instances, masks, valid = _check_arrays(key, image, instances, masks, valid)
 
@@ -122,7 +123,8 @@ def _check_arrays(key, image, instances, masks, valid):
             instances = instances[None]
         if instances.shape[1:] != hw or not np.issubdtype(instances.dtype, np.integer):
             raise InvalidInputError(
-                f"instances of {key!r} are {instances.dtype} {instances.shape}; expected integer (L, {hw[0]}, {hw[1]})"
+                f"instances of {key!r} are {instances.dtype} {instances.shape}; "
+                f"expected integer (L, {hw[0]}, {hw[1]})"
             )
         instances = instances.astype(np.int32, copy=False)
     if masks is None:
@@ -135,7 +137,8 @@ def _check_arrays(key, image, instances, masks, valid):
     masks = masks.astype(bool, copy=False)
     if instances is not None and instances.shape[0] != masks.shape[0]:
         raise InvalidInputError(
-            f"image {key!r} has {instances.shape[0]} instance planes but {masks.shape[0]} mask planes; give one per label"
+            f"image {key!r} has {instances.shape[0]} instance planes but {masks.shape[0]} mask planes; "
+            "give one per label"
         )
     if valid is None:
         valid = np.ones(hw, dtype=bool)
