@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from core.db import repo, session_scope
 from core.db.engine import make_engine
-from tests.browser.conftest import wait_for_idle
+from tests.browser.conftest import click_when_single, wait_for_idle
 
 pytestmark = pytest.mark.browser
 
@@ -40,9 +42,9 @@ def test_draw_polygon_save_and_reload(running_app, browser_page):
     page.mouse.click(box["x"] + corners[0][0], box["y"] + corners[0][1])  # close on the first vertex
     wait_for_idle(page)
     page.get_by_text("You have unsaved changes on this image.").wait_for()
-    page.get_by_role("button", name="Save").click()
+    click_when_single(page, "Save")
     wait_for_idle(page)
-    page.get_by_text("Saved").first.wait_for()
+    page.get_by_text(re.compile(r"^Saved \d+ shape")).first.wait_for()
 
     page.reload()
     wait_for_idle(page)

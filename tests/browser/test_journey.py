@@ -6,6 +6,8 @@ apply the model -> measurements CSV. Screenshots of each main screen go to the R
 
 from __future__ import annotations
 
+import re
+
 import csv
 import io
 import os
@@ -48,8 +50,8 @@ def test_first_run_to_report_and_measurements(running_app, browser_page, tmp_pat
         page.mouse.click(box["x"] + x, box["y"] + y)
         page.wait_for_timeout(150)
     page.get_by_text("You have unsaved changes on this image.").wait_for()
-    page.get_by_role("button", name="Save").click()
-    page.get_by_text("Saved").first.wait_for()
+    click_when_single(page, "Save")
+    page.get_by_text(re.compile(r"^Saved \d+ shape")).first.wait_for()
     wait_for_idle(page)
     shot(page, "03_annotate", tmp_path)
 
