@@ -17,7 +17,7 @@ from core.db import repo, session_scope
 from core.db.models import ANNOTATED, BACKGROUND, QUEUED, Image, Training
 from core.errors import InvalidInputError, TrainingRuleError
 from core.training.config import TRAINING_TYPES, LabelSpec, TrainConfig
-from core.training.models import DEFAULT_ENCODER, ENCODERS
+from core.training.encoders import DEFAULT_ENCODER, ENCODERS
 from core.training.split import SPLIT_MODES, SplitImage, check_training_rules, make_split
 
 IMAGE_TYPES = {"2d": "2D (grayscale or RGB)", "multichannel": "Multichannel (more than 3 channels)"}

@@ -16,7 +16,7 @@ from core.trainings import (
     queue_training,
     step_problems,
 )
-from core.training.models import ENCODERS
+from core.training.encoders import ENCODERS
 from ui.context import current_project, page_context
 from ui.feedback import user_errors
 

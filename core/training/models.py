@@ -16,31 +16,8 @@ import segmentation_models_pytorch as smp
 import torch
 
 from core.errors import InvalidInputError
+from core.training.encoders import DEFAULT_ENCODER, ENCODERS  # noqa: F401  (re-exported)
 
-#: name -> smp encoder, decoder widths, and a sentence for the UI. The first entry is the default.
-ENCODERS: dict[str, dict] = {
-    "resnet18": {
-        "smp_encoder": "resnet18",
-        "decoder_channels": (128, 64, 32, 16, 16),
-        "description": "ResNet-18 with a light decoder: fast on a CPU, a good default",
-    },
-    "resnet34": {
-        "smp_encoder": "resnet34",
-        "decoder_channels": (256, 128, 64, 32, 16),
-        "description": "ResNet-34: deeper, slower, for long trainings or a GPU",
-    },
-    "mobilenet_v2": {
-        "smp_encoder": "mobilenet_v2",
-        "decoder_channels": (128, 64, 32, 16, 16),
-        "description": "MobileNet-V2: few parameters, small model files",
-    },
-    "efficientnet-b0": {
-        "smp_encoder": "efficientnet-b0",
-        "decoder_channels": (256, 128, 64, 32, 16),
-        "description": "EfficientNet-B0 (the arivis seed's family): accurate, slower to train on a CPU",
-    },
-}
-DEFAULT_ENCODER = next(iter(ENCODERS))
 MAX_CHANNELS = 10
 
 
