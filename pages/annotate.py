@@ -20,7 +20,7 @@ from core.db.models import ANNOTATED, BACKGROUND, NOT_ANNOTATED
 from core.errors import SegStudioError
 from core.projects import discard_staged, image_path, stage_upload
 from ui import annotation_session as work_store
-from ui.context import current_project, page_context
+from ui.context import page_context, require_project
 from ui.feedback import flash, show_flashes, user_errors
 from ui.gallery import status_badge
 from ui.image_view import channel_controls, image_reader, render_view_png
@@ -32,11 +32,7 @@ ctx = page_context()
 st.title("Annotate")
 show_flashes()
 
-project = current_project(ctx)
-if project is None:
-    st.info("Choose or create a project first.")
-    st.page_link("pages/projects.py", label="Go to Projects", icon=":material/folder_open:")
-    st.stop()
+project = require_project(ctx)
 with session_scope(ctx.engine) as session:
     images = repo.list_images(session, project.id)  # type: ignore[arg-type]
     labels = repo.list_labels(session, project.id)  # type: ignore[arg-type]

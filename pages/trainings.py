@@ -13,18 +13,14 @@ from core.db.models import FAILED, QUEUED, RUNNING, SUCCEEDED, Training
 from core.jobs import queue
 from core.queue_view import queue_entries
 from core.trainings import rerun_training
-from ui.context import current_project, page_context
+from ui.context import page_context, require_project
 from ui.curves import curves_figure
 from ui.feedback import flash, show_flashes, user_errors
 
 ctx = page_context()
 st.title("Trainings")
 show_flashes()
-project = current_project(ctx)
-if project is None:
-    st.info("Choose or create a project first.")
-    st.page_link("pages/projects.py", label="Go to Projects", icon=":material/folder_open:")
-    st.stop()
+project = require_project(ctx)
 
 STATUS_TEXT = {QUEUED: "queued", RUNNING: "running", SUCCEEDED: "finished", FAILED: "failed", "cancelled": "cancelled"}
 

@@ -45,6 +45,16 @@ def current_project(ctx: PageContext) -> Project | None:
     return project
 
 
+def require_project(ctx: PageContext) -> Project:
+    """The current project; without one, say what to do and stop the page."""
+    project = current_project(ctx)
+    if project is None:
+        st.info("Choose or create a project first.")
+        st.page_link("pages/projects.py", label="Go to Projects", icon=":material/folder_open:")
+        st.stop()
+    return project  # type: ignore[return-value]
+
+
 def set_current_project(project_id: int | None) -> None:
     if project_id is None:
         st.session_state.pop(PROJECT_KEY, None)
