@@ -20,7 +20,13 @@ if [ ! -f "$venv/.complete" ]; then
 fi
 # Point the environment at this clone (fast: no dependencies are touched).
 if [ "$(cat "$venv/.repo" 2>/dev/null)" != "$repo" ] || ! (cd / && "$venv/bin/python" -c "import core" 2>/dev/null); then
-    PIP_FIND_LINKS="" "$venv/bin/python" -m pip install --quiet --no-deps --no-build-isolation -e "$repo" >/dev/null
+    log="$(mktemp)"
+    if ! PIP_FIND_LINKS="" "$venv/bin/python" -m pip install --quiet --no-deps --no-build-isolation -e "$repo" >"$log" 2>&1; then
+        cat "$log" >&2
+        rm -f "$log"
+        exit 1
+    fi
+    rm -f "$log"
     echo "$repo" > "$venv/.repo"
 fi
 export PATH="$venv/bin:$PATH"
