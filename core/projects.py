@@ -136,7 +136,8 @@ def import_one(settings: Settings, engine: Engine, project_id: int, original_nam
     dest_dir.mkdir(parents=True, exist_ok=True)
     stem = uuid.uuid4().hex[:16]
     stored = import_image(
-        path, dest_dir, stem, max_megapixels=settings.max_megapixels, max_channels=settings.max_channels
+        path, dest_dir, stem, max_megapixels=settings.max_megapixels, max_channels=settings.max_channels,
+        content_hash=content_hash,
     )
     record = Image(
         project_id=project_id,

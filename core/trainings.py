@@ -6,6 +6,7 @@ Pages and the CLI call these. The rules are checked again when a training is que
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -200,3 +201,14 @@ def rerun_training(settings: Settings, engine: Engine, training_id: int) -> Trai
     choices = WizardChoices.from_dict(wizard)
     choices.name = f"{old.name} (again)"
     return queue_training(settings, engine, choices)
+
+
+def delete_training(settings: Settings, engine: Engine, training_id: int) -> None:
+    """Delete a finished training, its metrics, model and report (a queued or running one is cancelled first)."""
+    with session_scope(engine) as session:
+        training = repo.get_training(session, training_id)
+        if training.status in ("queued", "running"):
+            raise InvalidInputError(f"Training {training.name!r} is {training.status}; cancel it before deleting it.")
+        session.delete(training)
+        session.commit()
+    shutil.rmtree(settings.training_dir(training_id), ignore_errors=True)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import csv
-import io
+import itertools
 
 import streamlit as st
 
@@ -97,7 +97,7 @@ results = run.results.get("images", [])
 if run.results.get("zip"):
     zip_path = ctx.settings.data_dir / run.results["zip"]
     if zip_path.exists():
-        st.download_button("Download everything (ZIP)", zip_path.read_bytes(), file_name=f"prediction-{run_id}.zip",
+        st.download_button("Download everything (ZIP)", zip_path.read_bytes, file_name=f"prediction-{run_id}.zip",
                            mime="application/zip", key="download_all")
 
 
@@ -120,16 +120,17 @@ for index, item in enumerate(results):
                                   key=f"{run_id}_{index}")
         csv_path = ctx.settings.data_dir / item["csv"]
         if csv_path.exists():
-            rows = list(csv.DictReader(io.StringIO(csv_path.read_text(encoding="utf-8"))))
+            with open(csv_path, encoding="utf-8", newline="") as handle:
+                rows = list(itertools.islice(csv.DictReader(handle), 500))
             st.dataframe(rows[:500], hide_index=True, height=240)
             d1, d2, d3 = st.columns(3)
-            d1.download_button("Measurements (CSV)", csv_path.read_bytes(), file_name=csv_path.name, mime="text/csv",
+            d1.download_button("Measurements (CSV)", csv_path.read_bytes, file_name=csv_path.name, mime="text/csv",
                                key=f"csv_{run_id}_{index}")
             geo = ctx.settings.data_dir / item["geojson"]
-            d2.download_button("Objects (GeoJSON, QuPath)", geo.read_bytes(), file_name=geo.name,
+            d2.download_button("Objects (GeoJSON, QuPath)", geo.read_bytes, file_name=geo.name,
                                mime="application/geo+json", key=f"geo_{run_id}_{index}")
             one = ctx.settings.data_dir / item["zip"]
-            d3.download_button("Labels + all (ZIP)", one.read_bytes(), file_name=one.name, mime="application/zip",
+            d3.download_button("Labels + all (ZIP)", one.read_bytes, file_name=one.name, mime="application/zip",
                                key=f"zip_{run_id}_{index}")
         if item.get("image_id") in by_id and project is not None:
             with session_scope(ctx.engine) as session:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 from datetime import datetime, timezone
 
 import streamlit as st
@@ -12,7 +11,7 @@ from core.db import repo, session_scope
 from core.db.models import FAILED, QUEUED, RUNNING, SUCCEEDED, Training
 from core.jobs import queue
 from core.queue_view import queue_entries
-from core.trainings import rerun_training
+from core.trainings import delete_training, rerun_training
 from ui.context import page_context, require_project
 from ui.curves import curves_figure
 from ui.feedback import flash, show_flashes, user_errors
@@ -86,17 +85,14 @@ def detail(training_id: int) -> None:
             st.rerun()
     report = ctx.settings.data_dir / t.report_path if t.report_path else None
     if report is not None and report.exists():
-        c.download_button("Download report (ZIP)", report.read_bytes(), file_name=f"training-{t.id}-report.zip",
+        c.download_button("Download report (ZIP)", report.read_bytes, file_name=f"training-{t.id}-report.zip",
                           mime="application/zip", key="download_report")
     if t.status not in (QUEUED, RUNNING) and d.button("Delete", key="delete_training"):
         st.session_state["confirm_delete_training"] = training_id
     if st.session_state.get("confirm_delete_training") == training_id:
         st.warning("Delete this training, its model and its report?")
         if st.button("Yes, delete", type="primary", key="delete_training_yes"):
-            with session_scope(ctx.engine) as session:
-                session.delete(repo.get_training(session, training_id))
-                session.commit()
-            shutil.rmtree(ctx.settings.training_dir(training_id), ignore_errors=True)
+            delete_training(ctx.settings, ctx.engine, training_id)
             st.session_state.pop("training_detail", None)
             st.session_state.pop("confirm_delete_training", None)
             flash(f"Deleted {t.name!r}.")

@@ -160,6 +160,7 @@ def import_image(
     max_megapixels: float = 625.0,
     max_channels: int = 10,
     progress: Progress | None = None,
+    content_hash: str | None = None,
 ) -> StoredImage:
     """Import ``src`` into ``dest_dir`` as ``<stem>.tif`` (or the whole-slide file) + ``<stem>_thumb.png``.
 
@@ -171,7 +172,7 @@ def import_image(
     src, dest_dir = Path(src), Path(dest_dir)
     _check_stem(stem)
     info = probe(src, max_megapixels=max_megapixels, max_channels=max_channels)
-    content_hash = file_sha256(src)
+    content_hash = content_hash or file_sha256(src)  # callers that checked for duplicates hashed it already
     target = dest_dir / (f"{stem}{_wsi_extension(src)}" if info.is_wsi else f"{stem}.tif")
     thumb_path = dest_dir / f"{stem}_thumb.png"
     for existing in (target, thumb_path):

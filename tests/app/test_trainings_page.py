@@ -67,3 +67,30 @@ def test_trainings_list_detail_cancel_and_rerun(app_env):
     next(b for b in at.button if b.key == "cancel_training").click().run()
     with session_scope(engine) as s:
         assert repo.get_training(s, queued.id).status == "cancelled"
+
+
+def test_delete_removes_the_training_and_its_files(app_env):
+    from core.trainings import delete_training
+
+    engine = make_engine(app_env.database_url)
+    project = create_demo_project(app_env, engine)
+    with session_scope(engine) as s:
+        t = repo.add_training(s, Training(project_id=project.id, name="old", status=SUCCEEDED, config={}))
+    folder = app_env.training_dir(t.id)
+    folder.mkdir(parents=True)
+    (folder / "report.zip").write_bytes(b"x")
+    at = _open(project.id, detail=t.id)
+    next(b for b in at.button if b.key == "delete_training").click().run()
+    next(b for b in at.button if b.key == "delete_training_yes").click().run()
+    assert not at.exception
+    with session_scope(engine) as s:
+        assert repo.list_trainings(s, project.id) == []
+    assert not folder.exists()
+    with session_scope(engine) as s:
+        running = repo.add_training(s, Training(project_id=project.id, name="busy", status=RUNNING, config={}))
+    import pytest
+
+    from core.errors import InvalidInputError
+
+    with pytest.raises(InvalidInputError, match="cancel it before deleting"):
+        delete_training(app_env, engine, running.id)
