@@ -87,3 +87,20 @@ def render_view(
         part = Image.fromarray(rgb).resize((vis_w, vis_h), Image.Resampling.BILINEAR, box=box)
     canvas.paste(part, (0, 0))
     return canvas
+
+
+def region_on_canvas(values: np.ndarray, region: Sequence[int], viewport: Viewport, *, fill: object = 0) -> np.ndarray:
+    """Resample a full-resolution array of ``region`` (y, x, h, w) to the canvas: ``(canvas_h, canvas_w)``.
+
+    Each canvas pixel takes the value under its centre (nearest), like :func:`render_view`; canvas pixels
+    outside the region get ``fill``. Used to lay a proposal or an uncertainty map over the view.
+    """
+    y, x, h, w = (int(v) for v in region)
+    if values.shape[:2] != (h, w):
+        raise InvalidInputError(f"values of shape {values.shape[:2]} do not match the region size {(h, w)}")
+    cols = np.floor(viewport.x0 + (np.arange(viewport.canvas_w) + 0.5) / viewport.scale).astype(np.int64) - x
+    rows = np.floor(viewport.y0 + (np.arange(viewport.canvas_h) + 0.5) / viewport.scale).astype(np.int64) - y
+    out = np.full((viewport.canvas_h, viewport.canvas_w, *values.shape[2:]), fill, dtype=values.dtype)
+    col_ok, row_ok = (cols >= 0) & (cols < w), (rows >= 0) & (rows < h)
+    out[np.ix_(row_ok, col_ok)] = values[np.ix_(rows[row_ok], cols[col_ok])]
+    return out

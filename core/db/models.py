@@ -17,7 +17,8 @@ def utcnow() -> datetime:
 NOT_ANNOTATED = "not_annotated"
 ANNOTATED = "annotated"
 BACKGROUND = "background"
-IMAGE_STATUSES = (NOT_ANNOTATED, ANNOTATED, BACKGROUND)
+PROPOSED = "proposed"  # annotations proposed by the scribble assistant, not yet accepted by the user
+IMAGE_STATUSES = (NOT_ANNOTATED, ANNOTATED, BACKGROUND, PROPOSED)
 
 # Shape kinds and geometries
 KIND_ANNOTATION = "annotation"
@@ -77,6 +78,17 @@ class Shape(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
 
 
+class Scribble(SQLModel, table=True):
+    """A brush stroke for the scribble assistant: training data of its random forest, never of the U-Net."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    image_id: int = Field(foreign_key="image.id", index=True, ondelete="CASCADE")
+    label_id: int | None = Field(default=None, foreign_key="labelclass.id", index=True, ondelete="CASCADE")  # None = background
+    points: list[list[float]] = Field(sa_column=Column(JSON, nullable=False))  # [[x, y], ...] image pixels
+    width: float = 8.0  # brush diameter in image pixels
+    created_at: datetime = Field(default_factory=utcnow)
+
+
 class Training(SQLModel, table=True):
     """A training is also a job of the queue: the queue is this table."""
 
@@ -125,6 +137,24 @@ class Prediction(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     training_id: int | None = Field(default=None, foreign_key="training.id", index=True, ondelete="SET NULL")
     model_dir: str = ""
+    config: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    status: str = Field(default=QUEUED, index=True, max_length=12)
+    progress: float = 0.0
+    message: str = ""
+    error: str = ""
+    cancel_requested: bool = False
+    heartbeat_at: datetime | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+    finished_at: datetime | None = None
+    results: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class Preannotation(SQLModel, table=True):
+    """A job letting the scribble assistant's forest propose annotations for other images (also queued)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    project_id: int = Field(foreign_key="project.id", index=True, ondelete="CASCADE")
+    forest_path: str = ""  # relative to the data directory
     config: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     status: str = Field(default=QUEUED, index=True, max_length=12)
     progress: float = 0.0

@@ -18,13 +18,16 @@ from core.db.models import (
     IMAGE_STATUSES,
     KIND_ANNOTATION,
     NOT_ANNOTATED,
+    PROPOSED,
     QUEUED,
     EpochMetric,
     Image,
     LabelClass,
     Notification,
+    Preannotation,
     Prediction,
     Project,
+    Scribble,
     Shape,
     Training,
     utcnow,
@@ -267,6 +270,9 @@ def delete_image(session: Session, image_id: int) -> Image:
 
 
 def set_image_status(session: Session, image_id: int, status: str) -> Image:
+    """What the user says of an image: not annotated, background-only, or annotated (accepting a proposal)."""
+    if status == PROPOSED:
+        raise InvalidInputError("Only the scribble assistant's pre-annotation marks images as proposed.")
     if status not in IMAGE_STATUSES:
         raise InvalidInputError(f"Image status {status!r} is not known; use one of {', '.join(IMAGE_STATUSES)}.")
     image = get_image(session, image_id)
@@ -301,14 +307,16 @@ def _count_annotations(session: Session, image_id: int) -> int:
 
 
 def _refresh_status(session: Session, image_id: int) -> None:
-    """Annotated when it has annotation shapes; otherwise keep background-only, else not annotated."""
+    """Annotated when it has annotation shapes (proposed ones stay proposed until accepted); otherwise keep
+    background-only, else not annotated."""
     image = session.get(Image, image_id)
     if image is None:
         return
     has = _count_annotations(session, image_id) > 0
     if has:
-        image.status = ANNOTATED
-    elif image.status == ANNOTATED:
+        if image.status != PROPOSED:
+            image.status = ANNOTATED
+    elif image.status in (ANNOTATED, PROPOSED):
         image.status = NOT_ANNOTATED
     image.updated_at = utcnow()
     session.add(image)
@@ -374,6 +382,22 @@ def _insert_shapes(session: Session, image: Image, records: Iterable[dict[str, A
     _refresh_status(session, image.id)  # type: ignore[arg-type]
 
 
+def propose_shapes(session: Session, image_id: int, records: Iterable[dict[str, Any]]) -> Image | None:
+    """Store the assistant's proposal for an image that is still not annotated, and mark it proposed.
+
+    Returns None (and writes nothing) when the image was annotated or marked meanwhile: a proposal never
+    replaces the user's work.
+    """
+    image = session.get(Image, image_id)
+    if image is None or image.status != NOT_ANNOTATED or _count_annotations(session, image_id):
+        return None
+    image.status = PROPOSED
+    _insert_shapes(session, image, records)
+    session.commit()
+    session.refresh(image)
+    return image
+
+
 def delete_shape(session: Session, shape_id: int) -> None:
     shape = session.get(Shape, shape_id)
     if shape is None:
@@ -396,6 +420,18 @@ def annotation_summary(session: Session, project_id: int) -> dict[int, dict[int,
     out: dict[int, dict[int, int]] = {}
     for image_id, label_id, n in rows:
         out.setdefault(image_id, {})[label_id] = n
+    return out
+
+
+def annotation_sources(session: Session, project_id: int) -> dict[int, set[str]]:
+    """image id -> the sources of its annotation shapes (manual, import, proposal, prediction)."""
+    rows = session.exec(
+        select(Shape.image_id, Shape.source).join(Image, Image.id == Shape.image_id)
+        .where(Image.project_id == project_id, Shape.kind == KIND_ANNOTATION).distinct()
+    ).all()
+    out: dict[int, set[str]] = {}
+    for image_id, source in rows:
+        out.setdefault(image_id, set()).add(source)
     return out
 
 
@@ -491,6 +527,80 @@ def update_prediction(session: Session, prediction_id: int, **fields: Any) -> Pr
 
 def list_predictions(session: Session, *, limit: int = 50) -> list[Prediction]:
     return list(session.exec(select(Prediction).order_by(col(Prediction.id).desc()).limit(limit)))
+
+
+# --- the scribble assistant ----------------------------------------------------------------------
+def list_scribbles(session: Session, image_id: int) -> list[Scribble]:
+    return list(session.exec(select(Scribble).where(Scribble.image_id == image_id).order_by(Scribble.id)))
+
+
+def scribbled_images(session: Session, project_id: int) -> list[int]:
+    """Ids of the project's images that have assistant strokes."""
+    rows = session.exec(
+        select(Scribble.image_id).join(Image, Image.id == Scribble.image_id)
+        .where(Image.project_id == project_id).distinct()
+    ).all()
+    return sorted(int(r) for r in rows)
+
+
+def add_scribble(session: Session, image_id: int, points: list[list[float]], *, width: float,
+                 label_id: int | None) -> Scribble:
+    image = get_image(session, image_id)
+    if label_id is not None and label_id not in {lab.id for lab in list_labels(session, image.project_id)}:
+        raise InvalidInputError(f"Label {label_id} is not in this image's project; pick a label of the project.")
+    if not points:
+        raise InvalidInputError("A stroke needs at least one point; brush on the image.")
+    if not width > 0:
+        raise InvalidInputError(f"The brush width must be positive, got {width}.")
+    scribble = Scribble(image_id=image_id, label_id=label_id, points=points, width=float(width))
+    session.add(scribble)
+    session.commit()
+    session.refresh(scribble)
+    return scribble
+
+
+def delete_last_scribble(session: Session, image_id: int) -> bool:
+    last = session.exec(select(Scribble).where(Scribble.image_id == image_id).order_by(Scribble.id.desc())).first()  # type: ignore[union-attr]
+    if last is None:
+        return False
+    session.delete(last)
+    session.commit()
+    return True
+
+
+def clear_scribbles(session: Session, image_id: int) -> int:
+    result = session.exec(delete(Scribble).where(Scribble.image_id == image_id))  # type: ignore[call-overload]
+    session.commit()
+    return int(result.rowcount or 0)
+
+
+def add_preannotation(session: Session, job: Preannotation) -> Preannotation:
+    session.add(job)
+    session.commit()
+    session.refresh(job)
+    return job
+
+
+def get_preannotation(session: Session, job_id: int) -> Preannotation:
+    job = session.get(Preannotation, job_id)
+    if job is None:
+        raise NotFoundError(f"Pre-annotation run {job_id} does not exist.")
+    return job
+
+
+def update_preannotation(session: Session, job_id: int, **fields: Any) -> Preannotation:
+    job = get_preannotation(session, job_id)
+    for key, value in fields.items():
+        setattr(job, key, value)
+    session.add(job)
+    session.commit()
+    session.refresh(job)
+    return job
+
+
+def list_preannotations(session: Session, project_id: int, *, limit: int = 20) -> list[Preannotation]:
+    query = select(Preannotation).where(Preannotation.project_id == project_id)
+    return list(session.exec(query.order_by(Preannotation.id.desc()).limit(limit)))  # type: ignore[union-attr]
 
 
 def notify(session: Session, text: str, *, level: str = "info", training_id: int | None = None) -> Notification:

@@ -28,6 +28,7 @@ from core.jobs.context import JobCancelled, JobContext
 JOB_FUNCTIONS: dict[str, str] = {
     "training": "core.training.job:run_training_job",
     "prediction": "core.inference.job:run_prediction_job",
+    "preannotation": "core.assist.job:run_preannotation_job",
 }
 SETTINGS_ENV = "SEGSTUDIO_JOB_SETTINGS"
 

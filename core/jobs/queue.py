@@ -16,12 +16,13 @@ from sqlalchemy import select, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from core.db.models import CANCELLED, FAILED, QUEUED, RUNNING, Prediction, Training, utcnow
+from core.db.models import CANCELLED, FAILED, QUEUED, RUNNING, Preannotation, Prediction, Training, utcnow
 
-JOB_TABLES: dict[str, type[Training] | type[Prediction]] = {"training": Training, "prediction": Prediction}
+JobTable = type[Training] | type[Prediction] | type[Preannotation]
+JOB_TABLES: dict[str, JobTable] = {"training": Training, "prediction": Prediction, "preannotation": Preannotation}
 
 
-def job_table(kind: str) -> type[Training] | type[Prediction]:
+def job_table(kind: str) -> JobTable:
     try:
         return JOB_TABLES[kind]
     except KeyError:

@@ -25,7 +25,7 @@ from sqlalchemy.engine import Engine
 from core.config import Settings
 from core.db import repo, session_scope
 from core.db.engine import make_engine
-from core.db.models import FAILED, SUCCEEDED, Prediction, Training
+from core.db.models import FAILED, SUCCEEDED
 from core.jobs import queue
 from core.jobs.child import SETTINGS_ENV, settings_to_env
 
@@ -33,7 +33,10 @@ log = logging.getLogger("segstudio.worker")
 
 HEARTBEAT_SECONDS = 2.0
 CANCEL_GRACE_SECONDS = 30.0
-KINDS = ("training", "prediction")
+KINDS = tuple(queue.JOB_TABLES)
+#: kind -> how a notification names a job of that kind
+JOB_TITLES = {"training": "Training {name!r}", "prediction": "Prediction run {id}",
+              "preannotation": "Pre-annotation run {id}"}
 
 
 class WorkerBusyError(RuntimeError):
@@ -189,19 +192,18 @@ class Worker:
                 self._running.pop((claimed.kind, claimed.job_id), None)
 
     def _notify(self, kind: str, job_id: int, status: str | None) -> None:
-        table = Training if kind == "training" else Prediction
         with session_scope(self.engine) as session:
-            job = session.get(table, job_id)
+            job = session.get(queue.job_table(kind), job_id)
             if job is None:
                 return
             status = status or job.status
-            name = job.name if isinstance(job, Training) else f"prediction run {job_id}"
+            title = JOB_TITLES[kind].format(name=getattr(job, "name", ""), id=job_id)
             if status == SUCCEEDED:
-                text, level = f"{kind.capitalize()} {name!r} finished.", "success"
+                text, level = f"{title} finished.", "success"
             elif status == FAILED:
-                text, level = f"{kind.capitalize()} {name!r} failed: {job.error}", "error"
+                text, level = f"{title} failed: {job.error}", "error"
             else:
-                text, level = f"{kind.capitalize()} {name!r} was {status}.", "info"
+                text, level = f"{title} was {status}.", "info"
             repo.notify(session, text, level=level, training_id=job_id if kind == "training" else None)
         if self.on_finished:
             self.on_finished(kind, job_id, status)

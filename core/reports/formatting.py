@@ -99,3 +99,19 @@ def shorten(text: str, max_chars: int) -> str:
     head = max_chars // 2
     tail = max_chars - 1 - head
     return f"{text[:head]}{ELLIPSIS}{text[len(text) - tail :] if tail else ''}"
+
+
+#: how an image's annotations came about (``annotated_by`` codes, joined by "+" when mixed)
+ANNOTATION_ORIGINS = {
+    "hand": "hand",
+    "proposal": "accepted proposal",
+    "prediction": "corrected prediction",
+    "import": "imported mask",
+    "none": "none",
+}
+
+
+def annotated_by_text(code: object) -> str:
+    """``"hand+proposal"`` -> ``"hand + accepted proposal"``."""
+    parts = [p for p in str(code or "").split("+") if p]
+    return " + ".join(ANNOTATION_ORIGINS.get(p, p) for p in parts)

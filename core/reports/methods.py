@@ -78,14 +78,19 @@ def _data(data: ReportData) -> str:
     if sources:
         described = {
             "hand": "drawn by hand",
-            "proposal": "corrected from model proposals",
-            "import": "imported",
+            "proposal": "accepted from the random-forest assistant's proposals after review",
+            "prediction": "corrected from a trained model's predictions",
+            "import": "imported from label masks",
         }
+
+        def origin(code: str) -> str:
+            return " and ".join(described.get(part, part) for part in code.split("+"))
+
         sentence += (
             " Annotations were "
             + _join(
                 [
-                    f"{described.get(src, src)} for {n} image{'s' if n != 1 else ''}"
+                    f"{origin(src)} for {n} image{'s' if n != 1 else ''}"
                     for src, n in sources.most_common()
                 ]
             )

@@ -8,7 +8,15 @@ from datetime import datetime, timezone
 from core.reports.data import ReportData
 from core.reports.document import ACCENT, MUTED, TEXT, ReportPDF
 from core.reports.fonts import SANS
-from core.reports.formatting import TIMES, bit_depth, format_datetime, format_duration, format_value, shorten
+from core.reports.formatting import (
+    TIMES,
+    annotated_by_text,
+    bit_depth,
+    format_datetime,
+    format_duration,
+    format_value,
+    shorten,
+)
 from core.reports.methods import methods_paragraph
 
 TITLE_MAX_CHARS = 200
@@ -129,7 +137,7 @@ def dataset_section(pdf: ReportPDF, data: ReportData) -> None:
         (f"Sizes (W {TIMES} H px)", _size_range(areas)),
         ("Channels", _distinct(im.get("channels") for im in images)),
         ("Bit depth", _distinct(bit_depth(im["dtype"]) for im in images if im.get("dtype"))),
-        ("Annotations", _distinct_counts(im.get("annotated_by") for im in images)),
+        ("Annotations", _distinct_counts(annotated_by_text(im.get("annotated_by")) for im in images)),
     ]
     pdf.key_value_table(summary, key_width=0.25)
     labels = data.label_names
@@ -176,7 +184,7 @@ def dataset_section(pdf: ReportPDF, data: ReportData) -> None:
             f"{im.get('width', '?')} {TIMES} {im.get('height', '?')}",
             str(im.get("channels", "")),
             bit_depth(im.get("dtype", "")),
-            str(im.get("annotated_by", "")),
+            annotated_by_text(im.get("annotated_by")),
         ]
         row += [str(objects.get(n, 0)) for n in labels] if per_label else [str(sum(objects.values()))]
         rows.append(row)
