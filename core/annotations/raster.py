@@ -111,8 +111,10 @@ def _paint_spans(out: np.ndarray, rows: np.ndarray, c0: np.ndarray, c1: np.ndarr
         out[r, a:b] = value
 
 
-def _brush_pixels(points: np.ndarray, width: float, h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
-    """(rows, cols) of the pixels whose centre lies within ``width / 2`` of the polyline (output pixels)."""
+def brush_pixels(points: np.ndarray, width: float, h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
+    """(rows, cols) of the pixels of an (h, w) grid whose centre lies within ``width / 2`` of the polyline
+    ``points`` ((N, 2) ``[x, y]`` in that grid's pixels); strokes narrower than one pixel are one pixel wide.
+    A pixel can appear more than once (where segments overlap)."""
     radius = max(width, 1.0) / 2
     r2 = radius * radius
     segs = [(points[0], points[0])] if len(points) == 1 else list(zip(points[:-1], points[1:]))
@@ -144,6 +146,9 @@ def _brush_pixels(points: np.ndarray, width: float, h: int, w: int) -> tuple[np.
     return np.concatenate(rows_out), np.concatenate(cols_out)
 
 
+_brush_pixels = brush_pixels  # the earlier private name
+
+
 def _paint_union(shapes: Sequence[ShapeData], out: np.ndarray, y: int, x: int, d: float) -> None:
     """Set ``out`` (bool (h, w)) where any of the shapes covers a pixel."""
     h, w = out.shape
@@ -152,7 +157,7 @@ def _paint_union(shapes: Sequence[ShapeData], out: np.ndarray, y: int, x: int, d
     _paint_spans(out, rows, c0, c1, True)
     for s in shapes:
         if s.geometry == "brush":
-            rr, cc = _brush_pixels(_local(s.points, y, x, d), s.stroke_width / d, h, w)
+            rr, cc = brush_pixels(_local(s.points, y, x, d), s.stroke_width / d, h, w)
             out[rr, cc] = True
 
 
@@ -203,7 +208,7 @@ def instance_labels(
     poly_index = {ident: k for k, (ident, _) in enumerate(polys)}
     for ident, s in chosen:  # shape order: later shapes overwrite earlier ones
         if s.geometry == "brush":
-            rr, cc = _brush_pixels(_local(s.points, y, x, d), s.stroke_width / d, h, w)
+            rr, cc = brush_pixels(_local(s.points, y, x, d), s.stroke_width / d, h, w)
             out[rr, cc] = ident
         else:
             k = poly_index[ident]
