@@ -16,10 +16,11 @@ from core.annotations.clean import clean_shapes
 from core.annotations.shapes import KIND_ANNOTATION, KIND_ROI
 from core.annotations.viewport import Viewport, overview_box
 from core.db import repo, session_scope
-from core.db.models import ANNOTATED, BACKGROUND, NOT_ANNOTATED
+from core.db.models import ANNOTATED, BACKGROUND, NOT_ANNOTATED, PROPOSED
 from core.errors import SegStudioError
 from core.projects import discard_staged, image_path, stage_upload
 from ui import annotation_session as work_store
+from ui.assist_panel import assist_canvas, assist_controls, preannotate_section, proposed_banner
 from ui.context import page_context, require_project
 from ui.feedback import flash, show_flashes, user_errors
 from ui.gallery import status_badge
@@ -76,13 +77,22 @@ viewport: Viewport = st.session_state[view_key]
 
 controls, canvas_col = st.columns([1, 3], gap="medium")
 with controls:
-    tool = st.radio("Tool", list(TOOLS), horizontal=True, key="annotate_tool")
-    target = st.radio("Draw", ["Annotation", "ROI"], horizontal=True, key="annotate_target",
-                      help="ROIs mark the regions that were annotated completely; training can be restricted to them.")
-    kind = KIND_ROI if target == "ROI" else KIND_ANNOTATION
-    label_id = st.selectbox("Label", list(names), format_func=lambda i: f"● {names[i]}", key="annotate_label",
-                            disabled=kind == KIND_ROI)
-    brush = st.slider("Brush width (screen pixels)", 2, 80, 16, key="annotate_brush", disabled=tool != "Brush")
+    if "_annotate_mode_next" in st.session_state:
+        st.session_state["annotate_mode"] = st.session_state.pop("_annotate_mode_next")
+    mode = st.radio("Mode", ["Draw", "Assist"], horizontal=True, key="annotate_mode",
+                    help="Assist: brush a few strokes per label and on the background; a random forest proposes the "
+                         "rest of the view, which you can accept as annotations.")
+    if mode == "Assist":
+        assist = assist_controls(labels)
+    else:
+        tool = st.radio("Tool", list(TOOLS), horizontal=True, key="annotate_tool")
+        target = st.radio("Draw", ["Annotation", "ROI"], horizontal=True, key="annotate_target",
+                          help="ROIs mark the regions that were annotated completely; training can be restricted "
+                               "to them.")
+        kind = KIND_ROI if target == "ROI" else KIND_ANNOTATION
+        label_id = st.selectbox("Label", list(names), format_func=lambda i: f"● {names[i]}", key="annotate_label",
+                                disabled=kind == KIND_ROI)
+        brush = st.slider("Brush width (screen pixels)", 2, 80, 16, key="annotate_brush", disabled=tool != "Brush")
 
     st.markdown("**View**")
     z1, z2, z3 = st.columns(3)
@@ -113,8 +123,16 @@ with controls:
     contrast, visible = channel_controls(reader, image, key=f"display_{image_id}")
 
 # --- the canvas --------------------------------------------------------------------------------------
+background = render_view_png(str(image_path(ctx.settings, image)), viewport, contrast, visible, image.is_rgb)
+if mode == "Assist":
+    with canvas_col:
+        assist_canvas(ctx, project, image, viewport, background, labels, assist, work, (CANVAS_W, CANVAS_H))
+    preannotate_section(ctx, project, images, labels, image.channels)
+    st.stop()
+
 with canvas_col:
-    background = render_view_png(str(image_path(ctx.settings, image)), viewport, contrast, visible, image.is_rgb)
+    if image.status == PROPOSED:
+        proposed_banner(ctx, image, work)
     drawing = shapes_to_canvas(work.shapes, viewport, colors)
     stroke = colors.get(label_id, "#ffd700") if kind == KIND_ANNOTATION else "#ffd700"
     canvas_key = f"canvas_{image_id}_{hash((viewport, len(work.shapes), tuple(id(s) for s in work.shapes)))}"
@@ -193,7 +211,9 @@ if len(in_view) > 60:
 # --- status and mask import --------------------------------------------------------------------------
 st.subheader("Image status")
 n_annotations = sum(1 for s in work.shapes if s.kind == KIND_ANNOTATION)
-if image.status == ANNOTATED or n_annotations:
+if image.status == PROPOSED:
+    st.markdown(f"Proposed by the assistant — {n_annotations} object(s), waiting for your review (see above).")
+elif image.status == ANNOTATED or n_annotations:
     st.markdown(f"Annotated — {n_annotations} object(s). Remember: every object of the selected labels must be annotated.")
 else:
     choice = st.radio(

@@ -6,7 +6,7 @@ import streamlit as st
 
 from core.config import DURATIONS
 from core.db import repo, session_scope
-from core.db.models import ANNOTATED, BACKGROUND
+from core.db.models import ANNOTATED, BACKGROUND, PROPOSED
 from core.trainings import (
     IMAGE_TYPES,
     UNAVAILABLE_TYPES,
@@ -41,6 +41,7 @@ with session_scope(ctx.engine) as session:
     labels = repo.list_labels(session, choices.project_id) if choices.project_id else []
     images = repo.list_images(session, choices.project_id) if choices.project_id else []
     summary = repo.annotation_summary(session, choices.project_id) if choices.project_id else {}
+    sources = repo.annotation_sources(session, choices.project_id) if choices.project_id else {}
 label_names = {lab.id: lab.name for lab in labels}
 by_id = {im.id: im for im in images}
 
@@ -67,9 +68,15 @@ elif key == "project":
                               format_func=lambda i: names[i], key="wiz_project")
         if chosen != choices.project_id:
             choices = WizardChoices(project_id=chosen)
-        counts = {s: sum(im.status == s for im in images) for s in (ANNOTATED, BACKGROUND)} if images else {}
-        st.caption(f"{len(images)} images · {counts.get(ANNOTATED, 0)} annotated · "
-                   f"{counts.get(BACKGROUND, 0)} background-only · {len(labels)} labels")
+        counts = {s: sum(im.status == s for im in images) for s in (ANNOTATED, BACKGROUND, PROPOSED)}
+        accepted = sum(1 for im in images if im.status == ANNOTATED and "proposal" in sources.get(im.id, set()))
+        st.caption(f"{len(images)} images · {counts[ANNOTATED]} annotated"
+                   + (f" ({accepted} from accepted proposals)" if accepted else "")
+                   + f" · {counts[BACKGROUND]} background-only · {len(labels)} labels")
+        if counts[PROPOSED]:
+            st.info(f"{counts[PROPOSED]} image(s) have proposals from the assistant waiting for review. Accept them "
+                    "on the Annotate page to train on them.")
+            st.page_link("pages/annotate.py", label="Review proposals", icon=":material/auto_awesome:")
 elif key == "type":
     options = ["semantic", "instance", *UNAVAILABLE_TYPES]
     describe = {
@@ -113,7 +120,9 @@ elif key == "images":
     def describe(i: int) -> str:
         im = by_id[i]
         present = ", ".join(label_names.get(lab, "?") for lab in summary.get(i, {}) if lab in choices.label_ids)
-        return f"{im.name} ({im.width}×{im.height}, {im.channels} ch) — {present or 'none of the selected labels'}"
+        origin = " · accepted proposal" if "proposal" in sources.get(i, set()) else ""
+        return (f"{im.name} ({im.width}×{im.height}, {im.channels} ch) — "
+                f"{present or 'none of the selected labels'}{origin}")
 
     if choices.split_mode == "random":
         default = [i for i in choices.image_ids if i in by_id] or [im.id for im in annotated]

@@ -6,13 +6,13 @@ import streamlit as st
 
 from core import projects as project_ops
 from core.db import repo, session_scope
-from core.db.models import ANNOTATED, BACKGROUND, Image, Project
+from core.db.models import ANNOTATED, BACKGROUND, PROPOSED, Image, Project
 from ui.context import PageContext
 from ui.feedback import flash
 
 PAGE_SIZE = 24
 COLUMNS = 6
-STATUS_BADGES = {ANNOTATED: "annotated", BACKGROUND: "background only"}
+STATUS_BADGES = {ANNOTATED: "annotated", BACKGROUND: "background only", PROPOSED: "proposed (to review)"}
 
 
 def status_badge(status: str) -> str:
