@@ -55,9 +55,10 @@ class AssistChoice:
 
 def assist_controls(labels: list[LabelClass]) -> AssistChoice:
     """The assist mode's tool controls (left column)."""
-    names = {None: "Background", **{lab.id: lab.name for lab in labels}}
-    label_id = st.selectbox("Stroke for", list(names), format_func=lambda i: f"● {names[i]}", key="assist_label",
-                            help="Brush a few strokes inside objects of each label and some on the background.")
+    names = {0: "Background", **{lab.id: lab.name for lab in labels}}
+    picked = st.selectbox("Stroke for", list(names), format_func=lambda i: f"● {names[i]}", key="assist_label",
+                          help="Brush a few strokes inside objects of each label and some on the background.")
+    label_id = picked or None  # 0 (background) is stored as no label
     brush = st.slider("Brush width (screen pixels)", 2, 60, 12, key="assist_brush")
     mode = st.radio("Accept as", list(MODE_NAMES), format_func=MODE_NAMES.get, key="assist_mode",
                     help="Separate objects: one polygon per connected object (instance training). "

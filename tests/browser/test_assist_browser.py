@@ -1,0 +1,83 @@
+"""Assist mode in a real browser: brush background and a nucleus with the mouse, see the proposal, accept, save."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+
+from core.annotations.raster import semantic_masks
+from core.annotations.shapes import ShapeData
+from core.db import repo, session_scope
+from core.db.engine import make_engine
+from tests.browser.conftest import click_when_single, wait_for_idle
+
+pytestmark = pytest.mark.browser
+SCALE = 576 / 256  # the 256 x 256 demo image fitted into the 768 x 576 canvas
+
+
+def _drag(page, box, points) -> None:  # noqa: ANN001
+    """A freehand stroke through image-pixel points."""
+    xs = [(box["x"] + x * SCALE, box["y"] + y * SCALE) for x, y in points]
+    page.mouse.move(*xs[0])
+    page.mouse.down()
+    for x, y in xs[1:]:
+        page.mouse.move(x, y, steps=8)
+    page.mouse.up()
+    wait_for_idle(page)
+
+
+def test_strokes_proposal_accept_and_save(running_app, browser_page):
+    page = browser_page
+    page.goto(running_app.url)
+    page.get_by_role("button", name="Create the demo project").click()
+    wait_for_idle(page)
+    page.get_by_text("Created the demo project").wait_for()
+    engine = make_engine(f"sqlite:///{running_app.data_dir / 'segstudio.db'}")
+    with session_scope(engine) as s:
+        project = repo.list_projects(s)[0]
+        image = repo.list_images(s, project.id)[0]
+        label = repo.list_labels(s, project.id)[0]
+        shapes = [ShapeData.from_record(r) for r in repo.list_shapes(s, image.id)]
+    truth = semantic_masks(shapes, [label.id], (image.height, image.width))[0]
+    # the largest nucleus and a background row far from any nucleus, from the demo's own annotations
+    biggest = max((sh for sh in shapes if sh.kind == "annotation"), key=lambda sh: np.ptp(sh.points[:, 0]))
+    cx, cy = biggest.points.mean(axis=0)
+    free = np.ones_like(truth)
+    for dy in range(-6, 7):
+        free &= ~np.roll(truth, dy, axis=0)
+    row = int(np.argmax(free.sum(axis=1)))
+    cols = np.flatnonzero(free[row])
+
+    page.goto(f"{running_app.url}/annotate?image={image.id}")
+    wait_for_idle(page)
+    page.get_by_text("Assist", exact=True).click()
+    wait_for_idle(page)
+    page.get_by_text(re.compile("Brush some")).wait_for()
+    box = page.locator("canvas.upper-canvas").first.bounding_box()
+    _drag(page, box, [(cols[0] + 2, row + 0.5), (cols[min(40, len(cols) - 1)] - 2, row + 0.5)])  # background
+    page.get_by_text(re.compile(r"1 stroke\(s\) here")).wait_for()
+    page.get_by_role("combobox", name=re.compile("Stroke for")).click()
+    page.get_by_role("option", name=re.compile(label.name)).click()
+    wait_for_idle(page)
+    box = page.locator("canvas.upper-canvas").first.bounding_box()
+    _drag(page, box, [(cx - 2, cy), (cx + 2, cy)])  # inside the nucleus
+    page.get_by_text(re.compile(r"Learnt from 2 stroke")).wait_for(timeout=60_000)
+    with session_scope(engine) as s:
+        strokes = repo.list_scribbles(s, image.id)
+    assert [st.label_id for st in strokes] == [None, label.id]
+    assert abs(np.mean(np.asarray(strokes[1].points)[:, 1]) - cy) < 2  # stored in image pixels
+
+    click_when_single(page, "Accept the proposal")
+    wait_for_idle(page)
+    page.get_by_text(re.compile(r"Accepted \d+ proposed shape")).wait_for()
+    click_when_single(page, "Save")
+    wait_for_idle(page)
+    page.get_by_text(re.compile(r"^Saved \d+ shape")).first.wait_for()
+    with session_scope(engine) as s:
+        saved = [ShapeData.from_record(r) for r in repo.list_shapes(s, image.id)]
+    proposed = [sh for sh in saved if sh.source == "proposal"]
+    assert proposed
+    found = semantic_masks(proposed, [label.id], (image.height, image.width))[0]
+    assert found[int(cy), int(cx)]  # the stroked nucleus is in the accepted proposal
