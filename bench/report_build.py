@@ -1,6 +1,6 @@
 """Build time and size of the training report of a synthetic training with 50 validation images of 1024².
 
-Run: PYTHONPATH=. python bench/report_build.py [--images 50] [--size 1024] [--encoder resnet18] [--huge]
+Run: PYTHONPATH=. python bench/report_build.py [--images 50] [--size 1024] [--encoder resnet18-compact] [--huge]
 Prints: build time and ZIP size (targets: under 30 s, under 50 MB), the size of each part (visualisations,
 PDF, model package), the same without the model package, and with --huge the time to downscale a
 600-megapixel image and its labels to the report's 1024-pixel limit.
@@ -26,6 +26,7 @@ from skimage.draw import disk
 from core.evaluation.instance import match_instances
 from core.evaluation.pixel import pixel_counts
 from core.evaluation.report import image_rows, label_rows
+from core.training.encoders import DEFAULT_ENCODER
 from core.reports import EMBED_MAX_SIDE, ReportData, ValidationExample, build_report_zip, downscale_for_report
 
 
@@ -45,7 +46,7 @@ def synthetic_image(size: int, n_objects: int, rng: np.random.Generator):
     return image, gt, pred
 
 
-def make_data(n_images: int, size: int, model_dir: Path | None) -> ReportData:
+def make_data(n_images: int, size: int, model_dir: Path | None, encoder: str = DEFAULT_ENCODER) -> ReportData:
     rng = np.random.default_rng(0)
     examples, pixel, instance, images, hashes = [], {}, {}, [], {}
     for k in range(n_images):
@@ -107,7 +108,7 @@ def make_data(n_images: int, size: int, model_dir: Path | None) -> ReportData:
         dataset={"images": images, "labels": [{"name": "nucleus", "color": "#e6194b"}]},
         config={
             "training_type": "instance",
-            "encoder": "resnet18",
+            "encoder": encoder,
             "patch_size": 256,
             "learning_rate": 3e-4,
             "batch_size": 8,
@@ -171,7 +172,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=50)
     parser.add_argument("--size", type=int, default=1024)
-    parser.add_argument("--encoder", default="resnet18")
+    parser.add_argument("--encoder", default=DEFAULT_ENCODER)
     parser.add_argument("--huge", action="store_true", help="also downscale a 600-megapixel image")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
@@ -181,7 +182,7 @@ def main() -> None:
             f"synthetic training: {args.images} validation images of {args.size} x {args.size}, "
             f"model package {args.encoder}"
         )
-        data = make_data(args.images, args.size, model_dir)
+        data = make_data(args.images, args.size, model_dir, args.encoder)
         seconds = timed_build(data, tmp_path / "with_model.zip")
         size = (tmp_path / "with_model.zip").stat().st_size / 1e6
         parts = sizes(tmp_path / "with_model.zip")

@@ -9,7 +9,7 @@ Datasets (folders of /work/shared/data, each with SOURCE.txt), with the issue's 
 Peers at equal CPU time: StarDist F1 0.82 after 5 min, 0.90 after 25 min; Otsu + watershed 0.67.
 
     python bench/train_quality.py --dataset dsb2018_fluo --duration quick [--data ../shared/data]
-        [--patch 128] [--encoder resnet18] [--no-distance] [--threads N] [--json out.json]
+        [--patch 128] [--encoder resnet18] [--no-distance] [--threads N] [--steps N] [--json out.json]
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ import torch  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from core.config import Settings  # noqa: E402
+from core.training.encoders import DEFAULT_ENCODER  # noqa: E402
 from core.training.config import LabelSpec, TrainConfig  # noqa: E402
 from core.training.loop import train  # noqa: E402
 from core.training.sources import ArrayImage  # noqa: E402
@@ -78,7 +79,11 @@ def run(name: str, args, settings: Settings) -> dict:
         seed=args.seed,
         use_distance_head=not args.no_distance,
         normalization=args.normalization,
+        max_steps=args.steps or None,
+        steps_per_epoch=max(args.steps // 8, 1) if args.steps else None,
     )
+    if args.steps:
+        budget = 1e6  # step-bound: compares models at equal steps whatever else the machine does
     epochs = []
 
     def progress(p) -> None:
@@ -124,8 +129,9 @@ def main() -> None:
     ap.add_argument("--dataset", choices=[*DATASETS, "all"], default="dsb2018_fluo")
     ap.add_argument("--duration", default="quick", help="quick | extended | seconds")
     ap.add_argument("--patch", type=int, default=128)
+    ap.add_argument("--steps", type=int, default=0, help="run exactly this many steps instead of the time budget")
     ap.add_argument("--batch", default="auto")
-    ap.add_argument("--encoder", default="resnet18")
+    ap.add_argument("--encoder", default=DEFAULT_ENCODER)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--no-distance", action="store_true", help="instance: train without the distance head")
     ap.add_argument("--normalization", choices=["dataset", "image"], default="image",

@@ -26,6 +26,7 @@ import torch  # noqa: E402
 
 from core.training.config import LabelSpec, TrainConfig  # noqa: E402
 from core.training.device import pick_device  # noqa: E402
+from core.training.encoders import DEFAULT_ENCODER  # noqa: E402
 from core.training.loader import BatchPrefetcher  # noqa: E402
 from core.training.models import build_model, out_channels  # noqa: E402
 from core.training.normalization import compute_normalization  # noqa: E402
@@ -54,7 +55,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--patch", type=int, default=256)
     ap.add_argument("--batch", type=int, default=8)
-    ap.add_argument("--encoder", default="resnet18")
+    ap.add_argument("--encoder", default=DEFAULT_ENCODER)
     ap.add_argument("--blocks", type=int, default=3, help="alternating measurement blocks per loop")
     ap.add_argument("--steps", type=int, default=4, help="steps per block")
     ap.add_argument("--device", default="auto")

@@ -10,6 +10,7 @@ pixel depends on every input pixel.
 ==================  ===================  =====================  =============
 encoder             theoretical radius   effective radius 99 %  default halo
 ==================  ===================  =====================  =============
+resnet18-compact    137 px               96 px                  96 px
 resnet18            281 px               189 px                 192 px
 resnet34            513 px               263 px                 288 px
 mobilenet_v2        309 px               17 px                  64 px
@@ -36,6 +37,7 @@ from core.errors import InvalidInputError
 MIN_HALO = 64
 #: encoder -> radius in pixels of the theoretical receptive field; None: the whole image (global pooling).
 THEORETICAL_RADIUS: dict[str, int | None] = {
+    "resnet18-compact": 137,
     "resnet18": 281,
     "resnet34": 513,
     "mobilenet_v2": 309,
@@ -43,6 +45,7 @@ THEORETICAL_RADIUS: dict[str, int | None] = {
 }
 #: encoder -> radius holding 99 % of the input-gradient mass at initialisation (seed 0).
 EFFECTIVE_RADIUS: dict[str, int] = {
+    "resnet18-compact": 96,
     "resnet18": 189,
     "resnet34": 263,
     "mobilenet_v2": 17,

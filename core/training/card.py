@@ -28,6 +28,7 @@ def base_card(
         "encoder": config.encoder,
         "smp_encoder": spec["smp_encoder"],
         "decoder_channels": list(spec["decoder_channels"]),
+        "encoder_depth": int(spec.get("encoder_depth", 5)),
         "in_channels": in_channels,
         "dtype": train_images[0].dtype if train_images else None,  # the bit depth the model expects
         "out_channels": out_channels(config.training_type, config.n_labels, distance=config.use_distance_head),

@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from core.errors import InvalidInputError
+from core.training.encoders import DEFAULT_ENCODER
 
 TRAINING_TYPES = ("semantic", "instance")
 _COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
@@ -48,7 +49,7 @@ class TrainConfig:
 
     training_type: str
     labels: tuple[LabelSpec, ...]
-    encoder: str = "resnet18"
+    encoder: str = DEFAULT_ENCODER
     patch_size: int = 256
     batch_size: int | str = "auto"
     learning_rate: float | str = "auto"

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
-#: name -> smp encoder, decoder widths, and a sentence for the UI. The first entry is the default.
+#: name -> smp encoder, decoder widths, encoder depth (stages used; 5 when absent), and a sentence for the UI.
+#: The first entry is the default.
 ENCODERS: dict[str, dict] = {
+    "resnet18-compact": {
+        "smp_encoder": "resnet18",
+        "encoder_depth": 4,
+        "decoder_channels": (128, 64, 32, 16),
+        "description": "ResNet-18's first four stages with a light decoder: fast on a CPU, 14 MB model files, the default",
+    },
     "resnet18": {
         "smp_encoder": "resnet18",
         "decoder_channels": (128, 64, 32, 16, 16),
-        "description": "ResNet-18 with a light decoder: fast on a CPU, a good default",
+        "description": "ResNet-18, all five stages: more context for large structures, 50 MB model files",
     },
     "resnet34": {
         "smp_encoder": "resnet34",

@@ -46,13 +46,29 @@ def build_model(encoder: str, in_channels: int, out_channels: int) -> torch.nn.M
         raise InvalidInputError(f"in_channels={in_channels!r} must be an integer from 1 to {MAX_CHANNELS}")
     if not isinstance(out_channels, int) or out_channels < 1:
         raise InvalidInputError(f"out_channels={out_channels!r} must be a positive integer")
-    return smp.Unet(
+    depth = int(spec.get("encoder_depth", 5))
+    model = smp.Unet(
         encoder_name=spec["smp_encoder"],
         encoder_weights=None,
         in_channels=in_channels,
         classes=out_channels,
+        encoder_depth=depth,
         decoder_channels=tuple(spec["decoder_channels"]),
     )
+    _drop_unused_stages(model.encoder, depth)
+    return model
+
+
+def _drop_unused_stages(encoder: torch.nn.Module, depth: int) -> None:
+    """smp builds every stage of an encoder even when a shallower depth uses fewer; drop the unused ones so
+    that they take no room in the weights, the TorchScript file or the optimiser."""
+    stages = encoder.get_stages() if hasattr(encoder, "get_stages") else {}
+    for stride, modules in stages.items():
+        if stride > 2**depth:
+            for module in modules:
+                for name, child in list(encoder.named_children()):
+                    if child is module:
+                        delattr(encoder, name)
 
 
 def output_layout(training_type: str, labels: list[dict], *, distance: bool) -> list[dict]:

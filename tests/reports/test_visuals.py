@@ -81,3 +81,22 @@ def test_non_latin_names_are_drawn_without_error():
     panel = render_panel(example, instance=True, label_names=["細胞核"], label_colors=["#e6194b"])
     assert panel.shape[1] >= 4 * MIN_TILE_SIDE  # a long name is shortened, never widens the picture
     assert panel.shape[1] < 4 * MIN_TILE_SIDE + 100
+
+
+def test_png_bytes_uses_a_palette_only_when_visually_lossless():
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    from core.reports.visuals import png_bytes
+
+    rng = np.random.default_rng(0)
+    grey = np.repeat(rng.integers(0, 256, (64, 64, 1), dtype=np.uint8), 3, axis=2)
+    grey[:8, :8] = (230, 25, 75)  # a label colour
+    picture = Image.open(io.BytesIO(png_bytes(grey)))
+    assert picture.mode == "P"
+    assert np.abs(np.asarray(picture.convert("RGB"), dtype=int) - grey).mean() < 0.5
+    colour = rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)  # far more than 256 colours
+    picture = Image.open(io.BytesIO(png_bytes(colour)))
+    assert picture.mode == "RGB" and np.array_equal(np.asarray(picture), colour)

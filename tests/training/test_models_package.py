@@ -98,3 +98,15 @@ def test_predict_maps_whole_and_tiled():
     assert 0 <= tiled["prob"].min() and tiled["prob"].max() <= 1
     with pytest.raises(InvalidInputError, match="expects"):
         predict_maps(model, card, np.zeros((3, 32, 32)))
+
+
+def test_compact_default_has_no_unused_stage_and_small_files(tmp_path):
+    from core.training.encoders import DEFAULT_ENCODER
+
+    assert DEFAULT_ENCODER == "resnet18-compact"
+    model = build_model(DEFAULT_ENCODER, 1, 4)
+    assert not hasattr(model.encoder, "layer4")  # smp builds it; depth 4 never uses it
+    assert sum(p.numel() for p in model.parameters()) < 4_000_000  # 14 MB of float32 weights
+    assert model(torch.zeros(1, 1, 64, 64)).shape == (1, 4, 64, 64)
+    full = build_model("resnet18", 1, 4)
+    assert hasattr(full.encoder, "layer4") and sum(p.numel() for p in full.parameters()) > 12_000_000
