@@ -178,7 +178,7 @@ def assist_canvas(ctx: PageContext, project: Project, image: Image, viewport: Vi
     if proposal is not None and region is not None:
         heat = uncertainty_rgb(region_on_canvas(proposal.uncertainty, region, viewport, fill=0.0))
         st.image(heat, caption="Uncertainty of the proposal (bright: unsure). Add strokes where it is bright.",
-                 width=canvas_size[0])
+                 width="stretch")
 
 
 def _status_line(strokes: list, counts: dict[int, int], forest: ScribbleForest | None, proposal: Proposal | None,

@@ -12,6 +12,7 @@ from core.annotations.shapes import ShapeData
 from core.db import repo, session_scope
 from core.db.engine import make_engine
 from tests.browser.conftest import click_when_single, wait_for_idle
+from tests.browser.test_journey import shot
 
 pytestmark = pytest.mark.browser
 SCALE = 576 / 256  # the 256 x 256 demo image fitted into the 768 x 576 canvas
@@ -28,7 +29,7 @@ def _drag(page, box, points) -> None:  # noqa: ANN001
     wait_for_idle(page)
 
 
-def test_strokes_proposal_accept_and_save(running_app, browser_page):
+def test_strokes_proposal_accept_and_save(running_app, browser_page, tmp_path):
     page = browser_page
     page.goto(running_app.url)
     page.get_by_role("button", name="Create the demo project").click()
@@ -64,6 +65,8 @@ def test_strokes_proposal_accept_and_save(running_app, browser_page):
     box = page.locator("canvas.upper-canvas").first.bounding_box()
     _drag(page, box, [(cx - 2, cy), (cx + 2, cy)])  # inside the nucleus
     page.get_by_text(re.compile(r"Learnt from 2 stroke")).wait_for(timeout=60_000)
+    page.wait_for_timeout(500)
+    shot(page, "03b_assist", tmp_path)
     with session_scope(engine) as s:
         strokes = repo.list_scribbles(s, image.id)
     assert [st.label_id for st in strokes] == [None, label.id]
