@@ -6,6 +6,11 @@ adds, to the image features, what the first stage says about the *neighbourhood*
 label's first-stage probability smoothed at a few scales and the magnitude of its gradient there. Finally the
 class probabilities are smoothed with a small Gaussian, which removes most single-pixel noise.
 
+The context scales are well above a brush width on purpose: on the stroked pixels the first stage is
+overfit (it was trained there), so small-scale context would teach the second stage to copy the first;
+at 12 and 24 pixels the context mixes in the first stage's honest answers off the strokes (on EM
+mitochondria: proposal IoU 0.67 with scales 1..16, 0.85 with 12 and 24).
+
 Both are local: :data:`CONTEXT_HALO` and :data:`SMOOTH_HALO` pixels of context make a tile's result equal
 to that of the whole image (see :func:`strip`).
 """
@@ -18,7 +23,7 @@ from scipy import ndimage
 from core.assist.features import TRUNCATE
 
 #: Scales (pixels) at which first-stage probabilities are summarised.
-CONTEXT_SIGMAS = (1.0, 2.0, 4.0, 8.0, 16.0)
+CONTEXT_SIGMAS = (12.0, 24.0)
 #: Gaussian smoothing of the final class probabilities (pixels).
 SMOOTH_SIGMA = 2.0
 #: Features per first-stage probability map.

@@ -71,7 +71,7 @@ class ScribbleForest:
         self.n_samples = {int(k): int(v) for k, v in n_samples.items()}
         self.present = tuple(int(c) for c in self.stages[0].classes_)
         for stage in self.stages:
-            stage.n_jobs = 1  # prediction parallelises over pixel chunks instead (deterministic sums)
+            stage.n_jobs = 1  # this class parallelises prediction over pixel chunks instead
 
     # Properties --------------------------------------------------------------------------------------
     @property
@@ -207,10 +207,10 @@ class ScribbleForest:
         forest = self.stages[stage]
         starts = list(range(0, h * w, PREDICT_CHUNK))
         if len(starts) <= 1:
-            parts = [forest.predict_proba(X)]
+            parts = [_forest_proba(forest, X)]
         else:
             with ThreadPoolExecutor(max_workers=worker_count()) as pool:
-                parts = list(pool.map(lambda s: forest.predict_proba(X[s : s + PREDICT_CHUNK]), starts))
+                parts = list(pool.map(lambda s: _forest_proba(forest, X[s : s + PREDICT_CHUNK]), starts))
         out = np.zeros((self.n_classes, h * w), dtype=np.float32)
         out[forest.classes_.astype(np.int64)] = np.concatenate(parts).T
         return out.reshape(self.n_classes, h, w)
@@ -253,6 +253,16 @@ class ScribbleForest:
             "n_estimators": [int(s.n_estimators) for s in self.stages],
             "sklearn": sklearn.__version__,
         }
+
+
+def _forest_proba(forest: RandomForestClassifier, X: np.ndarray) -> np.ndarray:
+    """``forest.predict_proba(X)`` for float32 ``X``, bit for bit, without sklearn's joblib layer: that layer
+    resets the global warning filters while it runs, which is not safe from several threads at once."""
+    out = np.zeros((len(X), len(forest.classes_)), dtype=np.float64)
+    for tree in forest.estimators_:  # summed in the forest's order, as predict_proba does with n_jobs=1
+        out += tree.predict_proba(X, check_input=False)
+    out /= len(forest.estimators_)
+    return out
 
 
 def _with_context(features: np.ndarray, maps: np.ndarray) -> np.ndarray:

@@ -72,6 +72,24 @@ def test_fit_is_deterministic_for_a_seed(textures):
     assert np.array_equal(a.probabilities, b.probabilities)
 
 
+def test_threaded_prediction_equals_sklearn_and_leaves_warning_filters_alone(textures, monkeypatch):
+    import warnings
+
+    import core.assist.forest as forest_module
+
+    image, _, strokes = textures
+    forest, _ = propose(image, channel_scale(image), strokes, (1,))
+    feats = pixel_features(image, channel_scale(image), forest.spec)
+    monkeypatch.setattr(forest_module, "PREDICT_CHUNK", 1000)  # 17 chunks in parallel threads
+    filters = list(warnings.filters)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # sklearn warns when its joblib layer runs in parallel threads
+        probs = forest._stage_probabilities(0, feats)
+    expected = forest.stages[0].predict_proba(feats.reshape(-1, feats.shape[2]))
+    assert np.array_equal(probs.reshape(2, -1).T, expected.astype(np.float32))
+    assert warnings.filters == filters
+
+
 def test_refuses_strokes_of_only_one_class(textures):
     image, _, strokes = textures
     scale = channel_scale(image)
