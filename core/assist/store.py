@@ -23,6 +23,7 @@ import numpy as np
 import sklearn
 from sklearn.ensemble import RandomForestClassifier
 
+from core.assist import context as ctx
 from core.assist.features import FeatureSpec
 from core.errors import InvalidInputError, ModelPackageError
 from core.imaging.atomic import atomic_output
@@ -85,6 +86,11 @@ def load_forest(path: Path):
         raise ModelPackageError(
             f"assistant forest {path.name} was trained with scikit-learn {meta.get('sklearn')}, this "
             f"installation has {sklearn.__version__}, and forests cannot move between versions; {_RETRAIN}"
+        )
+    if meta.get("context_sigmas") != list(ctx.CONTEXT_SIGMAS) or meta.get("smooth_sigma") != ctx.SMOOTH_SIGMA:
+        raise ModelPackageError(
+            f"assistant forest {path.name} was trained by an earlier version of the assistant (other context "
+            f"scales); {_RETRAIN}"
         )
     if meta.get("sha256") != _sha256(path):
         raise ModelPackageError(

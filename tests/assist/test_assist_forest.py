@@ -159,6 +159,9 @@ def test_missing_corrupt_or_foreign_files_give_clear_errors(textures, tmp_path: 
     meta_file.write_text(json.dumps({**meta, "sklearn": "0.1.0"}))
     with pytest.raises(ModelPackageError, match=r"scikit-learn 0\.1\.0.*train the assistant again"):
         ScribbleForest.load(path)
+    meta_file.write_text(json.dumps({**meta, "context_sigmas": [1.0]}))
+    with pytest.raises(ModelPackageError, match="earlier version"):
+        ScribbleForest.load(path)
     meta_file.write_text(json.dumps(meta))
 
     path.write_bytes(path.read_bytes()[:200])
