@@ -49,7 +49,8 @@ def predict_image(
         raise InvalidInputError(
             f"the image is {width} x {height} px ({megapixels:.0f} megapixels), more than the assistant "
             f"pre-annotates in one go ({max_megapixels:g} megapixels); use the proposal of single views on "
-            "the annotate page instead, or train a U-Net on a few accepted views and predict the image with it"
+            "the annotate page instead, or train a U-Net on a few accepted views and predict the image "
+            "with it"
         )
     if scale is None:
         scale = channel_scale(reader)

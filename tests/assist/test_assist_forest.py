@@ -64,6 +64,16 @@ def test_region_places_the_pixels_in_the_image(textures):
         propose(image, channel_scale(image), strokes, (1,), region=(0, 0, 64, 64))
 
 
+def test_extra_regions_train_a_view_without_strokes(textures):
+    image, disc, strokes = textures
+    scale = channel_scale(image)
+    other = (pixel_features(image, scale, FeatureSpec()), stroke_map(strokes, (0, 0, 128, 128)))
+    twin, _ = two_textures(seed=5)  # another image of the same kind, no stroke on it
+    forest, proposal = propose(twin, channel_scale(twin), [], (1,), extra_regions=[other])
+    assert forest.n_samples[1] == int((other[1] == 2).sum())
+    assert iou(clean_classes(proposal.classes) == 1, disc) >= 0.7  # learnt on one image, applied to another
+
+
 def test_fit_is_deterministic_for_a_seed(textures):
     image, _, strokes = textures
     scale = channel_scale(image)
