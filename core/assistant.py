@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -28,9 +28,10 @@ from core.assist import (
 )
 from core.config import Settings
 from core.db import repo, session_scope
-from core.db.models import NOT_ANNOTATED, QUEUED, Preannotation, Scribble
+from core.db.models import ANNOTATED, NOT_ANNOTATED, QUEUED, Preannotation, Scribble
 from core.errors import InvalidInputError, StorageError
 from core.imaging import ImageReader
+from core.projects import image_path
 
 #: the largest view (full-resolution pixels) the assistant predicts interactively; zoom in for more
 MAX_VIEW_PIXELS = 1536 * 1536  # about 3.5 s for a proposal on 2 cores
@@ -38,6 +39,28 @@ MODES = ("instance", "semantic")
 
 #: (features (h, w, F), stroke map (h, w)) of one stroked tile of an image
 Region = tuple[np.ndarray, np.ndarray]
+
+
+@dataclass(frozen=True)
+class StrokedImage:
+    """An image of the project with assistant strokes: its id, stored file and strokes (oldest first)."""
+
+    image_id: int
+    path: Path
+    scribbles: list[Scribble]
+
+
+def stroked_images(settings: Settings, engine: Engine, project_id: int, *, channels: int) -> list[StrokedImage]:
+    """The project's images with ``channels`` channels that have strokes (the assistant learns from one kind
+    of image)."""
+    with session_scope(engine) as session:
+        out = []
+        for image_id in repo.scribbled_images(session, project_id):
+            image = repo.get_image(session, image_id)
+            if image.channels == channels:
+                out.append(StrokedImage(image_id, image_path(settings, image),
+                                        repo.list_scribbles(session, image_id)))
+    return out
 
 
 def project_strokes(scribbles: Sequence[Scribble], label_ids: Sequence[int]) -> list[Stroke]:
@@ -161,7 +184,5 @@ def queue_preannotation(settings: Settings, engine: Engine, project_id: int, for
 
 def accept_proposed_image(engine: Engine, image_id: int) -> None:
     """The user checked a pre-annotated image: its proposal becomes its annotations (status annotated)."""
-    from core.db.models import ANNOTATED
-
     with session_scope(engine) as session:
         repo.set_image_status(session, image_id, ANNOTATED)

@@ -29,6 +29,7 @@ from core.assistant import (
     project_strokes,
     propose_region,
     queue_preannotation,
+    stroked_images,
     view_region,
 )
 from core.db import repo, session_scope
@@ -84,17 +85,15 @@ def project_forest(ctx: PageContext, project: Project, labels: list[LabelClass],
     """(forest or None, its cache key, strokes per image) from the strokes on the project's images with
     ``channels`` channels (the assistant learns from one kind of image)."""
     label_ids = tuple(lab.id for lab in labels)
-    with session_scope(ctx.engine) as session:
-        images = {i: repo.get_image(session, i) for i in repo.scribbled_images(session, project.id)}  # type: ignore[arg-type]
-        per_image = {i: repo.list_scribbles(session, i) for i, im in images.items() if im.channels == channels}
-    counts = {i: len(rows) for i, rows in per_image.items()}
-    key = json.dumps([label_ids, [(i, [r.id for r in rows]) for i, rows in per_image.items()]])
-    if not has_both_kinds([r for rows in per_image.values() for r in rows]):
+    stroked = stroked_images(ctx.settings, ctx.engine, project.id, channels=channels)  # type: ignore[arg-type]
+    counts = {im.image_id: len(im.scribbles) for im in stroked}
+    key = json.dumps([label_ids, [(im.image_id, [r.id for r in im.scribbles]) for im in stroked]])
+    if not has_both_kinds([r for im in stroked for r in im.scribbles]):
         return None, key, counts
     regions: list[Region] = []
-    for i, rows in per_image.items():
-        strokes = tuple(project_strokes(rows, label_ids))
-        regions += _regions(str(image_path(ctx.settings, images[i])), json.dumps([label_ids, [r.id for r in rows]]), strokes)
+    for im in stroked:
+        strokes = tuple(project_strokes(im.scribbles, label_ids))
+        regions += _regions(str(im.path), json.dumps([label_ids, [r.id for r in im.scribbles]]), strokes)
     return _forest(key, tuple(regions), label_ids, channels), key, counts
 
 

@@ -131,40 +131,35 @@ class EpochMetric(SQLModel, table=True):
     seconds: float = 0.0
 
 
-class Prediction(SQLModel, table=True):
+class RunJob(SQLModel):
+    """The queue fields of a run over images (prediction, pre-annotation); see :mod:`core.jobs.queue`."""
+
+    config: dict[str, Any] = Field(default_factory=dict, sa_type=JSON, nullable=False)
+    status: str = Field(default=QUEUED, index=True, max_length=12)
+    progress: float = 0.0
+    message: str = ""
+    error: str = ""
+    cancel_requested: bool = False
+    heartbeat_at: datetime | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+    finished_at: datetime | None = None
+    results: dict[str, Any] = Field(default_factory=dict, sa_type=JSON, nullable=False)
+
+
+class Prediction(RunJob, table=True):
     """A job applying a trained model to images (also queued)."""
 
     id: int | None = Field(default=None, primary_key=True)
     training_id: int | None = Field(default=None, foreign_key="training.id", index=True, ondelete="SET NULL")
     model_dir: str = ""
-    config: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
-    status: str = Field(default=QUEUED, index=True, max_length=12)
-    progress: float = 0.0
-    message: str = ""
-    error: str = ""
-    cancel_requested: bool = False
-    heartbeat_at: datetime | None = None
-    created_at: datetime = Field(default_factory=utcnow)
-    finished_at: datetime | None = None
-    results: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
 
 
-class Preannotation(SQLModel, table=True):
+class Preannotation(RunJob, table=True):
     """A job letting the scribble assistant's forest propose annotations for other images (also queued)."""
 
     id: int | None = Field(default=None, primary_key=True)
     project_id: int = Field(foreign_key="project.id", index=True, ondelete="CASCADE")
     forest_path: str = ""  # relative to the data directory
-    config: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
-    status: str = Field(default=QUEUED, index=True, max_length=12)
-    progress: float = 0.0
-    message: str = ""
-    error: str = ""
-    cancel_requested: bool = False
-    heartbeat_at: datetime | None = None
-    created_at: datetime = Field(default_factory=utcnow)
-    finished_at: datetime | None = None
-    results: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
 
 
 class Notification(SQLModel, table=True):

@@ -435,19 +435,32 @@ def annotation_sources(session: Session, project_id: int) -> dict[int, set[str]]
     return out
 
 
-# --- trainings (the queue) ------------------------------------------------------------------------
-def add_training(session: Session, training: Training) -> Training:
-    session.add(training)
+# --- jobs: trainings, prediction runs, pre-annotation runs ------------------------------------------
+def _insert(session: Session, row: Any) -> Any:
+    session.add(row)
     session.commit()
-    session.refresh(training)
-    return training
+    session.refresh(row)
+    return row
+
+
+def _get_job(session: Session, table: Any, job_id: int, missing: str) -> Any:
+    job = session.get(table, job_id)
+    if job is None:
+        raise NotFoundError(missing)
+    return job
+
+
+def _update_job(session: Session, table: Any, job_id: int, fields: dict[str, Any]) -> None:
+    session.exec(update(table).where(table.id == job_id).values(**fields))  # type: ignore[call-overload]
+    session.commit()
+
+
+def add_training(session: Session, training: Training) -> Training:
+    return _insert(session, training)
 
 
 def get_training(session: Session, training_id: int) -> Training:
-    training = session.get(Training, training_id)
-    if training is None:
-        raise NotFoundError(f"Training {training_id} does not exist; it may have been deleted.")
-    return training
+    return _get_job(session, Training, training_id, f"Training {training_id} does not exist; it may have been deleted.")
 
 
 def find_training(session: Session, ref: str | int) -> Training:
@@ -480,8 +493,7 @@ def queue_position(session: Session, training_id: int) -> int | None:
 
 
 def update_training(session: Session, training_id: int, **fields: Any) -> Training:
-    session.exec(update(Training).where(Training.id == training_id).values(**fields))  # type: ignore[call-overload]
-    session.commit()
+    _update_job(session, Training, training_id, fields)
     return get_training(session, training_id)
 
 
@@ -506,22 +518,15 @@ def is_finished(status: str) -> bool:
 
 # --- predictions and notifications ------------------------------------------------------------------
 def add_prediction(session: Session, prediction: Prediction) -> Prediction:
-    session.add(prediction)
-    session.commit()
-    session.refresh(prediction)
-    return prediction
+    return _insert(session, prediction)
 
 
 def get_prediction(session: Session, prediction_id: int) -> Prediction:
-    prediction = session.get(Prediction, prediction_id)
-    if prediction is None:
-        raise NotFoundError(f"Prediction run {prediction_id} does not exist.")
-    return prediction
+    return _get_job(session, Prediction, prediction_id, f"Prediction run {prediction_id} does not exist.")
 
 
 def update_prediction(session: Session, prediction_id: int, **fields: Any) -> Prediction:
-    session.exec(update(Prediction).where(Prediction.id == prediction_id).values(**fields))  # type: ignore[call-overload]
-    session.commit()
+    _update_job(session, Prediction, prediction_id, fields)
     return get_prediction(session, prediction_id)
 
 
@@ -552,11 +557,7 @@ def add_scribble(session: Session, image_id: int, points: list[list[float]], *, 
         raise InvalidInputError("A stroke needs at least one point; brush on the image.")
     if not width > 0:
         raise InvalidInputError(f"The brush width must be positive, got {width}.")
-    scribble = Scribble(image_id=image_id, label_id=label_id, points=points, width=float(width))
-    session.add(scribble)
-    session.commit()
-    session.refresh(scribble)
-    return scribble
+    return _insert(session, Scribble(image_id=image_id, label_id=label_id, points=points, width=float(width)))
 
 
 def delete_last_scribble(session: Session, image_id: int) -> bool:
@@ -575,27 +576,16 @@ def clear_scribbles(session: Session, image_id: int) -> int:
 
 
 def add_preannotation(session: Session, job: Preannotation) -> Preannotation:
-    session.add(job)
-    session.commit()
-    session.refresh(job)
-    return job
+    return _insert(session, job)
 
 
 def get_preannotation(session: Session, job_id: int) -> Preannotation:
-    job = session.get(Preannotation, job_id)
-    if job is None:
-        raise NotFoundError(f"Pre-annotation run {job_id} does not exist.")
-    return job
+    return _get_job(session, Preannotation, job_id, f"Pre-annotation run {job_id} does not exist.")
 
 
 def update_preannotation(session: Session, job_id: int, **fields: Any) -> Preannotation:
-    job = get_preannotation(session, job_id)
-    for key, value in fields.items():
-        setattr(job, key, value)
-    session.add(job)
-    session.commit()
-    session.refresh(job)
-    return job
+    _update_job(session, Preannotation, job_id, fields)
+    return get_preannotation(session, job_id)
 
 
 def list_preannotations(session: Session, project_id: int, *, limit: int = 20) -> list[Preannotation]:

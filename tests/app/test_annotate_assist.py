@@ -30,17 +30,18 @@ def two_textures(seed: int, size: tuple[int, int] = (120, 160)) -> tuple[np.ndar
     return np.clip(image, 0, 255).astype(np.uint8), truth
 
 
-def _project(settings, tmp_path):
+def _project(settings, tmp_path, n: int = 2, extra: list | None = None):
+    """Project "P" with a label "cell" and ``n`` two-texture images (plus ``extra`` (name, path) files)."""
     engine = make_engine(settings.database_url)
     project = ops.create_project(settings, engine, "P")
     with session_scope(engine) as s:
         label = repo.add_label(s, project.id, "cell", "#00ff00")
     files = []
-    for k in range(2):
+    for k in range(n):
         path = tmp_path / f"img{k}.tif"
         tifffile.imwrite(path, two_textures(k)[0])
         files.append((f"img{k}.tif", path))
-    report = ops.import_files(settings, engine, project.id, files)
+    report = ops.import_files(settings, engine, project.id, files + list(extra or []))
     assert report.ok, report.errors
     return engine, project, label, report.imported
 

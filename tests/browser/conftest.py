@@ -124,3 +124,14 @@ def wizard_next(page, to_step: int) -> None:  # noqa: ANN001
     click_when_single(page, "Next")
     page.get_by_text(f"Step {to_step} of 8").wait_for()
     wait_for_idle(page)
+
+
+def open_demo_project(page, app: RunningApp):  # noqa: ANN001, ANN201
+    """Home → *Create the demo project*; returns an engine on the app's database."""
+    from core.db.engine import make_engine
+
+    page.goto(app.url)
+    page.get_by_role("button", name="Create the demo project").click()
+    wait_for_idle(page)
+    page.get_by_text("Created the demo project").wait_for()
+    return make_engine(f"sqlite:///{app.data_dir / 'segstudio.db'}")

@@ -7,8 +7,7 @@ import re
 import pytest
 
 from core.db import repo, session_scope
-from core.db.engine import make_engine
-from tests.browser.conftest import click_when_single, wait_for_idle
+from tests.browser.conftest import click_when_single, open_demo_project, wait_for_idle
 
 pytestmark = pytest.mark.browser
 
@@ -21,11 +20,7 @@ def _canvas_box(page):  # noqa: ANN001
 
 def test_draw_polygon_save_and_reload(running_app, browser_page):
     page = browser_page
-    page.goto(running_app.url)
-    page.get_by_role("button", name="Create the demo project").click()
-    wait_for_idle(page)
-    page.get_by_text("Created the demo project").wait_for()
-    engine = make_engine(f"sqlite:///{running_app.data_dir / 'segstudio.db'}")
+    engine = open_demo_project(page, running_app)
     with session_scope(engine) as s:
         project = repo.list_projects(s)[0]
         image = repo.list_images(s, project.id)[0]

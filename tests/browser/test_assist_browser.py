@@ -10,8 +10,7 @@ import pytest
 from core.annotations.raster import semantic_masks
 from core.annotations.shapes import ShapeData
 from core.db import repo, session_scope
-from core.db.engine import make_engine
-from tests.browser.conftest import click_when_single, wait_for_idle
+from tests.browser.conftest import click_when_single, open_demo_project, wait_for_idle
 from tests.browser.test_journey import shot
 
 pytestmark = pytest.mark.browser
@@ -31,11 +30,7 @@ def _drag(page, box, points) -> None:  # noqa: ANN001
 
 def test_strokes_proposal_accept_and_save(running_app, browser_page, tmp_path):
     page = browser_page
-    page.goto(running_app.url)
-    page.get_by_role("button", name="Create the demo project").click()
-    wait_for_idle(page)
-    page.get_by_text("Created the demo project").wait_for()
-    engine = make_engine(f"sqlite:///{running_app.data_dir / 'segstudio.db'}")
+    engine = open_demo_project(page, running_app)
     with session_scope(engine) as s:
         project = repo.list_projects(s)[0]
         image = repo.list_images(s, project.id)[0]

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import time
 
 import numpy as np
 import pytest
 import tifffile
 
-from core import projects as ops
 from core.annotations.raster import semantic_masks
 from core.annotations.shapes import ShapeData
 from core.assistant import (
@@ -21,29 +19,20 @@ from core.assistant import (
     view_region,
 )
 from core.db import repo, session_scope
-from core.db.models import ANNOTATED, NOT_ANNOTATED, PROPOSED, QUEUED, RUNNING
+from core.db.models import ANNOTATED, NOT_ANNOTATED, PROPOSED
 from core.errors import InvalidInputError
 from core.imaging import open_image
 from core.jobs.worker import Worker
-from tests.app.test_annotate_assist import two_textures
+from tests.app.test_annotate_assist import _project, two_textures
+from tests.jobs.test_worker import _finished, _wait
 
 
 @pytest.fixture
 def assist_project(settings, engine, tmp_path):
-    project = ops.create_project(settings, engine, "P")
-    with session_scope(engine) as s:
-        label = repo.add_label(s, project.id, "cell", "#00ff00")
-    files = []
-    for k in range(3):
-        path = tmp_path / f"img{k}.tif"
-        tifffile.imwrite(path, two_textures(k)[0])
-        files.append((f"img{k}.tif", path))
     rgb = tmp_path / "rgb.tif"
     tifffile.imwrite(rgb, np.zeros((60, 60, 3), np.uint8), photometric="rgb")
-    files.append(("rgb.tif", rgb))
-    report = ops.import_files(settings, engine, project.id, files)
-    assert report.ok, report.errors
-    first = report.imported[0]
+    _, project, label, imported = _project(settings, tmp_path, 3, [("rgb.tif", rgb)])
+    first = imported[0]
     with session_scope(engine) as s:
         repo.add_scribble(s, first.id, [[35, 40], [55, 40]], width=4, label_id=label.id)
         repo.add_scribble(s, first.id, [[105, 75], [125, 78]], width=4, label_id=label.id)
@@ -54,7 +43,7 @@ def assist_project(settings, engine, tmp_path):
         strokes = project_strokes(scribbles, [label.id])
         forest = fit_forest(image_regions(reader, strokes), [label.id], channels=1)
         proposal = propose_region(reader, forest, (0, 0, 120, 160))
-    return project, label, report.imported, forest, proposal
+    return project, label, imported, forest, proposal
 
 
 def test_view_proposal_is_good_and_accept_keeps_other_shapes(assist_project):
@@ -104,13 +93,7 @@ def test_preannotation_through_the_worker(settings, engine, assist_project):
                                            "points": [[1, 1], [9, 1], [9, 9]]}])
     worker = Worker(settings, poll_seconds=0.2).start()
     try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            with session_scope(engine) as s:
-                job = repo.get_preannotation(s, job.id)
-            if job.status not in (QUEUED, RUNNING):
-                break
-            time.sleep(0.3)
+        job = _wait(engine, job.id, _finished, 120, get=repo.get_preannotation, poll=0.3)
     finally:
         worker.shutdown()
     assert job.status == "succeeded", job.error

@@ -4,22 +4,20 @@ from __future__ import annotations
 
 import json
 import shutil
-import time
 import zipfile
 
 from core.db import repo, session_scope
-from core.db.models import QUEUED, RUNNING
 from core.demo import DEMO_DIR
 from core.jobs.worker import Worker
 from core.predictions import accept_as_annotations, available_models, queue_prediction
-from tests.jobs.test_worker import _queue, _wait, demo  # noqa: F401  (fixture)
+from tests.jobs.test_worker import _finished, _queue, _wait, demo  # noqa: F401  (fixture)
 
 
 def test_predict_project_image_and_upload_then_accept(settings, engine, demo):  # noqa: F811
     training = _queue(settings, engine, demo, "for apply", 12)
     worker = Worker(settings, poll_seconds=0.5).start()
     try:
-        done = _wait(engine, training.id, lambda t: t.status not in (QUEUED, RUNNING))
+        done = _wait(engine, training.id, _finished)
         assert done.status == "succeeded", done.error
         [model] = available_models(settings, engine)
         with session_scope(engine) as s:
@@ -31,13 +29,7 @@ def test_predict_project_image_and_upload_then_accept(settings, engine, demo):  
         bad.write_bytes(b"not an image")
         run = queue_prediction(settings, engine, model, image_ids=[image.id],
                                uploads=[("new.png", upload), ("bad.tif", bad)])
-        deadline = time.monotonic() + 300
-        while time.monotonic() < deadline:
-            with session_scope(engine) as s:
-                run = repo.get_prediction(s, run.id)
-            if run.status not in (QUEUED, RUNNING):
-                break
-            time.sleep(0.5)
+        run = _wait(engine, run.id, _finished, get=repo.get_prediction)
     finally:
         worker.shutdown()
     assert run.status == "succeeded", run.error

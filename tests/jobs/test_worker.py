@@ -32,15 +32,16 @@ def _queue(settings, engine, project, name: str, seconds: int):
     return queue_training(settings, engine, choices)
 
 
-def _wait(engine, training_id: int, predicate, timeout: float = 300.0):
+def _wait(engine, job_id: int, predicate, timeout: float = 300.0, *, get=repo.get_training, poll: float = 0.5):
+    """Poll a job row (a training by default; ``get`` reads another kind) until ``predicate`` holds."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         with session_scope(engine) as s:
-            t = repo.get_training(s, training_id)
+            t = get(s, job_id)
         if predicate(t):
             return t
-        time.sleep(0.5)
-    raise AssertionError(f"training {training_id} stuck in {t.status} ({t.message}, {t.error})")
+        time.sleep(poll)
+    raise AssertionError(f"job {job_id} stuck in {t.status} ({t.message}, {t.error})")
 
 
 def _finished(t) -> bool:
