@@ -9,13 +9,17 @@ Datasets (folders of /work/shared/data, each with SOURCE.txt), with the issue's 
 Peers at equal CPU time: StarDist F1 0.82 after 5 min, 0.90 after 25 min; Otsu + watershed 0.67.
 
     python bench/train_quality.py --dataset dsb2018_fluo --duration quick [--data ../shared/data]
-        [--patch 128] [--encoder resnet18] [--no-distance] [--threads N] [--steps N] [--json out.json]
+        [--patch 128] [--encoder resnet18] [--no-distance] [--normalization auto|dataset|image] [--threads N]
+        [--steps N] [--json out.json] [--keep DIR]
+
+Every option defaults to what the product (the wizard's training) uses.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 import tempfile
 import time
@@ -103,6 +107,8 @@ def run(name: str, args, settings: Settings) -> dict:
     with tempfile.TemporaryDirectory(prefix="segstudio-bench-") as workdir:
         result = train(cfg, train_set, val_set, budget_seconds=budget, workdir=Path(workdir), on_progress=progress,
                        device=settings.device)
+        if args.keep and result.package_dir is not None:
+            shutil.copytree(result.package_dir, Path(args.keep) / name, dirs_exist_ok=True)
     seconds = time.monotonic() - start
     value = result.metrics.get(spec["metric"])
     target = spec["targets"].get(args.duration) if isinstance(args.duration, str) else None
@@ -112,6 +118,7 @@ def run(name: str, args, settings: Settings) -> dict:
         "steps": result.steps, "epochs": len(result.history), "batch_size": result.batch_size,
         "learning_rate": result.learning_rate, "device": result.device, "metric": spec["metric"], "value": value,
         "target": target, "pixel": per_label["pixel"], "postprocess": result.postprocess,
+        "normalization": result.card["normalization"].get("scope") if result.card else None,
     }
     if "instance" in per_label:
         inst = per_label["instance"]
@@ -119,7 +126,7 @@ def run(name: str, args, settings: Settings) -> dict:
     verdict = "" if target is None else ("  MET" if value is not None and value >= target else "  NOT MET")
     print(f"{name} {args.duration}: {spec['metric']} = {value:.4f} (target {target}){verdict}; "
           f"pixel IoU {per_label['pixel']['iou']:.4f}; {result.steps} steps of {result.batch_size}, lr {result.learning_rate:.2e}, "
-          f"{seconds:.0f} s wall; {result.device}", flush=True)
+          f"{seconds:.0f} s wall; normalisation {out['normalization']}; {result.device}", flush=True)
     return out
 
 
@@ -128,16 +135,17 @@ def main() -> None:
     ap.add_argument("--data", default=str(ROOT.parent / "shared" / "data"))
     ap.add_argument("--dataset", choices=[*DATASETS, "all"], default="dsb2018_fluo")
     ap.add_argument("--duration", default="quick", help="quick | extended | seconds")
-    ap.add_argument("--patch", type=int, default=128)
+    ap.add_argument("--patch", type=int, default=TrainConfig.patch_size, help="default: the product's")
     ap.add_argument("--steps", type=int, default=0, help="run exactly this many steps instead of the time budget")
     ap.add_argument("--batch", default="auto")
     ap.add_argument("--encoder", default=DEFAULT_ENCODER)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--no-distance", action="store_true", help="instance: train without the distance head")
-    ap.add_argument("--normalization", choices=["dataset", "image"], default="image",
-                    help="percentiles of the training set, or of each image (default: image)")
+    ap.add_argument("--normalization", choices=["auto", "dataset", "image"], default=TrainConfig.normalization,
+                    help="percentiles of the training set, of each image, or chosen from the data (default: auto)")
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     ap.add_argument("--json", default="", help="also write the results to this JSON file")
+    ap.add_argument("--keep", default="", help="copy each trained model package to KEEP/<dataset>")
     args = ap.parse_args()
     if args.duration not in ("quick", "extended"):
         args.duration = float(args.duration)

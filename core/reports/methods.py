@@ -119,10 +119,12 @@ def _network(cfg: dict, versions: dict, data: ReportData) -> str:
     sentence += "."
     norm = cfg.get("normalization")
     if isinstance(norm, dict) and "low_percentile" in norm and "high_percentile" in norm:
-        sentence += (
-            f" Each input channel was scaled linearly so that its {_ordinal(norm['low_percentile'])} and "
-            f"{_ordinal(norm['high_percentile'])} percentiles over the training images mapped to 0 and 1."
-        )
+        levels = f"{_ordinal(norm['low_percentile'])} and {_ordinal(norm['high_percentile'])} percentiles"
+        if norm.get("scope") == "image":
+            why = " (brightness varied between the training images)" if "auto" in norm else ""
+            sentence += f" Each input channel was scaled linearly so that the {levels} of each image mapped to 0 and 1{why}."
+        else:
+            sentence += f" Each input channel was scaled linearly so that its {levels} over the training images mapped to 0 and 1."
     return sentence
 
 

@@ -5,10 +5,12 @@ channel over all training images and takes the low/high percentiles. ``apply_nor
 ``(C, H, W)`` image to float32 with ``(x - low) / (high - low)``, the same everywhere (training,
 validation, inference).
 
-Scope ``"dataset"`` (default) uses the training set's values for every image. Scope ``"image"`` (the
-StarDist convention, better when brightness varies a lot between images) stores the same percentile
-levels and takes each image's own values: :func:`image_normalization` for a readable image (sampled by
-regions when large), :func:`apply_normalization` on a whole in-memory image.
+Scope ``"dataset"`` uses the training set's values for every image. Scope ``"image"`` (the StarDist
+convention, better when brightness varies a lot between images) stores the same percentile levels and takes
+each image's own values: :func:`image_normalization` for a readable image (sampled by regions when large),
+:func:`apply_normalization` on a whole in-memory image. Scope ``"auto"`` (the default) picks "image" when
+the training images' own bright levels spread over more than :data:`AUTO_SPREAD` of the dataset's range
+(images from several microscopes or exposures), else "dataset"; the record keeps the scope chosen and why.
 """
 
 from __future__ import annotations
@@ -27,7 +29,8 @@ _MAX_WINDOWS = 8
 _MAX_SAMPLES_PER_IMAGE = 250_000
 
 
-SCOPES = ("dataset", "image")
+SCOPES = ("auto", "dataset", "image")
+AUTO_SPREAD = 0.5
 
 
 def compute_normalization(
@@ -58,7 +61,7 @@ def compute_normalization(
     lo = np.percentile(values, low, axis=1)
     hi = np.percentile(values, high, axis=1)
     hi = np.where(hi - lo < 1e-6, lo + 1.0, hi)  # a flat channel maps to 0 instead of dividing by zero
-    return {
+    record = {
         "method": "percentile",
         "scope": scope,
         "low_percentile": float(low),
@@ -66,6 +69,20 @@ def compute_normalization(
         "low": [float(v) for v in lo],
         "high": [float(v) for v in hi],
     }
+    if scope == "auto":
+        spread = brightness_spread(pools, high, lo, hi)
+        record["scope"] = "image" if spread > AUTO_SPREAD else "dataset"
+        record["auto"] = {"spread": round(spread, 4), "limit": AUTO_SPREAD}
+    return record
+
+
+def brightness_spread(pools: Sequence[np.ndarray], high: float, lo: np.ndarray, hi: np.ndarray) -> float:
+    """How far the images' own bright levels (``high`` percentile of each image) spread, as a share of the
+    dataset's range ``hi - lo``; the largest over channels. 0 for a single image."""
+    if len(pools) < 2:
+        return 0.0
+    tops = np.stack([np.percentile(p.astype(np.float64), high, axis=1) for p in pools])  # (images, C)
+    return float(np.max((tops.max(axis=0) - tops.min(axis=0)) / (hi - lo)))
 
 
 def image_normalization(im: TrainingImage, norm: dict, *, seed: int = 0) -> dict:

@@ -1,7 +1,7 @@
 """Validation on whole images (tiled when large), not on patches.
 
 Per epoch: loss, pixel accuracy and foreground IoU (counts summed over images, reduced once) and, for
-instance training, F1 at IoU 0.5 with the default post-processing. After training: tuning of the
+instance training, F1 at IoU 0.5 with the post-processing tuned on that epoch's maps. After training: tuning of the
 post-processing on the validation maps and the final per-label metrics with the tuned values.
 """
 
@@ -71,9 +71,9 @@ def foreground(maps: dict[str, np.ndarray], training_type: str) -> np.ndarray:
 def validate(
     model: torch.nn.Module, card: dict, images: Sequence[ValImage], config: TrainConfig
 ) -> tuple[dict, list[dict[str, np.ndarray]]]:
-    """Epoch validation: ``({"val_loss", "val_accuracy", "val_iou", "val_f1"}, maps per image)``."""
+    """Epoch validation: ``({"val_loss", "val_accuracy", "val_iou", "val_f1"}, maps per image)``; ``val_f1``
+    (instance only) is the F1 with post-processing tuned on these maps (see :func:`_epoch_f1`)."""
     counts = np.zeros((config.n_labels, 4), dtype=np.int64)
-    inst = [InstanceCounts() for _ in range(config.n_labels)]
     losses, weights, all_maps = [], [], []
     for im in images:
         maps = predict_maps(model, card, im.pixels)
@@ -85,21 +85,39 @@ def validate(
         weights.append(float(im.valid.sum()))
         gt = im.labels > 0 if config.training_type == "instance" else im.labels
         counts += pixel_counts(foreground(maps, config.training_type), gt, im.valid)
-        if config.training_type == "instance":
-            for i in range(config.n_labels):
-                pred = _instances(maps, i, POSTPROCESS_DEFAULTS)
-                inst[i] = inst[i] + match_instances(pred, im.labels[i], im.valid)
     record = {"val_loss": float(np.average(losses, weights=np.maximum(weights, 1.0)))}
     record.update(_pixel_summary(counts, "val"))
     if config.training_type == "instance":
-        f1s = [instance_scores(c)["f1"] for c in inst]
-        defined = [f for f in f1s if f is not None]
-        record["val_f1"] = float(np.mean(defined)) if defined else None
+        record["val_f1"] = _epoch_f1(all_maps, images, config)
     return record, all_maps
 
 
+def _epoch_f1(maps: Sequence[dict[str, np.ndarray]], images: Sequence[ValImage], config: TrainConfig) -> float | None:
+    """Mean F1 at IoU 0.5 over labels with the post-processing tuned on these maps (the number the package
+    will be scored by), or with the default values when tuning is off. The default values alone make a
+    noisy score (the best thresholds move from epoch to epoch) that picks undertrained checkpoints."""
+    f1s = []
+    for i in range(config.n_labels):
+        items = _label_items(maps, images, i, "instance")
+        if config.tune_postprocessing:
+            f1s.append(tune_postprocessing(items, mode="instance", grid=TUNING_GRIDS["instance"])[1])
+            continue
+        counts = InstanceCounts()
+        for m, im in zip(maps, images, strict=True):
+            counts = counts + match_instances(_instances(m, i, POSTPROCESS_DEFAULTS), im.labels[i], im.valid)
+        f1s.append(instance_scores(counts)["f1"])
+    defined = [f for f in f1s if f is not None]
+    return float(np.mean(defined)) if defined else None
+
+
+def _label_items(maps, images, i: int, mode: str) -> list:
+    """``(maps, ground truth, valid)`` of label ``i`` per validation image, as the tuning takes them."""
+    keys = ("interior", "boundary", "distance") if mode == "instance" else ("prob",)
+    return [({k: m[k][i] for k in keys if k in m}, im.labels[i], im.valid) for m, im in zip(maps, images, strict=True)]
+
+
 def score_of(record: dict, training_type: str) -> float:
-    """The number the best checkpoint is chosen by: instance F1 (default post-processing), else IoU."""
+    """The number the best checkpoint is chosen by: instance F1 (tuned post-processing), else IoU."""
     value = record.get("val_f1") if training_type == "instance" else record.get("val_iou")
     if value is None:
         value = record.get("val_iou")
@@ -117,13 +135,8 @@ def tune_and_score(
     mode = config.training_type
     params: list[dict] = []
     for i, lab in enumerate(config.labels):
-        if mode == "instance":
-            items = [({k: m[k][i] for k in ("interior", "boundary", "distance") if k in m}, im.labels[i], im.valid)
-                     for m, im in zip(maps, images, strict=True)]
-            default = dict(POSTPROCESS_DEFAULTS)
-        else:
-            items = [({"prob": m["prob"][i]}, im.labels[i], im.valid) for m, im in zip(maps, images, strict=True)]
-            default = {"threshold": 0.5, "min_size": 0}
+        items = _label_items(maps, images, i, mode)
+        default = dict(POSTPROCESS_DEFAULTS) if mode == "instance" else {"threshold": 0.5, "min_size": 0}
         values, score = tune_postprocessing(items, mode=mode, grid=TUNING_GRIDS[mode]) if tune else (default, None)
         params.append({"label_id": lab.id, "label": lab.name, **values, "tuned_score": score})
     return params, final_metrics(maps, images, config, params)

@@ -122,3 +122,16 @@ def test_image_scope_uses_each_images_own_percentiles_the_same_way_everywhere():
         assert np.allclose(whole[:, :20, :20], patch)
         assert 0.9 < np.percentile(whole, 99.8) <= 1.0 + 1e-6
     assert image_normalization(dim, {**norm, "scope": "dataset"})["low"] == norm["low"]
+
+
+def test_auto_scope_chooses_per_image_values_when_brightness_varies_between_images():
+    rng = np.random.default_rng(4)
+    empty = np.zeros((1, 40, 40), bool)
+    dim = ArrayImage("dim", rng.integers(0, 100, (1, 40, 40)).astype(np.uint16), masks=empty)
+    bright = ArrayImage("bright", rng.integers(0, 4000, (1, 40, 40)).astype(np.uint16), masks=empty)
+    alike = ArrayImage("alike", rng.integers(0, 110, (1, 40, 40)).astype(np.uint16), masks=empty)
+    varied = compute_normalization([dim, bright], scope="auto")
+    assert varied["scope"] == "image" and varied["auto"]["spread"] > varied["auto"]["limit"]
+    steady = compute_normalization([dim, alike], scope="auto")
+    assert steady["scope"] == "dataset" and steady["auto"]["spread"] < steady["auto"]["limit"]
+    assert compute_normalization([dim], scope="auto")["scope"] == "dataset"  # one image: nothing varies
