@@ -6,7 +6,7 @@ patches from images through region reads, biases them to objects, augments them 
 elastic, intensity, noise), builds 3-class + distance targets in a background thread and trains with
 Dice + focal on valid pixels. The bare loop trains on one pre-made batch with smp's DiceLoss + FocalLoss.
 
-    python bench/train_throughput.py [--patch 256] [--batch 8] [--encoder resnet18] [--blocks 3] [--steps 4]
+    python bench/train_throughput.py [--patch 128] [--batch 4] [--encoder resnet18] [--blocks 3] [--steps 4]
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ import numpy as np  # noqa: E402
 import segmentation_models_pytorch as smp  # noqa: E402
 import torch  # noqa: E402
 
+from core.training.batch import CPU_MAX_BATCH  # noqa: E402
 from core.training.config import LabelSpec, TrainConfig  # noqa: E402
 from core.training.device import pick_device  # noqa: E402
 from core.training.encoders import DEFAULT_ENCODER  # noqa: E402
@@ -53,8 +54,8 @@ def synthetic_images(n: int, size: int, seed: int = 0) -> list:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--patch", type=int, default=256)
-    ap.add_argument("--batch", type=int, default=8)
+    ap.add_argument("--patch", type=int, default=TrainConfig.patch_size, help="default: the product's")
+    ap.add_argument("--batch", type=int, default=CPU_MAX_BATCH, help="default: the product's on a CPU")
     ap.add_argument("--encoder", default=DEFAULT_ENCODER)
     ap.add_argument("--blocks", type=int, default=3, help="alternating measurement blocks per loop")
     ap.add_argument("--steps", type=int, default=4, help="steps per block")

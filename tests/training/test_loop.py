@@ -45,6 +45,11 @@ def test_instance_training_writes_a_complete_package(tmp_path):
     assert result.status == SUCCEEDED and len(result.history) == 2
     assert all(h["val_f1"] is not None for h in result.history)
     model, card = load_model(result.package_dir)
+    # each epoch's F1 is scored with post-processing tuned on its own maps: the package's tuned score is the
+    # best epoch's validation F1, so the checkpoint is chosen by the number the package will be judged by
+    best = result.history[result.best_epoch - 1]["val_f1"]
+    assert best == max(h["val_f1"] for h in result.history)
+    assert card["postprocess"][0]["tuned_score"] == pytest.approx(best)
     assert card["out_channels"] == 4 and card["distance_head"] is True
     assert [c["map"] for c in card["output_layout"]] == ["background", "interior", "boundary", "distance"]
     assert set(card["postprocess"][0]) >= {"threshold", "seed_threshold", "min_size", "label_id"}
