@@ -13,6 +13,10 @@ Peers at equal CPU time: StarDist F1 0.82 after 5 min, 0.90 after 25 min; Otsu +
         [--steps N] [--json out.json] [--keep DIR]
 
 Every option defaults to what the product (the wizard's training) uses.
+
+Measured (session 3, 2 quiet CPU cores, fp32, product defaults, seed 0): dsb2018_fluo quick F1 0.853
+(812 steps), extended 0.869 (5332 steps; flat at about 0.865 from step 2700 on); bbbc039 quick F1 0.912;
+lucchi quick IoU 0.696.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ patches from images through region reads, biases them to objects, augments them 
 elastic, intensity, noise), builds 3-class + distance targets in a background thread and trains with
 Dice + focal on valid pixels. The bare loop trains on one pre-made batch with smp's DiceLoss + FocalLoss.
 
-    python bench/train_throughput.py [--patch 128] [--batch 4] [--encoder resnet18] [--blocks 3] [--steps 4]
+    python bench/train_throughput.py [--patch 128] [--batch 4] [--encoder resnet18] [--blocks 6] [--steps 8]
 """
 
 from __future__ import annotations
@@ -57,8 +57,8 @@ def main() -> None:
     ap.add_argument("--patch", type=int, default=TrainConfig.patch_size, help="default: the product's")
     ap.add_argument("--batch", type=int, default=CPU_MAX_BATCH, help="default: the product's on a CPU")
     ap.add_argument("--encoder", default=DEFAULT_ENCODER)
-    ap.add_argument("--blocks", type=int, default=3, help="alternating measurement blocks per loop")
-    ap.add_argument("--steps", type=int, default=4, help="steps per block")
+    ap.add_argument("--blocks", type=int, default=6, help="alternating measurement blocks per loop")
+    ap.add_argument("--steps", type=int, default=8, help="steps per block")
     ap.add_argument("--device", default="auto")
     args = ap.parse_args()
 
