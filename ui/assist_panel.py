@@ -22,6 +22,7 @@ from core.annotations.viewport import Viewport
 from core.assist import Proposal, ScribbleForest, overlay_rgb, proposal_to_shapes, uncertainty_rgb
 from core.assistant import (
     Region,
+    accept_proposed_image,
     fit_forest,
     has_both_kinds,
     image_regions,
@@ -35,7 +36,9 @@ from core.assistant import (
 from core.db import repo, session_scope
 from core.db.models import NOT_ANNOTATED, Image, LabelClass, Project
 from core.errors import SegStudioError
+from core.jobs.queue import request_cancel
 from core.projects import image_path
+from ui import annotation_session as work_store
 from ui.annotation_session import WorkingCopy
 from ui.context import PageContext
 from ui.feedback import flash, user_errors
@@ -244,16 +247,11 @@ def _preannotation_runs(ctx: PageContext, project: Project) -> None:
             if r.get("outcome") in ("failed", "skipped", "empty"):
                 st.caption(f"{r.get('name', r['image_id'])}: {r['outcome']} — {r.get('reason', '')}")
         if run.status in ("queued", "running") and st.button("Cancel", key=f"preannotate_cancel_{run.id}"):
-            from core.jobs.queue import request_cancel
-
             st.toast(request_cancel(ctx.engine, "preannotation", run.id))  # type: ignore[arg-type]
 
 
 def proposed_banner(ctx: PageContext, image: Image, work: WorkingCopy) -> None:
     """On a pre-annotated image: accept the proposal (it becomes annotations) or drop it."""
-    from core.assistant import accept_proposed_image
-    from ui import annotation_session as work_store
-
     n = sum(1 for s in work.shapes if s.kind == KIND_ANNOTATION)
     st.info(f"The assistant proposed the {n} annotation(s) on this image. Correct them, then accept: only accepted "
             "images are used for training.", icon=":material/auto_awesome:")

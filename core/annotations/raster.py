@@ -146,9 +146,6 @@ def brush_pixels(points: np.ndarray, width: float, h: int, w: int) -> tuple[np.n
     return np.concatenate(rows_out), np.concatenate(cols_out)
 
 
-_brush_pixels = brush_pixels  # the earlier private name
-
-
 def _paint_union(shapes: Sequence[ShapeData], out: np.ndarray, y: int, x: int, d: float) -> None:
     """Set ``out`` (bool (h, w)) where any of the shapes covers a pixel."""
     h, w = out.shape

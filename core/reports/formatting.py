@@ -111,7 +111,7 @@ ANNOTATION_ORIGINS = {
 }
 
 
-def annotated_by_text(code: object) -> str:
-    """``"hand+proposal"`` -> ``"hand + accepted proposal"``."""
+def annotated_by_text(code: object, *, words: dict[str, str] = ANNOTATION_ORIGINS, joiner: str = " + ") -> str:
+    """``"hand+proposal"`` -> ``"hand + accepted proposal"`` (each code part in ``words``, joined by ``joiner``)."""
     parts = [p for p in str(code or "").split("+") if p]
-    return " + ".join(ANNOTATION_ORIGINS.get(p, p) for p in parts)
+    return joiner.join(words.get(p, p) for p in parts)

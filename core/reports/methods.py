@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import Counter
 
 from core.reports.data import ReportData
-from core.reports.formatting import TIMES, format_duration, format_value
+from core.reports.formatting import TIMES, annotated_by_text, format_duration, format_value
 
 DEFAULT_LOSS = (
     "the sum of a soft Dice loss and a focal loss (unannotated pixels outside regions of interest ignored)"
@@ -61,6 +61,15 @@ def _task(data: ReportData) -> str:
     return f"A deep-learning model was trained for {kind}{labels} with segstudio."
 
 
+#: how the methods paragraph says where an image's annotations came from (``annotated_by`` codes)
+ORIGIN_CLAUSES = {
+    "hand": "drawn by hand",
+    "proposal": "accepted from the random-forest assistant's proposals after review",
+    "prediction": "corrected from a trained model's predictions",
+    "import": "imported from label masks",
+}
+
+
 def _data(data: ReportData) -> str:
     images = data.dataset.get("images") or []
     if not images:
@@ -76,21 +85,11 @@ def _data(data: ReportData) -> str:
     sentence += "."
     sources = Counter(str(im.get("annotated_by", "")) for im in images if im.get("annotated_by"))
     if sources:
-        described = {
-            "hand": "drawn by hand",
-            "proposal": "accepted from the random-forest assistant's proposals after review",
-            "prediction": "corrected from a trained model's predictions",
-            "import": "imported from label masks",
-        }
-
-        def origin(code: str) -> str:
-            return " and ".join(described.get(part, part) for part in code.split("+"))
-
         sentence += (
             " Annotations were "
             + _join(
                 [
-                    f"{origin(src)} for {n} image{'s' if n != 1 else ''}"
+                    f"{annotated_by_text(src, words=ORIGIN_CLAUSES, joiner=' and ')} for {n} image{'s' if n != 1 else ''}"
                     for src, n in sources.most_common()
                 ]
             )
