@@ -22,10 +22,11 @@ import torch
 
 from core.errors import InvalidInputError, ModelPackageError
 from core.evaluation.postprocess import POSTPROCESS_DEFAULTS
-from core.inference.receptive import default_halo
+from core.inference.receptive import default_halo, round_halo
 from core.training.device import pick_device
 from core.training.models import logits_to_maps
 from core.training.normalization import apply_normalization
+from core.training.scale import card_scale, resize_batch, scaled_size
 from core.training.package import load_model
 
 _CARD_KEYS = ("training_type", "labels", "in_channels", "normalization")
@@ -57,6 +58,7 @@ class Predictor:
         if self.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
         self.postprocess = postprocess_values(self.card)
+        self.scale = card_scale(self.card)
 
     @classmethod
     def from_package(
@@ -97,8 +99,10 @@ class Predictor:
 
     @property
     def halo(self) -> int:
-        """The default halo in pixels for this model's encoder (see :mod:`core.inference.receptive`)."""
-        return default_halo(self.card)
+        """The default halo in image pixels for this model's encoder (see :mod:`core.inference.receptive`);
+        a model working at a scale below 1 sees that much further in image pixels."""
+        halo = default_halo(self.card)
+        return halo if self.scale == 1.0 else round_halo(halo / self.scale)
 
     # Work --------------------------------------------------------------------------------
     def normalize(self, image: np.ndarray) -> np.ndarray:
@@ -106,9 +110,29 @@ class Predictor:
         return apply_normalization(image, self.card["normalization"])
 
     def forward(self, batch: np.ndarray) -> dict[str, np.ndarray]:
-        """Normalised tiles ``(N, C, h, w)`` float32 (h, w multiples of 32) -> ``{map: (N, L, h, w)}``."""
+        """Normalised tiles ``(N, C, h, w)`` float32 (h, w multiples of 32) -> ``{map: (N, L, h, w)}``.
+
+        At a working scale below 1 the tiles are shrunk for the network and its maps resized back."""
         batch = self._check_batch(batch)
-        tensor = torch.from_numpy(batch).to(self.device, non_blocking=True)
+        h, w = batch.shape[2:]
+        with torch.inference_mode():
+            tensor = torch.from_numpy(batch).to(self.device, non_blocking=True)
+            if self.scale == 1.0:
+                maps = self._network(tensor)
+            else:
+                hs, ws = scaled_size(h, self.scale), scaled_size(w, self.scale)
+                small = resize_batch(tensor, (hs, ws))
+                pad_h, pad_w = -hs % 32, -ws % 32
+                if pad_h or pad_w:
+                    mode = "reflect" if min(hs, ws) > max(pad_h, pad_w) else "replicate"
+                    small = torch.nn.functional.pad(small, (0, pad_w, 0, pad_h), mode=mode)
+                maps = self._network(small)
+                maps = {name: resize_batch(value[:, :, :hs, :ws], (h, w)) for name, value in maps.items()}
+            return {name: value.cpu().numpy() for name, value in maps.items()}
+
+    def _network(self, tensor: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The maps this predictor keeps (float32), from a batch whose sides are multiples of 32; call in
+        inference mode."""
         if self.channels_last:
             tensor = tensor.contiguous(memory_format=torch.channels_last)
         autocast = (
@@ -116,10 +140,10 @@ class Predictor:
             if self.amp_dtype is not None
             else torch.autocast(self.device.type, enabled=False)
         )
-        with torch.inference_mode(), autocast:
+        with autocast:
             logits = self.model(tensor)
         maps = logits_to_maps(logits, self.training_type, self.n_labels, distance=self.distance)
-        return {name: maps[name].float().cpu().numpy() for name in self.map_names}
+        return {name: maps[name].float() for name in self.map_names}
 
     def _check_batch(self, batch: np.ndarray) -> np.ndarray:
         arr = np.asarray(batch)

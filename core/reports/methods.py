@@ -124,7 +124,23 @@ def _network(cfg: dict, versions: dict, data: ReportData) -> str:
             sentence += f" Each input channel was scaled linearly so that the {levels} of each image mapped to 0 and 1{why}."
         else:
             sentence += f" Each input channel was scaled linearly so that its {levels} over the training images mapped to 0 and 1."
-    return sentence
+    return sentence + _scale(cfg.get("scale"))
+
+
+def _scale(record: object) -> str:
+    """The working-scale sentence (nothing at full resolution)."""
+    if not isinstance(record, dict) or not isinstance(record.get("factor"), (int, float)) or record["factor"] >= 1:
+        return ""
+    why = ""
+    if record.get("median_width") is not None and record.get("max_width") is not None:
+        why = (
+            f" (the annotated objects were {format_value(float(record['median_width']))} pixels wide at the median;"
+            f" the resolution is halved while they are {format_value(float(record['max_width']))} pixels wide or more)"
+        )
+    return (
+        f" Images were shrunk by a factor of {format_value(float(record['factor']))} before the network{why};"
+        " its output maps were resized back to the original pixels before post-processing."
+    )
 
 
 def _training(data: ReportData) -> str:

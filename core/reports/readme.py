@@ -73,6 +73,6 @@ def readme_text(data: ReportData, *, visualizations: list[str], model_files: lis
 
 _MODEL_FILES = {
     "weights.pt": "  the PyTorch state_dict (torch.load(..., weights_only=True))",
-    "model_card.json": "  architecture, channels, labels, normalisation, post-processing, metrics, versions",
-    "model.torchscript.pt": "  TorchScript export (torch.jit.load), same output as the weights",
+    "model_card.json": "  architecture, channels, labels, normalisation, working scale, post-processing, metrics, versions",
+    "model.torchscript.pt": "  TorchScript export (torch.jit.load), same output as the weights (inputs as the card says)",
 }

@@ -48,7 +48,7 @@ _CONFIG_NAMES = {
     "postprocess": "post-processing",
     "lr_test": "learning-rate range test",
 }
-_SKIP_CONFIG = {"normalization"}  # per-channel numbers, in the model card; summarised in the methods text
+_SKIP_CONFIG = {"normalization", "scale"}  # records of the model card; summarised in the methods text
 
 
 def title_page(pdf: ReportPDF, data: ReportData) -> None:

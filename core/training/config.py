@@ -13,6 +13,7 @@ from core.errors import InvalidInputError
 from core.training.encoders import DEFAULT_ENCODER
 
 TRAINING_TYPES = ("semantic", "instance")
+MIN_SCALE = 0.25  # the smallest working scale (see core.training.scale)
 _COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
 
 
@@ -66,6 +67,7 @@ class TrainConfig:
     augment: AugmentOptions = field(default_factory=AugmentOptions)
     tune_postprocessing: bool = True
     normalization: str = "auto"  # auto | dataset | image (see core.training.normalization)
+    scale: float | str = "auto"  # working scale: auto | a number in [MIN_SCALE, 1] (see core.training.scale)
 
     def __post_init__(self) -> None:
         labels = tuple(lab if isinstance(lab, LabelSpec) else LabelSpec(**lab) for lab in self.labels)
@@ -96,6 +98,17 @@ class TrainConfig:
         if "augment" in values and isinstance(values["augment"], dict):
             values["augment"] = AugmentOptions(**values["augment"])
         return cls(**values)
+
+
+def check_scale(value: object) -> float:
+    """A working scale given as a number: from :data:`MIN_SCALE` to 1."""
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and MIN_SCALE <= float(value) <= 1.0
+    if not ok:
+        raise InvalidInputError(
+            f"scale={value!r} must be 'auto' or a number from {MIN_SCALE} to 1 (1 = full resolution, "
+            "0.5 = half the pixels in each direction)"
+        )
+    return float(value)
 
 
 def _validate(cfg: TrainConfig) -> None:
@@ -129,5 +142,7 @@ def _validate(cfg: TrainConfig) -> None:
         raise InvalidInputError(
             f"normalization={cfg.normalization!r} is not known; use 'auto', 'dataset' or 'image'"
         )
+    if cfg.scale != "auto":
+        check_scale(cfg.scale)
     if not 0.0 <= cfg.object_bias <= 1.0:
         raise InvalidInputError(f"object_bias={cfg.object_bias!r} must be between 0 and 1")

@@ -32,6 +32,7 @@ from core.training.models import ENCODERS, build_model, out_channels
 from core.training.normalization import compute_normalization
 from core.training.package import write_package
 from core.training.sampling import Batch, PatchSampler
+from core.training.scale import choose_scale
 from core.training.sources import TrainingImage
 from core.training.step import make_optimizer, train_step
 from core.training.validation import load_val_images, score_of, tune_and_score, validate
@@ -132,16 +133,18 @@ class _Run:
         ckpt.seed_everything(cfg.seed)
         self.choice: DeviceChoice = pick_device(self.device_setting)
         saved = ckpt.load(self.workdir / ckpt.LAST) if resume and (self.workdir / ckpt.LAST).exists() else None
-        self._report("preparing", "computing normalisation" if saved is None else "resuming from the last checkpoint")
+        starting = "computing normalisation and working scale"
+        self._report("preparing", starting if saved is None else "resuming from the last checkpoint")
         self.norm = saved["norm"] if saved else compute_normalization(
             self.train_images, seed=cfg.seed, scope=cfg.normalization
         )
+        self.scale = choose_scale(cfg.scale, self.train_images, seed=cfg.seed)  # deterministic: same on resume
         in_ch = self.train_images[0].channels
         self.n_out = out_channels(cfg.training_type, cfg.n_labels, distance=cfg.use_distance_head)
         self.model = build_model(cfg.encoder, in_ch, self.n_out).to(self.choice.device)
         if self.choice.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
-        self.card = base_card(cfg, self.norm, in_ch, self.train_images, self.val_images)
+        self.card = base_card(cfg, self.norm, self.scale, in_ch, self.train_images, self.val_images)
         self.val_set = load_val_images(self.val_images, cfg)
         self.scaler = torch.amp.GradScaler("cuda") if self.choice.needs_scaler else None
         if saved:
@@ -150,7 +153,9 @@ class _Run:
             self.batch_size = choose_batch_size(self.model, in_ch, cfg.patch_size, self.choice, step=self._probe_step)
         else:
             self.batch_size = int(cfg.batch_size)
-        self.sampler = PatchSampler(self.train_images, cfg, self.norm, batch_size=self.batch_size)
+        self.sampler = PatchSampler(
+            self.train_images, cfg, self.norm, batch_size=self.batch_size, scale=self.scale["factor"]
+        )
         if saved:
             self._restore(saved)
         else:
@@ -172,7 +177,9 @@ class _Run:
             return
         self._report("lr_test", "learning-rate range test")
         # half batches: twice the test steps for the same time (the rate transfers well at this scale)
-        sampler = PatchSampler(self.train_images, cfg, self.norm, batch_size=max(2, self.batch_size // 2))
+        sampler = PatchSampler(
+            self.train_images, cfg, self.norm, batch_size=max(2, self.batch_size // 2), scale=self.scale["factor"]
+        )
         with BatchPrefetcher(sampler, start=LR_TEST_BATCH_OFFSET) as loader:
             result: LrRangeResult = lr_range_test(
                 self.model,

@@ -2,10 +2,11 @@
 
 * ``weights.pt``: the state_dict (load with ``torch.load(..., weights_only=True)``);
 * ``model_card.json``: format version, architecture, encoder, channels, labels and colours, training type,
-  output layout, normalisation, patch size, post-processing values, metrics, seed, split, package versions,
-  data hashes;
+  output layout, normalisation, working scale, patch size, post-processing values, metrics, seed, split,
+  package versions, data hashes;
 * ``model.torchscript.pt``: a traced TorchScript export giving the same logits as the eager model, for
-  use without this code base.
+  use without this code base (normalise the image as the card says and shrink it by the card's
+  ``scale.factor`` first; resize the maps back).
 
 :func:`load_model` validates the card before building the network.
 """

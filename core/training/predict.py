@@ -3,6 +3,11 @@
 The image is normalised with the model card's record, reflect-padded to a multiple of 32 and run in one
 pass when it is at most ``max_side`` pixels on each side; larger images are run in overlapping tiles
 (each tile's border margin is thrown away, so seams never show).
+
+A model trained at a working scale below 1 (:mod:`core.training.scale`) sees the image shrunk by that factor
+(after padding to a multiple of 32, so that tiled inference, whose tiles start at multiples of 32 pixels, lines
+up with this pass exactly at the halving scales "auto" chooses); its maps are resized back to the image's
+pixels.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import torch
 from core.errors import InvalidInputError
 from core.training.models import logits_to_maps
 from core.training.normalization import apply_normalization
+from core.training.scale import card_scale, resize_pixels, scaled_size
 
 MAX_SIDE = 1024
 TILE = 512
@@ -37,6 +43,21 @@ def predict_maps(
     """
     image = _check_image(image, card)
     norm = apply_normalization(image, card["normalization"])
+    factor = card_scale(card)
+    if factor == 1.0:
+        return _network_maps(model, card, norm, max_side, tile, margin)
+    _, h, w = norm.shape
+    hp, wp = _ceil32(h), _ceil32(w)
+    padded = _pad_to(norm, 0, hp - h, 0, wp - w)
+    small = resize_pixels(padded, (scaled_size(hp, factor), scaled_size(wp, factor)))
+    maps = _network_maps(model, card, small, max_side, tile, margin)
+    return {key: np.ascontiguousarray(resize_pixels(value, (hp, wp))[:, :h, :w]) for key, value in maps.items()}
+
+
+def _network_maps(
+    model: torch.nn.Module, card: dict, norm: np.ndarray, max_side: int, tile: int, margin: int
+) -> dict[str, np.ndarray]:
+    """Maps of a normalised image at the network's own resolution (one pass, or tiles when large)."""
     _, h, w = norm.shape
     if h <= max_side and w <= max_side:
         return _run(model, card, _pad_to(norm, 0, _ceil32(h) - h, 0, _ceil32(w) - w), h, w)

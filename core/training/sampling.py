@@ -10,6 +10,10 @@ Network targets per patch (``L`` labels, patch ``P``):
 * instance: ``"cls"`` int64 ``(L, P, P)`` 0 background / 1 interior / 2 boundary and ``"dist"`` float32
   ``(L, P, P)`` per-object normalised distance to the edge;
 * both: ``"valid"`` bool ``(P, P)``: pixels that carry ground truth (padding and outside ROIs: False).
+
+At a working scale below 1 (:mod:`core.training.scale`) a patch is read from a window of ``P / scale`` image
+pixels and shrunk to ``P`` (pixels averaged, masks by majority, instance ids nearest), so the network learns
+what it will see.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from core.evaluation.targets import distance_targets, three_class_targets
 from core.training.augment import augment_patch
 from core.training.config import AugmentOptions, TrainConfig
 from core.training.normalization import apply_normalization, image_normalization
+from core.training.scale import resize_labels, resize_pixels
 from core.training.sources import TrainingImage
 
 
@@ -45,6 +50,7 @@ class PatchSampler:
         *,
         batch_size: int,
         augment: AugmentOptions | None = None,
+        scale: float = 1.0,
     ) -> None:
         self.images = list(images)
         self.config = config
@@ -52,8 +58,9 @@ class PatchSampler:
         self.batch_size = int(batch_size)
         self.augment = config.augment if augment is None else augment
         self.instance = config.training_type == "instance"
+        self.window = max(1, int(round(config.patch_size / float(scale))))  # image pixels read per patch side
         sizes = np.array([im.height * im.width for im in self.images], dtype=np.float64)
-        weights = np.sqrt(np.maximum(1.0, sizes / float(config.patch_size) ** 2))
+        weights = np.sqrt(np.maximum(1.0, sizes / float(self.window) ** 2))
         self._weights = weights / weights.sum()
         self._norms = [image_normalization(im, norm, seed=config.seed) for im in self.images]
 
@@ -71,7 +78,10 @@ class PatchSampler:
         im = self.images[index]
         y, x = self._corner(im, rng)
         size, norm = self.config.patch_size, self._norms[index]
-        image, labels, valid = read_window(im, y, x, size, norm, instance=self.instance)
+        image, labels, valid = read_window(im, y, x, self.window, norm, instance=self.instance)
+        if self.window != size:
+            image = resize_pixels(image, (size, size))
+            labels, valid = resize_labels(labels, (size, size)), resize_labels(valid, (size, size))
         if self.augment is not None:
             image, labels, valid = augment_patch(image, labels, valid, rng, self.augment)
         return image, network_targets(labels, valid, self.config)
@@ -79,7 +89,7 @@ class PatchSampler:
     def _corner(self, im: TrainingImage, rng: np.random.Generator) -> tuple[int, int]:
         """Top-left corner of the patch: centred on a random object (``object_bias``), else random
         (inside a random ROI box when training on ROIs)."""
-        p = self.config.patch_size
+        p = self.window
         if im.object_boxes and rng.random() < self.config.object_bias:
             _, y0, x0, y1, x1 = im.object_boxes[int(rng.integers(len(im.object_boxes)))]
             cy, cx = int(rng.integers(y0, y1)), int(rng.integers(x0, x1))

@@ -12,6 +12,7 @@ from core.errors import InvalidInputError, ModelPackageError
 from core.evaluation.instance import match_instances
 from core.imaging import open_image
 from core.inference import PredictionCancelled, Predictor, open_labels, predict_image
+from core.training.predict import predict_maps
 from tests.inference.helpers import (
     Pointwise,
     bumps,
@@ -19,6 +20,7 @@ from tests.inference.helpers import (
     same_objects,
     synthetic_cells,
     whole_image_labels,
+    whole_image_maps,
 )
 
 
@@ -39,6 +41,26 @@ def test_tiled_agrees_with_whole_image_across_many_blocks(kind, instance_predict
     assert result.counts == [int(result.labels[0].max())]
     # the model really segments the cells
     assert match_instances(result.labels[0], truth).tp[0] >= 0.85 * truth.max()
+
+
+@pytest.mark.parametrize("kind", ["instance", "semantic"])
+def test_a_model_at_half_scale_tiles_like_its_whole_image_pass_and_like_validation(kind, instance_predictor,
+                                                                                  semantic_predictor):
+    base = instance_predictor if kind == "instance" else semantic_predictor
+    card = {**base.card, "scale": {"factor": 0.5, "rule": "set by the user"}}
+    predictor = Predictor(base.model, card, batch_size=4)
+    assert predictor.halo == 2 * base.halo  # the same context in working pixels is twice as wide in image pixels
+    image, _ = synthetic_cells((300, 460), seed=13)
+    result = predict_image(image, predictor, tile=128, block=256, context=64)
+    whole = whole_image_labels(predictor, image)
+    pixels, counts = _agreement(result.labels[0], whole)
+    assert pixels >= 0.995 and counts <= 0.01
+    assert result.labels.shape == (1, 300, 460)
+    # the maps validation scores (core.training.predict) are the maps inference post-processes
+    reference = whole_image_maps(predictor, image)
+    validation = predict_maps(predictor.model, card, image)
+    for name, value in reference.items():
+        np.testing.assert_allclose(validation[name], value, atol=1e-4)
 
 
 @pytest.mark.slow

@@ -50,3 +50,13 @@ def test_minimal_data_gives_a_clean_paragraph():
     assert "semantic segmentation" in text
     for bad in (r"\bNone\b", r"\bnan\b", r"n/d", r"  ", r"\(\)"):
         assert not re.search(bad, text), bad
+
+
+def test_a_working_scale_below_one_is_stated_with_its_reason():
+    data = synthetic_report()
+    data.config["scale"] = {"factor": 0.5, "rule": "auto", "median_width": 42.5, "max_width": 32.0}
+    text = methods_paragraph(data)
+    assert "shrunk by a factor of 0.5" in text and "42.5 pixels wide at the median" in text
+    assert "resized back to the original pixels before post-processing" in text
+    data.config["scale"] = {"factor": 1.0, "rule": "auto", "median_width": 12.0, "max_width": 32.0}
+    assert "shrunk" not in methods_paragraph(data)

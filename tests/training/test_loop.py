@@ -8,6 +8,7 @@ import torch
 from core.training.checkpoint import LAST
 from core.training.loop import CANCELLED, SUCCEEDED, train
 from core.training.package import load_model
+from core.training.predict import predict_maps
 from tests.training.synth import config, make_images
 
 
@@ -55,6 +56,17 @@ def test_instance_training_writes_a_complete_package(tmp_path):
     assert set(card["postprocess"][0]) >= {"threshold", "seed_threshold", "min_size", "label_id"}
     assert {"f1", "ap"} <= set(card["metrics"]["per_label"][0]["instance"])
     assert card["normalization"]["method"] == "percentile"
+    assert card["scale"]["factor"] == 1.0 and card["scale"]["rule"] == "auto"  # discs 10-18 px wide
+
+
+def test_a_model_trained_at_half_scale_records_it_and_predicts_full_size_maps(tmp_path):
+    images = make_images(3, size=96)
+    cfg = config("semantic", scale=0.5, max_steps=2, steps_per_epoch=1, batch_size=2)
+    result = train(cfg, images[:2], images[2:], budget_seconds=300, workdir=tmp_path)
+    model, card = load_model(result.package_dir)
+    assert card["scale"] == {"factor": 0.5, "rule": "set by the user"}
+    maps = predict_maps(model, card, images[2].read(0, 0, 96, 96))
+    assert maps["prob"].shape == (1, 96, 96)
 
 
 def test_cancel_stops_cleanly_and_keeps_a_checkpoint(tmp_path):
