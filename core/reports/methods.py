@@ -134,11 +134,11 @@ def _scale(record: object) -> str:
     why = ""
     if record.get("median_width") is not None and record.get("max_width") is not None:
         why = (
-            f" (the annotated objects were {format_value(float(record['median_width']))} pixels wide at the median;"
-            f" the resolution is halved while they are {format_value(float(record['max_width']))} pixels wide or more)"
+            f" (the annotated objects were {float(record['median_width']):g} pixels wide at the median;"
+            f" the resolution is halved while they are {float(record['max_width']):g} pixels wide or more)"
         )
     return (
-        f" Images were shrunk by a factor of {format_value(float(record['factor']))} before the network{why};"
+        f" Images were shrunk by a factor of {float(record['factor']):g} before the network{why};"
         " its output maps were resized back to the original pixels before post-processing."
     )
 
