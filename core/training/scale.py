@@ -12,7 +12,8 @@ keeps tile sides that are multiples of 32 pixels whole, so tiles line up exactly
 Images are never enlarged.
 
 The network's maps are resized back to the image's own pixels before post-processing: objects, measurements
-and metrics are always in the original pixels. Arrays in, arrays out; no I/O.
+and metrics are always in the original pixels. No file I/O: objects are read through the images' region
+readers.
 """
 
 from __future__ import annotations
@@ -33,7 +34,8 @@ MAX_MEASURED = 300  # objects measured for the auto choice (a seeded sample when
 
 
 def choose_scale(setting: float | str, images: Sequence[TrainingImage], *, seed: int = 0) -> dict:
-    """The working scale for ``setting`` (``"auto"`` or a number in (0, 1]) and the training images.
+    """The working scale for ``setting`` (``"auto"`` or a number from :data:`MIN_SCALE` to 1) and the
+    training images.
 
     Returns ``{"factor", "rule"}`` and, for ``"auto"``, ``"median_width"``, ``"max_width"`` and
     ``"objects_measured"``: the model card's record.
