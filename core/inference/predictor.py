@@ -27,6 +27,7 @@ from core.training.device import pick_device
 from core.training.models import logits_to_maps
 from core.training.normalization import apply_normalization
 from core.training.scale import card_scale, resize_batch, scaled_size
+from core.training.views import averaged_maps, card_views, check_views
 from core.training.package import load_model
 
 _CARD_KEYS = ("training_type", "labels", "in_channels", "normalization")
@@ -39,7 +40,8 @@ class Predictor:
     """A model ready for inference. Build with :meth:`from_package` or directly from a model and its card.
 
     ``amp_dtype`` None runs in float32; ``channels_last`` converts model and batches to NHWC;
-    ``batch_size`` is how many tiles go through one forward call.
+    ``batch_size`` is how many tiles go through one forward call; ``views`` how many flipped and rotated
+    views of each tile are averaged (:mod:`core.training.views`), None for the model card's.
     """
 
     model: torch.nn.Module
@@ -48,6 +50,7 @@ class Predictor:
     amp_dtype: torch.dtype | None = None
     channels_last: bool = False
     batch_size: int = 4
+    views: int | None = None
 
     def __post_init__(self) -> None:
         _check_card(self.card)
@@ -59,17 +62,19 @@ class Predictor:
             self.model = self.model.to(memory_format=torch.channels_last)
         self.postprocess = postprocess_values(self.card)
         self.scale = card_scale(self.card)
+        self.views = card_views(self.card) if self.views is None else check_views(self.views)
 
     @classmethod
     def from_package(
-        cls, package_dir: Path, *, device: str = "auto", batch_size: int | None = None
+        cls, package_dir: Path, *, device: str = "auto", batch_size: int | None = None, views: int | None = None
     ) -> Predictor:
-        """Load a model package (weights with ``weights_only=True``) onto ``device`` (auto | cpu | cuda)."""
+        """Load a model package (weights with ``weights_only=True``) onto ``device`` (auto | cpu | cuda);
+        ``views`` None predicts with as many views as the model card says."""
         choice = pick_device(device)
         model, card = load_model(Path(package_dir), choice.device)
         if batch_size is None:
             batch_size = 8 if choice.device.type == "cuda" else 2
-        return cls(model, card, choice.device, choice.amp_dtype, choice.channels_last, batch_size)
+        return cls(model, card, choice.device, choice.amp_dtype, choice.channels_last, batch_size, views)
 
     # What the card says ---------------------------------------------------------------
     @property
@@ -112,13 +117,14 @@ class Predictor:
     def forward(self, batch: np.ndarray) -> dict[str, np.ndarray]:
         """Normalised tiles ``(N, C, h, w)`` float32 (h, w multiples of 32) -> ``{map: (N, L, h, w)}``.
 
-        At a working scale below 1 the tiles are shrunk for the network and its maps resized back."""
+        At a working scale below 1 the tiles are shrunk for the network and its maps resized back; with
+        several views each network pass is the mean of the views' maps."""
         batch = self._check_batch(batch)
         h, w = batch.shape[2:]
         with torch.inference_mode():
             tensor = torch.from_numpy(batch).to(self.device, non_blocking=True)
             if self.scale == 1.0:
-                maps = self._network(tensor)
+                maps = averaged_maps(self._network, tensor, self.views)
             else:
                 hs, ws = scaled_size(h, self.scale), scaled_size(w, self.scale)
                 small = resize_batch(tensor, (hs, ws))
@@ -126,7 +132,7 @@ class Predictor:
                 if pad_h or pad_w:
                     mode = "reflect" if min(hs, ws) > max(pad_h, pad_w) else "replicate"
                     small = torch.nn.functional.pad(small, (0, pad_w, 0, pad_h), mode=mode)
-                maps = self._network(small)
+                maps = averaged_maps(self._network, small, self.views)
                 maps = {name: resize_batch(value[:, :, :hs, :ws], (h, w)) for name, value in maps.items()}
             return {name: value.cpu().numpy() for name, value in maps.items()}
 

@@ -186,10 +186,23 @@ def _training(data: ReportData) -> str:
     return sentence
 
 
+def _views(value: object) -> str:
+    """The test-time views sentence (nothing for one view)."""
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 1:
+        return ""
+    which = {2: "the image and its mirror image", 4: "the image mirrored in each direction",
+             8: "the image in its four 90-degree rotations, each mirrored or not"}.get(value, "flipped views")
+    return (
+        f"Predictions averaged the probability maps of {value} views ({which}), each turned back to the "
+        "image's orientation; validation metrics were computed the same way."
+    )
+
+
 def _postprocess(cfg: dict, training_type: str) -> str:
+    views = _views(cfg.get("views"))
     values = cfg.get("postprocess")
     if not values:
-        return ""
+        return views
     items = values if isinstance(values, list) else [values]
     texts = []
     for item in items:
@@ -206,10 +219,10 @@ def _postprocess(cfg: dict, training_type: str) -> str:
             prefix = f"{item['label']}: " if len(items) > 1 and item.get("label") else ""
             texts.append(prefix + ", ".join(parts))
     if not texts:
-        return ""
+        return views
     tuned = any(isinstance(i, dict) and i.get("tuned_score") is not None for i in items)
     how = " (tuned on the validation images)" if tuned else ""
-    return f"Post-processing{how}: " + "; ".join(texts) + "."
+    return " ".join(part for part in (views, f"Post-processing{how}: " + "; ".join(texts) + ".") if part)
 
 
 def _metrics(training_type: str) -> str:

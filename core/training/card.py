@@ -21,7 +21,7 @@ def base_card(
     val_images: Sequence[TrainingImage],
 ) -> dict:
     """Architecture, channels, labels and colours, output layout, normalisation, working scale (the record of
-    :func:`core.training.scale.choose_scale`), patch size, seed,
+    :func:`core.training.scale.choose_scale`), test-time views, patch size, seed,
     configuration, split (image keys), data hashes and package versions."""
     labels = [{"id": lab.id, "name": lab.name, "color": lab.color} for lab in config.labels]
     spec = ENCODERS[config.encoder]
@@ -40,6 +40,7 @@ def base_card(
         "output_layout": output_layout(config.training_type, labels, distance=config.use_distance_head),
         "normalization": norm,
         "scale": scale,
+        "views": config.views,
         "patch_size": config.patch_size,
         "input_padding": "reflect to a multiple of 32; tiles of 512 with a 32-pixel margin above 1024 px",
         "seed": config.seed,

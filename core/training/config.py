@@ -14,6 +14,9 @@ from core.training.encoders import DEFAULT_ENCODER
 
 TRAINING_TYPES = ("semantic", "instance")
 MIN_SCALE = 0.25  # the smallest working scale (see core.training.scale)
+#: Test-time view counts (see core.training.views): 1 = the image as it is; 2 adds its mirror image; 4 every
+#: mirroring; 8 every mirroring and rotation.
+VIEW_COUNTS = (1, 2, 4, 8)
 _COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
 
 
@@ -68,6 +71,7 @@ class TrainConfig:
     tune_postprocessing: bool = True
     normalization: str = "auto"  # auto | dataset | image (see core.training.normalization)
     scale: float | str = "auto"  # working scale: auto | a number in [MIN_SCALE, 1] (see core.training.scale)
+    views: int = 8  # flipped/rotated views averaged when predicting (see core.training.views)
 
     def __post_init__(self) -> None:
         labels = tuple(lab if isinstance(lab, LabelSpec) else LabelSpec(**lab) for lab in self.labels)
@@ -111,6 +115,16 @@ def check_scale(value: object) -> float:
     return float(value)
 
 
+def check_views(value: object) -> int:
+    """A test-time view count: one of :data:`VIEW_COUNTS`."""
+    if isinstance(value, bool) or not isinstance(value, int) or value not in VIEW_COUNTS:
+        raise InvalidInputError(
+            f"views={value!r} must be one of {list(VIEW_COUNTS)} (1 = the fastest prediction; 8 = every flip "
+            "and rotation averaged, 8 times the prediction time)"
+        )
+    return value
+
+
 def _validate(cfg: TrainConfig) -> None:
     if cfg.training_type not in TRAINING_TYPES:
         raise InvalidInputError(
@@ -144,5 +158,6 @@ def _validate(cfg: TrainConfig) -> None:
         )
     if cfg.scale != "auto":
         check_scale(cfg.scale)
+    check_views(cfg.views)
     if not 0.0 <= cfg.object_bias <= 1.0:
         raise InvalidInputError(f"object_bias={cfg.object_bias!r} must be between 0 and 1")

@@ -217,7 +217,8 @@ class _Run:
                     break
                 val_s = self._end_epoch(sums / steps, counts, time.monotonic() - epoch_start)
                 epoch_s = max(base_epoch_s, VAL_SHARE_FACTOR * val_s)
-                self.reserve = min(0.25 * self.budget, 2.0 * val_s + 5.0)
+                # the last epoch's validation and the chosen weights' validation with every view
+                self.reserve = min(0.25 * self.budget, (1.0 + cfg.views) * val_s + 5.0)
         return False
 
     def _end_epoch(self, train_loss: float | None, counts: torch.Tensor | None, seconds: float) -> float:
@@ -246,7 +247,10 @@ class _Run:
             self._end_epoch(None, None, 0.0)
         best = ckpt.load(self.workdir / ckpt.BEST)
         self.model.load_state_dict(best)
-        if self.best_maps is None:
+        if cfg.views > 1:
+            self._report("validating", f"validating the chosen weights with {cfg.views} views")
+            _, self.best_maps = validate(self.model, self.card, self.val_set, cfg, views=cfg.views)
+        elif self.best_maps is None:
             _, self.best_maps = validate(self.model, self.card, self.val_set, cfg)
         self._report("tuning", "tuning post-processing on the validation images")
         params, metrics = tune_and_score(self.best_maps, self.val_set, cfg, tune=cfg.tune_postprocessing)

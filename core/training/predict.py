@@ -8,6 +8,9 @@ A model trained at a working scale below 1 (:mod:`core.training.scale`) sees the
 (after padding to a multiple of 32, so that tiled inference, whose tiles start at multiples of 32 pixels, lines
 up with this pass exactly at the halving scales "auto" chooses); its maps are resized back to the image's
 pixels.
+
+With ``views`` above 1 (:mod:`core.training.views`) every pass is the mean of that many flipped and rotated
+views.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from core.errors import InvalidInputError
 from core.training.models import logits_to_maps
 from core.training.normalization import apply_normalization
 from core.training.scale import card_scale, resize_pixels, scaled_size
+from core.training.views import averaged_maps, card_views, check_views
 
 MAX_SIDE = 1024
 TILE = 512
@@ -35,32 +39,35 @@ def predict_maps(
     max_side: int = MAX_SIDE,
     tile: int = TILE,
     margin: int = MARGIN,
+    views: int | None = None,
 ) -> dict[str, np.ndarray]:
     """Probability maps of ``image`` ``(C, H, W)``: a dict of float32 ``(L, H, W)`` arrays.
 
     Semantic: ``{"prob"}``. Instance: ``{"background", "interior", "boundary"}`` and ``"distance"`` when
-    the model has a distance head. ``card`` is the model card (normalisation, training type, labels).
+    the model has a distance head. ``card`` is the model card (normalisation, training type, labels, and
+    the working scale and views when it has them). ``views`` None takes the card's.
     """
     image = _check_image(image, card)
+    views = card_views(card) if views is None else check_views(views)
     norm = apply_normalization(image, card["normalization"])
     factor = card_scale(card)
     if factor == 1.0:
-        return _network_maps(model, card, norm, max_side, tile, margin)
+        return _network_maps(model, card, norm, max_side, tile, margin, views)
     _, h, w = norm.shape
     hp, wp = _ceil32(h), _ceil32(w)
     padded = _pad_to(norm, 0, hp - h, 0, wp - w)
     small = resize_pixels(padded, (scaled_size(hp, factor), scaled_size(wp, factor)))
-    maps = _network_maps(model, card, small, max_side, tile, margin)
+    maps = _network_maps(model, card, small, max_side, tile, margin, views)
     return {key: np.ascontiguousarray(resize_pixels(value, (hp, wp))[:, :h, :w]) for key, value in maps.items()}
 
 
 def _network_maps(
-    model: torch.nn.Module, card: dict, norm: np.ndarray, max_side: int, tile: int, margin: int
+    model: torch.nn.Module, card: dict, norm: np.ndarray, max_side: int, tile: int, margin: int, views: int
 ) -> dict[str, np.ndarray]:
     """Maps of a normalised image at the network's own resolution (one pass, or tiles when large)."""
     _, h, w = norm.shape
     if h <= max_side and w <= max_side:
-        return _run(model, card, _pad_to(norm, 0, _ceil32(h) - h, 0, _ceil32(w) - w), h, w)
+        return _run(model, card, _pad_to(norm, 0, _ceil32(h) - h, 0, _ceil32(w) - w), h, w, views)
     if tile % 32 or tile <= 2 * margin:
         raise InvalidInputError(f"tile={tile} must be a multiple of 32 larger than twice margin={margin}")
     stride = tile - 2 * margin
@@ -70,7 +77,7 @@ def _network_maps(
     for iy in range(ny):
         for ix in range(nx):
             y, x = iy * stride, ix * stride
-            maps = _run(model, card, padded[:, y : y + tile, x : x + tile], tile, tile)
+            maps = _run(model, card, padded[:, y : y + tile, x : x + tile], tile, tile, views)
             if out is None:
                 out = {k: np.zeros((v.shape[0], ny * stride, nx * stride), np.float32) for k, v in maps.items()}
             for key, value in maps.items():
@@ -79,19 +86,24 @@ def _network_maps(
     return {key: np.ascontiguousarray(value[:, :h, :w]) for key, value in out.items()}
 
 
-def _run(model: torch.nn.Module, card: dict, x: np.ndarray, h: int, w: int) -> dict[str, np.ndarray]:
+def _run(model: torch.nn.Module, card: dict, x: np.ndarray, h: int, w: int, views: int) -> dict[str, np.ndarray]:
     param = next(model.parameters())
     tensor = torch.from_numpy(np.ascontiguousarray(x)).unsqueeze(0).to(param.device)
     amp = torch.autocast("cuda", dtype=torch.float16) if param.device.type == "cuda" else contextlib.nullcontext()
+    n_labels, distance = len(card["labels"]), bool(card.get("distance_head", False))
+
+    def network(batch: torch.Tensor) -> dict[str, torch.Tensor]:
+        with amp:
+            logits = model(batch)
+        maps = logits_to_maps(logits, card["training_type"], n_labels, distance=distance)
+        return {key: value.float() for key, value in maps.items()}
+
     was_training = model.training
     model.eval()
-    with torch.inference_mode(), amp:
-        logits = model(tensor)
+    with torch.inference_mode():
+        maps = averaged_maps(network, tensor, views)
     model.train(was_training)
-    maps = logits_to_maps(
-        logits, card["training_type"], len(card["labels"]), distance=bool(card.get("distance_head", False))
-    )
-    return {key: value[0, :, :h, :w].float().cpu().numpy() for key, value in maps.items()}
+    return {key: value[0, :, :h, :w].cpu().numpy() for key, value in maps.items()}
 
 
 def _pad_to(x: np.ndarray, top: int, bottom: int, left: int, right: int) -> np.ndarray:

@@ -102,7 +102,7 @@ def build_training_report(
             "batch_size": info.get("batch_size", train_config.get("batch_size")),
             "lr_test": info.get("lr_test"), "epochs": info.get("epochs"),
             "in_channels": card.get("in_channels"), "normalization": card.get("normalization"),
-            "scale": card.get("scale"),
+            "scale": card.get("scale"), "views": card.get("views"),
             "postprocess": card.get("postprocess"), "loss": "Dice + focal (ignoring unannotated pixels)",
             "optimizer": "AdamW",
         },

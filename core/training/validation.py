@@ -69,14 +69,15 @@ def foreground(maps: dict[str, np.ndarray], training_type: str) -> np.ndarray:
 
 
 def validate(
-    model: torch.nn.Module, card: dict, images: Sequence[ValImage], config: TrainConfig
+    model: torch.nn.Module, card: dict, images: Sequence[ValImage], config: TrainConfig, *, views: int = 1
 ) -> tuple[dict, list[dict[str, np.ndarray]]]:
     """Epoch validation: ``({"val_loss", "val_accuracy", "val_iou", "val_f1"}, maps per image)``; ``val_f1``
-    (instance only) is the F1 with post-processing tuned on these maps (see :func:`_epoch_f1`)."""
+    (instance only) is the F1 with post-processing tuned on these maps (see :func:`_epoch_f1`). Epochs are
+    validated with one view (cheap, comparable); the chosen weights once more with the card's views."""
     counts = np.zeros((config.n_labels, 4), dtype=np.int64)
     losses, weights, all_maps = [], [], []
     for im in images:
-        maps = predict_maps(model, card, im.pixels)
+        maps = predict_maps(model, card, im.pixels, views=views)
         all_maps.append(maps)
         targets = network_targets(im.labels, im.valid, config)
         tmaps = {k: torch.from_numpy(v).unsqueeze(0) for k, v in maps.items()}

@@ -63,6 +63,25 @@ def test_a_model_at_half_scale_tiles_like_its_whole_image_pass_and_like_validati
         np.testing.assert_allclose(validation[name], value, atol=1e-4)
 
 
+@pytest.mark.parametrize("kind", ["instance", "semantic"])
+def test_a_model_with_eight_views_tiles_like_its_whole_image_pass_and_like_validation(kind, instance_predictor,
+                                                                                    semantic_predictor):
+    base = instance_predictor if kind == "instance" else semantic_predictor
+    card = {**base.card, "views": 8}
+    predictor = Predictor(base.model, card, batch_size=4)
+    assert predictor.views == 8 and Predictor(base.model, card, views=1).views == 1
+    image, _ = synthetic_cells((200, 330), seed=14)
+    result = predict_image(image, predictor, tile=128, block=256, context=64)
+    pixels, counts = _agreement(result.labels[0], whole_image_labels(predictor, image))
+    assert pixels >= 0.995 and counts <= 0.01
+    reference = whole_image_maps(predictor, image)
+    validation = predict_maps(predictor.model, card, image)
+    for name, value in reference.items():
+        np.testing.assert_allclose(validation[name], value, atol=1e-4)
+    single = whole_image_maps(base, image)
+    assert any(not np.allclose(single[name], value, atol=1e-4) for name, value in reference.items())
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("kind", ["instance", "semantic"])
 def test_tiled_agrees_with_whole_image_on_2048(kind, instance_predictor, semantic_predictor):

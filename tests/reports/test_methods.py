@@ -60,3 +60,14 @@ def test_a_working_scale_below_one_is_stated_with_its_reason():
     assert "resized back to the original pixels before post-processing" in text
     data.config["scale"] = {"factor": 1.0, "rule": "auto", "median_width": 12.0, "max_width": 32.0}
     assert "shrunk" not in methods_paragraph(data)
+
+
+def test_test_time_views_are_stated_before_the_post_processing():
+    data = synthetic_report()
+    data.config["views"] = 8
+    text = methods_paragraph(data)
+    assert "averaged the probability maps of 8 views (the image in its four 90-degree rotations" in text
+    assert text.index("8 views") < text.index("Post-processing")
+    for absent in (1, None):
+        data.config["views"] = absent
+        assert " views " not in methods_paragraph(data)

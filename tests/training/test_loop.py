@@ -9,6 +9,7 @@ from core.training.checkpoint import LAST
 from core.training.loop import CANCELLED, SUCCEEDED, train
 from core.training.package import load_model
 from core.training.predict import predict_maps
+from core.training.validation import load_val_images, tune_and_score
 from tests.training.synth import config, make_images
 
 
@@ -41,13 +42,13 @@ def test_thirty_steps_lower_the_loss_and_reach_iou_above_0_8(tmp_path):
 
 def test_instance_training_writes_a_complete_package(tmp_path):
     images = make_images(3, size=64)
-    cfg = config("instance", max_steps=4, steps_per_epoch=2, batch_size=2)
+    cfg = config("instance", max_steps=4, steps_per_epoch=2, batch_size=2, views=1)
     result = train(cfg, images[:2], images[2:], budget_seconds=300, workdir=tmp_path)
     assert result.status == SUCCEEDED and len(result.history) == 2
     assert all(h["val_f1"] is not None for h in result.history)
     model, card = load_model(result.package_dir)
-    # each epoch's F1 is scored with post-processing tuned on its own maps: the package's tuned score is the
-    # best epoch's validation F1, so the checkpoint is chosen by the number the package will be judged by
+    # each epoch's F1 is scored with post-processing tuned on its own maps: with one view the package's tuned
+    # score is the best epoch's validation F1, so the checkpoint is chosen by the number the package is judged by
     best = result.history[result.best_epoch - 1]["val_f1"]
     assert best == max(h["val_f1"] for h in result.history)
     assert card["postprocess"][0]["tuned_score"] == pytest.approx(best)
@@ -67,6 +68,19 @@ def test_a_model_trained_at_half_scale_records_it_and_predicts_full_size_maps(tm
     assert card["scale"] == {"factor": 0.5, "rule": "set by the user"}
     maps = predict_maps(model, card, images[2].read(0, 0, 96, 96))
     assert maps["prob"].shape == (1, 96, 96)
+
+
+def test_the_package_is_scored_with_the_views_its_card_records(tmp_path):
+    images = make_images(3, size=64)
+    result = train(config("semantic", max_steps=2, steps_per_epoch=1, batch_size=2), images[:2], images[2:],
+                   budget_seconds=300, workdir=tmp_path)
+    model, card = load_model(result.package_dir)
+    assert card["views"] == 8  # the default
+    val = load_val_images(images[2:], config("semantic"))
+    eight = [predict_maps(model, card, im.pixels) for im in val]
+    _, metrics = tune_and_score(eight, val, config("semantic"))
+    assert card["metrics"]["mean_iou"] == pytest.approx(metrics["mean_iou"])
+    assert card["metrics"]["best_val_score"] == max(h["val_iou"] for h in result.history)  # epochs: one view
 
 
 def test_cancel_stops_cleanly_and_keeps_a_checkpoint(tmp_path):
