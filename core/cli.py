@@ -13,6 +13,7 @@ from core.config import Settings
 from core.db import repo, session_scope
 from core.db.engine import make_engine
 from core.errors import SegStudioError
+from core.training.config import VIEW_COUNTS
 
 
 
@@ -350,7 +351,7 @@ def cmd_predict(args: argparse.Namespace, settings: Settings) -> int:
 
     engine = make_engine(settings.database_url)
     model = find_model(settings, engine, args.training)
-    predictor = Predictor.from_package(model.package_dir, device=settings.device)
+    predictor = Predictor.from_package(model.package_dir, device=settings.device, views=args.views)
     files = expand_paths(args.inputs)
     if not files:
         raise SegStudioError("No input images found; give image files or folders.")
@@ -503,6 +504,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("training", help="training id or name, or an imported model's folder name")
     p.add_argument("inputs", nargs="+", type=Path, metavar="INPUT")
     p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--views", type=int, choices=VIEW_COUNTS, default=None,
+                   help="flipped/rotated views averaged per tile (default: the model card's, as validated; "
+                        "1 is the fastest)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=cmd_predict)
 

@@ -19,6 +19,7 @@ from core.config import Settings
 from core.db import repo, session_scope
 from core.db.models import QUEUED, SUCCEEDED, Prediction
 from core.errors import InvalidInputError, NotFoundError
+from core.training.config import check_views
 
 MODELS_DIR = "models"
 
@@ -77,15 +78,20 @@ def find_model(settings: Settings, engine: Engine, ref: str) -> ModelChoice:
 
 
 def queue_prediction(settings: Settings, engine: Engine, model: ModelChoice, *, image_ids: list[int] = (),
-                     uploads: list[tuple[str, Path]] = ()) -> Prediction:
-    """Queue a prediction run over project images and/or uploaded files (already staged on disk)."""
+                     uploads: list[tuple[str, Path]] = (), views: int | None = None) -> Prediction:
+    """Queue a prediction run over project images and/or uploaded files (already staged on disk).
+
+    ``views``: flipped/rotated views averaged per tile (:mod:`core.training.views`); None for the model card's.
+    """
     items = [{"image_id": int(i)} for i in image_ids] + [{"name": name, "path": str(path)} for name, path in uploads]
     if not items:
         raise InvalidInputError("Choose at least one image to apply the model to.")
+    if views is not None:
+        check_views(views)
     prediction = Prediction(
         training_id=model.training_id,
         model_dir=model.package_dir.relative_to(settings.data_dir).as_posix(),
-        config={"items": items, "model_title": model.title},
+        config={"items": items, "model_title": model.title, "views": views},
         status=QUEUED, message="waiting in the queue",
     )
     with session_scope(engine) as session:

@@ -54,10 +54,18 @@ chosen = st.multiselect(f"Images of {project.name!r}" if project else "Project i
                         format_func=lambda i: by_id[i].name, key="apply_images")
 uploads = st.file_uploader("…or new images (not added to the project)", type=UPLOAD_TYPES, accept_multiple_files=True,
                            key="apply_uploads")
+card_views = model.card.get("views", 1)
+views = None
+if isinstance(card_views, int) and card_views > 1:
+    views = st.radio(
+        "Prediction", [card_views, 1], horizontal=True, key="apply_views",
+        format_func=lambda v: (f"Accurate: {v} flipped and rotated views averaged, as validated" if v > 1
+                               else f"Fast: one view (about {card_views}x faster, slightly less accurate)"),
+    )
 if st.button("Apply the model", type="primary", disabled=not (chosen or uploads), key="apply_start"):
     with user_errors():
         staged = [(u.name, stage_upload(ctx.settings, u.name, u)) for u in uploads or []]
-        run = queue_prediction(ctx.settings, ctx.engine, model, image_ids=chosen, uploads=staged)
+        run = queue_prediction(ctx.settings, ctx.engine, model, image_ids=chosen, uploads=staged, views=views)
         st.session_state["apply_run"] = run.id
         flash(f"Queued prediction run {run.id}; it starts when the worker is free.", kind="info")
         st.rerun()

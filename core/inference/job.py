@@ -43,7 +43,8 @@ def run_prediction_job(ctx: JobContext) -> dict[str, Any]:
     items = prediction.config.get("items", [])
     out_root = prediction_dir(settings.data_dir, ctx.job_id)
     out_root.mkdir(parents=True, exist_ok=True)
-    predictor = Predictor.from_package(settings.data_dir / prediction.model_dir, device=settings.device)
+    predictor = Predictor.from_package(settings.data_dir / prediction.model_dir, device=settings.device,
+                                       views=prediction.config.get("views"))
     results: list[dict[str, Any]] = []
     for index, item in enumerate(items):
         ctx.check_cancel()

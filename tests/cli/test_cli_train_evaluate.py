@@ -43,3 +43,18 @@ def test_train_evaluate_and_report(app_env, capsys, tmp_path):
     assert any(n.startswith("validation_visualizations/") for n in names)
     assert any(n.startswith("model/") and n.endswith("model.torchscript.pt") for n in names)
     assert main(["report", "tiny", "--out", str(tmp_path / "again.zip"), "--rebuild"]) == 0
+
+    # predict with the card's views (8) or one view (fast); other counts are refused by the parser
+    image = sorted((DEMO_DIR / "images").iterdir())[0]
+    for views in ([], ["--views", "1"]):
+        target = tmp_path / f"predicted{len(views)}"
+        code = main(["predict", "tiny", str(image), "--out", str(target), *views, "--json"])
+        out, err = capsys.readouterr()
+        assert code == 0, err
+        assert (target / f"{image.stem}_labels.tif").exists() or any(target.glob("*labels*")), list(target.iterdir())
+    try:
+        main(["predict", "tiny", str(image), "--out", str(tmp_path / "x"), "--views", "3"])
+    except SystemExit as exc:
+        assert exc.code == 2 and "invalid choice: 3" in capsys.readouterr().err
+    else:
+        raise AssertionError("--views 3 was accepted")

@@ -52,3 +52,22 @@ def test_predict_project_image_and_upload_then_accept(settings, engine, demo):  
     # one polygon per connected piece: an object the watershed left in two pieces gives two
     assert added >= sum(first["counts"].values()) and len(shapes) == before + added
     assert all(sh.source == "prediction" for sh in shapes[before:])
+
+
+def test_a_prediction_run_records_the_views_asked_for_and_refuses_others(settings, engine):
+    import pytest
+
+    from core.errors import InvalidInputError
+    from core.predictions import ModelChoice
+
+    folder = settings.data_dir / "models" / "m"
+    folder.mkdir(parents=True)
+    model = ModelChoice("imported:m", "m", folder, None, {"views": 8})
+    upload = settings.data_dir / "tmp" / "a.png"
+    upload.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy(DEMO_DIR / "images" / "1b6044e4858a9b7c.png", upload)
+    fast = queue_prediction(settings, engine, model, uploads=[("a.png", upload)], views=1)
+    default = queue_prediction(settings, engine, model, uploads=[("a.png", upload)])
+    assert fast.config["views"] == 1 and default.config["views"] is None  # None: the card's
+    with pytest.raises(InvalidInputError, match=r"views=3 must be one of \[1, 2, 4, 8\]"):
+        queue_prediction(settings, engine, model, uploads=[("a.png", upload)], views=3)
