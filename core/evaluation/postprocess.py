@@ -2,7 +2,8 @@
 
 Instance recovery follows the 3-class recipe of the course seed: foreground = interior + boundary
 probability above ``threshold``; seeds = connected components of interior probability (or of a predicted
-distance map) above ``seed_threshold``; seeded watershed on the inverted interior (or distance) within the
+distance map) above ``seed_threshold`` (with ``seed_height`` > 0, only its regional maxima that rise at least
+that much above their surroundings); seeded watershed on the inverted interior (or distance) within the
 foreground; objects smaller than ``min_size`` are removed; labels are renumbered 1..N.
 
 Each step is its own function (:func:`foreground`, :func:`seeds`, :func:`seeded_watershed`,
@@ -16,12 +17,13 @@ from typing import NamedTuple
 
 import numpy as np
 from scipy import ndimage as ndi
+from skimage.morphology import h_maxima
 from skimage.segmentation import watershed
 
 from core.evaluation import _checks
 
 #: Post-processing values used until tuning on the validation set chose better ones.
-POSTPROCESS_DEFAULTS = {"threshold": 0.5, "seed_threshold": 0.7, "min_size": 10}
+POSTPROCESS_DEFAULTS = {"threshold": 0.5, "seed_threshold": 0.7, "min_size": 10, "seed_height": 0.0}
 
 _FULL = np.ones((3, 3), dtype=bool)  # 8-connectivity, as skimage.measure.label's default in 2D
 
@@ -56,6 +58,7 @@ def instances_from_maps(
     seed_threshold: float,
     min_size: int,
     distance: np.ndarray | None = None,
+    seed_height: float = 0.0,
 ) -> np.ndarray:
     """Recover instances of one label from its interior / boundary probabilities (float (H, W) each).
 
@@ -68,6 +71,9 @@ def instances_from_maps(
         min_size: objects smaller than this many pixels are removed.
         distance: optional predicted per-object normalised distance to the edge, in [0, 1]; when given it
             makes the seeds and the watershed landscape instead of ``interior``.
+        seed_height: 0 takes every component above ``seed_threshold`` as a seed; above 0 only the regional
+            maxima that rise at least this much above their surroundings (h-maxima) count, so two touching
+            objects whose maps join above the threshold still get a seed each.
 
     Returns:
         int32 (H, W) instance labels 1..N, 0 = background. Foreground blobs without any seed become
@@ -77,9 +83,10 @@ def instances_from_maps(
     threshold = _checks.fraction(threshold, "threshold")
     seed_threshold = _checks.fraction(seed_threshold, "seed_threshold")
     min_size = _checks.size(min_size, "min_size")
+    seed_height = _checks.fraction(seed_height, "seed_height")
     landscape = interior if distance is None else distance
     fg = foreground(interior, boundary, threshold)
-    markers = seeds(landscape, seed_threshold)
+    markers = seeds(landscape, seed_threshold, seed_height)
     return remove_small(seeded_watershed(landscape, fg, markers), min_size)
 
 
@@ -89,10 +96,22 @@ def foreground(interior: np.ndarray, boundary: np.ndarray | None, threshold: flo
     return total > threshold
 
 
-def seeds(landscape: np.ndarray, seed_threshold: float) -> np.ndarray:
-    """int32 (H, W): 8-connected components of ``landscape > seed_threshold``. Inputs trusted."""
-    markers, _ = ndi.label(landscape > seed_threshold, structure=_FULL, output=np.int32)
+def seeds(
+    landscape: np.ndarray, seed_threshold: float, seed_height: float = 0.0, *, maxima: np.ndarray | None = None
+) -> np.ndarray:
+    """int32 (H, W): 8-connected components of ``landscape > seed_threshold``, keeping only the h-maxima of
+    height ``seed_height`` when it is above 0 (``maxima``: those maxima, when already computed). Inputs trusted."""
+    mask = landscape > seed_threshold
+    if seed_height > 0:
+        mask &= seed_maxima(landscape, seed_height) if maxima is None else maxima
+    markers, _ = ndi.label(mask, structure=_FULL, output=np.int32)
     return markers
+
+
+def seed_maxima(landscape: np.ndarray, seed_height: float) -> np.ndarray:
+    """bool (H, W): the regional maxima of ``landscape`` rising at least ``seed_height`` above their
+    surroundings (skimage's h-maxima). Inputs trusted."""
+    return h_maxima(np.asarray(landscape, dtype=np.float64), seed_height).astype(bool)
 
 
 class Components(NamedTuple):

@@ -2,8 +2,9 @@
 
 Instance mode maximises the F1 at IoU 0.5 of all validation images together; semantic mode maximises the
 foreground IoU. Counts are summed over images first and reduced once per grid point. Work shared by grid
-points is done once: the foreground per ``threshold``, the seeds per ``seed_threshold``, one watershed and
-one overlap table per (threshold, seed_threshold); each ``min_size`` then only drops objects from the table.
+points is done once: the foreground per ``threshold``, the seeds per (``seed_threshold``, ``seed_height``), one
+watershed and one overlap table per (threshold, seed_threshold, seed_height); each ``min_size`` then only drops
+objects from the table.
 The values found reproduce exactly what :func:`~core.evaluation.postprocess.instances_from_maps` and
 :func:`~core.evaluation.postprocess.semantic_from_prob` produce with them.
 """
@@ -19,7 +20,14 @@ import numpy as np
 from core.errors import InvalidInputError
 from core.evaluation import _checks
 from core.evaluation.instance import InstanceCounts, counts_from_overlaps, overlap_table, prepare_ground_truth
-from core.evaluation.postprocess import components, foreground, label_components, seeded_watershed, seeds
+from core.evaluation.postprocess import (
+    components,
+    foreground,
+    label_components,
+    seed_maxima,
+    seeded_watershed,
+    seeds,
+)
 
 _STEPS = [0.3, 0.4, 0.5, 0.6, 0.7]
 
@@ -28,6 +36,7 @@ DEFAULT_GRIDS: dict[str, dict[str, list]] = {
     "instance": {
         "threshold": list(_STEPS),
         "seed_threshold": [0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9],
+        "seed_height": [0.0, 0.1, 0.2],
         "min_size": [0, 5, 10, 20, 40],
     },
     "semantic": {
@@ -56,11 +65,11 @@ def tune_postprocessing(
             (H, W) instance label image. Semantic mode: maps ``{"prob": (H, W)}`` and gt a bool (H, W) mask.
             valid: bool (H, W) pixels that carry ground truth, or None for all.
         mode: "instance" or "semantic".
-        grid: lists of values to try per parameter (threshold, seed_threshold, min_size); parameters not
-            named keep their :data:`DEFAULT_GRIDS` list.
+        grid: lists of values to try per parameter (threshold, seed_threshold, seed_height, min_size);
+            parameters not named keep their :data:`DEFAULT_GRIDS` list.
 
     Returns:
-        (best values, best score): values as a dict (threshold, seed_threshold, min_size for instance;
+        (best values, best score): values as a dict (threshold, seed_threshold, seed_height, min_size for instance;
         threshold, min_size for semantic); score is the summed F1 at IoU 0.5 (instance) or foreground IoU
         (semantic). Where nothing was annotated and nothing predicted the score counts as 1.0 (perfect
         agreement). Ties go to the grid point met first (grids in the order given).
@@ -87,13 +96,15 @@ def _instance_scores(items: list[Item], grid: dict[str, list]) -> dict[tuple, fl
         truth = prepare_ground_truth(gt, valid)
         fgs = {t: foreground(interior, boundary, t) for t in grid["threshold"]}
         parts = {t: components(fg) for t, fg in fgs.items()}
-        markers = {s: seeds(landscape, s) for s in grid["seed_threshold"]}
-        for t, s in itertools.product(grid["threshold"], grid["seed_threshold"]):
-            labels = seeded_watershed(landscape, fgs[t], markers[s], parts=parts[t])
+        maxima = {h: seed_maxima(landscape, h) for h in grid["seed_height"] if h > 0}
+        markers = {(s, h): seeds(landscape, s, h, maxima=maxima.get(h))
+                   for s, h in itertools.product(grid["seed_threshold"], grid["seed_height"])}
+        for t, (s, h) in itertools.product(grid["threshold"], markers):
+            labels = seeded_watershed(landscape, fgs[t], markers[(s, h)], parts=parts[t])
             table = overlap_table(labels, truth)
             for m in grid["min_size"]:
                 kept = table.pred_full_area >= max(m, 1)
-                totals[(t, s, m)] = totals[(t, s, m)] + counts_from_overlaps(table, kept)
+                totals[(t, s, h, m)] = totals[(t, s, h, m)] + counts_from_overlaps(table, kept)
     scores = {}
     for key, c in totals.items():
         tp, fp, fn = int(c.tp[0]), int(c.fp[0]), int(c.fn[0])

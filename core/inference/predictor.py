@@ -7,7 +7,7 @@ normalisation, the post-processing values per label and the halo (:mod:`core.inf
 
 Model card keys read here: ``training_type``, ``labels`` (``[{"id", "name", "color"}, ...]``),
 ``in_channels``, ``normalization``, ``distance_head``, ``encoder``; optional ``postprocess``: either one
-dict ``{"threshold", "seed_threshold", "min_size"}`` for every label or a dict keyed by label name (or id)
+dict ``{"threshold", "seed_threshold", "seed_height", "min_size"}`` for every label or a dict keyed by label name (or id)
 of such dicts; missing values fall back to
 :data:`core.evaluation.postprocess.POSTPROCESS_DEFAULTS`.
 """
@@ -167,7 +167,8 @@ class Predictor:
 
 
 def postprocess_values(card: dict) -> list[dict]:
-    """Post-processing values ``{"threshold", "seed_threshold", "min_size"}`` per label, in label order."""
+    """Post-processing values ``{"threshold", "seed_threshold", "seed_height", "min_size"}`` per label, in label
+    order (values a card lacks take :data:`~core.evaluation.postprocess.POSTPROCESS_DEFAULTS`)."""
     raw = card.get("postprocess") or {}
     if isinstance(raw, list):  # the training package's form: one entry per label, in label order
         if len(raw) != len(card["labels"]):
@@ -196,7 +197,7 @@ def postprocess_values(card: dict) -> list[dict]:
 
 def _check_values(values: dict, lab: dict) -> dict:
     name = lab.get("name")
-    for key in ("threshold", "seed_threshold"):
+    for key in ("threshold", "seed_threshold", "seed_height"):
         try:
             number = float(values[key])
         except (TypeError, ValueError):

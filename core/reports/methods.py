@@ -213,6 +213,9 @@ def _postprocess(cfg: dict, training_type: str) -> str:
             parts.append(f"probability threshold {format_value(item['threshold'])}")
         if "seed_threshold" in item and training_type == "instance":
             parts.append(f"watershed seed threshold {format_value(item['seed_threshold'])}")
+            if isinstance(item.get("seed_height"), (int, float)) and item["seed_height"] > 0:
+                parts.append(f"seeds only at maxima rising at least {format_value(item['seed_height'])} "
+                             "above their surroundings (h-maxima)")
         if "min_size" in item:
             parts.append(f"minimum object size {format_value(item['min_size'])} pixels")
         if parts:

@@ -70,7 +70,7 @@ def postprocess(maps: dict[str, np.ndarray], card: dict) -> np.ndarray:
             planes.append(instances_from_maps(
                 maps["interior"][i], maps["boundary"][i], threshold=p["threshold"],
                 seed_threshold=p["seed_threshold"], min_size=int(p["min_size"]),
-                distance=maps["distance"][i] if "distance" in maps else None))
+                distance=maps["distance"][i] if "distance" in maps else None, seed_height=p["seed_height"]))
         else:
             planes.append(semantic_from_prob(maps["prob"][i], threshold=p["threshold"], min_size=int(p["min_size"])))
     return np.stack(planes)

@@ -18,7 +18,7 @@ def one_hot(classes: np.ndarray) -> list[np.ndarray]:
 
 
 def test_defaults():
-    assert POSTPROCESS_DEFAULTS == {"threshold": 0.5, "seed_threshold": 0.7, "min_size": 10}
+    assert POSTPROCESS_DEFAULTS == {"threshold": 0.5, "seed_threshold": 0.7, "min_size": 10, "seed_height": 0.0}
 
 
 def test_semantic_threshold_and_min_size():
@@ -74,6 +74,23 @@ def test_distance_map_makes_seeds_and_landscape():
     assert merged.max() == 1
 
 
+def test_h_maxima_seeds_separate_touching_objects_whose_maps_join_above_the_threshold():
+    gt = two_touching_discs()
+    dist = distance_targets(gt)
+    joined = np.maximum(dist, 0.5 * (gt > 0))  # a saddle at 0.5 between the discs' peaks of 1
+    fg = (gt > 0).astype(np.float32)
+    kwargs = {"threshold": 0.5, "seed_threshold": 0.3, "min_size": 0, "distance": joined}
+    assert instances_from_maps(fg, None, **kwargs).max() == 1  # one seed: the discs merge
+    split = instances_from_maps(fg, None, seed_height=0.2, **kwargs)
+    assert match_instances(split, gt).tp[0] == 2
+    # a bump rising less than the height above its surroundings is no seed of its own
+    bumpy = joined.copy()
+    bumpy[gt == 1] = np.maximum(bumpy[gt == 1], 0.95)  # a plateau with the disc's own peak 0.05 above it
+    kwargs["distance"] = bumpy
+    assert instances_from_maps(fg, None, seed_height=0.2, **kwargs).max() == 2
+    assert instances_from_maps(fg, None, seed_height=0.01, **kwargs).max() >= 2
+
+
 def test_min_size_removes_small_objects_and_relabels_consecutively():
     interior = np.zeros((10, 20), dtype=np.float32)
     interior[1:5, 1:5] = 1.0  # 16 px
@@ -107,6 +124,7 @@ def test_empty_maps_give_no_objects():
         ({"threshold": 0.5, "seed_threshold": "x", "min_size": 0}, "seed_threshold must be a number"),
         ({"threshold": 0.5, "seed_threshold": 0.7, "min_size": -1}, "min_size"),
         ({"threshold": 0.5, "seed_threshold": 0.7, "min_size": 2.5}, "min_size"),
+        ({"threshold": 0.5, "seed_threshold": 0.7, "min_size": 0, "seed_height": 2}, "seed_height must be between"),
     ],
 )
 def test_bad_parameters_raise(kwargs, message):

@@ -30,7 +30,7 @@ def brute_force_instance(items, params):
     return instance_scores(total)["f1"]
 
 
-GRID = {"threshold": [0.3, 0.5], "seed_threshold": [0.05, 0.8], "min_size": [0, 10]}
+GRID = {"threshold": [0.3, 0.5], "seed_threshold": [0.05, 0.8], "seed_height": [0.0], "min_size": [0, 10]}
 
 
 def test_instance_tuning_picks_the_best_grid_point():
@@ -39,19 +39,19 @@ def test_instance_tuning_picks_the_best_grid_point():
     # seeds at 0.05 merge the discs into one object; min_size 0 keeps the speck
     assert best["seed_threshold"] == 0.8 and best["min_size"] == 10
     assert score == 1.0
-    assert set(best) == {"threshold", "seed_threshold", "min_size"}
+    assert set(best) == {"threshold", "seed_threshold", "seed_height", "min_size"}
     assert brute_force_instance(items, best) == score
 
 
 def test_instance_tuning_scores_equal_brute_force_at_every_grid_point():
     items = instance_items()
     all_scores = {}
-    for t, s, m in itertools.product(*GRID.values()):
-        params = {"threshold": t, "seed_threshold": s, "min_size": m}
+    for t, s, h, m in itertools.product(*GRID.values()):
+        params = {"threshold": t, "seed_threshold": s, "seed_height": h, "min_size": m}
         single = {key: [value] for key, value in params.items()}
         _, score = tune_postprocessing(items, mode="instance", grid=single)
         assert score == pytest.approx(brute_force_instance(items, params))
-        all_scores[(t, s, m)] = score
+        all_scores[(t, s, h, m)] = score
     _, best_score = tune_postprocessing(items, mode="instance", grid=GRID)
     assert best_score == max(all_scores.values())
     assert min(all_scores.values()) < best_score  # the grid matters on this case
@@ -64,9 +64,21 @@ def test_instance_tuning_with_a_distance_map_and_valid_mask():
     valid = np.ones(gt.shape, dtype=bool)
     valid[:, :5] = False
     items = [({"interior": interior, "distance": dist}, gt, valid)]
-    best, score = tune_postprocessing(items, mode="instance", grid={"seed_threshold": [0.05, 0.7]})
+    best, score = tune_postprocessing(items, mode="instance",
+                                      grid={"seed_threshold": [0.05, 0.7], "seed_height": [0.0]})
     assert best["seed_threshold"] == 0.7 and score == 1.0
-    assert len(best) == 3
+    assert len(best) == 4
+
+
+def test_h_maxima_seeds_split_touching_objects_that_a_low_threshold_merges():
+    items = instance_items()
+    grid = {"threshold": [0.3], "seed_threshold": [0.05], "min_size": [10]}
+    _, merged = tune_postprocessing(items, mode="instance", grid={**grid, "seed_height": [0.0]})
+    best, split = tune_postprocessing(items, mode="instance", grid={**grid, "seed_height": [0.0, 0.1]})
+    assert merged < 1.0 and split == 1.0 and best["seed_height"] == 0.1
+    assert brute_force_instance(items, best) == split
+    # the default grid tries threshold seeds first, then h-maxima of 0.1 and 0.2
+    assert DEFAULT_GRIDS["instance"]["seed_height"] == [0.0, 0.1, 0.2]
 
 
 def semantic_items():

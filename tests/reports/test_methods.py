@@ -71,3 +71,14 @@ def test_test_time_views_are_stated_before_the_post_processing():
     for absent in (1, None):
         data.config["views"] = absent
         assert " views " not in methods_paragraph(data)
+
+
+def test_h_maxima_seeds_are_stated_with_their_height():
+    data = synthetic_report()
+    data.config["training_type"] = "instance"
+    data.config["postprocess"] = [{"label": "nucleus", "threshold": 0.7, "seed_threshold": 0.2, "seed_height": 0.1,
+                                   "min_size": 20, "tuned_score": 0.9}]
+    text = methods_paragraph(data)
+    assert "watershed seed threshold 0.200, seeds only at maxima rising at least 0.100 above their surroundings" in text
+    data.config["postprocess"][0]["seed_height"] = 0.0
+    assert "h-maxima" not in methods_paragraph(data)
