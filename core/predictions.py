@@ -81,7 +81,8 @@ def queue_prediction(settings: Settings, engine: Engine, model: ModelChoice, *, 
                      uploads: list[tuple[str, Path]] = (), views: int | None = None) -> Prediction:
     """Queue a prediction run over project images and/or uploaded files (already staged on disk).
 
-    ``views``: flipped/rotated views averaged per tile (:mod:`core.training.views`); None for the model card's.
+    ``views``: flipped/rotated views averaged per tile (:mod:`core.training.views`); None for the model
+    card's.
     """
     items = [{"image_id": int(i)} for i in image_ids] + [{"name": name, "path": str(path)} for name, path in uploads]
     if not items:

@@ -97,10 +97,15 @@ def foreground(interior: np.ndarray, boundary: np.ndarray | None, threshold: flo
 
 
 def seeds(
-    landscape: np.ndarray, seed_threshold: float, seed_height: float = 0.0, *, maxima: np.ndarray | None = None
+    landscape: np.ndarray,
+    seed_threshold: float,
+    seed_height: float = 0.0,
+    *,
+    maxima: np.ndarray | None = None,
 ) -> np.ndarray:
     """int32 (H, W): 8-connected components of ``landscape > seed_threshold``, keeping only the h-maxima of
-    height ``seed_height`` when it is above 0 (``maxima``: those maxima, when already computed). Inputs trusted."""
+    height ``seed_height`` when it is above 0 (``maxima``: those maxima, when already computed).
+    Inputs trusted."""
     mask = landscape > seed_threshold
     if seed_height > 0:
         mask &= seed_maxima(landscape, seed_height) if maxima is None else maxima

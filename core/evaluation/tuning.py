@@ -2,9 +2,9 @@
 
 Instance mode maximises the F1 at IoU 0.5 of all validation images together; semantic mode maximises the
 foreground IoU. Counts are summed over images first and reduced once per grid point. Work shared by grid
-points is done once: the foreground per ``threshold``, the seeds per (``seed_threshold``, ``seed_height``), one
-watershed and one overlap table per (threshold, seed_threshold, seed_height); each ``min_size`` then only drops
-objects from the table.
+points is done once: the foreground per ``threshold``, the seeds per (``seed_threshold``,
+``seed_height``), one watershed and one overlap table per (threshold, seed_threshold, seed_height); each
+``min_size`` then only drops objects from the table.
 The values found reproduce exactly what :func:`~core.evaluation.postprocess.instances_from_maps` and
 :func:`~core.evaluation.postprocess.semantic_from_prob` produce with them.
 """
@@ -69,7 +69,8 @@ def tune_postprocessing(
             parameters not named keep their :data:`DEFAULT_GRIDS` list.
 
     Returns:
-        (best values, best score): values as a dict (threshold, seed_threshold, seed_height, min_size for instance;
+        (best values, best score): values as a dict (threshold, seed_threshold, seed_height, min_size for
+        instance;
         threshold, min_size for semantic); score is the summed F1 at IoU 0.5 (instance) or foreground IoU
         (semantic). Where nothing was annotated and nothing predicted the score counts as 1.0 (perfect
         agreement). Ties go to the grid point met first (grids in the order given).

@@ -7,8 +7,8 @@ normalisation, the post-processing values per label and the halo (:mod:`core.inf
 
 Model card keys read here: ``training_type``, ``labels`` (``[{"id", "name", "color"}, ...]``),
 ``in_channels``, ``normalization``, ``distance_head``, ``encoder``; optional ``postprocess``: either one
-dict ``{"threshold", "seed_threshold", "seed_height", "min_size"}`` for every label or a dict keyed by label name (or id)
-of such dicts; missing values fall back to
+dict ``{"threshold", "seed_threshold", "seed_height", "min_size"}`` for every label or a dict keyed by
+label name (or id) of such dicts; missing values fall back to
 :data:`core.evaluation.postprocess.POSTPROCESS_DEFAULTS`.
 """
 
@@ -66,7 +66,12 @@ class Predictor:
 
     @classmethod
     def from_package(
-        cls, package_dir: Path, *, device: str = "auto", batch_size: int | None = None, views: int | None = None
+        cls,
+        package_dir: Path,
+        *,
+        device: str = "auto",
+        batch_size: int | None = None,
+        views: int | None = None,
     ) -> Predictor:
         """Load a model package (weights with ``weights_only=True``) onto ``device`` (auto | cpu | cuda);
         ``views`` None predicts with as many views as the model card says."""
@@ -167,8 +172,8 @@ class Predictor:
 
 
 def postprocess_values(card: dict) -> list[dict]:
-    """Post-processing values ``{"threshold", "seed_threshold", "seed_height", "min_size"}`` per label, in label
-    order (values a card lacks take :data:`~core.evaluation.postprocess.POSTPROCESS_DEFAULTS`)."""
+    """Post-processing values ``{"threshold", "seed_threshold", "seed_height", "min_size"}`` per label, in
+    label order (values a card lacks take :data:`~core.evaluation.postprocess.POSTPROCESS_DEFAULTS`)."""
     raw = card.get("postprocess") or {}
     if isinstance(raw, list):  # the training package's form: one entry per label, in label order
         if len(raw) != len(card["labels"]):

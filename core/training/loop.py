@@ -215,18 +215,25 @@ class _Run:
                     self._report("training", f"epoch {st.epoch + 1}, step {st.step}", throttle=True)
                 if steps == 0:
                     break
-                val_s = self._end_epoch(sums / steps, counts, time.monotonic() - epoch_start)
+                val_s, predict_s = self._end_epoch(sums / steps, counts, time.monotonic() - epoch_start)
                 epoch_s = max(base_epoch_s, VAL_SHARE_FACTOR * val_s)
-                # the last epoch's validation and the chosen weights' validation with every view
-                self.reserve = min(0.25 * self.budget, (1.0 + cfg.views) * val_s + 5.0)
+                # the last epoch's validation, then the chosen weights' maps with every view and the final
+                # search (up to three times an epoch's: instance trainings also try h-maxima seeds there)
+                final_s = cfg.views * predict_s + 3.0 * max(val_s - predict_s, 0.0)
+                self.reserve = min(0.25 * self.budget, val_s + final_s + 5.0)
         return False
 
-    def _end_epoch(self, train_loss: float | None, counts: torch.Tensor | None, seconds: float) -> float:
+    def _end_epoch(
+        self, train_loss: float | None, counts: torch.Tensor | None, seconds: float
+    ) -> tuple[float, float]:
+        """Validate, record the epoch, keep the best checkpoint; returns (validation seconds, of which
+        network passes)."""
         st = self.state
         self._report("validating", f"validating epoch {st.epoch + 1}")
         start = time.monotonic()
         self._precise_bn()
         val, maps = validate(self.model, self.card, self.val_set, self.config)
+        predict_s = val.pop("predict_seconds")
         val_s = time.monotonic() - start
         st.epoch += 1
         record = {"epoch": st.epoch, "step": st.step, "train_loss": train_loss, **_train_scores(counts),
@@ -239,7 +246,7 @@ class _Run:
             self.best_maps = maps
         self._save_last()
         self._report("training", f"epoch {st.epoch} done", record=record)
-        return val_s
+        return val_s, predict_s
 
     def _finish(self) -> TrainResult:
         st, cfg = self.state, self.config

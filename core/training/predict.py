@@ -86,7 +86,9 @@ def _network_maps(
     return {key: np.ascontiguousarray(value[:, :h, :w]) for key, value in out.items()}
 
 
-def _run(model: torch.nn.Module, card: dict, x: np.ndarray, h: int, w: int, views: int) -> dict[str, np.ndarray]:
+def _run(
+    model: torch.nn.Module, card: dict, x: np.ndarray, h: int, w: int, views: int
+) -> dict[str, np.ndarray]:
     param = next(model.parameters())
     tensor = torch.from_numpy(np.ascontiguousarray(x)).unsqueeze(0).to(param.device)
     amp = torch.autocast("cuda", dtype=torch.float16) if param.device.type == "cuda" else contextlib.nullcontext()

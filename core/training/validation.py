@@ -7,6 +7,7 @@ post-processing on the validation maps and the final per-label metrics with the 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -75,13 +76,17 @@ def foreground(maps: dict[str, np.ndarray], training_type: str) -> np.ndarray:
 def validate(
     model: torch.nn.Module, card: dict, images: Sequence[ValImage], config: TrainConfig, *, views: int = 1
 ) -> tuple[dict, list[dict[str, np.ndarray]]]:
-    """Epoch validation: ``({"val_loss", "val_accuracy", "val_iou", "val_f1"}, maps per image)``; ``val_f1``
-    (instance only) is the F1 with post-processing tuned on these maps (see :func:`_epoch_f1`). Epochs are
-    validated with one view (cheap, comparable); the chosen weights once more with the card's views."""
+    """Epoch validation: ``({"val_loss", "val_accuracy", "val_iou", "val_f1", "predict_seconds"}, maps per
+    image)``; ``val_f1`` (instance only) is the F1 with post-processing tuned on these maps (see
+    :func:`_epoch_f1`); ``predict_seconds`` the time the network passes took. Epochs are validated with one
+    view (cheap, comparable); the chosen weights once more with the card's views."""
     counts = np.zeros((config.n_labels, 4), dtype=np.int64)
     losses, weights, all_maps = [], [], []
+    predict_s = 0.0
     for im in images:
+        start = time.monotonic()
         maps = predict_maps(model, card, im.pixels, views=views)
+        predict_s += time.monotonic() - start
         all_maps.append(maps)
         targets = network_targets(im.labels, im.valid, config)
         tmaps = {k: torch.from_numpy(v).unsqueeze(0) for k, v in maps.items()}
@@ -91,6 +96,7 @@ def validate(
         gt = im.labels > 0 if config.training_type == "instance" else im.labels
         counts += pixel_counts(foreground(maps, config.training_type), gt, im.valid)
     record = {"val_loss": float(np.average(losses, weights=np.maximum(weights, 1.0)))}
+    record["predict_seconds"] = predict_s
     record.update(_pixel_summary(counts, "val"))
     if config.training_type == "instance":
         record["val_f1"] = _epoch_f1(all_maps, images, config)
@@ -99,9 +105,12 @@ def validate(
     return record, all_maps
 
 
-def _epoch_tuned_iou(maps: Sequence[dict[str, np.ndarray]], images: Sequence[ValImage], config: TrainConfig) -> float:
+def _epoch_tuned_iou(
+    maps: Sequence[dict[str, np.ndarray]], images: Sequence[ValImage], config: TrainConfig
+) -> float:
     """Mean foreground IoU over labels with the threshold and minimum size tuned on these maps: the number
-    the package will be scored by (the IoU at 0.5 alone can prefer weights whose best threshold is elsewhere)."""
+    the package will be scored by (the IoU at 0.5 alone can prefer weights whose best threshold is
+    elsewhere)."""
     return float(np.mean([
         tune_postprocessing(_label_items(maps, images, i, "semantic"), mode="semantic",
                             grid=TUNING_GRIDS["semantic"])[1]

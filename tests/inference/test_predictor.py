@@ -59,11 +59,15 @@ def test_postprocess_values_from_the_card():
         "threshold": 0.3,
         "seed_threshold": POSTPROCESS_DEFAULTS["seed_threshold"],
         "min_size": 4,
+        "seed_height": 0.0,  # cards written before h-maxima seeds: threshold seeds, as they were tuned
     }
     card["postprocess"] = {"threshold": 0.4}
     assert [v["threshold"] for v in postprocess_values(card)] == [0.4, 0.4]
     card["postprocess"] = {"threshold": 1.5}
     with pytest.raises(ModelPackageError, match=r"threshold=1\.5"):
+        postprocess_values(card)
+    card["postprocess"] = {"seed_height": "high"}
+    with pytest.raises(ModelPackageError, match="seed_height='high'"):
         postprocess_values(card)
     card["postprocess"] = {"min_size": -1}
     with pytest.raises(ModelPackageError, match="min_size"):

@@ -79,6 +79,7 @@ def test_h_maxima_seeds_are_stated_with_their_height():
     data.config["postprocess"] = [{"label": "nucleus", "threshold": 0.7, "seed_threshold": 0.2, "seed_height": 0.1,
                                    "min_size": 20, "tuned_score": 0.9}]
     text = methods_paragraph(data)
-    assert "watershed seed threshold 0.200, seeds only at maxima rising at least 0.100 above their surroundings" in text
+    expected = "watershed seed threshold 0.200, seeds only at maxima rising at least 0.100 above their surroundings"
+    assert expected in text
     data.config["postprocess"][0]["seed_height"] = 0.0
     assert "h-maxima" not in methods_paragraph(data)
