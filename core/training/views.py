@@ -3,8 +3,9 @@
 A network trained with flips and 90-degree rotations answers slightly differently for each of the eight
 views of the same image (the dihedral group of the square: four rotations, each with and without a mirror).
 Averaging the maps of ``n`` views, each turned back to the image's orientation, removes much of that
-variation: on DSB2018 nuclei the validation F1 rose from 0.869 to 0.885 with eight views, on Lucchi's
-mitochondria the IoU from 0.860 to 0.866 (bench/train_quality.py). The cost is ``n`` network passes.
+variation: re-scoring the 30-minute models of bench/train_quality.py, the DSB2018 nuclei validation F1 rose
+from 0.869 to 0.885 with eight views and Lucchi's mitochondria IoU from 0.860 to 0.866. The cost is ``n``
+network passes.
 
 A model card's ``views`` (1, 2, 4 or 8) says how many views its metrics were measured with and how
 inference predicts by default; cards without it use one view.
