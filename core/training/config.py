@@ -71,7 +71,7 @@ class TrainConfig:
     tune_postprocessing: bool = True
     normalization: str = "auto"  # auto | dataset | image (see core.training.normalization)
     scale: float | str = "auto"  # working scale: auto | a number in [MIN_SCALE, 1] (see core.training.scale)
-    views: int = 8  # flipped/rotated views averaged when predicting (see core.training.views)
+    views: int = 8  # flipped/rotated views tried; kept where they validate better (core.training.views)
 
     def __post_init__(self) -> None:
         labels = tuple(lab if isinstance(lab, LabelSpec) else LabelSpec(**lab) for lab in self.labels)

@@ -218,8 +218,9 @@ class _Run:
                 val_s, predict_s = self._end_epoch(sums / steps, counts, time.monotonic() - epoch_start)
                 epoch_s = max(base_epoch_s, VAL_SHARE_FACTOR * val_s)
                 # the last epoch's validation, then the chosen weights' maps with every view and the final
-                # search (up to three times an epoch's: instance trainings also try h-maxima seeds there)
-                final_s = cfg.views * predict_s + 3.0 * max(val_s - predict_s, 0.0)
+                # searches on one view's and on every view's maps (each up to three times an epoch's:
+                # instance trainings also try h-maxima seeds there)
+                final_s = cfg.views * predict_s + 6.0 * max(val_s - predict_s, 0.0)
                 self.reserve = min(0.25 * self.budget, val_s + final_s + 5.0)
         return False
 
@@ -254,15 +255,21 @@ class _Run:
             self._end_epoch(None, None, 0.0)
         best = ckpt.load(self.workdir / ckpt.BEST)
         self.model.load_state_dict(best)
-        if cfg.views > 1:
-            self._report("validating", f"validating the chosen weights with {cfg.views} views")
-            _, self.best_maps = validate(self.model, self.card, self.val_set, cfg, views=cfg.views)
-        elif self.best_maps is None:
+        if self.best_maps is None:  # resumed after the best epoch: its one-view maps are not in memory
             _, self.best_maps = validate(self.model, self.card, self.val_set, cfg)
         self._report("tuning", "tuning post-processing on the validation images")
+        views = 1
         params, metrics = tune_and_score(self.best_maps, self.val_set, cfg, tune=cfg.tune_postprocessing)
+        if cfg.views > 1:  # keep the views only where they score better (they usually do, not always)
+            self._report("validating", f"validating the chosen weights with {cfg.views} views")
+            _, many = validate(self.model, self.card, self.val_set, cfg, views=cfg.views)
+            many_params, many_metrics = tune_and_score(many, self.val_set, cfg, tune=cfg.tune_postprocessing)
+            key = _final_key(cfg.training_type)
+            if (many_metrics.get(key) or 0.0) > (metrics.get(key) or 0.0):
+                views, params, metrics = cfg.views, many_params, many_metrics
         self._report("packaging", "writing the model package")
         card = dict(self.card)
+        card["views"] = views
         card["postprocess"] = params
         card["metrics"] = {**metrics, "best_epoch": st.best_epoch, "best_val_score": st.best_score,
                            "history": st.history}
@@ -382,6 +389,11 @@ class _Run:
         st = self.state
         return TrainResult(status, package, card, list(st.history), metrics or {}, postprocess or [],
                            st.best_epoch, st.step, self._used(), st.lr, self.batch_size, self.choice.describe())
+
+
+def _final_key(training_type: str) -> str:
+    """The metric the package is scored by: mean instance F1, or mean foreground IoU."""
+    return "mean_f1" if training_type == "instance" else "mean_iou"
 
 
 def _train_scores(counts: torch.Tensor | None) -> dict:
