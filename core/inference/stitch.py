@@ -37,7 +37,7 @@ def segment(maps: dict[str, np.ndarray], index: int, training_type: str, values:
         seed_threshold=values["seed_threshold"],
         min_size=0,
         distance=distance,
-        seed_height=values.get("seed_height", 0.0),
+        seed_height=values["seed_height"],
     )
 
 

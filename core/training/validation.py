@@ -210,7 +210,7 @@ def _instances(maps: dict[str, np.ndarray], i: int, params: dict) -> np.ndarray:
         seed_threshold=params["seed_threshold"],
         min_size=params["min_size"],
         distance=maps["distance"][i] if "distance" in maps else None,
-        seed_height=params.get("seed_height", 0.0),
+        seed_height=params["seed_height"],
     )
 
 

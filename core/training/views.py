@@ -21,6 +21,7 @@ import torch
 
 from core.errors import InvalidInputError, ModelPackageError
 from core.training.config import check_views
+
 #: (quarter turns, mirror) per view, in the order the counts take them: 2 and 4 views only flip, so that
 #: they work on rectangular batches without transposing.
 _VIEWS = ((0, False), (0, True), (2, False), (2, True), (1, False), (1, True), (3, False), (3, True))
