@@ -72,6 +72,8 @@ class TrainConfig:
     normalization: str = "auto"  # auto | dataset | image (see core.training.normalization)
     scale: float | str = "auto"  # working scale: auto | a number in [MIN_SCALE, 1] (see core.training.scale)
     views: int = 8  # flipped/rotated views tried; kept where they validate better (core.training.views)
+    # share of the training after which the weights are averaged (core.training.averaging); None: not at all
+    average_from: float | None = 0.7
 
     def __post_init__(self) -> None:
         labels = tuple(lab if isinstance(lab, LabelSpec) else LabelSpec(**lab) for lab in self.labels)
@@ -159,5 +161,13 @@ def _validate(cfg: TrainConfig) -> None:
     if cfg.scale != "auto":
         check_scale(cfg.scale)
     check_views(cfg.views)
+    if cfg.average_from is not None and (
+        isinstance(cfg.average_from, bool) or not isinstance(cfg.average_from, (int, float))
+        or not 0.0 <= cfg.average_from < 1.0
+    ):
+        raise InvalidInputError(
+            f"average_from={cfg.average_from!r} must be None (no weight averaging) or a share of the training "
+            "from 0 up to, not including, 1, e.g. 0.5 for its second half"
+        )
     if not 0.0 <= cfg.object_bias <= 1.0:
         raise InvalidInputError(f"object_bias={cfg.object_bias!r} must be between 0 and 1")

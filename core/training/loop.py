@@ -2,10 +2,12 @@
 
 Order of work: normalisation on the training images -> device and batch size -> learning-rate range test ->
 training in epochs (time slices of the budget, or ``steps_per_epoch`` steps) with whole-image validation,
-best checkpoint by validation score and last checkpoint after each epoch -> post-processing tuned on the
-validation images with the best weights -> model package. The budget covers all of it, so progress and ETA
-are known from the start. ``should_stop()`` is polled every step; a cancelled run keeps its last checkpoint
-(``resume=True`` continues it) and returns status ``"cancelled"``.
+best checkpoint by validation score and last checkpoint after each epoch, the weights averaged over the
+last part (``average_from``) -> post-processing tuned on the validation images for the best epoch and for
+the weight average, the better kept, then with the test-time views where they score better -> model
+package. The budget covers all of it, so progress and ETA are known from the start. ``should_stop()`` is
+polled every step; a cancelled run keeps its last checkpoint (``resume=True`` continues it, the weight
+average too) and returns status ``"cancelled"``.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import torch
 
 from core.errors import InvalidInputError
 from core.training import checkpoint as ckpt
+from core.training.averaging import WeightAverage
 from core.training.batch import choose_batch_size
 from core.training.bn import recalibrate_batchnorm
 from core.training.config import TrainConfig
@@ -47,6 +50,8 @@ WARMUP_SHARE = 0.03
 FINAL_LR_SHARE = 0.02
 PROGRESS_EVERY_S = 5.0
 VAL_SHARE_FACTOR = 8.0  # an epoch trains at least this many times as long as its validation takes
+AVERAGE_EVERY = 10  # steps between the weights added to the weight average
+MIN_AVERAGED = 2  # an average of fewer weights is not validated (it would be one of the epochs' own)
 
 
 @dataclass
@@ -88,6 +93,7 @@ class _State:
     history: list[dict] = field(default_factory=list)
     best_score: float = -math.inf
     best_epoch: int | None = None
+    average_record: dict | None = None
     lr: float = 0.0
     lr_test: dict = field(default_factory=dict)
 
@@ -124,6 +130,7 @@ class _Run:
         self.state = _State()
         self.reserve = 0.0
         self.best_maps: list | None = None
+        self.average = WeightAverage()
         self._last_progress = 0.0
 
     # ----------------------------------------------------------------------------------------------
@@ -207,6 +214,8 @@ class _Run:
                         group["lr"] = self._lr_now()
                     loss, step_counts = self._step(self.optimizer, loader.get(), self.scaler)
                     st.step, steps, sums = st.step + 1, steps + 1, sums + loss
+                    if st.step % AVERAGE_EVERY == 0 and self._averaging():
+                        self.average.add(self.model)
                     counts = step_counts if counts is None else counts + step_counts
                     if cfg.steps_per_epoch is not None and steps >= cfg.steps_per_epoch:
                         break
@@ -217,10 +226,13 @@ class _Run:
                     break
                 val_s, predict_s = self._end_epoch(sums / steps, counts, time.monotonic() - epoch_start)
                 epoch_s = max(base_epoch_s, VAL_SHARE_FACTOR * val_s)
-                # the last epoch's validation, then the chosen weights' maps with every view and the final
-                # searches on one view's and on every view's maps (each up to three times an epoch's:
-                # instance trainings also try h-maxima seeds there)
-                final_s = cfg.views * predict_s + 6.0 * max(val_s - predict_s, 0.0)
+                # the last epoch's validation, then the final stage: the weight average's one-view maps, the
+                # chosen weights' maps with every view, and complete searches on the best epoch's, the
+                # average's and the views' maps (each up to three times an epoch's search: instance trainings
+                # also try h-maxima seeds there)
+                averaged = cfg.average_from is not None
+                search_s = max(val_s - predict_s, 0.0)
+                final_s = (cfg.views + averaged) * predict_s + (9.0 if averaged else 6.0) * search_s
                 self.reserve = min(0.25 * self.budget, val_s + final_s + 5.0)
         return False
 
@@ -258,13 +270,23 @@ class _Run:
         if self.best_maps is None:  # resumed after the best epoch: its one-view maps are not in memory
             _, self.best_maps = validate(self.model, self.card, self.val_set, cfg)
         self._report("tuning", "tuning post-processing on the validation images")
-        views = 1
+        key = _final_key(cfg.training_type)
         params, metrics = tune_and_score(self.best_maps, self.val_set, cfg, tune=cfg.tune_postprocessing)
+        averaged = self._average_maps()  # the weight average is now in the model
+        if averaged is not None:
+            avg_params, avg_metrics = tune_and_score(averaged, self.val_set, cfg, tune=cfg.tune_postprocessing)
+            kept = (avg_metrics.get(key) or 0.0) > (metrics.get(key) or 0.0)
+            st.average_record = {"weights": self.average.count, "from_share": cfg.average_from,
+                                 "score": avg_metrics.get(key), "best_epoch_score": metrics.get(key), "kept": kept}
+            if kept:
+                params, metrics = avg_params, avg_metrics
+            else:
+                self.model.load_state_dict(best)
+        views = 1
         if cfg.views > 1:  # keep the views only where they score better (they usually do, not always)
             self._report("validating", f"validating the chosen weights with {cfg.views} views")
             _, many = validate(self.model, self.card, self.val_set, cfg, views=cfg.views)
             many_params, many_metrics = tune_and_score(many, self.val_set, cfg, tune=cfg.tune_postprocessing)
-            key = _final_key(cfg.training_type)
             if (many_metrics.get(key) or 0.0) > (metrics.get(key) or 0.0):
                 views, params, metrics = cfg.views, many_params, many_metrics
         self._report("packaging", "writing the model package")
@@ -272,12 +294,31 @@ class _Run:
         card["views"] = views
         card["postprocess"] = params
         card["metrics"] = {**metrics, "best_epoch": st.best_epoch, "best_val_score": st.best_score,
-                           "history": st.history}
+                           "weight_average": st.average_record, "history": st.history}
         card["training"] = self._training_info()
         package = write_package(self.workdir / "model", self.model, card)
         result = self._result(SUCCEEDED, package, card=card, metrics=metrics, postprocess=params)
         self._report("done", "training finished")
         return result
+
+    def _averaging(self) -> bool:
+        """Whether the weights now go into the weight average (the last part of the training)."""
+        start = self.config.average_from
+        return start is not None and self._train_fraction() >= start
+
+    def _average_maps(self) -> list | None:
+        """Load the mean of the late weights into the model (BatchNorm statistics recomputed for it) and
+        return its one-view validation maps; None (model untouched) when too few weights were averaged.
+        The final stage scores it like the best epoch, with the complete post-processing search: the
+        epochs' quick search favours early weights, and late weights gain most from h-maxima seeds."""
+        count = self.average.count
+        if count < MIN_AVERAGED:
+            return None
+        self._report("validating", f"validating the average of {count} weights from the last part of the training")
+        self.model.load_state_dict(self.average.state_dict(self.model))
+        self._precise_bn()
+        _, maps = validate(self.model, self.card, self.val_set, self.config)
+        return maps
 
     # ----------------------------------------------------------------------------------------------
     def _step(self, optimizer, batch: Batch, scaler) -> tuple[float, torch.Tensor]:
@@ -339,7 +380,7 @@ class _Run:
             "step": st.step, "epoch": st.epoch, "used_seconds": self._used(), "history": st.history,
             "best_score": st.best_score, "best_epoch": st.best_epoch, "lr": st.lr, "lr_test": st.lr_test,
             "rng": ckpt.rng_state(), "norm": self.norm, "batch_size": self.batch_size,
-            "config": self.config.to_dict(),
+            "config": self.config.to_dict(), "average": self.average.to_checkpoint(),
         }
         ckpt.save(self.workdir / ckpt.LAST, payload)
 
@@ -360,6 +401,7 @@ class _Run:
         if self.scaler is not None and saved["scaler"]:
             self.scaler.load_state_dict(saved["scaler"])
         ckpt.set_rng_state(saved["rng"])
+        self.average = WeightAverage.from_checkpoint(saved.get("average"))
 
     def _report(self, phase: str, message: str, *, record: dict | None = None, throttle: bool = False) -> None:
         if self.on_progress is None:

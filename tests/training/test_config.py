@@ -30,6 +30,10 @@ def test_round_trip_through_json():
         ({"batch_size": 0}, "batch_size=0"),
         ({"learning_rate": 5.0}, "learning_rate=5.0"),
         ({"labels": (LabelSpec(1, "a", "red"),)}, "use #rrggbb"),
+        ({"average_from": 1.0}, "average_from=1.0 must be None"),
+        ({"average_from": -0.1}, "average_from=-0.1"),
+        ({"average_from": True}, "average_from=True"),
+        ({"average_from": "half"}, "average_from='half'"),
     ],
 )
 def test_bad_values_are_named(change, words):

@@ -5,6 +5,7 @@ import json
 import pytest
 import torch
 
+from core.training import loop
 from core.training.checkpoint import LAST
 from core.training.loop import CANCELLED, SUCCEEDED, train
 from core.training.package import load_model
@@ -86,6 +87,28 @@ def test_the_package_keeps_the_views_only_where_they_score_better_and_is_scored_
     assert card["metrics"]["best_val_score"] == max(h["val_iou_tuned"] for h in result.history)
 
 
+def test_the_mean_of_the_late_weights_is_validated_and_kept_only_where_it_beats_every_epoch(tmp_path, monkeypatch):
+    monkeypatch.setattr(loop, "AVERAGE_EVERY", 1)
+    images = make_images(3, size=64)
+    cfg = config("semantic", max_steps=8, steps_per_epoch=4, batch_size=2, views=1, average_from=0.5)
+    result = train(cfg, images[:2], images[2:], budget_seconds=300, workdir=tmp_path)
+    metrics = result.card["metrics"]
+    record = metrics["weight_average"]
+    best_epoch_score = max(h["val_iou_tuned"] for h in result.history)
+    assert record["weights"] == 5 and record["from_share"] == 0.5  # steps 4 to 8: the second half
+    assert record["best_epoch_score"] == pytest.approx(best_epoch_score)  # same search, same maps
+    assert record["kept"] == (record["score"] > record["best_epoch_score"])
+    assert metrics["mean_iou"] == pytest.approx(max(record["score"], best_epoch_score))
+    # the package holds the kept weights: with one view and the tuned threshold they give that score
+    model, card = load_model(result.package_dir)
+    val = load_val_images(images[2:], cfg)
+    maps = [predict_maps(model, card, im.pixels) for im in val]
+    assert tune_and_score(maps, val, cfg)[1]["mean_iou"] == pytest.approx(metrics["mean_iou"], abs=1e-6)
+    off = train(config("semantic", max_steps=2, steps_per_epoch=1, batch_size=2, views=1, average_from=None),
+                images[:2], images[2:], budget_seconds=300, workdir=tmp_path / "off")
+    assert off.card["metrics"]["weight_average"] is None
+
+
 def test_cancel_stops_cleanly_and_keeps_a_checkpoint(tmp_path):
     images = make_images(2, size=64)
     calls = []
@@ -100,9 +123,10 @@ def test_cancel_stops_cleanly_and_keeps_a_checkpoint(tmp_path):
     assert (tmp_path / LAST).exists() and not (tmp_path / "model").exists()
 
 
-def test_resume_continues_from_the_last_checkpoint_exactly(tmp_path):
+def test_resume_continues_from_the_last_checkpoint_exactly(tmp_path, monkeypatch):
+    monkeypatch.setattr(loop, "AVERAGE_EVERY", 1)  # the weight average is resumed too
     images = make_images(3, size=64)
-    cfg = config(max_steps=6, steps_per_epoch=3, batch_size=2)
+    cfg = config(max_steps=6, steps_per_epoch=3, batch_size=2, average_from=0.5)
     straight = train(cfg, images[:2], images[2:], budget_seconds=300, workdir=tmp_path / "a")
     calls = []
 
@@ -119,6 +143,9 @@ def test_resume_continues_from_the_last_checkpoint_exactly(tmp_path):
     a, b = _params(tmp_path / "a"), _params(tmp_path / "b")
     assert all(torch.allclose(a[k], b[k], atol=1e-5) for k in a)
     assert straight.steps == 6
+    again, once = resumed.card["metrics"]["weight_average"], straight.card["metrics"]["weight_average"]
+    assert again["weights"] == once["weights"] == 4  # steps 3 to 6, across the cancel
+    assert again["score"] == pytest.approx(once["score"], abs=1e-4)
 
 
 def test_resume_with_another_configuration_is_refused(tmp_path):
