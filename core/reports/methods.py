@@ -180,10 +180,26 @@ def _training(data: ReportData) -> str:
         if hardware:
             sentence += f" on {hardware}"
         sentence += "."
-    if training.get("best_epoch") is not None:
+    average = training.get("weight_average")
+    if isinstance(average, dict) and average.get("kept"):
+        sentence += _weight_average(average, training.get("best_epoch"))
+    elif training.get("best_epoch") is not None:
         best = training["best_epoch"]
         sentence += f" The weights of the epoch with the best validation score (epoch {best}) were kept."
     return sentence
+
+
+def _weight_average(average: dict, best_epoch: object) -> str:
+    """The sentence for weights averaged over the end of the training that beat every epoch."""
+    count, share = average.get("weights"), average.get("from_share")
+    what = f"{count} weight snapshots" if isinstance(count, int) else "weight snapshots"
+    if isinstance(share, (int, float)) and not isinstance(share, bool):
+        what += f" taken over the last {format_value(round(100 * (1 - share)))} % of the training"
+    best = f" (the best, epoch {best_epoch})" if best_epoch is not None else ""
+    return (
+        f" The mean of {what} (stochastic weight averaging; BatchNorm statistics recomputed for it) validated "
+        f"better than any single epoch{best} and was kept."
+    )
 
 
 def _views(value: object) -> str:

@@ -89,6 +89,7 @@ def build_training_report(
             "created": t.created_at, "started": t.started_at, "finished": t.finished_at or datetime.now(timezone.utc),
             "duration_s": _duration(t), "hardware": _hardware(info.get("device", "")),
             "error": error if error is not None else t.error, "best_epoch": card.get("metrics", {}).get("best_epoch"),
+            "weight_average": card.get("metrics", {}).get("weight_average"),
         },
         dataset={"images": images, "labels": [{"name": lab["name"], "color": lab["color"]}
                                                for lab in train_config.get("labels", [])]},

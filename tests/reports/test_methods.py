@@ -83,3 +83,15 @@ def test_h_maxima_seeds_are_stated_with_their_height():
     assert expected in text
     data.config["postprocess"][0]["seed_height"] = 0.0
     assert "h-maxima" not in methods_paragraph(data)
+
+
+def test_kept_weight_averages_replace_the_best_epoch_sentence():
+    data = synthetic_report()
+    data.training["weight_average"] = {"weights": 240, "from_share": 0.5, "score": 0.9, "best_epoch_score": 0.88,
+                                       "kept": True}
+    text = methods_paragraph(data)
+    assert "The mean of 240 weight snapshots taken over the last 50 % of the training" in text
+    assert "better than any single epoch (the best, epoch 4) and was kept" in text
+    assert "were kept" not in text
+    data.training["weight_average"]["kept"] = False
+    assert "mean of 240" not in methods_paragraph(data) and "(epoch 4) were kept" in methods_paragraph(data)
