@@ -190,15 +190,15 @@ def _training(data: ReportData) -> str:
 
 
 def _weight_average(average: dict, best_epoch: object) -> str:
-    """The sentence for weights averaged over the end of the training that beat every epoch."""
+    """The sentence for weights averaged over the end of the training that beat the best epoch."""
     count, share = average.get("weights"), average.get("from_share")
     what = f"{count} weight snapshots" if isinstance(count, int) else "weight snapshots"
     if isinstance(share, (int, float)) and not isinstance(share, bool):
         what += f" taken over the last {format_value(round(100 * (1 - share)))} % of the training"
-    best = f" (the best, epoch {best_epoch})" if best_epoch is not None else ""
+    best = f" (epoch {best_epoch})" if best_epoch is not None else ""
     return (
         f" The mean of {what} (stochastic weight averaging; BatchNorm statistics recomputed for it) validated "
-        f"better than any single epoch{best} and was kept."
+        f"better than the best single epoch{best} and was kept."
     )
 
 

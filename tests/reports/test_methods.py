@@ -91,7 +91,7 @@ def test_kept_weight_averages_replace_the_best_epoch_sentence():
                                        "kept": True}
     text = methods_paragraph(data)
     assert "The mean of 240 weight snapshots taken over the last 50 % of the training" in text
-    assert "better than any single epoch (the best, epoch 4) and was kept" in text
+    assert "better than the best single epoch (epoch 4) and was kept" in text
     assert "were kept" not in text
     data.training["weight_average"]["kept"] = False
     assert "mean of 240" not in methods_paragraph(data) and "(epoch 4) were kept" in methods_paragraph(data)
