@@ -154,8 +154,7 @@ def run(name: str, args, settings: Settings) -> dict:
     verdict = "" if target is None else ("  MET" if value is not None and value >= target else "  NOT MET")
     print(f"{name} {args.duration}: {spec['metric']} = {value:.4f} (target {target}){verdict}; "
           f"pixel IoU {per_label['pixel']['iou']:.4f}; {result.steps} steps of {result.batch_size}, lr {result.learning_rate:.2e}, "
-          f"{seconds:.0f} s wall; normalisation {out['normalization']}; scale {out['scale']}; "
-          f"{args.views} views "
+          f"{seconds:.0f} s wall; normalisation {out['normalization']}; scale {out['scale']}; {args.views} views "
           f"(best epoch with one view: {out['one_view_value']:.4f}); {_average_text(out['weight_average'])}; "
           f"{result.device}", flush=True)
     return out

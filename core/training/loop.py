@@ -226,15 +226,17 @@ class _Run:
                     break
                 val_s, predict_s = self._end_epoch(sums / steps, counts, time.monotonic() - epoch_start)
                 epoch_s = max(base_epoch_s, VAL_SHARE_FACTOR * val_s)
-                # the last epoch's validation, then the final stage: the weight average's one-view maps, the
-                # chosen weights' maps with every view, and complete searches on the best epoch's, the
-                # average's and the views' maps (each up to three times an epoch's search: instance trainings
-                # also try h-maxima seeds there)
-                averaged = cfg.average_from is not None
-                search_s = max(val_s - predict_s, 0.0)
-                final_s = (cfg.views + averaged) * predict_s + (9.0 if averaged else 6.0) * search_s
-                self.reserve = min(0.25 * self.budget, val_s + final_s + 5.0)
+                self.reserve = min(0.25 * self.budget, val_s + self._final_seconds(val_s, predict_s) + 5.0)
         return False
+
+    def _final_seconds(self, val_s: float, predict_s: float) -> float:
+        """The final stage's expected time from an epoch's validation (``val_s``, of which ``predict_s``
+        network passes): the weight average's one-view maps, the chosen weights' maps with every view, and
+        complete searches on the best epoch's, the average's and the views' maps (each up to three times an
+        epoch's search: instance trainings also try h-maxima seeds there)."""
+        averaged = self.config.average_from is not None
+        search_s = max(val_s - predict_s, 0.0)
+        return (self.config.views + averaged) * predict_s + 3.0 * (2 + averaged) * search_s
 
     def _end_epoch(
         self, train_loss: float | None, counts: torch.Tensor | None, seconds: float
@@ -271,11 +273,11 @@ class _Run:
             _, self.best_maps = validate(self.model, self.card, self.val_set, cfg)
         self._report("tuning", "tuning post-processing on the validation images")
         key = _final_key(cfg.training_type)
-        params, metrics = tune_and_score(self.best_maps, self.val_set, cfg, tune=cfg.tune_postprocessing)
+        params, metrics = self._tune(self.best_maps)
         averaged = self._average_maps()  # the weight average is now in the model
         if averaged is not None:
-            avg_params, avg_metrics = tune_and_score(averaged, self.val_set, cfg, tune=cfg.tune_postprocessing)
-            kept = (avg_metrics.get(key) or 0.0) > (metrics.get(key) or 0.0)
+            avg_params, avg_metrics = self._tune(averaged)
+            kept = _scores_better(avg_metrics, metrics, key)
             st.average_record = {"weights": self.average.count, "from_share": cfg.average_from,
                                  "score": avg_metrics.get(key), "best_epoch_score": metrics.get(key), "kept": kept}
             if kept:
@@ -286,8 +288,8 @@ class _Run:
         if cfg.views > 1:  # keep the views only where they score better (they usually do, not always)
             self._report("validating", f"validating the chosen weights with {cfg.views} views")
             _, many = validate(self.model, self.card, self.val_set, cfg, views=cfg.views)
-            many_params, many_metrics = tune_and_score(many, self.val_set, cfg, tune=cfg.tune_postprocessing)
-            if (many_metrics.get(key) or 0.0) > (metrics.get(key) or 0.0):
+            many_params, many_metrics = self._tune(many)
+            if _scores_better(many_metrics, metrics, key):
                 views, params, metrics = cfg.views, many_params, many_metrics
         self._report("packaging", "writing the model package")
         card = dict(self.card)
@@ -300,6 +302,10 @@ class _Run:
         result = self._result(SUCCEEDED, package, card=card, metrics=metrics, postprocess=params)
         self._report("done", "training finished")
         return result
+
+    def _tune(self, maps: list) -> tuple[list[dict], dict]:
+        """Post-processing tuned on these validation maps (unless tuning is off) and the metrics it gives."""
+        return tune_and_score(maps, self.val_set, self.config, tune=self.config.tune_postprocessing)
 
     def _averaging(self) -> bool:
         """Whether the weights now go into the weight average (the last part of the training)."""
@@ -436,6 +442,11 @@ class _Run:
 def _final_key(training_type: str) -> str:
     """The metric the package is scored by: mean instance F1, or mean foreground IoU."""
     return "mean_f1" if training_type == "instance" else "mean_iou"
+
+
+def _scores_better(new: dict, old: dict, key: str) -> bool:
+    """Whether metrics ``new`` beat ``old`` on ``key`` (an undefined score counts as 0)."""
+    return (new.get(key) or 0.0) > (old.get(key) or 0.0)
 
 
 def _train_scores(counts: torch.Tensor | None) -> dict:

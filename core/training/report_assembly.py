@@ -75,6 +75,7 @@ def build_training_report(
         card = json.loads((model_dir / "model_card.json").read_text(encoding="utf-8"))
     train_config = t.config.get("train_config", {})
     info = card.get("training", {})
+    card_metrics = card.get("metrics", {})
     images = [{**r, "set": "training", "objects": r.get("objects", {})} for r in dataset.get("training", [])]
     images += [{**r, "set": "validation"} for r in dataset.get("validation", [])]
     final_status = status or t.status
@@ -88,8 +89,8 @@ def build_training_report(
             "id": t.id, "name": t.name, "project": project.name, "status": final_status,
             "created": t.created_at, "started": t.started_at, "finished": t.finished_at or datetime.now(timezone.utc),
             "duration_s": _duration(t), "hardware": _hardware(info.get("device", "")),
-            "error": error if error is not None else t.error, "best_epoch": card.get("metrics", {}).get("best_epoch"),
-            "weight_average": card.get("metrics", {}).get("weight_average"),
+            "error": error if error is not None else t.error, "best_epoch": card_metrics.get("best_epoch"),
+            "weight_average": card_metrics.get("weight_average"),
         },
         dataset={"images": images, "labels": [{"name": lab["name"], "color": lab["color"]}
                                                for lab in train_config.get("labels", [])]},
