@@ -5,6 +5,8 @@
   by boundary pixels on both sides of their contact line and their interiors never touch.
 - :func:`distance_targets`: per object, the Euclidean distance to the nearest pixel outside the object,
   divided by the object's largest distance (values in (0, 1], 0 on background).
+- :func:`contact_zone`: the pixels within a few pixels of two different objects (where touching objects meet,
+  and narrow gaps between neighbours): where a network must draw the line that keeps them apart.
 """
 
 from __future__ import annotations
@@ -59,6 +61,23 @@ def distance_targets(instances: np.ndarray) -> np.ndarray:
         dist = ndi.distance_transform_edt(inside)
         out[padded][inside] = (dist[inside] / dist.max()).astype(np.float32)
     return out
+
+
+def contact_zone(instances: np.ndarray, *, reach: int = 2) -> np.ndarray:
+    """int (H, W) instance labels -> bool (H, W): pixels with two different objects within ``reach`` pixels
+    (a square window of side ``2 * reach + 1``), object or background.
+
+    Two touching objects mark a band ``2 * reach`` pixels wide along their contact line; objects further
+    than ``2 * reach`` pixels apart mark nothing.
+    """
+    labels, _ = _check_targets_inputs(instances, 1)
+    if not isinstance(reach, (int, np.integer)) or isinstance(reach, bool) or reach < 1:
+        raise InvalidInputError(f"reach must be a whole number of pixels >= 1, got {reach!r}.")
+    size = 2 * int(reach) + 1
+    none = int(labels.max(initial=0)) + 1  # stands for background in the minimum: above every label
+    lowest = ndi.minimum_filter(np.where(labels > 0, labels, none), size=size, mode="nearest")
+    highest = ndi.maximum_filter(labels, size=size, mode="nearest")
+    return (lowest != none) & (highest != lowest)
 
 
 def _edge_pixels(labels: np.ndarray) -> np.ndarray:

@@ -163,7 +163,7 @@ def _training(data: ReportData) -> str:
         if isinstance(cfg.get("weight_decay"), (int, float)):
             sentence += f"; weight decay {format_value(float(cfg['weight_decay']))}"
         sentence += ")"
-    sentence += "."
+    sentence += "." + _contact(cfg)
     augment = cfg.get("augment")
     if isinstance(augment, dict):
         used = [text for key, text in _AUGMENTATIONS.items() if augment.get(key)]
@@ -187,6 +187,20 @@ def _training(data: ReportData) -> str:
         best = training["best_epoch"]
         sentence += f" The weights of the epoch with the best validation score (epoch {best}) were kept."
     return sentence
+
+
+def _contact(cfg: dict) -> str:
+    """The contact-weighting sentence of an instance training (nothing when it was off or not recorded)."""
+    weight, reach = cfg.get("contact_weight"), cfg.get("contact_reach")
+    number = isinstance(weight, (int, float)) and not isinstance(weight, bool)
+    if cfg.get("training_type") != "instance" or not number or weight <= 0:
+        return ""
+    near = f"within {reach} pixels of" if isinstance(reach, int) and not isinstance(reach, bool) else "near"
+    terms = "focal and distance terms" if cfg.get("use_distance_head") else "focal term"
+    return (
+        f" Pixels {near} two different objects counted {1 + float(weight):g} times in the {terms},"
+        " so that the network learns to keep touching objects apart."
+    )
 
 
 def _weight_average(average: dict, best_epoch: object) -> str:

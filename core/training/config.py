@@ -67,6 +67,8 @@ class TrainConfig:
     weight_decay: float = 1e-4
     boundary_width: int = 1
     use_distance_head: bool = True  # instance only: a distance-to-boundary map per label
+    # instance only: extra loss weight of the pixels where two objects meet (core.training.losses); 0: none
+    contact_weight: float = 4.0
     augment: AugmentOptions = field(default_factory=AugmentOptions)
     tune_postprocessing: bool = True
     normalization: str = "auto"  # auto | dataset | image (see core.training.normalization)
@@ -168,6 +170,12 @@ def _validate(cfg: TrainConfig) -> None:
         raise InvalidInputError(
             f"average_from={cfg.average_from!r} must be None (no weight averaging) or a share of the training "
             "from 0 up to, not including, 1, e.g. 0.5 for its second half"
+        )
+    if (isinstance(cfg.contact_weight, bool) or not isinstance(cfg.contact_weight, (int, float))
+            or not 0.0 <= cfg.contact_weight <= 100.0):
+        raise InvalidInputError(
+            f"contact_weight={cfg.contact_weight!r} must be a number from 0 (no extra weight where objects "
+            "touch) to 100, e.g. 4 to count those pixels five times"
         )
     if not 0.0 <= cfg.object_bias <= 1.0:
         raise InvalidInputError(f"object_bias={cfg.object_bias!r} must be between 0 and 1")

@@ -2,7 +2,10 @@
 
 Shapes: logits ``(B, K, H, W)`` (layout of :mod:`core.training.models`), ``valid`` ``(B, H, W)`` bool.
 Semantic targets ``mask`` ``(B, L, H, W)`` float; instance targets ``cls`` ``(B, L, H, W)`` int64 in
-{0, 1, 2} and optionally ``dist`` ``(B, L, H, W)`` float in [0, 1].
+{0, 1, 2} and optionally ``dist`` ``(B, L, H, W)`` float in [0, 1] and ``weight`` ``(B, L, H, W)`` float:
+per-pixel weights of the focal and distance terms (the contact weighting of :mod:`core.training.sampling`:
+pixels where touching objects meet count more, so the network learns to keep them apart). The weights scale
+each pixel's share of a sum that is still divided by the number of valid pixels.
 """
 
 from __future__ import annotations
@@ -23,16 +26,21 @@ def semantic_loss(logits: torch.Tensor, mask: torch.Tensor, valid: torch.Tensor)
 
 
 def instance_loss(
-    logits: torch.Tensor, cls: torch.Tensor, valid: torch.Tensor, dist: torch.Tensor | None = None
+    logits: torch.Tensor,
+    cls: torch.Tensor,
+    valid: torch.Tensor,
+    dist: torch.Tensor | None = None,
+    weight: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Per label: softmax focal over background/interior/boundary + soft Dice of interior and boundary,
-    plus, with a distance head, a masked binary cross-entropy on the distance map."""
+    plus, with a distance head, a masked binary cross-entropy on the distance map; ``weight`` (None: all 1)
+    weighs each pixel's focal and distance terms."""
     logits = logits.float()
     b, _, h, wd = logits.shape
     n_labels = cls.shape[1]
     logp = F.log_softmax(logits[:, : 3 * n_labels].reshape(b, n_labels, 3, h, wd), dim=2)
     dlogits = logits[:, 3 * n_labels : 4 * n_labels] if dist is not None else None
-    return _instance(logp, cls, valid, dlogits, dist)
+    return _instance(logp, cls, valid, dlogits, dist, weight)
 
 
 def loss_from_maps(
@@ -52,7 +60,8 @@ def loss_from_maps(
     dlogits = None
     if dist is not None and "distance" in maps:
         dlogits = torch.logit(maps["distance"].float().clamp(tiny, 1 - tiny))
-    return _instance(logp, targets["cls"], targets["valid"], dlogits, dist if dlogits is not None else None)
+    dist = dist if dlogits is not None else None
+    return _instance(logp, targets["cls"], targets["valid"], dlogits, dist, targets.get("weight"))
 
 
 def _semantic(prob, logp, log1mp, mask, valid) -> torch.Tensor:
@@ -63,20 +72,21 @@ def _semantic(prob, logp, log1mp, mask, valid) -> torch.Tensor:
     return FOCAL_WEIGHT * focal + soft_dice_loss(prob, mask, w)
 
 
-def _instance(logp, cls, valid, dlogits, dist) -> torch.Tensor:
-    """``logp`` (B, L, 3, H, W) log-probabilities; ``dlogits``/``dist`` (B, L, H, W) or None."""
+def _instance(logp, cls, valid, dlogits, dist, weight=None) -> torch.Tensor:
+    """``logp`` (B, L, 3, H, W) log-probabilities; ``dlogits``/``dist``/``weight`` (B, L, H, W) or None."""
     n_labels = cls.shape[1]
     w = valid.unsqueeze(1).float()  # (B, 1, H, W)
+    pw = w if weight is None else w * weight.float()  # (B, 1 or L, H, W): each pixel's share of the sums
     logpt = logp.gather(2, cls.unsqueeze(2)).squeeze(2)  # (B, L, H, W)
     focal = -((1 - logpt.exp()) ** FOCAL_GAMMA) * logpt
-    focal = (focal * w).sum() / (w.sum() * n_labels).clamp_min(1.0)
+    focal = (focal * pw).sum() / (w.sum() * n_labels).clamp_min(1.0)
     prob = logp.exp()
     onehot = F.one_hot(cls, 3).permute(0, 1, 4, 2, 3).float()  # (B, L, 3, H, W)
     dice = soft_dice_loss(prob[:, :, 1:].flatten(1, 2), onehot[:, :, 1:].flatten(1, 2), w)
     loss = FOCAL_WEIGHT * focal + dice
     if dlogits is not None:
         dbce = F.binary_cross_entropy_with_logits(dlogits, dist, reduction="none")
-        loss = loss + DISTANCE_WEIGHT * (dbce * w).sum() / (w.sum() * n_labels).clamp_min(1.0)
+        loss = loss + DISTANCE_WEIGHT * (dbce * pw).sum() / (w.sum() * n_labels).clamp_min(1.0)
     return loss
 
 
@@ -95,4 +105,4 @@ def compute_loss(logits: torch.Tensor, targets: dict[str, torch.Tensor], trainin
     """The training loss for a batch of targets from :mod:`core.training.sampling`."""
     if training_type == "semantic":
         return semantic_loss(logits, targets["mask"], targets["valid"])
-    return instance_loss(logits, targets["cls"], targets["valid"], targets.get("dist"))
+    return instance_loss(logits, targets["cls"], targets["valid"], targets.get("dist"), targets.get("weight"))

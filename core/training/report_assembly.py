@@ -18,6 +18,7 @@ from core.db.models import Training
 from core.imaging import auto_contrast, compose_rgb
 from core.reports import ReportData, ValidationExample, build_report_zip, downscale_example
 from core.training.assessment import Assessment, Sample
+from core.training.sampling import CONTACT_REACH
 
 REPORT_NAME = "report.zip"
 
@@ -106,6 +107,7 @@ def build_training_report(
             "in_channels": card.get("in_channels"), "normalization": card.get("normalization"),
             "scale": card.get("scale"), "views": card.get("views"),
             "postprocess": card.get("postprocess"), "loss": "Dice + focal (ignoring unannotated pixels)",
+            "contact_reach": CONTACT_REACH,
             "optimizer": "AdamW",
         },
         curves=curves,

@@ -7,8 +7,10 @@ resumed run draws exactly the batches it would have drawn (no sampler state to s
 Network targets per patch (``L`` labels, patch ``P``):
 
 * semantic: ``"mask"`` float32 ``(L, P, P)`` in {0, 1};
-* instance: ``"cls"`` int64 ``(L, P, P)`` 0 background / 1 interior / 2 boundary and ``"dist"`` float32
-  ``(L, P, P)`` per-object normalised distance to the edge;
+* instance: ``"cls"`` int64 ``(L, P, P)`` 0 background / 1 interior / 2 boundary, ``"dist"`` float32
+  ``(L, P, P)`` per-object normalised distance to the edge (with the distance head), and ``"weight"`` float32
+  ``(L, P, P)``: 1, and ``1 + contact_weight`` within :data:`CONTACT_REACH` pixels of two different objects
+  (:func:`~core.evaluation.targets.contact_zone`; absent when ``contact_weight`` is 0);
 * both: ``"valid"`` bool ``(P, P)``: pixels that carry ground truth (padding and outside ROIs: False).
 
 At a working scale below 1 (:mod:`core.training.scale`) a patch is read from a window of ``P / scale`` image
@@ -23,12 +25,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core.evaluation.targets import distance_targets, three_class_targets
+from core.evaluation.targets import contact_zone, distance_targets, three_class_targets
 from core.training.augment import augment_patch
 from core.training.config import AugmentOptions, TrainConfig
 from core.training.normalization import apply_normalization, image_normalization
 from core.training.scale import resize_labels, resize_pixels
 from core.training.sources import TrainingImage
+
+CONTACT_REACH = 2  # pixels: the band along a contact line that gets the contact weight is twice this wide
 
 
 @dataclass
@@ -140,6 +144,9 @@ def network_targets(labels: np.ndarray, valid: np.ndarray, config: TrainConfig) 
         return {"mask": labels.astype(np.float32), "valid": valid}
     cls = np.stack([three_class_targets(plane, boundary_width=config.boundary_width) for plane in labels])
     out = {"cls": cls.astype(np.int64), "valid": valid}
+    if config.contact_weight > 0:
+        contact = np.stack([contact_zone(plane, reach=CONTACT_REACH) for plane in labels])
+        out["weight"] = (1.0 + config.contact_weight * contact).astype(np.float32)
     if config.use_distance_head:
         out["dist"] = np.stack([distance_targets(plane) for plane in labels])
     return out

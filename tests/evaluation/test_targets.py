@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from core.errors import InvalidInputError
-from core.evaluation.targets import distance_targets, three_class_targets
+from core.evaluation.targets import contact_zone, distance_targets, three_class_targets
 
 
 def test_three_class_targets_of_two_touching_squares():
@@ -58,3 +58,29 @@ def test_bad_inputs_raise():
         three_class_targets(np.zeros((3, 3), np.int32), boundary_width=0)
     with pytest.raises(InvalidInputError, match="integer label image"):
         distance_targets(np.zeros((3, 3), np.float32))
+
+
+def test_contact_zone_is_the_band_where_two_objects_meet():
+    labels = np.zeros((8, 12), dtype=np.int32)
+    labels[1:7, 1:6] = 1
+    labels[1:7, 6:11] = 2  # touches square 1 along columns 5 | 6
+    zone = contact_zone(labels, reach=1)
+    expected = np.zeros((8, 12), dtype=bool)
+    expected[:, 5:7] = True  # the columns either side of the contact line, and the background above and
+    # below it (one pixel from both squares)
+    assert np.array_equal(zone, expected)
+    wide = contact_zone(labels)  # reach 2: two columns either side
+    assert np.array_equal(np.flatnonzero(wide.any(0)), [4, 5, 6, 7]) and wide[:, 4:8].all()
+
+
+def test_contact_zone_marks_narrow_gaps_and_nothing_around_lone_objects():
+    labels = np.zeros((9, 20), dtype=np.int32)
+    labels[2:7, 1:5] = 1
+    labels[2:7, 8:12] = 2  # 3 px of background between 1 and 2: the middle one is 2 px from both
+    labels[2:7, 17:20] = 3  # 5 px from 2: too far apart
+    zone = contact_zone(labels)
+    assert list(zone[4, 4:9]) == [False, False, True, False, False]
+    assert not zone[:, 12:].any() and not zone[:, :6].any()
+    assert not contact_zone(labels == 1).any()  # one object: no contact anywhere
+    with pytest.raises(InvalidInputError, match="reach"):
+        contact_zone(labels, reach=0)

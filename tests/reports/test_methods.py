@@ -95,3 +95,19 @@ def test_kept_weight_averages_replace_the_best_epoch_sentence():
     assert "were kept" not in text
     data.training["weight_average"]["kept"] = False
     assert "mean of 240" not in methods_paragraph(data) and "(epoch 4) were kept" in methods_paragraph(data)
+
+
+def test_contact_weighting_of_instance_trainings_is_stated():
+    data = synthetic_report()
+    data.config.update({"training_type": "instance", "contact_weight": 4.0, "contact_reach": 2,
+                        "use_distance_head": True})
+    text = methods_paragraph(data)
+    said = "Pixels within 2 pixels of two different objects counted 5 times in the focal and distance terms"
+    assert said in text
+    data.config["contact_weight"] = 0.0
+    assert "two different objects" not in methods_paragraph(data)
+    data.config.update({"contact_weight": 4.0, "training_type": "semantic"})
+    assert "two different objects" not in methods_paragraph(data)
+    data.config.pop("contact_weight")  # trainings from before contact weighting: nothing said
+    data.config["training_type"] = "instance"
+    assert "two different objects" not in methods_paragraph(data)

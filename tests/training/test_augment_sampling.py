@@ -91,6 +91,9 @@ def test_batches_are_deterministic_biased_to_objects_and_shaped():
     assert a.x.shape == (4, 1, 64, 64) and a.x.dtype == np.float32
     assert a.targets["cls"].shape == (4, 1, 64, 64) and set(np.unique(a.targets["cls"])) <= {0, 1, 2}
     assert a.targets["dist"].shape == (4, 1, 64, 64) and a.targets["dist"].max() <= 1.0
+    assert set(np.unique(a.targets["weight"])) <= {1.0, 1.0 + cfg.contact_weight}
+    unweighted = PatchSampler(images, config("instance", contact_weight=0.0), norm, batch_size=1)
+    assert "weight" not in unweighted.batch(0).targets
     assert all((sampler.batch(i).targets["cls"] > 0).reshape(4, -1).any(1).all() for i in range(5))
     sem = PatchSampler(images, config("semantic"), norm, batch_size=2).batch(0)
     assert sem.targets["mask"].shape == (2, 1, 64, 64) and sem.targets["mask"].dtype == np.float32

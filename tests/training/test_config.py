@@ -34,6 +34,9 @@ def test_round_trip_through_json():
         ({"average_from": -0.1}, "average_from=-0.1"),
         ({"average_from": True}, "average_from=True"),
         ({"average_from": "half"}, "average_from='half'"),
+        ({"contact_weight": -1.0}, "contact_weight=-1.0 must be a number from 0"),
+        ({"contact_weight": True}, "contact_weight=True"),
+        ({"contact_weight": 1000}, "contact_weight=1000"),
     ],
 )
 def test_bad_values_are_named(change, words):

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import pytest
 import torch
 
 from core.training.losses import instance_loss, loss_from_maps, semantic_loss
@@ -63,3 +64,28 @@ def test_loss_from_maps_equals_loss_from_logits():
     a = semantic_loss(logits, mask, valid)
     b = loss_from_maps(logits_to_maps(logits, "semantic", 4, distance=False), {"mask": mask, "valid": valid}, "semantic")
     assert torch.allclose(a, b, atol=1e-4)
+
+
+def test_instance_weights_scale_each_pixels_focal_and_distance_terms():
+    g = torch.Generator().manual_seed(3)
+    logits = torch.randn(1, 4, 8, 8, generator=g)
+    cls = torch.randint(0, 3, (1, 1, 8, 8), generator=g)
+    dist = torch.rand(1, 1, 8, 8, generator=g)
+    valid = torch.ones(1, 8, 8, dtype=torch.bool)
+    plain = instance_loss(logits, cls, valid, dist)
+    assert torch.allclose(instance_loss(logits, cls, valid, dist, torch.ones(1, 1, 8, 8)), plain)
+    heavy = torch.ones(1, 1, 8, 8)
+    heavy[..., 3:5, :] = 5.0  # a contact band
+    weighted = instance_loss(logits.clone().requires_grad_(), cls, valid, dist, heavy)
+    assert weighted > plain
+    # the distance channel (no Dice term) of a band pixel gets five times the gradient
+    x = logits.clone().requires_grad_()
+    instance_loss(x, cls, valid, dist, heavy).backward()
+    y = logits.clone().requires_grad_()
+    instance_loss(y, cls, valid, dist).backward()
+    band_x, band_y = float(x.grad[:, 3, 3:5].abs().sum()), float(y.grad[:, 3, 3:5].abs().sum())
+    assert band_x == pytest.approx(5 * band_y, rel=1e-4)
+    # validation computes the same weighted loss from maps
+    maps = logits_to_maps(logits, "instance", 1, distance=True)
+    from_maps = loss_from_maps(maps, {"cls": cls, "valid": valid, "dist": dist, "weight": heavy}, "instance")
+    assert torch.allclose(from_maps, weighted.detach(), atol=1e-4)
