@@ -36,7 +36,9 @@ dsb2018_fluo quick 0.854 (548 steps; the mean 0.844 against 0.853: not kept).
 Session 7, contact weighting (pixels within 2 px of two different objects count 5 times in the focal and
 distance terms): dsb2018_fluo extended 0.898 (4349 steps; recall 0.854 against 0.839 without it, best epoch
 0.873 with one view; the mean 0.888 against 0.894: not kept), quick 0.860 (483 steps); bbbc039 quick 0.942
-(487 steps). Tried and not kept: a working scale of 2 (twice the pixels) for dsb2018's small nuclei (13 px
+(487 steps). A second extended run of the committed code (no wrapper): 0.9091 (4265 steps; recall 0.866,
+precision 0.957; the weight average 0.890 against the best epoch's 0.884 with one view: kept), just short of
+0.91. Tried and not kept: a working scale of 2 (twice the pixels) for dsb2018's small nuclei (13 px
 wide at the median): extended 0.892, no fewer merges, four times the prediction time; watershed landscapes
 from the distance transform of the predicted foreground (alone or mixed with the predicted distance):
 0.874-0.891 against 0.898 on the same maps.
