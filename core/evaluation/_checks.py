@@ -95,8 +95,8 @@ def fraction(value: object, name: str) -> float:
     return number
 
 
-def size(value: object, name: str) -> int:
-    """A non-negative whole number of pixels."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
-        raise InvalidInputError(f"{name} must be a whole number of pixels >= 0, got {value!r}.")
+def size(value: object, name: str, *, minimum: int = 0) -> int:
+    """A whole number of pixels, at least ``minimum``."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise InvalidInputError(f"{name} must be a whole number of pixels >= {minimum}, got {value!r}.")
     return int(value)

@@ -14,7 +14,6 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage as ndi
 
-from core.errors import InvalidInputError
 from core.evaluation import _checks
 from core.evaluation._labels import compact_labels
 
@@ -28,7 +27,8 @@ def three_class_targets(instances: np.ndarray, *, boundary_width: int = 1) -> np
     ``boundary_width`` 4-neighbour steps of it. The image border is not an edge: objects cut by the
     border keep their interior there.
     """
-    labels, width = _check_targets_inputs(instances, boundary_width)
+    labels = _checks.as_labels(instances, "instances")
+    width = _checks.size(boundary_width, "boundary_width", minimum=1)
     inner = labels.copy()
     for _ in range(width):
         inner[_edge_pixels(inner)] = 0
@@ -45,8 +45,7 @@ def distance_targets(instances: np.ndarray) -> np.ndarray:
     another object), divided by the largest such distance in the object, so every object peaks at 1.
     Background is 0. The image border does not count as an edge.
     """
-    labels, _ = _check_targets_inputs(instances, 1)
-    _, labels = compact_labels(labels)
+    _, labels = compact_labels(_checks.as_labels(instances, "instances"))
     out = np.zeros(labels.shape, dtype=np.float32)
     for index, box in enumerate(ndi.find_objects(labels), start=1):
         if box is None:
@@ -70,10 +69,8 @@ def contact_zone(instances: np.ndarray, *, reach: int = 2) -> np.ndarray:
     Two touching objects mark a band ``2 * reach`` pixels wide along their contact line; objects further
     than ``2 * reach`` pixels apart mark nothing.
     """
-    labels, _ = _check_targets_inputs(instances, 1)
-    if not isinstance(reach, (int, np.integer)) or isinstance(reach, bool) or reach < 1:
-        raise InvalidInputError(f"reach must be a whole number of pixels >= 1, got {reach!r}.")
-    size = 2 * int(reach) + 1
+    labels = _checks.as_labels(instances, "instances")
+    size = 2 * _checks.size(reach, "reach", minimum=1) + 1
     none = int(labels.max(initial=0)) + 1  # stands for background in the minimum: above every label
     lowest = ndi.minimum_filter(np.where(labels > 0, labels, none), size=size, mode="nearest")
     highest = ndi.maximum_filter(labels, size=size, mode="nearest")
@@ -90,13 +87,3 @@ def _edge_pixels(labels: np.ndarray) -> np.ndarray:
     edge[:, 1:] |= horizontal
     edge[:, :-1] |= horizontal
     return edge & (labels > 0)
-
-
-def _check_targets_inputs(instances: np.ndarray, boundary_width: int) -> tuple[np.ndarray, int]:
-    labels = _checks.as_labels(instances, "instances")
-    whole = isinstance(boundary_width, (int, np.integer)) and not isinstance(boundary_width, bool)
-    if not whole or boundary_width < 1:
-        raise InvalidInputError(
-            f"boundary_width must be a whole number of pixels >= 1, got {boundary_width!r}."
-        )
-    return labels, int(boundary_width)

@@ -24,8 +24,10 @@ class WeightAverage:
         self.count += 1
         for name, value in model.state_dict().items():
             value = value.detach()
-            if not value.is_floating_point() or self.count == 1:
-                self._mean[name] = value.float().clone() if value.is_floating_point() else value.clone()
+            if not value.is_floating_point():
+                self._mean[name] = value.clone()
+            elif self.count == 1:
+                self._mean[name] = value.float().clone()
             else:
                 mean = self._mean[name] = self._mean[name].to(value.device)  # CPU after a resume
                 mean += (value.float() - mean) / self.count
