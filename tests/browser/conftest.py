@@ -100,13 +100,42 @@ def running_app(tmp_path: Path) -> Iterator[RunningApp]:
     stop_app(app)
 
 
+_SCRIPT_IDLE = """() => {
+    const app = document.querySelector('[data-testid="stApp"]');
+    return app !== null && ['notRunning', 'compilationError'].includes(app.getAttribute('data-test-script-state'));
+}"""
+
+
 def wait_for_idle(page) -> None:  # noqa: ANN001
-    """Wait until Streamlit has finished re-running the script (the status widget disappears)."""
+    """Wait until Streamlit has finished re-running the script. The app's root says so in its script-state
+    attribute (the running-man status widget is not shown with the app's minimal toolbar)."""
     page.wait_for_timeout(300)
-    page.wait_for_function(
-        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=60_000
-    )
+    page.wait_for_function(_SCRIPT_IDLE, timeout=60_000)
     page.wait_for_timeout(200)
+
+
+# The drawable canvas mounts a while after the script has finished, and drops a stroke drawn before it has loaded
+# its initial drawing (loading clears the canvas): a test draws only once there is one canvas on the page and its
+# background image has been painted. (The canvas lives in a shadow root: Playwright's locators pierce it.)
+_PAINTED = """c => {
+    if (c.width === 0) return false;
+    const pixels = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+    for (let i = 3; i < pixels.length; i += 4 * 97) { if (pixels[i] > 0) return true; }
+    return false;
+}"""
+
+
+def canvas_box(page) -> dict:  # noqa: ANN001
+    """The drawing canvas's bounding box, once the canvas is ready to take the mouse."""
+    canvas, background = page.locator("canvas.upper-canvas"), page.locator("canvas.dc-background-canvas")
+    for _ in range(240):
+        if canvas.count() == 1 and background.count() == 1 and background.evaluate(_PAINTED):
+            break
+        page.wait_for_timeout(250)
+    else:
+        raise AssertionError("the drawing canvas did not finish loading within 60 s")
+    page.wait_for_timeout(300)
+    return canvas.bounding_box()
 
 
 def click_when_single(page, name: str) -> None:  # noqa: ANN001

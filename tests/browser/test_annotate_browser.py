@@ -7,15 +7,9 @@ import re
 import pytest
 
 from core.db import repo, session_scope
-from tests.browser.conftest import click_when_single, open_demo_project, wait_for_idle
+from tests.browser.conftest import canvas_box, click_when_single, open_demo_project, wait_for_idle
 
 pytestmark = pytest.mark.browser
-
-
-def _canvas_box(page):  # noqa: ANN001
-    canvas = page.locator("canvas.upper-canvas").first
-    canvas.wait_for(state="visible")
-    return canvas.bounding_box()
 
 
 def test_draw_polygon_save_and_reload(running_app, browser_page):
@@ -28,7 +22,7 @@ def test_draw_polygon_save_and_reload(running_app, browser_page):
 
     page.goto(f"{running_app.url}/annotate?image={image.id}")
     wait_for_idle(page)
-    box = _canvas_box(page)
+    box = canvas_box(page)
     # The demo image (256 x 256) is fitted into the 768 x 576 canvas at 2.25x: canvas (x, y) = image (x, y) * 2.25.
     corners = [(45, 45), (180, 45), (180, 180), (45, 180)]
     for x, y in corners:

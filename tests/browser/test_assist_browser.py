@@ -10,15 +10,16 @@ import pytest
 from core.annotations.raster import semantic_masks
 from core.annotations.shapes import ShapeData
 from core.db import repo, session_scope
-from tests.browser.conftest import click_when_single, open_demo_project, wait_for_idle
+from tests.browser.conftest import canvas_box, click_when_single, open_demo_project, wait_for_idle
 from tests.browser.test_journey import shot
 
 pytestmark = pytest.mark.browser
 SCALE = 576 / 256  # the 256 x 256 demo image fitted into the 768 x 576 canvas
 
 
-def _drag(page, box, points) -> None:  # noqa: ANN001
-    """A freehand stroke through image-pixel points."""
+def _drag(page, points) -> None:  # noqa: ANN001
+    """A freehand stroke through image-pixel points, on the canvas once it is ready."""
+    box = canvas_box(page)
     xs = [(box["x"] + x * SCALE, box["y"] + y * SCALE) for x, y in points]
     page.mouse.move(*xs[0])
     page.mouse.down()
@@ -26,6 +27,22 @@ def _drag(page, box, points) -> None:  # noqa: ANN001
         page.mouse.move(x, y, steps=8)
     page.mouse.up()
     wait_for_idle(page)
+
+
+def _stroke(page, engine, image_id: int, points, count: int) -> None:  # noqa: ANN001
+    """Brush a stroke and wait until the image has ``count`` strokes stored. A stroke that reached nothing (the
+    canvas was replaced under the mouse) is brushed once more; a stroke is never stored twice by this."""
+    for attempt in range(2):
+        _drag(page, points)
+        for _ in range(60):
+            with session_scope(engine) as s:
+                stored = len(repo.list_scribbles(s, image_id))
+            if stored >= count:
+                assert stored == count
+                return
+            page.wait_for_timeout(250)
+        print(f"stroke {count} was not stored after attempt {attempt + 1}")  # shown when the test fails
+    raise AssertionError(f"the canvas did not store stroke {count}")
 
 
 def test_strokes_proposal_accept_and_save(running_app, browser_page, tmp_path):
@@ -51,14 +68,12 @@ def test_strokes_proposal_accept_and_save(running_app, browser_page, tmp_path):
     page.get_by_text("Assist", exact=True).click()
     wait_for_idle(page)
     page.get_by_text(re.compile("Brush some")).wait_for()
-    box = page.locator("canvas.upper-canvas").first.bounding_box()
-    _drag(page, box, [(cols[0] + 2, row + 0.5), (cols[min(40, len(cols) - 1)] - 2, row + 0.5)])  # background
+    _stroke(page, engine, image.id, [(cols[0] + 2, row + 0.5), (cols[min(40, len(cols) - 1)] - 2, row + 0.5)], 1)
     page.get_by_text(re.compile(r"1 stroke\(s\) here")).wait_for()
     page.get_by_role("combobox", name=re.compile("Stroke for")).click()
     page.get_by_role("option", name=re.compile(label.name)).click()
     wait_for_idle(page)
-    box = page.locator("canvas.upper-canvas").first.bounding_box()
-    _drag(page, box, [(cx - 2, cy), (cx + 2, cy)])  # inside the nucleus
+    _stroke(page, engine, image.id, [(cx - 2, cy), (cx + 2, cy)], 2)  # inside the nucleus
     page.get_by_text(re.compile(r"Learnt from 2 stroke")).wait_for(timeout=60_000)
     page.wait_for_timeout(500)
     shot(page, "03b_assist", tmp_path)

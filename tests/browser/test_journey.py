@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser.conftest import click_when_single, wait_for_idle, wizard_next
+from tests.browser.conftest import canvas_box, click_when_single, wait_for_idle, wizard_next
 
 pytestmark = pytest.mark.browser
 SHOTS = Path(__file__).parent / "screenshots"
@@ -43,9 +43,7 @@ def test_first_run_to_report_and_measurements(running_app, browser_page, tmp_pat
 
     page.goto(f"{running_app.url}/annotate")
     wait_for_idle(page)
-    canvas = page.locator("canvas.upper-canvas").first
-    canvas.wait_for(state="visible")
-    box = canvas.bounding_box()
+    box = canvas_box(page)
     for x, y in [(300, 300), (420, 300), (420, 420), (300, 420), (300, 300)]:
         page.mouse.click(box["x"] + x, box["y"] + y)
         page.wait_for_timeout(150)
