@@ -42,6 +42,9 @@ precision 0.957; the weight average 0.890 against the best epoch's 0.884 with on
 wide at the median): extended 0.892, no fewer merges, four times the prediction time; watershed landscapes
 from the distance transform of the predicted foreground (alone or mixed with the predicted distance):
 0.874-0.891 against 0.898 on the same maps.
+Session 8: contact weight 9 (those pixels count 10 times) instead of 4: dsb2018_fluo extended 0.895 (4498 steps;
+recall 0.854, precision 0.941; the best epoch 0.888 against the weight average's 0.886 with one view): no
+better than 4 (0.898 and 0.9091), so the default stays 4.
 """
 
 from __future__ import annotations
