@@ -30,8 +30,8 @@ def _drag(page, points) -> None:  # noqa: ANN001
 
 
 def _stroke(page, engine, image_id: int, points, count: int) -> None:  # noqa: ANN001
-    """Brush a stroke and wait until the image has ``count`` strokes stored. A stroke that reached nothing (the
-    canvas was replaced under the mouse) is brushed once more; a stroke is never stored twice by this."""
+    """Brush a stroke and wait until the image has ``count`` strokes stored. A stroke that reached nothing in
+    15 s is brushed once more (and said so); should both arrive after all, the count check fails loudly."""
     for attempt in range(2):
         _drag(page, points)
         for _ in range(60):
