@@ -33,6 +33,7 @@ import numpy as np
 import torch
 
 from core.errors import InvalidInputError
+from core.values import is_whole
 
 MIN_HALO = 64
 #: encoder -> radius in pixels of the theoretical receptive field; None: the whole image (global pooling).
@@ -62,7 +63,7 @@ def default_halo(card_or_encoder: dict | str | None) -> int:
     """The halo for a model card (its ``"halo"`` when present, else its encoder's) or an encoder name."""
     if isinstance(card_or_encoder, dict):
         halo = card_or_encoder.get("halo")
-        if isinstance(halo, int) and not isinstance(halo, bool) and halo >= 0 and halo % 32 == 0:
+        if is_whole(halo) and halo >= 0 and halo % 32 == 0:
             return halo
         card_or_encoder = card_or_encoder.get("encoder")
     radius = EFFECTIVE_RADIUS.get(str(card_or_encoder))

@@ -12,6 +12,7 @@ from collections import Counter
 
 from core.reports.data import ReportData
 from core.reports.formatting import TIMES, annotated_by_text, format_duration, format_value
+from core.values import is_number, is_whole
 
 DEFAULT_LOSS = (
     "the sum of a soft Dice loss and a focal loss (unannotated pixels outside regions of interest ignored)"
@@ -192,9 +193,9 @@ def _training(data: ReportData) -> str:
 def _contact(cfg: dict) -> str:
     """The contact-weighting sentence of an instance training (nothing when it was off or not recorded)."""
     weight, reach = cfg.get("contact_weight"), cfg.get("contact_reach")
-    if cfg.get("training_type") != "instance" or not _is_number(weight) or weight <= 0:
+    if cfg.get("training_type") != "instance" or not is_number(weight) or weight <= 0:
         return ""
-    near = f"within {reach} pixels of" if isinstance(reach, int) and not isinstance(reach, bool) else "near"
+    near = f"within {reach} pixels of" if is_whole(reach) else "near"
     terms = "focal and distance terms" if cfg.get("use_distance_head") else "focal term"
     return (
         f" Pixels {near} two different objects counted {1 + float(weight):g} times in the {terms},"
@@ -206,7 +207,7 @@ def _weight_average(average: dict, best_epoch: object) -> str:
     """The sentence for weights averaged over the end of the training that beat the best epoch."""
     count, share = average.get("weights"), average.get("from_share")
     what = f"{count} weight snapshots" if isinstance(count, int) else "weight snapshots"
-    if _is_number(share):
+    if is_number(share):
         what += f" taken over the last {format_value(round(100 * (1 - share)))} % of the training"
     best = f" (epoch {best_epoch})" if best_epoch is not None else ""
     return (
@@ -283,14 +284,9 @@ def _learning_rate(cfg: dict) -> float | None:
         cfg.get("learning_rate"),
         (cfg.get("lr_test") or {}).get("lr") if isinstance(cfg.get("lr_test"), dict) else None,
     ):
-        if _is_number(value):
+        if is_number(value):
             return float(value)
     return None
-
-
-def _is_number(value: object) -> bool:
-    """Whether ``value`` is an int or a float (a boolean is not a number here)."""
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def _split_text(split: object) -> str:

@@ -11,6 +11,7 @@ from typing import Any
 
 from core.errors import InvalidInputError
 from core.training.encoders import DEFAULT_ENCODER
+from core.values import is_number
 
 TRAINING_TYPES = ("semantic", "instance")
 MIN_SCALE = 0.25  # the smallest working scale (see core.training.scale)
@@ -110,7 +111,7 @@ class TrainConfig:
 
 def check_scale(value: object) -> float:
     """A working scale given as a number: from :data:`MIN_SCALE` to 1."""
-    ok = _is_number(value) and MIN_SCALE <= float(value) <= 1.0
+    ok = is_number(value) and MIN_SCALE <= float(value) <= 1.0
     if not ok:
         raise InvalidInputError(
             f"scale={value!r} must be 'auto' or a number from {MIN_SCALE} to 1 (1 = full resolution, "
@@ -127,11 +128,6 @@ def check_views(value: object) -> int:
             "and rotation averaged, 8 times the prediction time)"
         )
     return value
-
-
-def _is_number(value: object) -> bool:
-    """Whether ``value`` is an int or a float (a boolean is not a number here)."""
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def _validate(cfg: TrainConfig) -> None:
@@ -168,12 +164,12 @@ def _validate(cfg: TrainConfig) -> None:
     if cfg.scale != "auto":
         check_scale(cfg.scale)
     check_views(cfg.views)
-    if cfg.average_from is not None and not (_is_number(cfg.average_from) and 0.0 <= cfg.average_from < 1.0):
+    if cfg.average_from is not None and not (is_number(cfg.average_from) and 0.0 <= cfg.average_from < 1.0):
         raise InvalidInputError(
             f"average_from={cfg.average_from!r} must be None (no weight averaging) or a share of the training "
             "from 0 up to, not including, 1, e.g. 0.5 for its second half"
         )
-    if not (_is_number(cfg.contact_weight) and 0.0 <= cfg.contact_weight <= 100.0):
+    if not (is_number(cfg.contact_weight) and 0.0 <= cfg.contact_weight <= 100.0):
         raise InvalidInputError(
             f"contact_weight={cfg.contact_weight!r} must be a number from 0 (no extra weight where objects "
             "touch) to 100, e.g. 4 to count those pixels five times"
