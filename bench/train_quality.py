@@ -45,6 +45,13 @@ from the distance transform of the predicted foreground (alone or mixed with the
 Session 8: contact weight 9 (those pixels count 10 times) instead of 4: dsb2018_fluo extended 0.895 (4498 steps;
 recall 0.854, precision 0.941; the best epoch 0.888 against the weight average's 0.886 with one view): no
 better than 4 (0.898 and 0.9091), so the default stays 4.
+Session 9, two variants, neither kept: a zoom augmentation (half of the patches read from a window up to 1.35
+times larger or smaller, log-uniform, and resized to the patch) gave extended 0.877 (4141 steps; the best
+epoch 0.860 with one view, the epochs' one-view F1 about 0.85 against 0.87-0.88 without it; a test run shared
+the cores for 5 of the 30 minutes); patches of 192 (--patch 192) gave 0.882 (1997 steps; pixel IoU 0.907, the
+best so far, but fewer nuclei separated). Per image, session 7's scale-2 model scored no better than its
+scale-1 model on the two images of small crowded nuclei (1c681dfa 0.813 against 0.825, 4bf6a5ec 0.780 both),
+so their merges are not a matter of resolution, and a per-image size normalisation would not mend them.
 """
 
 from __future__ import annotations
