@@ -21,6 +21,8 @@ def user_errors(prefix: str = "") -> Iterator[None]:
 
 
 FLASH_SECONDS = 6.0  # how long a flash stays through reruns after it first appears
+#: flash kind -> the Streamlit element that shows it
+_SHOW = {"success": st.success, "info": st.info, "warning": st.warning, "error": st.error}
 
 
 def flash(message: str, *, kind: str = "success") -> None:
@@ -37,7 +39,7 @@ def show_flashes() -> None:
     for kind, message, shown_since in st.session_state.pop("_flash", []):
         shown_since = now if shown_since is None else shown_since
         if now - shown_since <= FLASH_SECONDS:
-            {"success": st.success, "info": st.info, "warning": st.warning, "error": st.error}[kind](message)
+            _SHOW[kind](message)
             kept.append((kind, message, shown_since))
     if kept:
         st.session_state["_flash"] = kept

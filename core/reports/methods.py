@@ -206,7 +206,7 @@ def _contact(cfg: dict) -> str:
 def _weight_average(average: dict, best_epoch: object) -> str:
     """The sentence for weights averaged over the end of the training that beat the best epoch."""
     count, share = average.get("weights"), average.get("from_share")
-    what = f"{count} weight snapshots" if isinstance(count, int) else "weight snapshots"
+    what = f"{count} weight snapshots" if is_whole(count) else "weight snapshots"
     if is_number(share):
         what += f" taken over the last {format_value(round(100 * (1 - share)))} % of the training"
     best = f" (epoch {best_epoch})" if best_epoch is not None else ""
