@@ -15,6 +15,7 @@ def test_pick_device_cpu_and_bad_values():
     assert choice.device.type == "cpu"
     use_bf16, reason = cpu_bf16_ok()
     assert (choice.amp_dtype == torch.bfloat16) == use_bf16 and reason
+    assert choice.channels_last == torch.backends.mkldnn.is_available()  # oneDNN's own layout, bf16 or not
     with pytest.raises(InvalidInputError, match="auto, cpu or cuda|'auto', 'cpu', 'cuda'"):
         pick_device("tpu")
     if not torch.cuda.is_available():
