@@ -48,11 +48,12 @@ def test_instance_training_writes_a_complete_package(tmp_path):
     assert result.status == SUCCEEDED and len(result.history) == 2
     assert all(h["val_f1"] is not None for h in result.history)
     model, card = load_model(result.package_dir)
-    # each epoch's F1 is scored with post-processing tuned on its own maps: with one view the package's tuned
-    # score is the best epoch's validation F1, so the checkpoint is chosen by the number the package is judged by
+    # each epoch's F1 is scored with post-processing tuned on its own maps (threshold seeds only); the final
+    # search tries every one of those values on the best epoch's maps, and h-maxima seeds besides, so with
+    # one view the package's tuned score is at least the best epoch's validation F1
     best = result.history[result.best_epoch - 1]["val_f1"]
-    assert best == max(h["val_f1"] for h in result.history)
-    assert card["postprocess"][0]["tuned_score"] == pytest.approx(best)
+    assert best == max(h["val_f1"] for h in result.history) == card["metrics"]["best_val_score"]
+    assert card["postprocess"][0]["tuned_score"] >= best - 1e-9
     assert card["out_channels"] == 4 and card["distance_head"] is True
     assert [c["map"] for c in card["output_layout"]] == ["background", "interior", "boundary", "distance"]
     assert set(card["postprocess"][0]) >= {"threshold", "seed_threshold", "min_size", "label_id"}
