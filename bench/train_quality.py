@@ -52,6 +52,19 @@ the cores for 5 of the 30 minutes); patches of 192 (--patch 192) gave 0.882 (199
 best so far, but fewer nuclei separated). Per image, session 7's scale-2 model scored no better than its
 scale-1 model on the two images of small crowded nuclei (1c681dfa 0.813 against 0.825, 4bf6a5ec 0.780 both),
 so their merges are not a matter of resolution, and a per-image size normalisation would not mend them.
+Session 10: the CPU now runs in channels_last in fp32 too (the engine's step 11.9 against 11.2 images/s in
+bench/train_throughput.py, the forward pass about 30 % faster): dsb2018_fluo extended 0.891 (4973 steps
+against 4265-4498; the best epoch 0.858 with one view, the weight average 0.884: kept), so more steps do not
+lift it either; quick 0.871 (584 steps against 483); lucchi quick IoU 0.797 (721 steps; 0.789 before); bbbc039
+quick 0.941 in 302 s (the final stage may now reserve 0.4 of the budget instead of 0.25: 318-330 s before).
+Tried and not kept: test-time scales on that extended model (8 views at 1.25 and 0.8 times the size, maps
+resized back and averaged with scale 1): 0.882-0.883 against 0.891 (1.25 alone 0.885, 0.8 alone 0.871);
+EfficientNet-B0 (--encoder efficientnet-b0, about as fast as the default per bare step in channels_last, 3959
+engine steps): extended 0.887 (best epoch 0.873 with one view). lucchi extended with channels_last: IoU 0.864
+(4971 steps, as many as session 5's 4974: this semantic training at half resolution does not gain steps; the
+best epoch 0.862 with one view, the weight average 0.847 not kept): under 0.87 this time, against session 5's
+run, 0.871 with 8 views and 0.880 re-scored through the current final stage (session 4's older code:
+0.858-0.860): this target too sits within the runs' spread of it.
 """
 
 from __future__ import annotations
