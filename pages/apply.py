@@ -15,6 +15,7 @@ from core.jobs import queue
 from core.predictions import MODELS_DIR, accept_as_annotations, available_models, queue_prediction
 from core.projects import discard_staged, stage_upload
 from ui.context import current_project, page_context
+from ui.downloads import file_download
 from ui.feedback import flash, show_flashes, user_errors
 from ui.result_view import prediction_viewer
 
@@ -105,8 +106,8 @@ results = run.results.get("images", [])
 if run.results.get("zip"):
     zip_path = ctx.settings.data_dir / run.results["zip"]
     if zip_path.exists():
-        st.download_button("Download everything (ZIP)", zip_path.read_bytes, file_name=f"prediction-{run_id}.zip",
-                           mime="application/zip", key="download_all")
+        file_download(st, "Download everything (ZIP)", zip_path, file_name=f"prediction-{run_id}.zip",
+                      mime="application/zip", key="download_all")
 
 
 for index, item in enumerate(results):
@@ -132,14 +133,14 @@ for index, item in enumerate(results):
                 rows = list(itertools.islice(csv.DictReader(handle), 500))
             st.dataframe(rows[:500], hide_index=True, height=240)
             d1, d2, d3 = st.columns(3)
-            d1.download_button("Measurements (CSV)", csv_path.read_bytes, file_name=csv_path.name, mime="text/csv",
-                               key=f"csv_{run_id}_{index}")
+            file_download(d1, "Measurements (CSV)", csv_path, file_name=csv_path.name, mime="text/csv",
+                          key=f"csv_{run_id}_{index}")
             geo = ctx.settings.data_dir / item["geojson"]
-            d2.download_button("Objects (GeoJSON, QuPath)", geo.read_bytes, file_name=geo.name,
-                               mime="application/geo+json", key=f"geo_{run_id}_{index}")
+            file_download(d2, "Objects (GeoJSON, QuPath)", geo, file_name=geo.name, mime="application/geo+json",
+                          key=f"geo_{run_id}_{index}")
             one = ctx.settings.data_dir / item["zip"]
-            d3.download_button("Labels + all (ZIP)", one.read_bytes, file_name=one.name, mime="application/zip",
-                               key=f"zip_{run_id}_{index}")
+            file_download(d3, "Labels + all (ZIP)", one, file_name=one.name, mime="application/zip",
+                          key=f"zip_{run_id}_{index}")
         if item.get("image_id") in by_id and project is not None:
             with session_scope(ctx.engine) as session:
                 project_labels = repo.list_labels(session, project.id)  # type: ignore[arg-type]

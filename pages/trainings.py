@@ -14,6 +14,7 @@ from core.queue_view import queue_entries
 from core.trainings import delete_training, rerun_training
 from ui.context import page_context, require_project
 from ui.curves import curves_figure
+from ui.downloads import file_download
 from ui.feedback import flash, show_flashes, user_errors
 
 ctx = page_context()
@@ -85,8 +86,8 @@ def detail(training_id: int) -> None:
             st.rerun()
     report = ctx.settings.data_dir / t.report_path if t.report_path else None
     if report is not None and report.exists():
-        c.download_button("Download report (ZIP)", report.read_bytes, file_name=f"training-{t.id}-report.zip",
-                          mime="application/zip", key="download_report")
+        file_download(c, "Download report (ZIP)", report, file_name=f"training-{t.id}-report.zip",
+                      mime="application/zip", key="download_report")
     if t.status not in (QUEUED, RUNNING) and d.button("Delete", key="delete_training"):
         st.session_state["confirm_delete_training"] = training_id
     if st.session_state.get("confirm_delete_training") == training_id:

@@ -49,9 +49,18 @@ def test_trainings_list_detail_cancel_and_rerun(app_env):
     assert "Position 1 in the queue" in captions and "F1@0.5 0.877" in captions
     assert at.get("progress")  # the running one shows a progress bar
 
+    report = app_env.training_dir(done.id) / "report.zip"
+    report.parent.mkdir(parents=True)
+    report.write_bytes(b"PK\x05\x06" + bytes(18))
+    with session_scope(engine) as s:
+        repo.update_training(s, done.id, report_path=str(report.relative_to(app_env.data_dir)))
+
     at = _open(project.id, detail=done.id)
     assert not at.exception, at.exception
     assert at.get("plotly_chart"), "the curves are shown"
+    download = next(b for b in at.get("download_button") if b.key == "download_report")
+    # a download must not rerun the page: the rerun can retire the file's id before the browser asks for it
+    assert download.proto.ignore_rerun and download.proto.deferred_file_id
     assert at.dataframe, "the metrics per label are shown"
     next(b for b in at.button if b.key == "rerun_training").click().run()
     assert not at.exception
