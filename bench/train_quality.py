@@ -65,6 +65,15 @@ engine steps): extended 0.887 (best epoch 0.873 with one view). lucchi extended 
 best epoch 0.862 with one view, the weight average 0.847 not kept): under 0.87 this time, against session 5's
 run, 0.871 with 8 views and 0.880 re-scored through the current final stage (session 4's older code:
 0.858-0.860): this target too sits within the runs' spread of it.
+Session 11, two ideas measured and not kept. Ensembles: the 8-view maps of two or three kept extended
+dsb2018_fluo models (0.877-0.898 alone) averaged and tuned with the complete search scored 0.880-0.905, the
+best pair (0.891 and 0.898 alone) 0.905, three models 0.886-0.888: averaging the distance maps blurs the seeds
+of touching nuclei, so splitting the budget between models would not reach 0.91. lucchi extended with
+--patch 192: IoU 0.852 (2220 steps; best epoch 0.839 with one view) against 0.864 with 128. Where Lucchi's
+errors are (session 5's extended model, 8 views): 61 % of the wrong pixels lie within 2 px of a true
+boundary; scored against the ground truth at the working resolution (half) its IoU is the same as at full
+resolution (0.857 both), so upsampling loses nothing; the tuned threshold sits at the optimum of a finer grid
+(0.860 at 0.63), and smoothing the probabilities first does not help (0.853-0.859).
 """
 
 from __future__ import annotations
