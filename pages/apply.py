@@ -136,8 +136,8 @@ for index, item in enumerate(results):
             file_download(d1, "Measurements (CSV)", csv_path, file_name=csv_path.name, mime="text/csv",
                           key=f"csv_{run_id}_{index}")
             geo = ctx.settings.data_dir / item["geojson"]
-            file_download(d2, "Objects (GeoJSON, QuPath)", geo, file_name=geo.name, mime="application/geo+json",
-                          key=f"geo_{run_id}_{index}")
+            file_download(d2, "Objects (GeoJSON, QuPath)", geo, file_name=geo.name,
+                          mime="application/geo+json", key=f"geo_{run_id}_{index}")
             one = ctx.settings.data_dir / item["zip"]
             file_download(d3, "Labels + all (ZIP)", one, file_name=one.name, mime="application/zip",
                           key=f"zip_{run_id}_{index}")

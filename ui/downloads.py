@@ -9,9 +9,10 @@ from typing import Any
 def file_download(target: Any, label: str, path: Path, *, file_name: str, mime: str, key: str) -> None:
     """A button that downloads ``path``; ``target`` is ``st`` or a column/container.
 
-    The file is read only when clicked (a report ZIP can be large, and most reruns never download it). Such a
-    deferred download gets a new id on every full rerun, and by default a click also reruns the page: under load
-    the rerun can finish, and retire the id, before the browser asks for the file, which then fails with
-    "Failed to generate file for download". Downloading changes nothing on the page, so the click does not rerun.
+    The file is read only when clicked (a report ZIP can be large, and most reruns never download it). Such
+    a deferred download gets a new id on every full rerun, and by default a click also reruns the page: under
+    load the rerun can finish, and retire the id, before the browser asks for the file, which then fails
+    with "Failed to generate file for download". Downloading changes nothing on the page, so the click does
+    not rerun it.
     """
     target.download_button(label, path.read_bytes, file_name=file_name, mime=mime, key=key, on_click="ignore")
