@@ -133,14 +133,12 @@ for index, item in enumerate(results):
                 rows = list(itertools.islice(csv.DictReader(handle), 500))
             st.dataframe(rows[:500], hide_index=True, height=240)
             d1, d2, d3 = st.columns(3)
-            file_download(d1, "Measurements (CSV)", csv_path, file_name=csv_path.name, mime="text/csv",
-                          key=f"csv_{run_id}_{index}")
+            file_download(d1, "Measurements (CSV)", csv_path, mime="text/csv", key=f"csv_{run_id}_{index}")
             geo = ctx.settings.data_dir / item["geojson"]
-            file_download(d2, "Objects (GeoJSON, QuPath)", geo, file_name=geo.name,
-                          mime="application/geo+json", key=f"geo_{run_id}_{index}")
+            file_download(d2, "Objects (GeoJSON, QuPath)", geo, mime="application/geo+json",
+                          key=f"geo_{run_id}_{index}")
             one = ctx.settings.data_dir / item["zip"]
-            file_download(d3, "Labels + all (ZIP)", one, file_name=one.name, mime="application/zip",
-                          key=f"zip_{run_id}_{index}")
+            file_download(d3, "Labels + all (ZIP)", one, mime="application/zip", key=f"zip_{run_id}_{index}")
         if item.get("image_id") in by_id and project is not None:
             with session_scope(ctx.engine) as session:
                 project_labels = repo.list_labels(session, project.id)  # type: ignore[arg-type]

@@ -6,8 +6,11 @@ from pathlib import Path
 from typing import Any
 
 
-def file_download(target: Any, label: str, path: Path, *, file_name: str, mime: str, key: str) -> None:
-    """A button that downloads ``path``; ``target`` is ``st`` or a column/container.
+def file_download(
+    target: Any, label: str, path: Path, *, mime: str, key: str, file_name: str | None = None,
+) -> None:
+    """A button that downloads ``path``, saved as ``file_name`` (by default the file's own name); ``target``
+    is ``st`` or a column/container.
 
     The file is read only when clicked (a report ZIP can be large, and most reruns never download it). Such
     a deferred download gets a new id on every full rerun, and by default a click also reruns the page: under
@@ -15,4 +18,5 @@ def file_download(target: Any, label: str, path: Path, *, file_name: str, mime: 
     with "Failed to generate file for download". Downloading changes nothing on the page, so the click does
     not rerun it.
     """
-    target.download_button(label, path.read_bytes, file_name=file_name, mime=mime, key=key, on_click="ignore")
+    target.download_button(label, path.read_bytes, file_name=file_name or path.name, mime=mime, key=key,
+                           on_click="ignore")
