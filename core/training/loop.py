@@ -4,10 +4,11 @@ Order of work: normalisation on the training images -> device and batch size -> 
 training in epochs (time slices of the budget, or ``steps_per_epoch`` steps) with whole-image validation,
 best checkpoint by validation score and last checkpoint after each epoch, the weights averaged over the
 last part (``average_from``) -> post-processing tuned on the validation images for the best epoch and for
-the weight average, the better kept, then with the test-time views where they score better -> model
-package. The budget covers all of it, so progress and ETA are known from the start. ``should_stop()`` is
-polled every step; a cancelled run keeps its last checkpoint (``resume=True`` continues it, the weight
-average too) and returns status ``"cancelled"``.
+the weight average, the better kept, then with the test-time views where they score better, then (instance)
+the watershed seed height in finer steps around the chosen one -> model package. The budget covers all of
+it, so progress and ETA are known from the start. ``should_stop()`` is polled every step; a cancelled run
+keeps its last checkpoint (``resume=True`` continues it, the weight average too) and returns status
+``"cancelled"``.
 """
 
 from __future__ import annotations
@@ -38,7 +39,14 @@ from core.training.sampling import Batch, PatchSampler
 from core.training.scale import choose_scale
 from core.training.sources import TrainingImage
 from core.training.step import make_optimizer, train_step
-from core.training.validation import load_val_images, score_of, tune_and_score, validate
+from core.training.validation import (
+    SEED_HEIGHT_OFFSETS,
+    load_val_images,
+    refine_seed_height,
+    score_of,
+    tune_and_score,
+    validate,
+)
 
 SUCCEEDED, CANCELLED = "succeeded", "cancelled"
 LR_TEST_BATCH_OFFSET = 10_000_000  # lr-test batches never coincide with training batches
@@ -238,10 +246,12 @@ class _Run:
         """The final stage's expected time from an epoch's validation (``val_s``, of which ``predict_s``
         network passes): the weight average's one-view maps, the chosen weights' maps with every view, and
         complete searches on the best epoch's, the average's and the views' maps (each up to three times an
-        epoch's search: instance trainings also try h-maxima seeds there)."""
+        epoch's search: instance trainings also try h-maxima seeds there), then, for instance trainings, the
+        finer seed heights (about an epoch's search each)."""
         averaged = self.config.average_from is not None
         search_s = max(val_s - predict_s, 0.0)
-        return (self.config.views + averaged) * predict_s + 3.0 * (2 + averaged) * search_s
+        refine = len(SEED_HEIGHT_OFFSETS) if self.config.training_type == "instance" else 0
+        return (self.config.views + averaged) * predict_s + (3.0 * (2 + averaged) + refine) * search_s
 
     def _end_epoch(
         self, train_loss: float | None, counts: torch.Tensor | None, seconds: float
@@ -278,7 +288,8 @@ class _Run:
             _, self.best_maps = validate(self.model, self.card, self.val_set, cfg)
         self._report("tuning", "tuning post-processing on the validation images")
         key = _final_key(cfg.training_type)
-        params, metrics = self._tune(self.best_maps)
+        maps = self.best_maps
+        params, metrics = self._tune(maps)
         averaged = self._average_maps()  # the weight average is now in the model
         if averaged is not None:
             avg_params, avg_metrics = self._tune(averaged)
@@ -286,7 +297,7 @@ class _Run:
             st.average_record = {"weights": self.average.count, "from_share": cfg.average_from,
                                  "score": avg_metrics.get(key), "best_epoch_score": metrics.get(key), "kept": kept}
             if kept:
-                params, metrics = avg_params, avg_metrics
+                maps, params, metrics = averaged, avg_params, avg_metrics
             else:
                 self.model.load_state_dict(best)
         views = 1
@@ -295,7 +306,11 @@ class _Run:
             _, many = validate(self.model, self.card, self.val_set, cfg, views=cfg.views)
             many_params, many_metrics = self._tune(many)
             if _scores_better(many_metrics, metrics, key):
-                views, params, metrics = cfg.views, many_params, many_metrics
+                views, maps, params, metrics = cfg.views, many, many_params, many_metrics
+        if cfg.tune_postprocessing and cfg.training_type == "instance":
+            self._report("tuning", "refining the watershed seed height")
+            params, refined = refine_seed_height(maps, self.val_set, cfg, params)
+            metrics = refined or metrics
         self._report("packaging", "writing the model package")
         card = dict(self.card)
         card["views"] = views

@@ -44,8 +44,10 @@ def test_thirty_steps_lower_the_loss_and_reach_iou_above_0_8(tmp_path):
 def test_instance_training_writes_a_complete_package(tmp_path):
     images = make_images(3, size=64)
     cfg = config("instance", max_steps=4, steps_per_epoch=2, batch_size=2, views=1)
-    result = train(cfg, images[:2], images[2:], budget_seconds=300, workdir=tmp_path)
+    progress = []
+    result = train(cfg, images[:2], images[2:], budget_seconds=300, workdir=tmp_path, on_progress=progress.append)
     assert result.status == SUCCEEDED and len(result.history) == 2
+    assert ("tuning", "refining the watershed seed height") in [(p.phase, p.message) for p in progress]
     assert all(h["val_f1"] is not None for h in result.history)
     model, card = load_model(result.package_dir)
     # each epoch's F1 is scored with post-processing tuned on its own maps (threshold seeds only); the final
