@@ -10,7 +10,7 @@ Modules, one concept each:
 - :mod:`.sampling`       biased patch sampling and network targets; :mod:`.augment` augmentation;
   :mod:`.loader` background batch prefetching
 - :mod:`.models`         ENCODERS registry, build_model, output layout
-- :mod:`.losses`         Dice + focal with an ignore mask
+- :mod:`.losses`         Dice + focal (+ Lovász hinge, semantic) with an ignore mask
 - :mod:`.lr_range`, :mod:`.batch`, :mod:`.device`   learning rate, batch size, device and precision
 - :mod:`.loop`           train(); :mod:`.validation` whole-image validation and post-processing tuning;
   :mod:`.checkpoint` checkpoints

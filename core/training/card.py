@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime, timezone
 
 from core.training.config import TrainConfig
+from core.training.losses import loss_description
 from core.training.models import ENCODERS, out_channels, output_layout
 from core.training.package import package_versions
 from core.training.sources import TrainingImage
@@ -21,7 +22,7 @@ def base_card(
     val_images: Sequence[TrainingImage],
 ) -> dict:
     """Architecture, channels, labels and colours, output layout, normalisation, working scale (the record of
-    :func:`core.training.scale.choose_scale`), test-time views, patch size, seed,
+    :func:`core.training.scale.choose_scale`), test-time views, patch size, loss, seed,
     configuration, split (image keys), data hashes and package versions."""
     labels = [{"id": lab.id, "name": lab.name, "color": lab.color} for lab in config.labels]
     spec = ENCODERS[config.encoder]
@@ -42,6 +43,7 @@ def base_card(
         "scale": scale,
         "views": config.views,
         "patch_size": config.patch_size,
+        "loss": loss_description(config.training_type, distance=distance),
         "input_padding": "reflect to a multiple of 32; tiles of 512 with a 32-pixel margin above 1024 px",
         "seed": config.seed,
         "config": config.to_dict(),

@@ -21,6 +21,8 @@ from core.training.assessment import Assessment, Sample
 from core.training.sampling import CONTACT_REACH
 
 REPORT_NAME = "report.zip"
+#: The loss of models whose card does not record it (packages written before it did): Dice + focal then.
+LOSS_BEFORE_CARDS = "Dice + focal (ignoring unannotated pixels)"
 
 
 def _hardware(device: str) -> str:
@@ -106,7 +108,7 @@ def build_training_report(
             "lr_test": info.get("lr_test"), "epochs": info.get("epochs"),
             "in_channels": card.get("in_channels"), "normalization": card.get("normalization"),
             "scale": card.get("scale"), "views": card.get("views"),
-            "postprocess": card.get("postprocess"), "loss": "Dice + focal (ignoring unannotated pixels)",
+            "postprocess": card.get("postprocess"), "loss": card.get("loss") or LOSS_BEFORE_CARDS,
             "contact_reach": CONTACT_REACH,
             "optimizer": "AdamW",
         },

@@ -193,7 +193,8 @@ def refine_seed_height(
         start = float(values["seed_height"])
         heights = sorted({round(start + d, 3) for d in SEED_HEIGHT_OFFSETS if 0.0 <= start + d < 1.0})
         grid = {**TUNING_GRIDS["instance"], "seed_height": heights}
-        found, score = tune_postprocessing(_label_items(maps, images, i, "instance"), mode="instance", grid=grid)
+        items = _label_items(maps, images, i, "instance")
+        found, score = tune_postprocessing(items, mode="instance", grid=grid)
         if score > values["tuned_score"]:
             refined.append({**values, **found, "tuned_score": score})
             changed = True

@@ -45,7 +45,8 @@ def test_instance_training_writes_a_complete_package(tmp_path):
     images = make_images(3, size=64)
     cfg = config("instance", max_steps=4, steps_per_epoch=2, batch_size=2, views=1)
     progress = []
-    result = train(cfg, images[:2], images[2:], budget_seconds=300, workdir=tmp_path, on_progress=progress.append)
+    result = train(cfg, images[:2], images[2:], budget_seconds=300, workdir=tmp_path,
+                   on_progress=progress.append)
     assert result.status == SUCCEEDED and len(result.history) == 2
     assert ("tuning", "refining the watershed seed height") in [(p.phase, p.message) for p in progress]
     assert all(h["val_f1"] is not None for h in result.history)
@@ -57,6 +58,8 @@ def test_instance_training_writes_a_complete_package(tmp_path):
     assert best == max(h["val_f1"] for h in result.history) == card["metrics"]["best_val_score"]
     assert card["postprocess"][0]["tuned_score"] >= best - 1e-9
     assert card["out_channels"] == 4 and card["distance_head"] is True
+    assert card["loss"] == ("Dice + focal over background, interior and boundary, and binary cross-entropy on "
+                            "the distance map (ignoring unannotated pixels)")
     assert [c["map"] for c in card["output_layout"]] == ["background", "interior", "boundary", "distance"]
     assert set(card["postprocess"][0]) >= {"threshold", "seed_threshold", "min_size", "label_id"}
     assert {"f1", "ap"} <= set(card["metrics"]["per_label"][0]["instance"])
@@ -70,6 +73,7 @@ def test_a_model_trained_at_half_scale_records_it_and_predicts_full_size_maps(tm
     result = train(cfg, images[:2], images[2:], budget_seconds=300, workdir=tmp_path)
     model, card = load_model(result.package_dir)
     assert card["scale"] == {"factor": 0.5, "rule": "set by the user"}
+    assert card["loss"] == "Dice + focal + Lovász hinge (ignoring unannotated pixels)"
     maps = predict_maps(model, card, images[2].read(0, 0, 96, 96))
     assert maps["prob"].shape == (1, 96, 96)
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from core.training.losses import instance_loss, loss_from_maps, semantic_loss
+from core.training.losses import instance_loss, loss_from_maps, lovasz_hinge, semantic_loss
 from core.training.models import logits_to_maps
 
 
@@ -34,6 +34,34 @@ def test_semantic_loss_is_low_for_a_correct_prediction():
     good = semantic_loss((mask * 2 - 1) * 10, mask, valid)
     bad = semantic_loss((1 - 2 * mask) * 10, mask, valid)
     assert good < 0.05 < 1.0 < bad
+
+
+def test_lovasz_hinge_by_hand():
+    # logits 0.5 (object) and 0.0 (background): hinge errors 0.5 and 1.0; sorted, the background pixel comes
+    # first and costs IoU loss 1/2 when wrong, the object pixel the other 1/2: 1.0 * 0.5 + 0.5 * 0.5
+    target = torch.tensor([1.0, 0.0]).reshape(1, 1, 1, 2)
+    everywhere = torch.ones(1, 1, 2, dtype=torch.bool)
+    assert lovasz_hinge(torch.tensor([0.5, 0.0]).reshape(1, 1, 1, 2), target, everywhere).item() == 0.75
+    # margins of at least 1 on the right side: no loss
+    assert lovasz_hinge(torch.tensor([3.0, -2.0]).reshape(1, 1, 1, 2), target, everywhere).item() == 0.0
+    # only the object pixel valid: its error 0.5 is the whole IoU loss
+    first = torch.tensor([True, False]).reshape(1, 1, 2)
+    assert lovasz_hinge(torch.tensor([0.5, 0.0]).reshape(1, 1, 1, 2), target, first).item() == 0.5
+    # nothing valid: zero, still differentiable
+    logits = torch.zeros(1, 1, 1, 2, requires_grad=True)
+    loss = lovasz_hinge(logits, target, torch.zeros(1, 1, 2, dtype=torch.bool))
+    loss.backward()
+    assert loss.item() == 0.0 and torch.all(logits.grad == 0)
+
+
+def test_lovasz_hinge_pushes_the_wrong_pixels():
+    logits, mask, valid = _semantic_case()
+    lovasz_hinge(logits, mask, valid).backward()
+    wrong = ((logits.detach() > 0).float() != mask) & valid.unsqueeze(1)
+    # gradient descent raises the logits of wrongly negative pixels and lowers those of wrongly positive ones
+    assert torch.all(logits.grad[wrong & (mask == 1)] <= 0)
+    assert torch.all(logits.grad[wrong & (mask == 0)] >= 0)
+    assert torch.any(logits.grad[wrong] != 0)
 
 
 def test_instance_ignore_mask_and_distance_term():

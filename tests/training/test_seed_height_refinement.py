@@ -1,4 +1,4 @@
-"""The final stage's finer search of the watershed seed height (core.training.validation.refine_seed_height)."""
+"""The final stage's finer search of the watershed seed height (validation.refine_seed_height)."""
 
 from __future__ import annotations
 
@@ -28,7 +28,8 @@ def _scene() -> tuple[list[dict], list[ValImage]]:
         landscape[ROWS, first : last + 1] = value
         truth[ROWS, first : last + 1] = label
     interior = (truth > 0).astype(np.float32)
-    maps = {"interior": interior[None], "boundary": np.zeros_like(interior)[None], "distance": landscape[None]}
+    no_boundary = np.zeros_like(interior)
+    maps = {"interior": interior[None], "boundary": no_boundary[None], "distance": landscape[None]}
     image = ValImage("scene", interior[None], truth[None], np.ones(truth.shape, bool))
     return [maps], [image]
 
@@ -63,9 +64,8 @@ def test_values_already_best_are_returned_unchanged():
 def test_semantic_and_untuned_values_are_left_alone():
     maps, images = _scene()
     semantic = [{"label_id": 7, "label": "nucleus", "threshold": 0.5, "min_size": 0, "tuned_score": 0.9}]
-    assert refine_seed_height([{"prob": m["interior"]} for m in maps], images, config("semantic"), semantic) == (
-        semantic, None
-    )
+    semantic_maps = [{"prob": m["interior"]} for m in maps]
+    assert refine_seed_height(semantic_maps, images, config("semantic"), semantic) == (semantic, None)
     untuned = [{"label_id": 7, "label": "nucleus", "threshold": 0.5, "seed_threshold": 0.7, "min_size": 10,
                 "seed_height": 0.0, "tuned_score": None}]
     cfg = config("instance", use_distance_head=True)
