@@ -77,6 +77,19 @@ resolution (0.857 both), so upsampling loses nothing; the tuned threshold sits a
 run of the current code: IoU 0.867 (4658 steps, about 2 minutes of the budget lost to a stall on the host;
 best epoch 0.853 with one view, the weight average 0.847 not kept): with 0.864 before, the current code sits
 just under the 0.87 target.
+Session 12, two changes kept. (1) The final stage searches the watershed seed height again in steps of 0.025
+around the grid's choice (instance trainings): on five kept extended dsb2018_fluo models (0.881-0.898) that
+search alone raised F1 by 0.000-0.013; dsb2018_fluo extended 0.895 (4395 steps, about 2 minutes of the budget
+shared with tests; seed height 0.15; the best epoch 0.876 with one view, the weight average 0.878 not kept),
+quick 0.863 (513 steps: the final stage's larger reserve), bbbc039 quick 0.947 in 303 s. (2) Semantic
+trainings add the Lovasz hinge to the loss: lucchi extended IoU 0.8707 (4844 steps, lr 5.0e-3 from the range
+test; the best epoch 0.865 with one view against 0.853 before) and, run again, 0.8686 (4646 steps; best epoch
+0.862 with one view): about 0.004 above the two runs without it (0.864, 0.867), at the target, not clear of
+it; quick 0.791 (633 steps; the best epoch 0.791
+with one view against 0.785). Tried and not kept: growing the objects into a lower foreground threshold
+(0.869-0.881 against 0.892-0.903 on the same dsb2018 maps: the objects' mean matched IoU fell), min_size and
+hole filling for Lucchi (no gain), averaging Lucchi's four half-pixel sampling phases (+0.008 with one view,
+nothing with 8 views), torch.compile of the training step (10 % faster after a 69 s compilation).
 """
 
 from __future__ import annotations
