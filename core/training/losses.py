@@ -33,8 +33,7 @@ def loss_description(training_type: str, *, distance: bool) -> str:
 
 def semantic_loss(logits: torch.Tensor, mask: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
     """Sigmoid focal + soft Dice + Lovasz hinge per label, averaged over labels, on valid pixels only."""
-    logits = logits.float()
-    return _semantic(torch.sigmoid(logits), F.logsigmoid(logits), F.logsigmoid(-logits), mask, valid, logits)
+    return _semantic(logits.float(), mask, valid)
 
 
 def instance_loss(
@@ -65,8 +64,7 @@ def loss_from_maps(
     tiny = 1e-6
     if training_type == "semantic":
         prob = maps["prob"].float().clamp(tiny, 1 - tiny)
-        mask, valid = targets["mask"], targets["valid"]
-        return _semantic(prob, prob.log(), (1 - prob).log(), mask, valid, torch.logit(prob))
+        return _semantic(torch.logit(prob), targets["mask"], targets["valid"])
     stack = torch.stack([maps["background"], maps["interior"], maps["boundary"]], dim=2).float()
     logp = stack.clamp_min(tiny).log()
     dist = targets.get("dist")
@@ -77,15 +75,14 @@ def loss_from_maps(
     return _instance(logp, targets["cls"], targets["valid"], dlogits, dist, targets.get("weight"))
 
 
-def _semantic(prob, logp, log1mp, mask, valid, logits) -> torch.Tensor:
+def _semantic(logits, mask, valid) -> torch.Tensor:
     w = valid.unsqueeze(1).float()
-    bce = -(mask * logp + (1 - mask) * log1mp)
+    prob = torch.sigmoid(logits)
+    bce = -(mask * F.logsigmoid(logits) + (1 - mask) * F.logsigmoid(-logits))
     pt = prob * mask + (1 - prob) * (1 - mask)
     focal = ((1 - pt) ** FOCAL_GAMMA * bce * w).sum() / (w.sum() * prob.shape[1]).clamp_min(1.0)
-    loss = FOCAL_WEIGHT * focal + soft_dice_loss(prob, mask, w)
-    if LOVASZ_WEIGHT:
-        loss = loss + LOVASZ_WEIGHT * lovasz_hinge(logits, mask, valid)
-    return loss
+    dice = soft_dice_loss(prob, mask, w)
+    return FOCAL_WEIGHT * focal + dice + LOVASZ_WEIGHT * lovasz_hinge(logits, mask, valid)
 
 
 def _instance(logp, cls, valid, dlogits, dist, weight=None) -> torch.Tensor:
