@@ -79,11 +79,12 @@ def cpu_bf16_ok() -> tuple[bool, str]:
             torch.nn.Conv2d(3, 32, 3, padding=1), torch.nn.ReLU(), torch.nn.Conv2d(32, 32, 3, padding=1)
         )
         x = torch.randn(4, 3, 64, 64)
-        ref = net(x)
+        with torch.no_grad():
+            ref = net(x)
         # both in channels_last, the layout the CPU runs in either way (see pick_device)
         net_cl, x_cl = net.to(memory_format=torch.channels_last), x.to(memory_format=torch.channels_last)
         fp32_s = _time_step(net_cl, x_cl, None)
-        with torch.autocast("cpu", dtype=torch.bfloat16):
+        with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
             out = net_cl(x_cl).float()
         bf16_s = _time_step(net_cl, x_cl, torch.bfloat16)
     finally:
