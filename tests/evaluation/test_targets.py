@@ -84,3 +84,69 @@ def test_contact_zone_marks_narrow_gaps_and_nothing_around_lone_objects():
     assert not contact_zone(labels == 1).any()  # one object: no contact anywhere
     with pytest.raises(InvalidInputError, match="reach"):
         contact_zone(labels, reach=0)
+
+
+def _marched_rays(labels):
+    """Brute force: step along each direction until another label or the border."""
+    from core.evaluation.targets import RAY_STEPS
+
+    h, w = labels.shape
+    dist = np.zeros((len(RAY_STEPS), h, w), np.float32)
+    cut = np.zeros((len(RAY_STEPS), h, w), bool)
+    for y, x in zip(*np.nonzero(labels), strict=True):
+        for k, (dy, dx) in enumerate(RAY_STEPS):
+            n = 0
+            while True:
+                yy, xx = y + (n + 1) * dy, x + (n + 1) * dx
+                if not (0 <= yy < h and 0 <= xx < w):
+                    cut[k, y, x] = True
+                    break
+                if labels[yy, xx] != labels[y, x]:
+                    break
+                n += 1
+            dist[k, y, x] = (n + 0.5) * np.hypot(dy, dx)
+    return dist, cut
+
+
+def test_ray_distances_by_hand():
+    from core.evaluation.targets import RAY_STEPS, ray_distances
+
+    labels = np.zeros((5, 9), dtype=np.int32)
+    labels[1:4, 1:5] = 1  # 3 x 4 rectangle
+    labels[1:4, 5:8] = 2  # touching it on the right
+    dist, cut = ray_distances(labels)
+    assert dist.shape == cut.shape == (16, 5, 9) and dist.dtype == np.float32 and cut.dtype == bool
+    right, down, left = RAY_STEPS.index((0, 1)), RAY_STEPS.index((1, 0)), RAY_STEPS.index((0, -1))
+    # pixel (2, 2) of object 1: two more pixels of it to the right, then object 2; one to the left and below
+    assert dist[right, 2, 2] == pytest.approx(2.5)
+    assert dist[left, 2, 2] == pytest.approx(1.5)
+    assert dist[down, 2, 2] == pytest.approx(1.5)
+    # a diagonal step counts sqrt(2), a knight's step sqrt(5)
+    assert dist[RAY_STEPS.index((1, 1)), 2, 2] == pytest.approx(1.5 * np.sqrt(2))
+    assert dist[RAY_STEPS.index((1, 2)), 1, 1] == pytest.approx(1.5 * np.sqrt(5))
+    assert dist[:, labels == 0].max() == 0 and not cut[:, labels == 0].any()
+    # no object reaches the border, so no axis or diagonal ray is cut; a knight's step from row 1 may jump
+    # over row 0 and out of the array, and then the edge is not seen: such a ray counts as cut
+    single = [RAY_STEPS.index(step) for step in RAY_STEPS if max(abs(step[0]), abs(step[1])) == 1]
+    assert not cut[single].any() and cut[RAY_STEPS.index((-2, 1)), 1, 7]
+
+
+def test_ray_distances_mark_rays_that_leave_the_array_and_match_marching():
+    from core.evaluation.targets import ray_distances
+
+    labels = np.zeros((6, 6), dtype=np.int32)
+    labels[:, :3] = 1  # cut by the top, bottom and left borders
+    dist, cut = ray_distances(labels)
+    up, left, right = 12, 8, 0  # RAY_STEPS indices of (-1, 0), (0, -1), (0, 1)
+    assert cut[up, 2, 1] and cut[left, 2, 1] and not cut[right, 2, 1]
+    assert dist[right, 2, 1] == pytest.approx(1.5) and dist[up, 2, 1] == pytest.approx(2.5)
+
+    rng = np.random.default_rng(0)
+    scene = np.zeros((23, 31), dtype=np.int32)
+    yy, xx = np.mgrid[:23, :31]
+    for label in range(1, 9):  # overlapping discs: touching objects and odd shapes
+        cy, cx, r = rng.integers(0, 23), rng.integers(0, 31), rng.integers(2, 8)
+        scene[(yy - cy) ** 2 + (xx - cx) ** 2 <= r * r] = label
+    got, got_cut = ray_distances(scene)
+    want, want_cut = _marched_rays(scene)
+    assert np.array_equal(got, want) and np.array_equal(got_cut, want_cut)
