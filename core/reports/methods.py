@@ -164,7 +164,7 @@ def _training(data: ReportData) -> str:
         if isinstance(cfg.get("weight_decay"), (int, float)):
             sentence += f"; weight decay {format_value(float(cfg['weight_decay']))}"
         sentence += ")"
-    sentence += "." + _contact(cfg)
+    sentence += "." + _contact(cfg) + _rays(cfg)
     augment = cfg.get("augment")
     if isinstance(augment, dict):
         used = [text for key, text in _AUGMENTATIONS.items() if augment.get(key)]
@@ -200,6 +200,17 @@ def _contact(cfg: dict) -> str:
     return (
         f" Pixels {near} two different objects counted {1 + float(weight):g} times in the {terms},"
         " so that the network learns to keep touching objects apart."
+    )
+
+
+def _rays(cfg: dict) -> str:
+    """The edge-ray sentence of an instance training (nothing when it was off or not recorded)."""
+    if cfg.get("training_type") != "instance" or cfg.get("edge_rays") is not True:
+        return ""
+    return (
+        " As a second task during training, the network predicted each object pixel's distance to the"
+        " object's edge in 16 directions (the star-convex distances of StarDist, Schmidt et al. 2018), which"
+        " teaches it where each object ends and its neighbour begins; post-processing does not use them."
     )
 
 

@@ -43,7 +43,7 @@ def base_card(
         "scale": scale,
         "views": config.views,
         "patch_size": config.patch_size,
-        "loss": loss_description(config.training_type, distance=distance),
+        "loss": loss_description(config.training_type, distance=distance, rays=config.edge_rays),
         "input_padding": "reflect to a multiple of 32; tiles of 512 with a 32-pixel margin above 1024 px",
         "seed": config.seed,
         "config": config.to_dict(),

@@ -70,6 +70,9 @@ class TrainConfig:
     use_distance_head: bool = True  # instance only: a distance-to-boundary map per label
     # instance only: extra loss weight of the pixels where two objects meet (core.training.losses); 0: none
     contact_weight: float = 4.0
+    # instance only: the network also learns each object pixel's distance to the object's edge along 16
+    # directions (core.evaluation.targets.ray_distances), a training-only task (core.training.models)
+    edge_rays: bool = True
     augment: AugmentOptions = field(default_factory=AugmentOptions)
     tune_postprocessing: bool = True
     normalization: str = "auto"  # auto | dataset | image (see core.training.normalization)
@@ -173,6 +176,11 @@ def _validate(cfg: TrainConfig) -> None:
         raise InvalidInputError(
             f"contact_weight={cfg.contact_weight!r} must be a number from 0 (no extra weight where objects "
             "touch) to 100, e.g. 4 to count those pixels five times"
+        )
+    if not isinstance(cfg.edge_rays, bool):
+        raise InvalidInputError(
+            f"edge_rays={cfg.edge_rays!r} must be True (also learn the distances to the object's edge along 16 "
+            "directions, which helps to keep touching objects apart) or False"
         )
     if not 0.0 <= cfg.object_bias <= 1.0:
         raise InvalidInputError(f"object_bias={cfg.object_bias!r} must be between 0 and 1")

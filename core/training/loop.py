@@ -8,7 +8,8 @@ the weight average, the better kept, then with the test-time views where they sc
 the watershed seed height in finer steps around the chosen one -> model package. The budget covers all of
 it, so progress and ETA are known from the start. ``should_stop()`` is polled every step; a cancelled run
 keeps its last checkpoint (``resume=True`` continues it, the weight average too) and returns status
-``"cancelled"``.
+``"cancelled"``. An instance network with edge rays trains with their channels too; the package keeps only
+the maps post-processing uses (:func:`~core.training.models.inference_model`).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from core.training.device import DeviceChoice, pick_device
 from core.training.loader import BatchPrefetcher
 from core.training.lr_range import LrRangeResult, lr_range_test
 from core.training.card import base_card
-from core.training.models import ENCODERS, build_model, out_channels
+from core.training.models import ENCODERS, build_model, inference_model, out_channels, training_channels
 from core.training.normalization import compute_normalization
 from core.training.package import write_package
 from core.training.sampling import Batch, PatchSampler
@@ -160,7 +161,9 @@ class _Run:
         self.scale = choose_scale(cfg.scale, self.train_images, seed=cfg.seed)  # deterministic: same on resume
         in_ch = self.train_images[0].channels
         self.n_out = out_channels(cfg.training_type, cfg.n_labels, distance=cfg.use_distance_head)
-        self.model = build_model(cfg.encoder, in_ch, self.n_out).to(self.choice.device)
+        n_train = training_channels(cfg.training_type, cfg.n_labels, distance=cfg.use_distance_head,
+                                    rays=cfg.edge_rays)
+        self.model = build_model(cfg.encoder, in_ch, n_train).to(self.choice.device)
         if self.choice.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
         self.card = base_card(cfg, self.norm, self.scale, in_ch, self.train_images, self.val_images)
@@ -318,7 +321,7 @@ class _Run:
         card["metrics"] = {**metrics, "best_epoch": st.best_epoch, "best_val_score": st.best_score,
                            "weight_average": st.average_record, "history": st.history}
         card["training"] = self._training_info()
-        package = write_package(self.workdir / "model", self.model, card)
+        package = write_package(self.workdir / "model", inference_model(self.model, self.n_out), card)
         result = self._result(SUCCEEDED, package, card=card, metrics=metrics, postprocess=params)
         self._report("done", "training finished")
         return result

@@ -1,7 +1,8 @@
 """The training losses, with an ignore mask: pixels where ``valid`` is False contribute nothing.
 
 Semantic: sigmoid focal + soft Dice + Lovasz hinge per label. Instance: softmax focal + soft Dice over
-background / interior / boundary, plus binary cross-entropy on the distance map with a distance head.
+background / interior / boundary, plus binary cross-entropy on the distance map with a distance head, and
+with edge rays a second task, :func:`ray_loss` (added by the training step; the curves show the first).
 
 Shapes: logits ``(B, K, H, W)`` (layout of :mod:`core.training.models`), ``valid`` ``(B, H, W)`` bool.
 Semantic targets ``mask`` ``(B, L, H, W)`` float; instance targets ``cls`` ``(B, L, H, W)`` int64 in
@@ -20,14 +21,17 @@ FOCAL_GAMMA = 2.0
 FOCAL_WEIGHT = 5.0  # focal values are small (easy pixels are down-weighted); this balances them with Dice
 DISTANCE_WEIGHT = 1.0
 LOVASZ_WEIGHT = 1.0  # semantic trainings: the Lovasz hinge, a direct surrogate of the IoU they are scored by
+RAY_WEIGHT = 0.2  # edge rays: their error is in pixels; StarDist weighs its distance term the same
 _EPS = 1.0
 
 
-def loss_description(training_type: str, *, distance: bool) -> str:
+def loss_description(training_type: str, *, distance: bool, rays: bool = False) -> str:
     """The loss in words, as the model card records it and the report's methods write it."""
     if training_type == "semantic":
         return "Dice + focal + Lovász hinge (ignoring unannotated pixels)"
     extra = ", and binary cross-entropy on the distance map" if distance else ""
+    if rays:
+        extra += ", plus the mean absolute error of the distances to the object's edge along 16 directions"
     return f"Dice + focal over background, interior and boundary{extra} (ignoring unannotated pixels)"
 
 
@@ -101,6 +105,29 @@ def _instance(logp, cls, valid, dlogits, dist, weight=None) -> torch.Tensor:
         dbce = F.binary_cross_entropy_with_logits(dlogits, dist, reduction="none")
         loss = loss + DISTANCE_WEIGHT * (dbce * pw).sum() / (w.sum() * n_labels).clamp_min(1.0)
     return loss
+
+
+def ray_loss(rays: torch.Tensor, targets: dict[str, torch.Tensor]) -> torch.Tensor:
+    """Mean absolute error in pixels of the edge rays ``(B, L * K, H, W)`` (the training network's ray
+    channels, :func:`core.training.models.ray_logits`) against ``targets["rays"]``, which may hold them on
+    every ``g``-th pixel only (``(B, L * K, H / g, W / g)``: the network's rays are compared there).
+
+    Only object pixels on valid pixels count, each weighted by its normalised distance to the edge
+    (``targets["dist"]``; 1 without a distance head), so that pixels near an object's centre, whose rays
+    describe its whole outline, count most (as in StarDist). Rays that left the patch (``"ray_cut"``) count
+    nothing: their true length is unknown.
+    """
+    step = rays.shape[-1] // targets["rays"].shape[-1]
+    rays = rays[..., ::step, ::step].float()
+    b, channels, h, w = rays.shape
+    n_labels = targets["cls"].shape[1]
+    per_pixel = targets["dist"].float() if "dist" in targets else (targets["cls"] > 0).float()
+    per_pixel = (per_pixel * targets["valid"].unsqueeze(1))[..., ::step, ::step]  # (B, L, H / g, W / g)
+    k = channels // n_labels
+    weight = per_pixel.unsqueeze(2).expand(b, n_labels, k, h, w).reshape(b, channels, h, w)
+    weight = weight * ~targets["ray_cut"]
+    error = (rays - targets["rays"]).abs()
+    return (error * weight).sum() / weight.sum().clamp_min(1.0)
 
 
 def lovasz_hinge(logits: torch.Tensor, target: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:

@@ -7,18 +7,27 @@ Output layout (``L`` labels; also written to the model card by :func:`output_lay
   (softmax over the three), then, with the distance head, channel ``3L + l`` = logit of label ``l``'s
   normalised distance to the object edge (sigmoid).
 
+While it trains, an instance network with edge rays (``TrainConfig.edge_rays``) has :data:`RAY_COUNT`
+more channels per label after those (:func:`training_channels`): its distances in pixels to the object's
+edge along :data:`~core.evaluation.targets.RAY_STEPS`, an auxiliary task that post-processing does not use.
+The package keeps only the layout above (:func:`inference_model`).
+
 Weights are never downloaded (``encoder_weights=None``).
 """
 
 from __future__ import annotations
 
+import copy
+
 import segmentation_models_pytorch as smp
 import torch
 
 from core.errors import InvalidInputError
+from core.evaluation.targets import RAY_STEPS
 from core.training.encoders import DEFAULT_ENCODER, ENCODERS  # noqa: F401  (re-exported)
 
 MAX_CHANNELS = 10
+RAY_COUNT = len(RAY_STEPS)  # edge-ray channels per label of an instance network in training
 
 
 def encoder_spec(name: str) -> dict:
@@ -34,6 +43,36 @@ def out_channels(training_type: str, n_labels: int, *, distance: bool) -> int:
     if training_type == "semantic":
         return n_labels
     return 3 * n_labels + (n_labels if distance else 0)
+
+
+def training_channels(training_type: str, n_labels: int, *, distance: bool, rays: bool) -> int:
+    """Output channels of the network while it trains: :func:`out_channels`, plus :data:`RAY_COUNT` per
+    label for the edge rays of an instance training (``rays``)."""
+    extra = RAY_COUNT * n_labels if rays and training_type == "instance" else 0
+    return out_channels(training_type, n_labels, distance=distance) + extra
+
+
+def ray_logits(logits: torch.Tensor, n_labels: int, *, distance: bool) -> torch.Tensor:
+    """The edge-ray channels ``(B, L * RAY_COUNT, H, W)`` of a training network's instance logits."""
+    start = out_channels("instance", n_labels, distance=distance)
+    return logits[:, start : start + RAY_COUNT * n_labels]
+
+
+def inference_model(model: torch.nn.Module, n_out: int) -> torch.nn.Module:
+    """The network as packaged: a copy whose output is cut to its first ``n_out`` channels (training-only
+    channels such as the edge rays dropped), or ``model`` itself when it has no more."""
+    conv = model.segmentation_head[0]
+    if conv.out_channels == n_out:
+        return model
+    if conv.out_channels < n_out:
+        raise InvalidInputError(f"the network has {conv.out_channels} output channels, fewer than {n_out}")
+    packaged = copy.deepcopy(model)
+    head = packaged.segmentation_head[0]
+    head.weight = torch.nn.Parameter(head.weight.detach()[:n_out].clone())
+    if head.bias is not None:
+        head.bias = torch.nn.Parameter(head.bias.detach()[:n_out].clone())
+    head.out_channels = n_out
+    return packaged
 
 
 def build_model(encoder: str, in_channels: int, out_channels: int) -> torch.nn.Module:

@@ -10,7 +10,11 @@ Network targets per patch (``L`` labels, patch ``P``):
 * instance: ``"cls"`` int64 ``(L, P, P)`` 0 background / 1 interior / 2 boundary, ``"dist"`` float32
   ``(L, P, P)`` per-object normalised distance to the edge (with the distance head), and ``"weight"`` float32
   ``(L, P, P)``: 1, and ``1 + contact_weight`` within :data:`CONTACT_REACH` pixels of two different objects
-  (:func:`~core.evaluation.targets.contact_zone`; absent when ``contact_weight`` is 0);
+  (:func:`~core.evaluation.targets.contact_zone`; absent when ``contact_weight`` is 0); with edge rays
+  (``edge_rays``), ``"rays"`` float32 ``(L * K, P / g, P / g)``: on every :data:`RAY_GRID`-th pixel (``g``)
+  of each row and column, each object pixel's distance to its object's edge along the ``K`` directions of
+  :func:`~core.evaluation.targets.ray_distances`, and ``"ray_cut"`` bool, the same shape: the rays that left
+  the patch (their distance is not known);
 * both: ``"valid"`` bool ``(P, P)``: pixels that carry ground truth (padding and outside ROIs: False).
 
 At a working scale below 1 (:mod:`core.training.scale`) a patch is read from a window of ``P / scale`` image
@@ -25,7 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core.evaluation.targets import contact_zone, distance_targets, three_class_targets
+from core.evaluation.targets import contact_zone, distance_targets, ray_distances, three_class_targets
 from core.training.augment import augment_patch
 from core.training.config import AugmentOptions, TrainConfig
 from core.training.normalization import apply_normalization, image_normalization
@@ -33,6 +37,9 @@ from core.training.scale import resize_labels, resize_pixels
 from core.training.sources import TrainingImage
 
 CONTACT_REACH = 2  # pixels: the band along a contact line that gets the contact weight is twice this wide
+# edge rays are learnt on every RAY_GRID-th pixel of a row and column (as StarDist predicts them on a grid of
+# 2): neighbouring pixels' rays say nearly the same, and the training step costs less
+RAY_GRID = 2
 
 
 @dataclass
@@ -138,8 +145,11 @@ def read_window(
     return image, lab, val
 
 
-def network_targets(labels: np.ndarray, valid: np.ndarray, config: TrainConfig) -> dict[str, np.ndarray]:
-    """Targets of one patch from its labels ``(L, P, P)`` and valid mask (see the module docstring)."""
+def network_targets(
+    labels: np.ndarray, valid: np.ndarray, config: TrainConfig, *, rays: bool = True
+) -> dict[str, np.ndarray]:
+    """Targets of one patch from its labels ``(L, P, P)`` and valid mask (see the module docstring);
+    ``rays=False`` leaves out the edge rays (validation scores the maps, which have none)."""
     if config.training_type == "semantic":
         return {"mask": labels.astype(np.float32), "valid": valid}
     cls = np.stack([three_class_targets(plane, boundary_width=config.boundary_width) for plane in labels])
@@ -149,4 +159,9 @@ def network_targets(labels: np.ndarray, valid: np.ndarray, config: TrainConfig) 
         out["weight"] = (1.0 + config.contact_weight * contact).astype(np.float32)
     if config.use_distance_head:
         out["dist"] = np.stack([distance_targets(plane) for plane in labels])
+    if rays and config.edge_rays:
+        distances, cut = zip(*(ray_distances(plane) for plane in labels), strict=True)
+        grid = (slice(None), slice(None, None, RAY_GRID), slice(None, None, RAY_GRID))
+        out["rays"] = np.ascontiguousarray(np.concatenate(distances)[grid])
+        out["ray_cut"] = np.ascontiguousarray(np.concatenate(cut)[grid])
     return out

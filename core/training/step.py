@@ -7,7 +7,8 @@ import torch
 
 from core.training.config import TrainConfig
 from core.training.device import DeviceChoice
-from core.training.losses import compute_loss
+from core.training.losses import RAY_WEIGHT, compute_loss, ray_loss
+from core.training.models import ray_logits
 from core.training.sampling import Batch
 
 
@@ -20,7 +21,9 @@ def train_step(
     scaler: torch.amp.GradScaler | None = None,
 ) -> tuple[float, torch.Tensor]:
     """Run one step; returns ``(loss, counts)`` with counts int64 ``(L, 4)`` tp/fp/fn/tn of the
-    foreground on the valid pixels (computed on the logits of this step, no extra forward)."""
+    foreground on the valid pixels (computed on the logits of this step, no extra forward). With edge rays
+    in the batch the step also minimises their :func:`~core.training.losses.ray_loss`; ``loss`` is the
+    segmentation loss alone, the one validation measures too (the curves compare the two)."""
     x = torch.from_numpy(batch.x).to(choice.device, non_blocking=True)
     if choice.channels_last:
         x = x.contiguous(memory_format=torch.channels_last)
@@ -29,13 +32,17 @@ def train_step(
     with choice.autocast():
         logits = model(x)
     loss = compute_loss(logits.float(), targets, config.training_type)
+    total = loss
+    if "rays" in targets:
+        rays = ray_logits(logits, config.n_labels, distance=config.use_distance_head)
+        total = loss + RAY_WEIGHT * ray_loss(rays, targets)
     optimizer.zero_grad(set_to_none=True)
     if scaler is not None:
-        scaler.scale(loss).backward()
+        scaler.scale(total).backward()
         scaler.step(optimizer)
         scaler.update()
     else:
-        loss.backward()
+        total.backward()
         optimizer.step()
     with torch.no_grad():
         counts = batch_counts(logits.detach().float(), targets, config)

@@ -92,7 +92,7 @@ def validate(
         maps = predict_maps(model, card, im.pixels, views=views)
         predict_s += time.monotonic() - start
         all_maps.append(maps)
-        targets = network_targets(im.labels, im.valid, config)
+        targets = network_targets(im.labels, im.valid, config, rays=False)
         tmaps = {k: torch.from_numpy(v).unsqueeze(0) for k, v in maps.items()}
         ttargets = {k: torch.from_numpy(np.ascontiguousarray(v)).unsqueeze(0) for k, v in targets.items()}
         losses.append(float(loss_from_maps(tmaps, ttargets, config.training_type)))

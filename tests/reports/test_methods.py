@@ -111,3 +111,16 @@ def test_contact_weighting_of_instance_trainings_is_stated():
     data.config.pop("contact_weight")  # trainings from before contact weighting: nothing said
     data.config["training_type"] = "instance"
     assert "two different objects" not in methods_paragraph(data)
+
+
+def test_edge_rays_of_instance_trainings_are_stated():
+    data = synthetic_report()
+    data.config.update({"training_type": "instance", "edge_rays": True})
+    assert "distance to the object's edge in 16 directions" in methods_paragraph(data)
+    data.config["edge_rays"] = False
+    assert "16 directions" not in methods_paragraph(data)
+    data.config.update({"edge_rays": True, "training_type": "semantic"})
+    assert "16 directions" not in methods_paragraph(data)
+    data.config.pop("edge_rays")  # trainings from before edge rays: nothing said
+    data.config["training_type"] = "instance"
+    assert "16 directions" not in methods_paragraph(data)

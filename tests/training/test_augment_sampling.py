@@ -94,9 +94,17 @@ def test_batches_are_deterministic_biased_to_objects_and_shaped():
     assert set(np.unique(a.targets["weight"])) <= {1.0, 1.0 + cfg.contact_weight}
     unweighted = PatchSampler(images, config("instance", contact_weight=0.0), norm, batch_size=1)
     assert "weight" not in unweighted.batch(0).targets
+    assert a.targets["rays"].shape == (4, 16, 32, 32) and a.targets["rays"].dtype == np.float32  # every 2nd
+    assert a.targets["ray_cut"].shape == (4, 16, 32, 32) and a.targets["ray_cut"].dtype == bool
+    objects = a.targets["cls"][:, 0, ::2, ::2] > 0
+    assert (a.targets["rays"].transpose(1, 0, 2, 3)[:, objects] >= 0.5).all()
+    assert (a.targets["rays"].transpose(1, 0, 2, 3)[:, ~objects] == 0).all()
+    no_rays = PatchSampler(images, config("instance", edge_rays=False), norm, batch_size=1).batch(0)
+    assert "rays" not in no_rays.targets and "ray_cut" not in no_rays.targets
     assert all((sampler.batch(i).targets["cls"] > 0).reshape(4, -1).any(1).all() for i in range(5))
     sem = PatchSampler(images, config("semantic"), norm, batch_size=2).batch(0)
     assert sem.targets["mask"].shape == (2, 1, 64, 64) and sem.targets["mask"].dtype == np.float32
+    assert "rays" not in sem.targets
 
 
 def test_roi_only_patches_come_from_the_roi():

@@ -37,6 +37,7 @@ def test_round_trip_through_json():
         ({"contact_weight": -1.0}, "contact_weight=-1.0 must be a number from 0"),
         ({"contact_weight": True}, "contact_weight=True"),
         ({"contact_weight": 1000}, "contact_weight=1000"),
+        ({"edge_rays": 1}, "edge_rays=1 must be True"),
     ],
 )
 def test_bad_values_are_named(change, words):

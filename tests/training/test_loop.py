@@ -59,7 +59,12 @@ def test_instance_training_writes_a_complete_package(tmp_path):
     assert card["postprocess"][0]["tuned_score"] >= best - 1e-9
     assert card["out_channels"] == 4 and card["distance_head"] is True
     assert card["loss"] == ("Dice + focal over background, interior and boundary, and binary cross-entropy on "
-                            "the distance map (ignoring unannotated pixels)")
+                            "the distance map, plus the mean absolute error of the distances to the object's edge "
+                            "along 16 directions (ignoring unannotated pixels)")
+    # the network trained with 16 edge-ray channels more; the package keeps the four maps post-processing uses
+    best_weights = torch.load(tmp_path / "best.pt", weights_only=True)
+    assert best_weights["segmentation_head.0.weight"].shape[0] == 20
+    assert model.segmentation_head[0].out_channels == 4
     assert [c["map"] for c in card["output_layout"]] == ["background", "interior", "boundary", "distance"]
     assert set(card["postprocess"][0]) >= {"threshold", "seed_threshold", "min_size", "label_id"}
     assert {"f1", "ap"} <= set(card["metrics"]["per_label"][0]["instance"])

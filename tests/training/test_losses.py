@@ -117,3 +117,39 @@ def test_instance_weights_scale_each_pixels_focal_and_distance_terms():
     maps = logits_to_maps(logits, "instance", 1, distance=True)
     from_maps = loss_from_maps(maps, {"cls": cls, "valid": valid, "dist": dist, "weight": heavy}, "instance")
     assert torch.allclose(from_maps, weighted.detach(), atol=1e-4)
+
+
+def test_ray_loss_by_hand_on_uncut_object_rays():
+    from core.training.losses import ray_loss
+
+    k = 16
+    cls = torch.zeros(1, 1, 4, 4, dtype=torch.long)
+    cls[0, 0, 1:3, 1:3] = 1  # four object pixels
+    dist = torch.zeros(1, 1, 4, 4)
+    dist[0, 0, 1:3, 1:3] = torch.tensor([[1.0, 0.5], [0.5, 0.5]])
+    rays = torch.full((1, k, 4, 4), 2.0)
+    valid = torch.ones(1, 4, 4, dtype=torch.bool)
+    cut = torch.zeros(1, k, 4, 4, dtype=torch.bool)
+    targets = {"cls": cls, "dist": dist, "valid": valid, "rays": rays, "ray_cut": cut}
+    assert float(ray_loss(rays.clone(), targets)) == 0.0
+    pred = rays.clone()
+    pred[0, 0, 1, 1] = 5.0  # 3 px off on one ray of the centre pixel (weight 1)
+    total_weight = k * (1.0 + 3 * 0.5)
+    assert float(ray_loss(pred, targets)) == pytest.approx(3.0 / total_weight)
+    pred[0, :, 0, 0] = 100.0  # a background pixel: not counted
+    assert float(ray_loss(pred, targets)) == pytest.approx(3.0 / total_weight)
+    cut[0, 0, 1, 1] = True  # that ray left the patch: its length is unknown
+    assert float(ray_loss(pred, targets)) == pytest.approx(0.0)
+    valid[0, 1, 2] = False  # an unannotated pixel counts nothing either
+    pred[0, 3, 1, 2] = 7.0
+    assert float(ray_loss(pred, targets)) == pytest.approx(0.0)
+    # without a distance head every object pixel counts once
+    no_dist = {key: value for key, value in targets.items() if key != "dist"}
+    pred[0, 5, 2, 2] = 4.0
+    assert float(ray_loss(pred, no_dist)) == pytest.approx(2.0 / (k * 3 - 1))
+    # rays given on every 2nd pixel are compared with the network's rays there
+    pred = rays.clone()
+    pred[0, 2, 2, 2] = 3.0  # on the grid: object pixel (2, 2), weight 0.5
+    pred[0, 2, 1, 2] = 9.0  # off the grid: not compared
+    grid = {**targets, "rays": rays[..., ::2, ::2], "ray_cut": torch.zeros(1, k, 2, 2, dtype=torch.bool)}
+    assert float(ray_loss(pred, grid)) == pytest.approx(0.5 / (k * 0.5))

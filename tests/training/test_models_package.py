@@ -110,3 +110,25 @@ def test_compact_default_has_no_unused_stage_and_small_files(tmp_path):
     assert model(torch.zeros(1, 1, 64, 64)).shape == (1, 4, 64, 64)
     full = build_model("resnet18", 1, 4)
     assert hasattr(full.encoder, "layer4") and sum(p.numel() for p in full.parameters()) > 12_000_000
+
+
+def test_edge_rays_train_on_extra_channels_that_the_package_drops():
+    from core.training.models import RAY_COUNT, inference_model, ray_logits, training_channels
+
+    assert RAY_COUNT == 16
+    assert training_channels("instance", 2, distance=True, rays=True) == 8 + 32
+    assert training_channels("instance", 2, distance=True, rays=False) == 8
+    assert training_channels("semantic", 2, distance=False, rays=True) == 2
+    torch.manual_seed(0)
+    model = build_model("resnet18-compact", 1, training_channels("instance", 1, distance=True, rays=True)).eval()
+    packaged = inference_model(model, 4)
+    x = torch.randn(1, 1, 64, 64)
+    with torch.no_grad():
+        full, cut = model(x), packaged(x)
+    assert full.shape[1] == 20 and cut.shape[1] == 4
+    assert torch.allclose(full[:, :4], cut, atol=1e-6)
+    assert ray_logits(full, 1, distance=True).shape == (1, 16, 64, 64)
+    assert model.segmentation_head[0].out_channels == 20  # the training network is left as it is
+    assert inference_model(packaged, 4) is packaged
+    with pytest.raises(InvalidInputError, match="fewer than"):
+        inference_model(packaged, 5)
