@@ -10,7 +10,7 @@ Peers at equal CPU time: StarDist F1 0.82 after 5 min, 0.90 after 25 min; Otsu +
 
     python bench/train_quality.py --dataset dsb2018_fluo --duration quick [--data ../shared/data]
         [--patch 128] [--encoder resnet18] [--no-distance] [--normalization auto|dataset|image] [--scale auto|F]
-        [--views 1|2|4|8] [--contact-weight F]
+        [--views 1|2|4|8] [--contact-weight F] [--no-rays]
         [--threads N]
         [--steps N] [--json out.json] [--keep DIR]
 
@@ -163,6 +163,7 @@ def run(name: str, args, settings: Settings) -> dict:
         scale=args.scale if args.scale == "auto" else float(args.scale),
         views=args.views,
         contact_weight=args.contact_weight,
+        edge_rays=not args.no_rays,
         max_steps=args.steps or None,
         steps_per_epoch=max(args.steps // 8, 1) if args.steps else None,
     )
@@ -182,6 +183,7 @@ def run(name: str, args, settings: Settings) -> dict:
     print(f"{name}: {len(train_set)} training / {len(val_set)} validation images, {spec['type']}, "
           f"budget {budget:.0f} s, patch {args.patch}, encoder {args.encoder}, distance head {not args.no_distance}, "
           f"normalisation {args.normalization}, scale {args.scale}, contact weight {args.contact_weight:g}, "
+          f"edge rays {cfg.edge_rays and spec['type'] == 'instance'}, "
           f"torch threads {torch.get_num_threads()}",
           flush=True)
     start = time.monotonic()
@@ -246,6 +248,8 @@ def main() -> None:
                     help="flipped/rotated views averaged when predicting (default: the product's)")
     ap.add_argument("--contact-weight", type=float, default=TrainConfig.contact_weight,
                     help="instance: extra loss weight where two objects meet (0: none; default: the product's)")
+    ap.add_argument("--no-rays", action="store_true",
+                    help="instance: train without the edge rays (default: the product's, with them)")
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     ap.add_argument("--json", default="", help="also write the results to this JSON file")
     ap.add_argument("--keep", default="", help="copy each trained model package to KEEP/<dataset>")

@@ -3,10 +3,12 @@
 Same model, batch size, patch size and output channels, in the same run, measured in alternating blocks
 (engine, bare, engine, bare, ...) so that load from other processes hits both alike. The engine reads
 patches from images through region reads, biases them to objects, augments them (flips, rotations,
-elastic, intensity, noise), builds 3-class + distance targets in a background thread and trains with
-Dice + focal on valid pixels. The bare loop trains on one pre-made batch with smp's DiceLoss + FocalLoss.
+elastic, intensity, noise), builds 3-class + distance targets and the edge rays (unless --no-rays) in a
+background thread and trains with Dice + focal on valid pixels plus the rays' error. The bare loop trains
+the same network (the edge-ray channels included) on one pre-made batch with smp's DiceLoss + FocalLoss.
 
     python bench/train_throughput.py [--patch 128] [--batch 4] [--encoder resnet18] [--blocks 6] [--steps 8]
+        [--no-rays]
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from core.training.config import LabelSpec, TrainConfig  # noqa: E402
 from core.training.device import pick_device  # noqa: E402
 from core.training.encoders import DEFAULT_ENCODER  # noqa: E402
 from core.training.loader import BatchPrefetcher  # noqa: E402
-from core.training.models import build_model, out_channels  # noqa: E402
+from core.training.models import build_model, training_channels  # noqa: E402
 from core.training.normalization import compute_normalization  # noqa: E402
 from core.training.sampling import PatchSampler  # noqa: E402
 from core.training.sources import ArrayImage  # noqa: E402
@@ -60,14 +62,16 @@ def main() -> None:
     ap.add_argument("--blocks", type=int, default=6, help="alternating measurement blocks per loop")
     ap.add_argument("--steps", type=int, default=8, help="steps per block")
     ap.add_argument("--device", default="auto")
+    ap.add_argument("--no-rays", action="store_true", help="train without the edge rays (default: the product's)")
     args = ap.parse_args()
 
     torch.manual_seed(0)
     choice = pick_device(args.device)
     images = synthetic_images(6, max(512, args.patch))
     cfg = TrainConfig(training_type="instance", labels=(LabelSpec(1, "nucleus"),), encoder=args.encoder,
-                      patch_size=args.patch, batch_size=args.batch, learning_rate=1e-3)
-    n_out = out_channels("instance", 1, distance=True)
+                      patch_size=args.patch, batch_size=args.batch, learning_rate=1e-3,
+                      edge_rays=not args.no_rays)
+    n_out = training_channels("instance", 1, distance=True, rays=cfg.edge_rays)
     sampler = PatchSampler(images, cfg, compute_normalization(images), batch_size=args.batch)
 
     engine_model = build_model(args.encoder, 1, n_out).to(choice.device)
@@ -109,7 +113,8 @@ def main() -> None:
     engine, bare = statistics.median(engine_rates), statistics.median(bare_rates)
     print(f"device: {choice.describe()}; torch threads {torch.get_num_threads()}; "
           f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', '(unset)')}")
-    print(f"encoder {args.encoder}, patch {args.patch}, batch {args.batch}, {args.blocks} blocks x {args.steps} steps")
+    print(f"encoder {args.encoder}, patch {args.patch}, batch {args.batch}, {args.blocks} blocks x {args.steps} steps, "
+          f"edge rays {cfg.edge_rays} ({n_out} output channels)")
     print(f"data pipeline alone (one thread): {pipeline:.1f} patches/s")
     print(f"engine step + pipeline: {engine:.2f} images/s  (blocks: {', '.join(f'{r:.2f}' for r in engine_rates)})")
     print(f"bare smp loop:          {bare:.2f} images/s  (blocks: {', '.join(f'{r:.2f}' for r in bare_rates)})")
