@@ -19,6 +19,7 @@ from scipy import ndimage as ndi
 
 from core.evaluation import _checks
 from core.evaluation._labels import compact_labels
+from core.errors import InvalidInputError
 
 BACKGROUND, INTERIOR, BOUNDARY = 0, 1, 2
 
@@ -99,17 +100,23 @@ RAY_STEPS = ((0, 1), (1, 2), (1, 1), (2, 1), (1, 0), (2, -1), (1, -1), (1, -2),
              (0, -1), (-1, -2), (-1, -1), (-2, -1), (-1, 0), (-2, 1), (-1, 1), (-1, 2))
 
 
-def ray_distances(instances: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def ray_distances(
+    instances: np.ndarray, known: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """int (H, W) instance labels -> (float32 (K, H, W) distances, bool (K, H, W) cut), K = len(RAY_STEPS).
 
     For an object pixel and direction ``k``, the distance is how far the object reaches from the pixel along
     ``RAY_STEPS[k]``: ``(n + 0.5) * |step|`` where ``n`` steps stay on the object's label and step ``n + 1``
     lands on another label (background or another object), so the edge is taken halfway between the two
-    pixel centres. ``cut`` marks the rays that left the array before meeting an edge: the object goes on
-    beyond the border, and the distance there is only a lower bound. Background is 0 (and not cut).
+    pixel centres. ``cut`` marks the rays that left the array before meeting an edge, and, with ``known``
+    (bool (H, W): the pixels whose label is known), the rays whose first pixel off the object is unknown
+    (outside an ROI, padding): the object may go on there, and the distance is only a lower bound.
+    Background is 0 (and not cut).
     """
     labels = _checks.as_labels(instances, "instances")
     h, w = labels.shape
+    if known is not None and np.shape(known) != (h, w):
+        raise InvalidInputError(f"known has shape {np.shape(known)}; it must have the labels' shape {(h, w)}")
     dist = np.zeros((len(RAY_STEPS), h, w), dtype=np.float32)
     cut = np.zeros((len(RAY_STEPS), h, w), dtype=bool)
     inside = labels > 0
@@ -123,7 +130,11 @@ def ray_distances(instances: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             jump *= 2
         dist[k][inside] = (steps[inside] + 0.5) * float(np.hypot(dy, dx))
         end_row, end_col = rows + (steps + 1) * dy, cols + (steps + 1) * dx
-        cut[k] = inside & ((end_row < 0) | (end_row >= h) | (end_col < 0) | (end_col >= w))
+        outside = (end_row < 0) | (end_row >= h) | (end_col < 0) | (end_col >= w)
+        if known is not None:
+            ends = ~outside & inside
+            outside[ends] = ~np.asarray(known, dtype=bool)[end_row[ends], end_col[ends]]
+        cut[k] = inside & outside
     return dist, cut
 
 

@@ -14,7 +14,7 @@ Network targets per patch (``L`` labels, patch ``P``):
   (``edge_rays``), ``"rays"`` float32 ``(L * K, P / g, P / g)``: on every :data:`RAY_GRID`-th pixel (``g``)
   of each row and column, each object pixel's distance to its object's edge along the ``K`` directions of
   :func:`~core.evaluation.targets.ray_distances`, and ``"ray_cut"`` bool, the same shape: the rays that left
-  the patch (their distance is not known);
+  the patch or ended on a pixel that is not valid (their distance is not known);
 * both: ``"valid"`` bool ``(P, P)``: pixels that carry ground truth (padding and outside ROIs: False).
 
 At a working scale below 1 (:mod:`core.training.scale`) a patch is read from a window of ``P / scale`` image
@@ -160,7 +160,7 @@ def network_targets(
     if config.use_distance_head:
         out["dist"] = np.stack([distance_targets(plane) for plane in labels])
     if rays and config.edge_rays:
-        distances, cut = zip(*(ray_distances(plane) for plane in labels), strict=True)
+        distances, cut = zip(*(ray_distances(plane, valid) for plane in labels), strict=True)
         grid = (slice(None), slice(None, None, RAY_GRID), slice(None, None, RAY_GRID))
         out["rays"] = np.ascontiguousarray(np.concatenate(distances)[grid])
         out["ray_cut"] = np.ascontiguousarray(np.concatenate(cut)[grid])

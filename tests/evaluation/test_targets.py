@@ -150,3 +150,22 @@ def test_ray_distances_mark_rays_that_leave_the_array_and_match_marching():
     got, got_cut = ray_distances(scene)
     want, want_cut = _marched_rays(scene)
     assert np.array_equal(got, want) and np.array_equal(got_cut, want_cut)
+
+
+def test_ray_distances_count_rays_that_end_on_unknown_pixels_as_cut():
+    from core.errors import InvalidInputError
+    from core.evaluation.targets import ray_distances
+
+    labels = np.zeros((5, 8), dtype=np.int32)
+    labels[1:4, 1:4] = 1
+    known = np.ones((5, 8), dtype=bool)
+    known[:, 4:] = False  # the object's right edge meets pixels outside the ROI: it may go on there
+    dist, cut = ray_distances(labels, known)
+    plain_dist, plain_cut = ray_distances(labels)
+    right, left = 0, 8  # RAY_STEPS indices of (0, 1) and (0, -1)
+    assert np.array_equal(dist, plain_dist)  # the distances are the same; only what they mean differs
+    assert cut[right, 2, 2] and not plain_cut[right, 2, 2]
+    assert not cut[left, 2, 2]
+    assert not cut[:, labels == 0].any()
+    with pytest.raises(InvalidInputError, match="shape"):
+        ray_distances(labels, known[:, :4])

@@ -107,6 +107,18 @@ def test_batches_are_deterministic_biased_to_objects_and_shaped():
     assert "rays" not in sem.targets
 
 
+def test_edge_rays_that_end_on_pixels_without_ground_truth_count_as_cut():
+    from core.training.sampling import network_targets
+
+    labels = np.zeros((1, 32, 32), dtype=np.int32)
+    labels[0, 4:10, 2:8] = 1
+    valid = np.ones((32, 32), dtype=bool)
+    valid[:, 8:] = False  # outside the ROI right of the object: it may go on there
+    targets = network_targets(labels, valid, config("instance", patch_size=32))
+    right, left = 0, 8  # RAY_STEPS indices of (0, 1) and (0, -1)
+    assert targets["ray_cut"][right, 3, 2] and not targets["ray_cut"][left, 3, 2]  # pixel (6, 4) on the grid
+
+
 def test_roi_only_patches_come_from_the_roi():
     image, inst = discs(1, size=256)
     valid = np.zeros((256, 256), bool)
