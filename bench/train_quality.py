@@ -90,6 +90,25 @@ with one view against 0.785). Tried and not kept: growing the objects into a low
 (0.869-0.881 against 0.892-0.903 on the same dsb2018 maps: the objects' mean matched IoU fell), min_size and
 hole filling for Lucchi (no gain), averaging Lucchi's four half-pixel sampling phases (+0.008 with one view,
 nothing with 8 views), torch.compile of the training step (10 % faster after a 69 s compilation).
+Session 13, on a new host (AMD EPYC, 2 cores with AVX512-BF16: bf16 there, about 2.9 times the steps of
+session 12's): the code of session 12 gave dsb2018_fluo extended 0.9054 (12754 steps; the best epoch 0.879
+with one view). Edge rays kept (instance trainings also learn each object pixel's distance to its edge in 16
+lattice directions, on every 2nd pixel, weight 0.2; a training-only task that the package slices off):
+0.9083 (9738 steps, the step about 20 % dearer; precision 0.915, recall 0.901, 302 of 335 nuclei found),
+quick 0.876 (1154 steps). Tried on the way: StarDist's 32 rays on a grid of 2, 0.9072 (7249 steps; the late
+epochs' one-view F1 about 0.894 against 0.870 without rays); 16 rays on every pixel, 0.9060 (8506 steps).
+Not kept: objects from the predicted rays by StarDist's non-maximum suppression (0.871 on the same maps) or
+mixed with the watershed (0.884). Where that 0.9083 model errs (33 nuclei missed): about 10 are artefacts of
+the ground truth (four 21-pixel circles in one image, border strips, large nuclei cut in two by straight
+lines), most of the rest clusters of small fragments and waisted touching pairs.
+Session 14, on another host (Intel Xeon, 2 cores with AMX-BF16; the bf16 step about 10 per second): dsb2018_fluo
+extended 0.9177 (17673 steps; the best epoch 0.9072 with one view, 0.9114 with the complete search, 8 views
+kept; the weight average 0.9069 not kept), quick 0.8956 (2111 steps), bbbc039 quick 0.962 (1729 steps).
+bench/train_throughput.py there: 37.6 images/s with edge rays against 46.8 without (the data pipeline alone
+200 against 530 patches/s on one thread), the bare smp loop 22.2: ratios 1.69 and 2.11. With --seed 1 (another
+split and start; its 12 validation images are easier): dsb2018_fluo extended 0.964 (14317 steps). The semantic
+training, unchanged since session 12, on that host: lucchi extended IoU 0.8862 (18277 steps against 4646-4844;
+the best epoch, the weight average 0.8755 not kept), quick 0.833 (2554 steps).
 """
 
 from __future__ import annotations
