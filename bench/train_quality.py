@@ -101,9 +101,10 @@ Not kept: objects from the predicted rays by StarDist's non-maximum suppression 
 mixed with the watershed (0.884). Where that 0.9083 model errs (33 nuclei missed): about 10 are artefacts of
 the ground truth (four 21-pixel circles in one image, border strips, large nuclei cut in two by straight
 lines), most of the rest clusters of small fragments and waisted touching pairs.
-Session 14, on another host (Intel Xeon, 2 cores with AMX-BF16; the bf16 step about 10 per second): dsb2018_fluo
-extended 0.9177 (17673 steps; the best epoch 0.9072 with one view, 0.9114 with the complete search, 8 views
-kept; the weight average 0.9069 not kept), quick 0.8956 (2111 steps), bbbc039 quick 0.962 (1729 steps).
+Session 14, on another host (Intel Xeon, 2 cores with AMX-BF16; about 10 training steps per second):
+dsb2018_fluo extended 0.9177 (17673 steps; the best epoch 0.9072 with one view, 0.9114 with the complete
+search, 8 views kept; the weight average 0.9069 not kept), quick 0.8956 (2111 steps), bbbc039 quick 0.962
+(1729 steps).
 bench/train_throughput.py there: 37.6 images/s with edge rays against 46.8 without (the data pipeline alone
 200 against 530 patches/s on one thread), the bare smp loop 22.2: ratios 1.69 and 2.11. With --seed 1 (another
 split and start; its 12 validation images are easier): dsb2018_fluo extended 0.964 (14317 steps). The semantic

@@ -19,7 +19,6 @@ from scipy import ndimage as ndi
 
 from core.evaluation import _checks
 from core.evaluation._labels import compact_labels
-from core.errors import InvalidInputError
 
 BACKGROUND, INTERIOR, BOUNDARY = 0, 1, 2
 
@@ -115,8 +114,7 @@ def ray_distances(
     """
     labels = _checks.as_labels(instances, "instances")
     h, w = labels.shape
-    if known is not None and np.shape(known) != (h, w):
-        raise InvalidInputError(f"known has shape {np.shape(known)}; it must have the labels' shape {(h, w)}")
+    known = _checks.valid_mask(known, (h, w))
     dist = np.zeros((len(RAY_STEPS), h, w), dtype=np.float32)
     cut = np.zeros((len(RAY_STEPS), h, w), dtype=bool)
     inside = labels > 0
@@ -133,7 +131,7 @@ def ray_distances(
         outside = (end_row < 0) | (end_row >= h) | (end_col < 0) | (end_col >= w)
         if known is not None:
             ends = ~outside & inside
-            outside[ends] = ~np.asarray(known, dtype=bool)[end_row[ends], end_col[ends]]
+            outside[ends] = ~known[end_row[ends], end_col[ends]]
         cut[k] = inside & outside
     return dist, cut
 

@@ -114,15 +114,16 @@ def ray_loss(rays: torch.Tensor, targets: dict[str, torch.Tensor]) -> torch.Tens
 
     Only object pixels on valid pixels count, each weighted by its normalised distance to the edge
     (``targets["dist"]``; 1 without a distance head), so that pixels near an object's centre, whose rays
-    describe its whole outline, count most (as in StarDist). Rays that left the patch (``"ray_cut"``) count
-    nothing: their true length is unknown.
+    describe its whole outline, count most (as in StarDist). Rays whose true length is unknown
+    (``"ray_cut"``: they left the patch or ended on a pixel without ground truth) count nothing.
     """
     step = rays.shape[-1] // targets["rays"].shape[-1]
     rays = rays[..., ::step, ::step].float()
     b, channels, h, w = rays.shape
     n_labels = targets["cls"].shape[1]
-    per_pixel = targets["dist"].float() if "dist" in targets else (targets["cls"] > 0).float()
-    per_pixel = (per_pixel * targets["valid"].unsqueeze(1))[..., ::step, ::step]  # (B, L, H / g, W / g)
+    per_pixel = targets["dist"] if "dist" in targets else targets["cls"] > 0
+    # (B, L, h, w): the pixels the rays are compared on
+    per_pixel = per_pixel[..., ::step, ::step].float() * targets["valid"][:, None, ::step, ::step]
     k = channels // n_labels
     weight = per_pixel.unsqueeze(2).expand(b, n_labels, k, h, w).reshape(b, channels, h, w)
     weight = weight * ~targets["ray_cut"]
