@@ -418,6 +418,28 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+# --- lab password -------------------------------------------------------------------------------------
+def cmd_password(args: argparse.Namespace, settings: Settings) -> int:
+    import getpass
+
+    from core.password import hash_password
+
+    if args.stdin:
+        line = sys.stdin.readline()
+        if not line:
+            raise SegStudioError("no password on stdin; pipe one line into `segstudio password --stdin`")
+        password = line.removesuffix("\n").removesuffix("\r")
+    else:
+        password = getpass.getpass("Lab password: ")
+        if password != getpass.getpass("The same again: "):
+            raise SegStudioError("the two passwords differ; nothing was made, run `segstudio password` again")
+    stored = hash_password(password)
+    print(f"export SEGSTUDIO_PASSWORD_HASH={stored}")
+    print("Set this in the environment of the app (e.g. paste the line above before `bash .ci/app`) and "
+          "restart it.", file=sys.stderr)
+    return 0
+
+
 # --- parser ---------------------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -532,6 +554,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("worker", help="run the training worker in the foreground")
     p.add_argument("--slots", type=int, default=None, help="trainings at a time (default $SEGSTUDIO_WORKER_SLOTS or 1)")
     p.set_defaults(handler=cmd_worker)
+
+    p = sub.add_parser("password", help="make the SEGSTUDIO_PASSWORD_HASH of a lab password (salted scrypt)")
+    p.add_argument("--stdin", action="store_true",
+                   help="read the password from the first line of stdin instead of asking twice without echo")
+    p.set_defaults(handler=cmd_password)
 
     p = sub.add_parser("demo", help="create the demo project (nuclei images with annotations)")
     p.add_argument("--json", action="store_true")
