@@ -14,7 +14,6 @@ so that a lab that set one keeps working; the app then tells the admin how to up
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
 import hmac
 import os
@@ -34,7 +33,7 @@ _R_RANGE = (1, 32)
 _P_RANGE = (1, 16)
 _MAXMEM = 2**31 - 1
 
-HOW_TO_MAKE = ("make one with `segstudio password` and set SEGSTUDIO_PASSWORD_HASH to what it prints")
+HOW_TO_MAKE = "make one with `segstudio password` and set SEGSTUDIO_PASSWORD_HASH to what it prints"
 _LEGACY = re.compile(r"[0-9a-fA-F]{64}")
 _PARAMS = re.compile(r"n=(\d+),r=(\d+),p=(\d+)")
 
@@ -89,7 +88,7 @@ def _malformed(stored: str, why: str) -> InvalidInputError:
 
 
 def parse_stored(stored: str) -> StoredHash:
-    """Check and parse a SEGSTUDIO_PASSWORD_HASH value; raise InvalidInputError saying what form is expected."""
+    """Check and parse a SEGSTUDIO_PASSWORD_HASH value; InvalidInputError says what form is expected."""
     text = stored.strip()
     if _LEGACY.fullmatch(text):
         return StoredHash(scheme="sha256", digest=bytes.fromhex(text))
@@ -105,10 +104,11 @@ def parse_stored(stored: str) -> StoredHash:
     if not (_N_RANGE[0] <= n <= _N_RANGE[1] and n & (n - 1) == 0):
         raise _malformed(stored, f"n={n} must be a power of 2 from {_N_RANGE[0]} to {_N_RANGE[1]}")
     if not (_R_RANGE[0] <= r <= _R_RANGE[1] and _P_RANGE[0] <= p <= _P_RANGE[1]):
-        raise _malformed(stored, f"r={r} must be {_R_RANGE[0]}-{_R_RANGE[1]} and p={p} {_P_RANGE[0]}-{_P_RANGE[1]}")
+        raise _malformed(stored, f"r={r} must be {_R_RANGE[0]}-{_R_RANGE[1]} and p={p} "
+                                 f"{_P_RANGE[0]}-{_P_RANGE[1]}")
     try:
         salt, digest = _b64decode(parts[2]), _b64decode(parts[3])
-    except (ValueError, binascii.Error) as exc:
+    except ValueError as exc:  # binascii.Error included
         raise _malformed(stored, "its salt or hash is not URL-safe base64") from exc
     if len(salt) < 8 or len(digest) < 16:
         raise _malformed(stored, f"its salt ({len(salt)} bytes) or hash ({len(digest)} bytes) is too short")
@@ -116,7 +116,7 @@ def parse_stored(stored: str) -> StoredHash:
 
 
 def is_legacy(stored: str) -> bool:
-    """True when ``stored`` is the old unsalted SHA-256 form (raises InvalidInputError when it is malformed)."""
+    """True when ``stored`` is the old unsalted SHA-256 form (InvalidInputError when it is malformed)."""
     return parse_stored(stored).legacy
 
 

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import pytest
 
+from core.password import hash_password
 from tests.browser.conftest import start_app, stop_app, wait_for_idle
-from ui.sidebar import password_hash
 
 pytestmark = pytest.mark.browser
 
 
 def test_lab_password_gates_every_page(tmp_path, browser_page):
-    app = start_app(tmp_path / "data", tmp_path / "log.txt", {"SEGSTUDIO_PASSWORD_HASH": password_hash("s3cret")})
+    env = {"SEGSTUDIO_PASSWORD_HASH": hash_password("s3cret")}  # as `segstudio password` makes it
+    app = start_app(tmp_path / "data", tmp_path / "log.txt", env)
     try:
         page = browser_page
         for path in ("/", "/projects", "/annotate", "/wizard", "/trainings"):
