@@ -55,6 +55,7 @@ def test_the_legacy_sha256_form_still_works_and_is_told_apart():
     ("scrypt:n=1000,r=8,p=1:c2FsdHNhbHQ:aGFzaGhhc2hoYXNoaGFzaA", "power of 2"),
     ("scrypt:n=1073741824,r=8,p=1:c2FsdHNhbHQ:aGFzaGhhc2hoYXNoaGFzaA", "power of 2"),
     ("scrypt:n=16384,r=99,p=1:c2FsdHNhbHQ:aGFzaGhhc2hoYXNoaGFzaA", "r=99"),
+    ("scrypt:n=1048576,r=32,p=1:c2FsdHNhbHQ:aGFzaGhhc2hoYXNoaGFzaA", "4096 MiB; at most 256 MiB"),
     ("scrypt:n=16384,r=8,p=1:c2Fsd+Nh/HQ=:aGFzaGhhc2hoYXNoaGFzaA", "base64"),
     ("scrypt:n=16384,r=8,p=1:c2E:aGFzaGhhc2hoYXNoaGFzaA", "too short"),
 ])
@@ -83,4 +84,4 @@ def test_hashing_is_slow_enough_and_not_too_slow():
     start = time.perf_counter()
     verify_password("correct horse", hash_password("correct horse"))
     per_hash = (time.perf_counter() - start) / 2
-    assert 0.01 < per_hash < 2.0, per_hash  # about 50-110 ms each on the 2-core CI machine
+    assert 0.01 < per_hash < 2.0, per_hash  # 110-165 ms each on a busy 2-core machine
