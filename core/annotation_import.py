@@ -53,6 +53,7 @@ class MaskResult:
 class MaskImportOutcome:
     images: int = 0
     shapes: int = 0
+    replaced: list[str] = field(default_factory=list)  # masks that replaced an image's objects of the label
     skipped: list[str] = field(default_factory=list)  # masks not imported: the image has its objects already
     errors: list[str] = field(default_factory=list)
 
@@ -218,6 +219,8 @@ def import_paired_masks(
         if result.written:
             outcome.images += 1
             outcome.shapes += result.shapes
+            if result.what == repo.IMPORT_REPLACED:
+                outcome.replaced.append(result.message)
         else:
             outcome.skipped.append(result.message)
     return outcome

@@ -168,6 +168,8 @@ def _import_masks(args, settings, engine, project_id, pairing) -> bool:  # type:
         print(f"error: {message}", file=sys.stderr)
     if not args.json:
         print(f"Imported masks for {outcome.images} images ({outcome.shapes} objects) as label {args.label!r}.")
+        for message in outcome.replaced:
+            print(f"  replaced: {message}")
         for message in outcome.skipped:
             print(f"  skipped: {message}")
     return bool(errors)
