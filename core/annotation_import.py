@@ -60,7 +60,7 @@ class MaskImportOutcome:
 
 @dataclass
 class MaskPairing:
-    """Image file -> its mask file; ``masks`` are the mask files (resolved), ``problems`` one line per image."""
+    """Image file -> its mask file; ``masks``: the mask files (resolved); ``problems``: one line per image."""
 
     pairs: dict[Path, Path] = field(default_factory=dict)
     masks: set[Path] = field(default_factory=set)
@@ -105,7 +105,9 @@ def pair_masks(image_files: Sequence[Path], mask_dir: Path, *, roots: Iterable[P
     """Pair each image file with its own mask (see the module's docstring); files that are masks of other
     files are masks, not images: they are in ``masks`` and get no pair of their own."""
     if not mask_dir.is_dir():
-        raise SegStudioError(f"The mask folder {str(mask_dir)!r} does not exist; give the folder holding the masks.")
+        raise SegStudioError(
+            f"The mask folder {str(mask_dir)!r} does not exist; give the folder holding the masks."
+        )
     roots = list(roots)
     stems = Counter(_stem(f.name) for f in image_files)
     found: dict[Path, Path | None] = {}
@@ -126,27 +128,30 @@ def pair_masks(image_files: Sequence[Path], mask_dir: Path, *, roots: Iterable[P
                 f"{file}: no mask named {_stem(file.name)}.tif/.png (or _mask, _masks, _label) "
                 f"in {wanted[file]}; skipped."
             )
-        elif claimed[mask.resolve()] > 1:
-            others = sorted(str(f) for f, m in found.items() if m is not None and m.resolve() == mask.resolve())
+        elif claimed[claim := mask.resolve()] > 1:
+            others = sorted(str(f) for f, m in found.items() if m is not None and m.resolve() == claim)
             out.problems.append(
-                f"{file}: the mask {mask} fits {len(others)} images of the same name ({', '.join(others)}), so "
-                "it is not imported; put each image's mask in the subfolder of the mask folder that matches the "
-                "image's folder, and import the folder holding them."
+                f"{file}: the mask {mask} fits {len(others)} images of the same name "
+                f"({', '.join(others)}), so it is not imported; put each image's mask in the subfolder of "
+                "the mask folder that matches the image's folder, and import the folder holding them."
             )
         else:
             out.pairs[file] = mask
     return out
 
 
-def read_mask(mask_path: Path, image_hw: Sequence[int], *, max_megapixels: float, max_channels: int) -> np.ndarray:
+def read_mask(
+    mask_path: Path, image_hw: Sequence[int], *, max_megapixels: float, max_channels: int
+) -> np.ndarray:
     """The 2D label mask of an image of ``image_hw`` (H, W), its size checked from the header first."""
     info = probe(mask_path, max_megapixels=float("inf"), max_channels=max_channels)
     check_mask_matches((info.height, info.width), image_hw, mask_path.name)
     if info.megapixels > max_megapixels:
         raise AnnotationError(
-            f"mask {mask_path.name!r} is {info.width}x{info.height} pixels ({info.megapixels:,.0f} megapixels), "
-            f"more than the limit of {max_megapixels:g} megapixels for a mask read whole; annotate an image "
-            "this large by hand or import masks of smaller images (tiles)"
+            f"mask {mask_path.name!r} is {info.width}x{info.height} pixels "
+            f"({info.megapixels:,.0f} megapixels), more than the limit of {max_megapixels:g} megapixels "
+            "for a mask read whole; annotate an image this large by hand or import masks of smaller "
+            "images (tiles)"
         )
     if info.channels != 1 and not (info.palette or info.colour == "palette"):
         raise AnnotationError(
@@ -159,7 +164,13 @@ def read_mask(mask_path: Path, image_hw: Sequence[int], *, max_megapixels: float
 
 
 def import_mask(
-    settings: Settings, engine: Engine, image_id: int, mask_path: Path, label_id: int, *, replace: bool = False
+    settings: Settings,
+    engine: Engine,
+    image_id: int,
+    mask_path: Path,
+    label_id: int,
+    *,
+    replace: bool = False,
 ) -> MaskResult:
     """Import one mask's instances into an image as polygons of ``label_id``, never doubling them."""
     with session_scope(engine) as session:
@@ -173,8 +184,8 @@ def import_mask(
     n, name, label_name, mask_name = len(records), image.name, label.name, mask_path.name
     messages = {
         repo.IMPORT_ADDED: f"{name}: {n} object(s) imported from {mask_name} as label {label_name!r}.",
-        repo.IMPORT_REPLACED: f"{name}: its {existing} object(s) of label {label_name!r} were replaced by the "
-                              f"{n} of {mask_name}.",
+        repo.IMPORT_REPLACED: f"{name}: its {existing} object(s) of label {label_name!r} were replaced "
+                              f"by the {n} of {mask_name}.",
         repo.IMPORT_SAME: f"{name}: the {n} object(s) of {mask_name} are there already as label "
                           f"{label_name!r}; nothing was added.",
         repo.IMPORT_KEPT: f"{name}: has {existing} object(s) of label {label_name!r} already, not those of "
@@ -203,7 +214,7 @@ def import_paired_masks(
     *,
     replace: bool = False,
 ) -> MaskImportOutcome:
-    """Import each image file's mask into the image imported from that file; one bad mask loses nothing else."""
+    """Import each image file's mask into the image imported from that file; one bad mask loses nothing."""
     with session_scope(engine) as session:
         label = repo.find_label(session, project_id, label_name)
     outcome = MaskImportOutcome()
@@ -212,7 +223,9 @@ def import_paired_masks(
             image_id = _image_of_file(engine, project_id, file)
             if image_id is None:
                 continue  # the image itself failed to import; its error was reported already
-            result = import_mask(settings, engine, image_id, mask_path, label.id, replace=replace)  # type: ignore[arg-type]
+            result = import_mask(
+                settings, engine, image_id, mask_path, label.id, replace=replace  # type: ignore[arg-type]
+            )
         except SegStudioError as exc:
             outcome.errors.append(str(exc))
             continue
@@ -237,7 +250,7 @@ def import_masks_for_images(
     roots: Iterable[Path] = (),
     replace: bool = False,
 ) -> MaskImportOutcome:
-    """Pair the image files with their masks (:func:`pair_masks`) and import them (:func:`import_paired_masks`)."""
+    """Pair image files and masks (:func:`pair_masks`), then import them (:func:`import_paired_masks`)."""
     pairing = pair_masks(image_files, mask_dir, roots=roots)
     outcome = import_paired_masks(settings, engine, project_id, pairing.pairs, label_name, replace=replace)
     outcome.errors[:0] = pairing.problems

@@ -482,8 +482,9 @@ def build_parser() -> argparse.ArgumentParser:
                                    "or in the subfolder matching each image's folder")
     p.add_argument("--label", help="the label the masks are for")
     p.add_argument("--replace-annotations", action="store_true",
-                   help="with --masks: replace the objects of --label that an image has already by its mask's "
-                        "(without it, such images are skipped and listed; the same mask again adds nothing)")
+                   help="with --masks: replace the objects of --label that an image has already by its "
+                        "mask's (without it, such images are skipped and listed; the same mask again adds "
+                        "nothing)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=cmd_import)
 

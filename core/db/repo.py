@@ -304,8 +304,8 @@ def status_counts(session: Session, project_id: int) -> dict[str, int]:
 # --- shapes -------------------------------------------------------------------------------------
 # Every write of an image's shapes takes SQLite's write lock first (BEGIN IMMEDIATE), so the reads that decide
 # the write (the version, the status, the shapes there) see the last commit and nothing else commits before
-# this write does. The image's ``updated_at`` is its version: it grows strictly with every write, even when two
-# writes fall in the same tick of the clock.
+# this write does. The image's ``updated_at`` is its version: it grows strictly with every write, even when
+# two writes fall in the same tick of the clock.
 _STALE_SAVE = (
     "{name} was saved from another tab or window since you opened it; nothing was overwritten. "
     "Reload the image to see the newer annotations, then redo your change."
@@ -428,7 +428,10 @@ def add_shapes(session: Session, image_id: int, records: Iterable[dict[str, Any]
 IMPORT_ADDED, IMPORT_SAME, IMPORT_KEPT, IMPORT_REPLACED = "added", "same", "kept", "replaced"
 
 
-def _outline_key(geometry: str, points: Iterable[Iterable[float]]) -> tuple[str, tuple[tuple[float, float], ...]]:
+_Outline = tuple[str, tuple[tuple[float, float], ...]]
+
+
+def _outline_key(geometry: str, points: Iterable[Iterable[float]]) -> _Outline:
     return geometry, tuple((round(float(x), 6), round(float(y), 6)) for x, y in points)
 
 
@@ -449,9 +452,9 @@ def import_label_shapes(
     """
     _lock_for_write(session)
     image = _fresh_image(session, image_id)
-    there = list(session.exec(
-        select(Shape).where(Shape.image_id == image_id, Shape.label_id == label_id, Shape.kind == KIND_ANNOTATION)
-    ))
+    there = list(session.exec(select(Shape).where(
+        Shape.image_id == image_id, Shape.label_id == label_id, Shape.kind == KIND_ANNOTATION
+    )))
     if there:
         same = sorted(_outline_key(s.geometry, s.points) for s in there) == sorted(
             _outline_key(r.get("geometry", ""), r.get("points", ())) for r in records
@@ -459,7 +462,8 @@ def import_label_shapes(
         if same or not replace:
             session.rollback()
             return (IMPORT_SAME if same else IMPORT_KEPT), len(there)
-        session.exec(delete(Shape).where(col(Shape.id).in_([s.id for s in there])))  # type: ignore[call-overload]
+        stale = [s.id for s in there]
+        session.exec(delete(Shape).where(col(Shape.id).in_(stale)))  # type: ignore[call-overload]
     _insert_shapes(session, image, records)
     session.commit()
     return (IMPORT_REPLACED if there else IMPORT_ADDED), len(there)

@@ -195,7 +195,8 @@ def test_import_label_shapes_never_doubles(engine):
         moved = {**square, "points": [[1, 1], [5, 1], [5, 5], [1, 5]]}
         assert repo.import_label_shapes(s, im.id, lab.id, [moved, square]) == ("kept", 1)
         assert len(repo.list_shapes(s, im.id)) == 1
-        assert repo.import_label_shapes(s, im.id, other.id, [{**square, "label_id": other.id}]) == ("added", 0)
+        square_m = {**square, "label_id": other.id}
+        assert repo.import_label_shapes(s, im.id, other.id, [square_m]) == ("added", 0)
         assert repo.import_label_shapes(s, im.id, lab.id, [moved, square], replace=True) == ("replaced", 1)
         by_label = {}
         for shape in repo.list_shapes(s, im.id):

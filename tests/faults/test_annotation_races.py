@@ -29,7 +29,7 @@ REPO = Path(__file__).resolve().parents[2]
 TRIALS = 50
 
 
-# --- two processes save the same image from the same version ---------------------------------------------------
+# --- two processes save the same image from the same version ----------------------------------------------
 
 def _polygon(label_id: int, worker: int, trial: int) -> dict:
     x, y = 10.0 * worker, float(trial % 40)
@@ -66,7 +66,8 @@ def test_two_processes_saving_the_same_version_one_is_refused(settings: Settings
     tasks = [ctx.Queue(), ctx.Queue()]
     results = ctx.Queue()
     workers = [
-        ctx.Process(target=_saver, args=(settings.database_url, w, image.id, label.id, tasks[w], results, barrier))
+        ctx.Process(target=_saver,
+                    args=(settings.database_url, w, image.id, label.id, tasks[w], results, barrier))
         for w in (0, 1)
     ]
     for proc in workers:
@@ -96,7 +97,7 @@ def test_two_processes_saving_the_same_version_one_is_refused(settings: Settings
     assert_sound(settings)
 
 
-# --- masks imported again, and images of the same name from different folders ------------------------------------
+# --- masks imported again, and images of the same name from different folders -------------------------
 
 def _two_discs(h: int = 48, w: int = 48, shift: int = 0) -> np.ndarray:
     yy, xx = np.mgrid[:h, :w]
@@ -121,7 +122,8 @@ def test_importing_the_same_masks_again_adds_nothing(app_env: Settings, tmp_path
     images, masks = tmp_path / "images", tmp_path / "masks"
     images.mkdir()
     masks.mkdir()
-    PILImage.fromarray(np.random.default_rng(0).integers(0, 255, (48, 48), dtype=np.uint8)).save(images / "a.png")
+    pixels = np.random.default_rng(0).integers(0, 255, (48, 48), dtype=np.uint8)
+    PILImage.fromarray(pixels).save(images / "a.png")
     tifffile.imwrite(masks / "a.tif", _two_discs())
     assert main(["project", "create", "P"]) == 0 and main(["labels", "add", "P", "cell"]) == 0
     command = ["import", "P", str(images), "--masks", str(masks), "--label", "cell"]
@@ -188,13 +190,14 @@ def test_images_of_the_same_name_from_different_folders_get_their_own_masks(app_
     assert_sound(app_env)
 
 
-# --- a mask that declares a huge image ------------------------------------------------------------------------
+# --- a mask that declares a huge image -------------------------------------------------------------------
 
 def _declared_huge_pyramid(path: Path, side: int = 100_000) -> None:
     """A 2 KB pyramidal TIFF whose header declares ``side`` x ``side`` px (and a half-size sub-level):
     written small, then its size tags patched."""
     with tifffile.TiffWriter(path) as tw:
-        tw.write(np.zeros((1024, 1024), np.uint8), tile=(256, 256), subifds=1, compression="zlib", metadata=None)
+        tw.write(np.zeros((1024, 1024), np.uint8), tile=(256, 256), subifds=1, compression="zlib",
+                 metadata=None)
         tw.write(np.zeros((512, 512), np.uint8), tile=(256, 256), subfiletype=1, compression="zlib",
                  metadata=None)
     with tifffile.TiffFile(path, mode="r+b") as tif:
@@ -243,7 +246,8 @@ def test_a_mask_declaring_a_huge_image_is_refused_from_its_header(settings: Sett
     engine.dispose()
     run = subprocess.run(
         [sys.executable, "-c", _BOMB_SCRIPT, str(settings.data_dir), str(image.id), str(bomb), str(label.id)],
-        capture_output=True, text=True, timeout=120, cwd=REPO, env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin"},
+        capture_output=True, text=True, timeout=120, cwd=REPO,
+        env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin"},
     )
     assert run.returncode == 0, run.stderr
     lines = run.stdout.splitlines()
