@@ -119,6 +119,10 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
     with session_scope(engine) as session:
         project = repo.find_project(session, args.project)
     files = expand_paths(args.paths)
+    pairing = None
+    if args.masks:
+        pairing = _pair_masks(args, files)
+        files = [f for f in files if f.resolve() not in pairing.masks]  # the masks are not images
     if not files:
         raise SegStudioError("No image files found in the paths given; give files or folders of images.")
 
@@ -128,8 +132,8 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
 
     report = import_files(settings, engine, project.id, [(p.name, p) for p in files], on_progress=progress)  # type: ignore[arg-type]
     masks_failed = False
-    if args.masks:
-        masks_failed = _import_masks(args, settings, engine, project.id, files, report)  # type: ignore[arg-type]
+    if pairing is not None:
+        masks_failed = _import_masks(args, settings, engine, project.id, pairing)  # type: ignore[arg-type]
     if args.json:
         _print_json({
             "imported": [_image_record(im) for im in report.imported],
@@ -145,17 +149,30 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
     return 1 if (report.errors or masks_failed) else 0
 
 
-def _import_masks(args, settings, engine, project_id, files, report) -> bool:  # type: ignore[no-untyped-def]
-    from core.annotation_import import import_masks_for_images
+def _pair_masks(args, files):  # type: ignore[no-untyped-def]
+    from core.annotation_import import pair_masks
 
     if not args.label:
         raise SegStudioError("--masks needs --label NAME: the label the masks are for.")
-    outcome = import_masks_for_images(settings, engine, project_id, files, Path(args.masks), args.label)
-    for message in outcome.errors:
+    return pair_masks(files, Path(args.masks), roots=[Path(p) for p in args.paths])
+
+
+def _import_masks(args, settings, engine, project_id, pairing) -> bool:  # type: ignore[no-untyped-def]
+    from core.annotation_import import import_paired_masks
+
+    outcome = import_paired_masks(
+        settings, engine, project_id, pairing.pairs, args.label, replace=args.replace_annotations
+    )
+    errors = [*pairing.problems, *outcome.errors]
+    for message in errors:
         print(f"error: {message}", file=sys.stderr)
     if not args.json:
         print(f"Imported masks for {outcome.images} images ({outcome.shapes} objects) as label {args.label!r}.")
-    return bool(outcome.errors)
+        for message in outcome.replaced:
+            print(f"  replaced: {message}")
+        for message in outcome.skipped:
+            print(f"  skipped: {message}")
+    return bool(errors)
 
 
 def cmd_images(args: argparse.Namespace, settings: Settings) -> int:
@@ -483,8 +500,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("import", help="import image files or folders into a project")
     p.add_argument("project")
     p.add_argument("paths", nargs="+", type=Path)
-    p.add_argument("--masks", help="folder of label masks matched to the images by file stem")
+    p.add_argument("--masks", help="folder of label masks matched to the images by file stem, beside them "
+                                   "or in the subfolder matching each image's folder")
     p.add_argument("--label", help="the label the masks are for")
+    p.add_argument("--replace-annotations", action="store_true",
+                   help="with --masks: replace the objects of --label that an image has already by its "
+                        "mask's (without it, such images are skipped and listed; the same mask again adds "
+                        "nothing)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=cmd_import)
 

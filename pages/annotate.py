@@ -230,18 +230,23 @@ else:
 
 with st.expander("Import a label mask for this image"):
     st.caption("A label image (TIFF/PNG) of the same size: each object a different value, or a binary mask. "
-               "Each object becomes one polygon of the chosen label.")
+               "Each object becomes one polygon of the chosen label. The same mask twice adds nothing; when "
+               "the image has objects of the label already, the mask is only imported to replace them.")
     mask_file = st.file_uploader("Mask", type=["tif", "tiff", "png"], key=f"mask_upload_{image_id}")
     mask_label = st.selectbox("Label of the objects", list(names), format_func=lambda i: names[i], key="mask_label")
+    mask_replace = st.checkbox("Replace this label's objects", key=f"mask_replace_{image_id}",
+                               help="Replace the objects of this label that the image has already "
+                                    "by the mask's")
     if mask_file is not None and st.button("Import mask", disabled=work.dirty, key="mask_import",
                                            help="Save or discard your changes first" if work.dirty else None):
         staged = stage_upload(ctx.settings, mask_file.name, mask_file)
         try:
             with user_errors():
-                added = import_mask(ctx.settings, ctx.engine, image_id, staged, mask_label)
+                result = import_mask(
+                    ctx.settings, ctx.engine, image_id, staged, mask_label, replace=mask_replace
+                )
                 work_store.load(ctx.engine, image_id, fresh=True)
-                flash(f"Imported {added} object(s) from {mask_file.name}.")
+                flash(result.message, kind="success" if result.written else "warning")
                 st.rerun()
         finally:
             discard_staged(staged)
-

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from sqlalchemy import delete, func, update
@@ -201,6 +201,7 @@ def delete_label(session: Session, label_id: int) -> int:
 
     Images left without annotations go back to "not annotated".
     """
+    _lock_for_write(session)
     label = get_label(session, label_id)
     image_ids = set(session.exec(select(Shape.image_id).where(Shape.label_id == label_id)))
     removed = session.exec(delete(Shape).where(Shape.label_id == label_id)).rowcount  # type: ignore[call-overload]
@@ -275,7 +276,8 @@ def set_image_status(session: Session, image_id: int, status: str) -> Image:
         raise InvalidInputError("Only the scribble assistant's pre-annotation marks images as proposed.")
     if status not in IMAGE_STATUSES:
         raise InvalidInputError(f"Image status {status!r} is not known; use one of {', '.join(IMAGE_STATUSES)}.")
-    image = get_image(session, image_id)
+    _lock_for_write(session)
+    image = _fresh_image(session, image_id)
     if status == BACKGROUND and _count_annotations(session, image_id):
         raise InvalidInputError(
             f"{image.name} has annotations, so it cannot be background-only; delete its annotations first."
@@ -283,7 +285,7 @@ def set_image_status(session: Session, image_id: int, status: str) -> Image:
     if status == ANNOTATED and not _count_annotations(session, image_id):
         raise InvalidInputError(f"{image.name} has no annotations yet; draw or import some first.")
     image.status = status
-    image.updated_at = utcnow()
+    image.updated_at = _next_version(image.updated_at)
     session.add(image)
     session.commit()
     session.refresh(image)
@@ -300,6 +302,47 @@ def status_counts(session: Session, project_id: int) -> dict[str, int]:
 
 
 # --- shapes -------------------------------------------------------------------------------------
+# Every write of an image's shapes takes SQLite's write lock first (BEGIN IMMEDIATE), so the reads that decide
+# the write (the version, the status, the shapes there) see the last commit and nothing else commits before
+# this write does. The image's ``updated_at`` is its version: it grows strictly with every write, even when
+# two writes fall in the same tick of the clock.
+_STALE_SAVE = (
+    "{name} was saved from another tab or window since you opened it; nothing was overwritten. "
+    "Reload the image to see the newer annotations, then redo your change."
+)
+
+
+def _lock_for_write(session: Session) -> None:
+    """Begin the session's transaction with SQLite's write lock (waits up to the busy timeout for it)."""
+    connection = session.connection()
+    if connection.dialect.name != "sqlite":
+        return
+    dbapi = connection.connection.dbapi_connection
+    if dbapi is not None and not dbapi.in_transaction:  # type: ignore[attr-defined]
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _fresh_image(session: Session, image_id: int) -> Image:
+    """The image as committed now (not a copy this session loaded earlier)."""
+    image = session.get(Image, image_id, populate_existing=True)
+    if image is None:
+        raise NotFoundError(f"Image {image_id} does not exist; it may have been deleted.")
+    return image
+
+
+def _utc(value: datetime) -> datetime:
+    """``value`` in UTC (a naive one is UTC already: SQLite keeps no offset)."""
+    return value.astimezone(timezone.utc) if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)
+
+
+def _next_version(current: datetime | None) -> datetime:
+    """Now, or one microsecond after ``current`` when the clock has not moved on since (or went back)."""
+    now = utcnow()
+    if current is None:
+        return now
+    return max(now, _utc(current) + timedelta(microseconds=1))
+
+
 def _count_annotations(session: Session, image_id: int) -> int:
     return session.exec(
         select(func.count()).select_from(Shape).where(Shape.image_id == image_id, Shape.kind == KIND_ANNOTATION)
@@ -308,7 +351,7 @@ def _count_annotations(session: Session, image_id: int) -> int:
 
 def _refresh_status(session: Session, image_id: int) -> None:
     """Annotated when it has annotation shapes (proposed ones stay proposed until accepted); otherwise keep
-    background-only, else not annotated."""
+    background-only, else not annotated. The image's version moves on."""
     image = session.get(Image, image_id)
     if image is None:
         return
@@ -318,7 +361,7 @@ def _refresh_status(session: Session, image_id: int) -> None:
             image.status = ANNOTATED
     elif image.status in (ANNOTATED, PROPOSED):
         image.status = NOT_ANNOTATED
-    image.updated_at = utcnow()
+    image.updated_at = _next_version(image.updated_at)
     session.add(image)
 
 
@@ -347,15 +390,24 @@ def replace_shapes(
 ) -> Image:
     """Replace all shapes of an image in one transaction (a save from the annotate page).
 
-    ``expected_version`` is the image's ``updated_at`` the editor loaded; if another tab saved since,
-    an AnnotationError is raised and nothing is written.
+    ``expected_version`` is the image's ``updated_at`` the editor loaded; if anything saved since (another
+    tab, an import, a proposal), an AnnotationError is raised and nothing is written. The check is one
+    conditional update of the version, made under the write lock, so of two saves from the same version
+    exactly one is accepted.
     """
-    image = get_image(session, image_id)
-    if expected_version is not None and image.updated_at != expected_version:
-        raise AnnotationError(
-            f"{image.name} was saved from another tab or window since you opened it; nothing was overwritten. "
-            "Reload the image to see the newer annotations, then redo your change."
+    _lock_for_write(session)
+    image = _fresh_image(session, image_id)
+    if expected_version is not None:
+        claimed = session.exec(  # type: ignore[call-overload]
+            update(Image)
+            .where(col(Image.id) == image_id, col(Image.updated_at) == _utc(expected_version))
+            .values(updated_at=_next_version(expected_version))
+            .execution_options(synchronize_session=False)
         )
+        if claimed.rowcount != 1:
+            session.rollback()
+            raise AnnotationError(_STALE_SAVE.format(name=image.name))
+        session.refresh(image)
     session.exec(delete(Shape).where(Shape.image_id == image_id))  # type: ignore[call-overload]
     _insert_shapes(session, image, records)
     session.commit()
@@ -364,11 +416,57 @@ def replace_shapes(
 
 
 def add_shapes(session: Session, image_id: int, records: Iterable[dict[str, Any]]) -> Image:
-    image = get_image(session, image_id)
+    _lock_for_write(session)
+    image = _fresh_image(session, image_id)
     _insert_shapes(session, image, records)
     session.commit()
     session.refresh(image)
     return image
+
+
+# What :func:`import_label_shapes` did.
+IMPORT_ADDED, IMPORT_SAME, IMPORT_KEPT, IMPORT_REPLACED = "added", "same", "kept", "replaced"
+
+
+_Outline = tuple[str, tuple[tuple[float, float], ...]]
+
+
+def _outline_key(geometry: str, points: Iterable[Iterable[float]]) -> _Outline:
+    return geometry, tuple((round(float(x), 6), round(float(y), 6)) for x, y in points)
+
+
+def import_label_shapes(
+    session: Session,
+    image_id: int,
+    label_id: int,
+    records: Sequence[dict[str, Any]],
+    *,
+    replace: bool = False,
+) -> tuple[str, int]:
+    """Store imported shapes (a label mask's objects, all of ``label_id``) without ever doubling them.
+
+    Returns ``(what, existing)``: ``what`` is ``"added"`` (the image had no annotations of this label),
+    ``"same"`` (it has exactly these already: nothing written), ``"kept"`` (it has other annotations of this
+    label: nothing written) or ``"replaced"`` (``replace=True``: its annotations of this label were replaced);
+    ``existing`` is how many annotations of the label it had. Decided and written under the write lock.
+    """
+    _lock_for_write(session)
+    image = _fresh_image(session, image_id)
+    there = list(session.exec(select(Shape).where(
+        Shape.image_id == image_id, Shape.label_id == label_id, Shape.kind == KIND_ANNOTATION
+    )))
+    if there:
+        same = sorted(_outline_key(s.geometry, s.points) for s in there) == sorted(
+            _outline_key(r.get("geometry", ""), r.get("points", ())) for r in records
+        )
+        if same or not replace:
+            session.rollback()
+            return (IMPORT_SAME if same else IMPORT_KEPT), len(there)
+        stale = [s.id for s in there]
+        session.exec(delete(Shape).where(col(Shape.id).in_(stale)))  # type: ignore[call-overload]
+    _insert_shapes(session, image, records)
+    session.commit()
+    return (IMPORT_REPLACED if there else IMPORT_ADDED), len(there)
 
 
 def _insert_shapes(session: Session, image: Image, records: Iterable[dict[str, Any]]) -> None:
@@ -386,10 +484,12 @@ def propose_shapes(session: Session, image_id: int, records: Iterable[dict[str, 
     """Store the assistant's proposal for an image that is still not annotated, and mark it proposed.
 
     Returns None (and writes nothing) when the image was annotated or marked meanwhile: a proposal never
-    replaces the user's work.
+    replaces the user's work (checked under the write lock, so a save cannot slip in between).
     """
-    image = session.get(Image, image_id)
+    _lock_for_write(session)
+    image = session.get(Image, image_id, populate_existing=True)
     if image is None or image.status != NOT_ANNOTATED or _count_annotations(session, image_id):
+        session.rollback()
         return None
     image.status = PROPOSED
     _insert_shapes(session, image, records)
@@ -399,8 +499,10 @@ def propose_shapes(session: Session, image_id: int, records: Iterable[dict[str, 
 
 
 def delete_shape(session: Session, shape_id: int) -> None:
-    shape = session.get(Shape, shape_id)
+    _lock_for_write(session)
+    shape = session.get(Shape, shape_id, populate_existing=True)
     if shape is None:
+        session.rollback()
         raise NotFoundError(f"Shape {shape_id} does not exist.")
     image_id = shape.image_id
     session.delete(shape)

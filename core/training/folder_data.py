@@ -7,10 +7,10 @@ from pathlib import Path
 
 import numpy as np
 
-from core.annotation_import import find_mask
-from core.annotations.mask_import import check_mask_matches
+from core.annotation_import import find_mask, read_mask
+from core.config import Settings
 from core.errors import SegStudioError
-from core.imaging import import_image, open_image, read_array
+from core.imaging import import_image, open_image
 from core.projects import IMPORTABLE_SUFFIXES
 from core.training.assessment import Sample
 
@@ -42,7 +42,7 @@ def folder_samples(images_dir: Path, masks_dir: Path, card: dict, *, label: str 
     problems: list[str] = []
     with tempfile.TemporaryDirectory(prefix="segstudio-eval-") as scratch:
         for index, path in enumerate(files):
-            mask_path = find_mask(masks_dir, _stem(path))
+            mask_path = find_mask(masks_dir, _stem(path), exclude=path)
             if mask_path is None:
                 problems.append(f"{path.name}: no mask with the same stem in {masks_dir}; skipped.")
                 continue
@@ -50,8 +50,8 @@ def folder_samples(images_dir: Path, masks_dir: Path, card: dict, *, label: str 
                 stored = import_image(path, Path(scratch), f"img{index}")
                 with open_image(stored.path) as reader:
                     pixels = reader.read_region(0, 0, 0, stored.height, stored.width)
-                mask = read_array(mask_path)
-                check_mask_matches(mask.shape, (stored.height, stored.width), mask_path.name)
+                mask = read_mask(mask_path, (stored.height, stored.width),  # size checked before pixels
+                                 max_megapixels=Settings.max_megapixels, max_channels=Settings.max_channels)
             except SegStudioError as exc:
                 problems.append(str(exc))
                 continue

@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone
+
 import pytest
-from sqlalchemy import text
+from sqlalchemy import text, update
 from sqlalchemy.exc import IntegrityError
 
 from core.db import repo, session_scope
@@ -143,3 +145,60 @@ def test_concurrent_save_conflict_is_reported(engine):
         assert len(repo.list_shapes(s, im.id)) == 1  # the first save stands, nothing corrupted
         assert s.get(Shape, repo.list_shapes(s, im.id)[0].id).points[2] == [4, 4]
         assert s.get(Project, p.id) is not None
+
+
+def test_versions_grow_strictly_even_when_the_clock_does_not(engine):
+    """A save whose clock reads no later than the last version still moves the version on, so a tab that
+    loaded the earlier version is refused (the version is never reused)."""
+    ahead = datetime.now(timezone.utc) + timedelta(hours=1)  # as if the last save's clock ran ahead
+    with session_scope(engine) as s:
+        p = repo.create_project(s, "P")
+        lab = repo.add_label(s, p.id, "n")
+        im = repo.add_image(s, _image(p.id))
+        s.exec(update(Image).where(Image.id == im.id).values(updated_at=ahead))
+        s.commit()
+    with session_scope(engine) as tab1:
+        first = repo.replace_shapes(tab1, im.id, [_square(lab.id)], expected_version=ahead).updated_at
+    assert first > ahead
+    with session_scope(engine) as tab2:
+        second = repo.replace_shapes(tab2, im.id, [], expected_version=first).updated_at
+    assert second > first
+    with session_scope(engine) as tab3, pytest.raises(AnnotationError, match="Reload the image"):
+        repo.replace_shapes(tab3, im.id, [_square(lab.id)], expected_version=first)
+
+
+def test_a_save_is_refused_after_an_import_or_a_status_change(engine):
+    with session_scope(engine) as s:
+        p = repo.create_project(s, "P")
+        lab = repo.add_label(s, p.id, "n")
+        im = repo.add_image(s, _image(p.id))
+        loaded = im.updated_at
+        repo.add_shapes(s, im.id, [_square(lab.id)])
+    with session_scope(engine) as tab, pytest.raises(AnnotationError, match="another tab"):
+        repo.replace_shapes(tab, im.id, [], expected_version=loaded)
+    with session_scope(engine) as s:
+        assert len(repo.list_shapes(s, im.id)) == 1
+        loaded = repo.get_image(s, im.id).updated_at
+        repo.set_image_status(s, im.id, ANNOTATED)
+    with session_scope(engine) as tab, pytest.raises(AnnotationError, match="another tab"):
+        repo.replace_shapes(tab, im.id, [], expected_version=loaded)
+
+
+def test_import_label_shapes_never_doubles(engine):
+    with session_scope(engine) as s:
+        p = repo.create_project(s, "P")
+        lab, other = repo.add_label(s, p.id, "n"), repo.add_label(s, p.id, "m")
+        im = repo.add_image(s, _image(p.id))
+        square = {**_square(lab.id), "source": "import"}
+        assert repo.import_label_shapes(s, im.id, lab.id, [square]) == ("added", 0)
+        assert repo.import_label_shapes(s, im.id, lab.id, [square]) == ("same", 1)
+        moved = {**square, "points": [[1, 1], [5, 1], [5, 5], [1, 5]]}
+        assert repo.import_label_shapes(s, im.id, lab.id, [moved, square]) == ("kept", 1)
+        assert len(repo.list_shapes(s, im.id)) == 1
+        square_m = {**square, "label_id": other.id}
+        assert repo.import_label_shapes(s, im.id, other.id, [square_m]) == ("added", 0)
+        assert repo.import_label_shapes(s, im.id, lab.id, [moved, square], replace=True) == ("replaced", 1)
+        by_label = {}
+        for shape in repo.list_shapes(s, im.id):
+            by_label.setdefault(shape.label_id, []).append(shape.points)
+        assert len(by_label[lab.id]) == 2 and len(by_label[other.id]) == 1
