@@ -184,12 +184,12 @@ class SourceBands:
             y1 = min(y0 + rows, self.info.height)
             yield y0, (self.read_raw(y0, y1) if raw else self.read(y0, y1))
 
-    def scan_range(self, rows: int) -> tuple[float, float]:
-        """First pass of a two-pass conversion: finite (min, max) of the source pixels."""
+    def scan_range(self, rows: int) -> tuple[float, float, int]:
+        """First pass of a two-pass conversion: finite (min, max) and the NaN/infinite count of the pixels."""
         acc = RangeAccumulator()
         for _, band in self.bands(rows, raw=True):
             acc.update(band)
-        return acc.result()
+        return (*acc.result(), acc.nonfinite)
 
     def close(self) -> None:
         if self._tif is not None:
