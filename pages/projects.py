@@ -7,7 +7,6 @@ import streamlit as st
 from core import projects as project_ops
 from core.db import repo, session_scope
 from core.db.models import ANNOTATED, BACKGROUND
-from core.errors import SegStudioError
 from ui.context import page_context, project_picker, set_current_project
 from ui.feedback import flash, show_flashes, user_errors
 from ui.gallery import image_gallery

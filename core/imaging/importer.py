@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import errno
 import fcntl
-import os
 import re
 import shutil
 import uuid

@@ -41,7 +41,8 @@ _WHAT_TO_DO = (
 
 def _refuse(path: Path, what: str) -> ImageImportError:
     return ImageImportError(
-        f"{path.name}: this whole-slide file is not a valid pyramid: {what}. It was not imported. {_WHAT_TO_DO}"
+        f"{path.name}: this whole-slide file is not a valid pyramid: {what}. It was not imported. "
+        f"{_WHAT_TO_DO}"
     )
 
 

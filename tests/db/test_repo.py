@@ -157,9 +157,9 @@ def test_older_database_gains_the_image_notes_column(tmp_path):
     con.execute("ALTER TABLE image DROP COLUMN notes")
     con.execute("INSERT INTO project (name, created_at) VALUES ('P', '2024-01-01')")
     con.execute(
-        "INSERT INTO image (project_id, name, stored_path, thumb_path, width, height, channels, dtype, levels,"
-        " is_wsi, is_rgb, content_hash, status, created_at, updated_at) VALUES (1, 'a.tif', 'a.tif', '', 4, 4,"
-        " 1, 'uint8', 1, 0, 0, 'h', 'not_annotated', '2024-01-01', '2024-01-01')"
+        "INSERT INTO image (project_id, name, stored_path, thumb_path, width, height, channels, dtype,"
+        " levels, is_wsi, is_rgb, content_hash, status, created_at, updated_at) VALUES (1, 'a.tif',"
+        " 'a.tif', '', 4, 4, 1, 'uint8', 1, 0, 0, 'h', 'not_annotated', '2024-01-01', '2024-01-01')"
     )
     con.commit()
     con.close()

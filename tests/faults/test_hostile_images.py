@@ -37,7 +37,7 @@ ROOT = Path(__file__).resolve().parents[2]
 APP = str(ROOT / "app.py")
 
 
-# --- crafted files -------------------------------------------------------------------------------------------
+# --- crafted files ------------------------------------------------------------------------------------------
 def fake_pyramid(path: Path, side: int = 100_000, levels: int = 2, tile: int = 1024) -> Path:
     """An OME-TIFF declaring ``side`` x ``side`` px (and sub-levels of half the size each) whose tiles are
     all the same deflated block of zeros: about 10 MB for 10^10 declared pixels."""
@@ -51,7 +51,8 @@ def fake_pyramid(path: Path, side: int = 100_000, levels: int = 2, tile: int = 1
         for level in range(levels):
             size = side >> level
             count = (-(-size // tile)) ** 2
-            options = {"subifds": levels - 1, "metadata": {"axes": "YX"}} if level == 0 else {"subfiletype": 1}
+            first = {"subifds": levels - 1, "metadata": {"axes": "YX"}}
+            options = first if level == 0 else {"subfiletype": 1}
             tif.write(tiles(count), shape=(size, size), dtype=np.uint8, tile=(tile, tile),
                       compression="zlib", **options)
     return path
@@ -100,12 +101,13 @@ def image_count(settings: Settings) -> int:
     engine = make_engine(settings.database_url)
     try:
         with session_scope(engine) as session:
-            return sum(len(repo.list_images(session, p.id)) for p in repo.list_projects(session))  # type: ignore[arg-type]
+            projects = repo.list_projects(session)
+            return sum(len(repo.list_images(session, p.id)) for p in projects)  # type: ignore[arg-type]
     finally:
         engine.dispose()
 
 
-# --- 1. fake pyramids --------------------------------------------------------------------------------------
+# --- 1. fake pyramids ---------------------------------------------------------------------------------------
 _PEAK_RSS_SCRIPT = textwrap.dedent("""
     import json, resource, sys
     from pathlib import Path
@@ -172,7 +174,7 @@ def test_real_pyramid_with_jpeg_or_deflate_tiles_still_imports(settings, engine,
     assert_sound(settings)
 
 
-# --- 2. independent copies of whole-slide files ---------------------------------------------------------------
+# --- 2. independent copies of whole-slide files -------------------------------------------------------------
 def test_whole_slide_imported_by_cli_is_independent_of_the_original(settings, tmp_path):
     src = real_pyramid(tmp_path / "slide.ome.tif", tissue(512, 768), "zlib", photometric="rgb")
     ops.create_project(settings, make_engine(settings.database_url), "Slides")
@@ -214,7 +216,7 @@ def test_disk_full_while_copying_a_whole_slide_is_the_storage_error(small_disk_f
     assert_sound(settings)
 
 
-# --- 3. multi-page TIFFs that do not say what their pages are ---------------------------------------------------
+# --- 3. multi-page TIFFs that do not say what their pages are -----------------------------------------------
 def test_pages_without_metadata_need_an_answer_in_core(settings, engine, tmp_path):
     pages = np.random.default_rng(2).integers(0, 4000, (5, 40, 50), dtype=np.uint16)
     src = plain_pages(tmp_path / "stack.tif", pages)
@@ -226,7 +228,8 @@ def test_pages_without_metadata_need_an_answer_in_core(settings, engine, tmp_pat
     assert image_count(settings) == 0
     report = ops.import_files(settings, engine, project.id, [(src.name, src)], pages_as="channels")
     (image,) = report.imported
-    assert image.channels == 5 and "the file does not say what its 5 pages are; read as channels" in image.notes
+    assert image.channels == 5
+    assert "the file does not say what its 5 pages are; read as channels" in image.notes
     assert_sound(settings)
 
 
@@ -255,7 +258,8 @@ def test_projects_page_asks_whether_pages_are_channels(app_env, monkeypatch, tmp
 
     engine = make_engine(app_env.database_url)
     ops.create_project(app_env, engine, "P")
-    stack = plain_pages(tmp_path / "stack.tif", np.random.default_rng(3).integers(0, 255, (4, 24, 32), np.uint8))
+    pages = np.random.default_rng(3).integers(0, 255, (4, 24, 32), np.uint8)
+    stack = plain_pages(tmp_path / "stack.tif", pages)
     single = io.BytesIO()
     tifffile.imwrite(single, np.random.default_rng(4).integers(0, 255, (24, 32), dtype=np.uint8))
     uploads = [_Upload("stack.tif", stack.read_bytes()), _Upload("single.tif", single.getvalue())]
@@ -282,7 +286,7 @@ def test_projects_page_asks_whether_pages_are_channels(app_env, monkeypatch, tmp
     assert_sound(app_env)
 
 
-# --- 4. conversions shown ---------------------------------------------------------------------------------------
+# --- 4. conversions shown -----------------------------------------------------------------------------------
 def _converted_files(tmp_path: Path) -> list[Path]:
     values = np.linspace(-1.0, 3.0, 30 * 40, dtype=np.float32).reshape(30, 40)
     values[5, :5] = np.nan
@@ -329,7 +333,7 @@ def test_gallery_details_show_the_conversions(app_env, tmp_path):
     assert_sound(app_env)
 
 
-# --- 5. tifffile's warnings ----------------------------------------------------------------------------------
+# --- 5. tifffile's warnings ---------------------------------------------------------------------------------
 def test_no_tifffile_warnings_on_the_cli_stderr(settings, tmp_path):
     good = io.BytesIO()
     tifffile.imwrite(good, np.random.default_rng(6).integers(0, 255, (64, 64), dtype=np.uint8),
