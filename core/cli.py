@@ -25,6 +25,7 @@ def _image_record(image: Any) -> dict[str, Any]:
     return {
         "id": image.id, "name": image.name, "width": image.width, "height": image.height,
         "dtype": image.dtype, "channels": image.channels, "status": image.status,
+        "notes": list(image.notes or []),
     }
 
 
@@ -130,7 +131,11 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
         if name and not args.json:
             print(f"[{done + 1}/{total}] {name}", file=sys.stderr)
 
-    report = import_files(settings, engine, project.id, [(p.name, p) for p in files], on_progress=progress)  # type: ignore[arg-type]
+    pages_as = "channels" if args.pages_as_channels else None
+    pairs = [(p.name, p) for p in files]
+    report = import_files(
+        settings, engine, project.id, pairs, on_progress=progress, pages_as=pages_as  # type: ignore[arg-type]
+    )
     masks_failed = False
     if pairing is not None:
         masks_failed = _import_masks(args, settings, engine, project.id, pairing)  # type: ignore[arg-type]
@@ -139,14 +144,18 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
             "imported": [_image_record(im) for im in report.imported],
             "duplicates": report.duplicates,
             "errors": report.errors,
+            "pages_unknown": report.pages_unknown,
         })
     else:
         print(f"Imported {len(report.imported)} of {len(files)} files into {project.name!r}.")
+        for image in report.imported:
+            for note in image.notes:  # every conversion import made, so that nothing changes unseen
+                print(f"  {image.name}: {note}")
         for message in report.duplicates:
             print(f"  duplicate: {message}")
-    for message in report.errors:
+    for message in [*report.errors, *report.pages_unknown.values()]:
         print(f"error: {message}", file=sys.stderr)
-    return 1 if (report.errors or masks_failed) else 0
+    return 1 if (report.errors or report.pages_unknown or masks_failed) else 0
 
 
 def _pair_masks(args, files):  # type: ignore[no-untyped-def]
@@ -378,7 +387,8 @@ def cmd_predict(args: argparse.Namespace, settings: Settings) -> int:
         for index, path in enumerate(files):
             stem = path.name[: -len(".ome.tif")] if path.name.lower().endswith(".ome.tif") else path.stem
             try:
-                stored = import_image(path, Path(scratch), f"in{index}")
+                # a model reads the pages of a multi-page file as its channels
+                stored = import_image(path, Path(scratch), f"in{index}", pages_as="channels")
                 result = predict_file(predictor, stored.path, out, stem, pixel_size_um=stored.pixel_size_um)
             except SegStudioError as exc:
                 failures += 1
@@ -507,6 +517,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="with --masks: replace the objects of --label that an image has already by its "
                         "mask's (without it, such images are skipped and listed; the same mask again adds "
                         "nothing)")
+    p.add_argument("--pages-as-channels", action="store_true",
+                   help="read the pages of multi-page TIFFs that do not say what they are as channels")
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=cmd_import)
 

@@ -35,6 +35,7 @@ class Settings:
     quick_seconds: float = 300.0
     extended_seconds: float = 1800.0
     max_megapixels: float = 625.0
+    max_wsi_megapixels: float = 40_000.0  # whole-slide images (read tile by tile): 200,000 x 200,000 px
     max_channels: int = 10
     worker_slots: int = 1
     embedded_worker: bool = True

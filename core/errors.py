@@ -18,6 +18,10 @@ class ImageImportError(SegStudioError):
     """A file could not be imported as an image (corrupt, unsupported, too large, 3D, ...)."""
 
 
+class PagesUnknownError(ImageImportError):
+    """A multi-page TIFF does not say what its pages are; the user must confirm they are channels."""
+
+
 class DuplicateError(SegStudioError):
     """The thing exists already (same name, or the same image content)."""
 

@@ -16,7 +16,7 @@ from sqlalchemy.engine import Engine
 from core.config import Settings
 from core.db import repo, session_scope
 from core.db.models import Image, Project
-from core.errors import DuplicateError, InvalidInputError, SegStudioError, StorageError
+from core.errors import DuplicateError, InvalidInputError, PagesUnknownError, SegStudioError, StorageError
 from core.imaging import file_sha256, import_image, remove_stale_partials, sanitize_filename
 
 IMPORTABLE_SUFFIXES = (
@@ -34,10 +34,13 @@ class ImportReport:
     imported: list[Image] = field(default_factory=list)
     duplicates: list[str] = field(default_factory=list)  # messages
     errors: list[str] = field(default_factory=list)  # messages
+    # original name -> message: multi-page TIFFs that do not say what their pages are (ask the user, then
+    # import them again with pages_as="channels")
+    pages_unknown: dict[str, str] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
-        return not self.errors
+        return not self.errors and not self.pages_unknown
 
 
 def create_project(settings: Settings, engine: Engine, name: str) -> Project:
@@ -90,11 +93,14 @@ def import_files(
     files: Sequence[tuple[str, Path]],
     *,
     on_progress: ProgressFn | None = None,
+    pages_as: str | None = None,
 ) -> ImportReport:
     """Import ``(original name, path on disk)`` pairs into a project, one by one.
 
     A file that fails is reported and skipped; the others go on. The same content twice (by hash) is
-    reported as a duplicate and not stored again.
+    reported as a duplicate and not stored again. A multi-page TIFF that does not say what its pages are is
+    listed in ``pages_unknown`` unless ``pages_as`` (see :data:`core.imaging.probe.PAGES_AS`) says.
+    Each imported image's ``notes`` say what import changed (pixel type, alpha, pages read as channels, ...).
     """
     with session_scope(engine) as session:
         repo.get_project(session, project_id)
@@ -106,9 +112,11 @@ def import_files(
         if on_progress:
             on_progress(done, total, original_name)
         try:
-            image = import_one(settings, engine, project_id, original_name, Path(path))
+            image = import_one(settings, engine, project_id, original_name, Path(path), pages_as=pages_as)
         except DuplicateError as exc:
             report.duplicates.append(str(exc))
+        except PagesUnknownError as exc:
+            report.pages_unknown[original_name] = str(exc)
         except SegStudioError as exc:
             report.errors.append(str(exc))
         except FileNotFoundError:
@@ -120,7 +128,15 @@ def import_files(
     return report
 
 
-def import_one(settings: Settings, engine: Engine, project_id: int, original_name: str, path: Path) -> Image:
+def import_one(
+    settings: Settings,
+    engine: Engine,
+    project_id: int,
+    original_name: str,
+    path: Path,
+    *,
+    pages_as: str | None = None,
+) -> Image:
     name = sanitize_filename(original_name)
     if not path.is_file():
         raise InvalidInputError(f"{original_name}: not a file; give image files or folders of images.")
@@ -137,7 +153,7 @@ def import_one(settings: Settings, engine: Engine, project_id: int, original_nam
     stem = uuid.uuid4().hex[:16]
     stored = import_image(
         path, dest_dir, stem, max_megapixels=settings.max_megapixels, max_channels=settings.max_channels,
-        content_hash=content_hash,
+        max_wsi_megapixels=settings.max_wsi_megapixels, pages_as=pages_as, content_hash=content_hash,
     )
     record = Image(
         project_id=project_id,
@@ -152,6 +168,7 @@ def import_one(settings: Settings, engine: Engine, project_id: int, original_nam
         is_wsi=stored.is_wsi,
         is_rgb=stored.is_rgb,
         pixel_size_um=stored.pixel_size_um,
+        notes=list(stored.notes),
         content_hash=content_hash,
     )
     try:

@@ -7,10 +7,10 @@ import streamlit as st
 from core import projects as project_ops
 from core.db import repo, session_scope
 from core.db.models import ANNOTATED, BACKGROUND
-from core.errors import SegStudioError
 from ui.context import page_context, project_picker, set_current_project
 from ui.feedback import flash, show_flashes, user_errors
 from ui.gallery import image_gallery
+from ui.image_import import ask_later, finish_round, import_uploads, pages_question
 
 UPLOAD_TYPES = ["tif", "tiff", "png", "jpg", "jpeg", "svs", "ndpi", "scn", "bif", "btf", "qptiff"]
 
@@ -54,32 +54,13 @@ with images_tab:
         accept_multiple_files=True,
         key=uploader_key,
     )
-    if uploads and st.button(f"Import {len(uploads)} file(s)", type="primary"):
-        bar = st.progress(0.0, text="Importing…")
-        imported, duplicates, errors = 0, [], []
-        for index, upload in enumerate(uploads):
-            bar.progress(index / len(uploads), text=f"Importing {upload.name} ({index + 1} of {len(uploads)})")
-            try:
-                staged = project_ops.stage_upload(ctx.settings, upload.name, upload)
-            except SegStudioError as exc:
-                errors.append(str(exc))
-                continue
-            try:
-                report = project_ops.import_files(ctx.settings, ctx.engine, project.id, [(upload.name, staged)])
-            finally:
-                project_ops.discard_staged(staged)
-            imported += len(report.imported)
-            duplicates += report.duplicates
-            errors += report.errors
-        bar.progress(1.0, text="Import finished")
-        if imported:
-            flash(f"Imported {imported} image(s).")
-        for message in duplicates:
-            flash(message, kind="warning")
-        for message in errors:
-            flash(message, kind="error")
-        st.session_state["upload_round"] = st.session_state.get("upload_round", 0) + 1
-        st.rerun()
+    asking = pages_question(ctx, project.id, uploads or [])  # multi-page files refused last time
+    if uploads and not asking and st.button(f"Import {len(uploads)} file(s)", type="primary"):
+        unknown = import_uploads(ctx, project.id, uploads)
+        ask_later(project.id, unknown)
+        if unknown:  # keep the uploads for the answer to the pages question
+            st.rerun()
+        finish_round(project.id)
 
     image_gallery(ctx, project)
 

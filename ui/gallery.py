@@ -1,4 +1,5 @@
-"""The image gallery of a project: thumbnails with name, size, dtype, channels and annotation status."""
+"""The image gallery of a project: thumbnails with name, size, dtype, channels, what import converted
+(the image's notes) and annotation status."""
 
 from __future__ import annotations
 
@@ -20,10 +21,9 @@ def status_badge(status: str) -> str:
 
 
 def image_caption(image: Image) -> str:
-    return (
-        f"**{image.name}**  \n{image.width}×{image.height} · {image.dtype} · {image.channels} ch  \n"
-        f"{status_badge(image.status)}"
-    )
+    converted = "".join(f"  \nConverted: {note}" for note in image.notes or [])
+    size = f"{image.width}×{image.height} · {image.dtype} · {image.channels} ch"
+    return f"**{image.name}**  \n{size}{converted}  \n{status_badge(image.status)}"
 
 
 def image_gallery(ctx: PageContext, project: Project) -> None:

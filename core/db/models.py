@@ -59,6 +59,10 @@ class Image(SQLModel, table=True):
     is_wsi: bool = False
     is_rgb: bool = False  # 3 channels of 8 bits shown as colour, not as a composite
     pixel_size_um: float | None = None
+    # what import changed on the way in (pixel type rescaled, alpha dropped, pages read as channels, ...)
+    notes: list[str] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False, server_default="[]")
+    )
     content_hash: str = Field(index=True, max_length=64)
     status: str = Field(default=NOT_ANNOTATED, max_length=20)
     created_at: datetime = Field(default_factory=utcnow)

@@ -34,13 +34,14 @@ class Conversion:
     target_dtype: str
     vmin: float | None = None
     vmax: float | None = None
+    nonfinite: int = 0  # NaN and infinite source pixels (floats), counted by the range pass
 
     @property
     def needs_range(self) -> bool:
         return self.kind in (SIGNED, WIDE_INT, FLOAT)
 
-    def with_range(self, vmin: float, vmax: float) -> Conversion:
-        return Conversion(self.kind, self.source_dtype, self.target_dtype, vmin, vmax)
+    def with_range(self, vmin: float, vmax: float, nonfinite: int = 0) -> Conversion:
+        return Conversion(self.kind, self.source_dtype, self.target_dtype, vmin, vmax, nonfinite)
 
     def note(self) -> str | None:
         """Human-readable description of the conversion, or None when pixels were kept."""
@@ -60,9 +61,14 @@ class Conversion:
             return f"{src} pixels all within 0..65535 stored as uint16 (values unchanged)"
         if self.vmin is None or self.vmax is None or not np.isfinite(self.vmin):
             return f"{src} pixels without any finite value stored as uint16 zeros"
+        nonfinite = (
+            f"; {self.nonfinite:,} NaN/infinite pixel(s) stored as 0 (NaN, -inf) or 65535 (+inf)"
+            if self.nonfinite
+            else ""
+        )
         return (
             f"{src} pixels rescaled linearly from their range [{self.vmin:g}, {self.vmax:g}] "
-            f"to uint16 0..65535"
+            f"to uint16 0..65535{nonfinite}"
         )
 
     def _fits_uint16(self) -> bool:
@@ -122,10 +128,12 @@ class RangeAccumulator:
     def __init__(self) -> None:
         self.vmin = np.inf
         self.vmax = -np.inf
+        self.nonfinite = 0
 
     def update(self, band: np.ndarray) -> None:
         if band.dtype.kind == "f":
             finite = band[np.isfinite(band)]
+            self.nonfinite += band.size - finite.size
             if finite.size == 0:
                 return
             band = finite

@@ -1,8 +1,9 @@
 """Import one source file into the store: a tiled pyramidal TIFF (or the whole-slide file) + a thumbnail.
 
 Layout written in ``dest_dir``: ``<stem>.tif`` (converted images) or ``<stem><original extension>``
-(whole-slide images, hard-linked or copied unchanged), and ``<stem>_thumb.png``. Every file is written
-under a temporary name and renamed when complete; on any failure nothing is left behind.
+(whole-slide images, copied unchanged: a reflink where the file system shares blocks copy-on-write,
+else a full copy, never a hard link that would follow edits of the original), and ``<stem>_thumb.png``.
+Every file is written under a temporary name and renamed when complete; on any failure nothing is left behind.
 
 Import streams: the source is read in bands of rows, the TIFF is written tile by tile, and each pyramid
 level is built from the previous one in bands (levels that do not fit 64 MB spill to a temporary raw file
@@ -12,7 +13,8 @@ Pixel types follow :mod:`core.imaging.dtypes`.
 
 from __future__ import annotations
 
-import os
+import errno
+import fcntl
 import re
 import shutil
 import uuid
@@ -32,6 +34,9 @@ from core.imaging.source import SourceBands
 from core.imaging.thumbnail import thumbnail_array
 from core.imaging.tiffwrite import MEMORY_LIMIT, Progress, write_pyramid_tiff
 
+# Linux ioctl (btrfs, XFS, bcachefs, ...): the copy shares the original's blocks until either is written.
+_FICLONE = getattr(fcntl, "FICLONE", 0x40049409)
+_DISK_FULL = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}
 _STEM = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,150}$")
 _BAND_BYTES = 64 << 20  # source bytes read per band when channels are interleaved
 _WSI_EXTENSIONS = (
@@ -136,13 +141,27 @@ def _store_pyramid(
     return len(shapes), notes
 
 
-def _store_wsi(src: Path, target: Path) -> None:
-    """Hard-link ``src`` as ``target`` (same file system), else copy it; atomically either way."""
-    with atomic_output(target) as tmp:
+def _reflink(src: Path, tmp: Path) -> bool:
+    """Clone ``src`` into a new ``tmp`` (FICLONE); False, with ``tmp`` removed, where not supported."""
+    with open(src, "rb") as source, open(tmp, "wb") as clone:
         try:
-            os.link(src, tmp)
-        except OSError:
-            shutil.copyfile(src, tmp)
+            fcntl.ioctl(clone.fileno(), _FICLONE, source.fileno())
+            return True
+        except OSError as exc:  # not supported here (EOPNOTSUPP, EXDEV, ...): copy instead
+            if exc.errno in _DISK_FULL:
+                raise
+    tmp.unlink()
+    return False
+
+
+def _store_wsi(src: Path, target: Path) -> None:
+    """Store an independent copy of ``src`` as ``target`` (a reflink where possible), atomically.
+
+    Never a hard link: the stored image must not change when the user edits or replaces the original.
+    """
+    with atomic_output(target) as tmp:
+        if not _reflink(src, tmp):
+            shutil.copyfile(src, tmp)  # copy_file_range/sendfile: the kernel copies, no Python loop
 
 
 def _write_thumbnail(image_path: Path, thumb_path: Path, *, is_rgb: bool) -> None:
@@ -159,6 +178,8 @@ def import_image(
     *,
     max_megapixels: float = 625.0,
     max_channels: int = 10,
+    max_wsi_megapixels: float = 40_000.0,
+    pages_as: str | None = None,
     progress: Progress | None = None,
     content_hash: str | None = None,
 ) -> StoredImage:
@@ -167,11 +188,18 @@ def import_image(
     ``progress``, when given, is called with the fraction (0..1) of pixels written. Raises
     :class:`ImageImportError` for bad input (see :func:`probe`), :class:`StorageError` when writing fails
     ("The disk is full ..." for ENOSPC), :class:`DuplicateError` when the target files exist; on any error
-    no file of this import remains in ``dest_dir``.
+    no file of this import remains in ``dest_dir``. A multi-page TIFF that does not say what its pages are
+    raises :class:`PagesUnknownError` unless ``pages_as="channels"`` confirms they are channels.
     """
     src, dest_dir = Path(src), Path(dest_dir)
     _check_stem(stem)
-    info = probe(src, max_megapixels=max_megapixels, max_channels=max_channels)
+    info = probe(
+        src,
+        max_megapixels=max_megapixels,
+        max_channels=max_channels,
+        max_wsi_megapixels=max_wsi_megapixels,
+        pages_as=pages_as,
+    )
     content_hash = content_hash or file_sha256(src)  # callers that checked for duplicates hashed it already
     target = dest_dir / (f"{stem}{_wsi_extension(src)}" if info.is_wsi else f"{stem}.tif")
     thumb_path = dest_dir / f"{stem}_thumb.png"

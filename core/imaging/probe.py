@@ -8,18 +8,20 @@ from __future__ import annotations
 
 import os
 import struct
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import tifffile
 
-from core.errors import ImageImportError, InvalidInputError
+from core.errors import ImageImportError, InvalidInputError, PagesUnknownError
 from core.imaging.axes import Layout, resolve_layout
 from core.imaging.dtypes import Conversion, plan_conversion
 from core.imaging.formats import sniff_format
 from core.imaging.headers import read_jpeg_header, read_png_header
 from core.imaging.metadata import pixel_size_um
+from core.imaging.pyramid_check import check_pyramid
+from core.imaging.tiffwarnings import caught_tiff_warnings, reader_said
 
 ALPHA_EXTRASAMPLES = (tifffile.EXTRASAMPLE.ASSOCALPHA, tifffile.EXTRASAMPLE.UNASSALPHA)
 _RGB_PHOTOMETRIC = (tifffile.PHOTOMETRIC.RGB, tifffile.PHOTOMETRIC.YCBCR)
@@ -31,6 +33,9 @@ _WSI_FLAGS = {
     "is_philips": "Philips TIFF",
     "is_qpi": "PerkinElmer QPI",
 }
+#: How the pages of a multi-page TIFF that does not say what they are may be read (``pages_as``).
+PAGES_AS = {"channels": "each page is one channel (one stain or fluorophore) of a 2D image"}
+_UNSAID_AXES = "QI"  # tifffile's letters for pages (I) or a shape (Q) whose meaning the file does not give
 # Errors that tifffile, imagecodecs and struct raise for malformed files.
 TIFF_READ_ERRORS = (
     tifffile.TiffFileError,
@@ -108,7 +113,60 @@ def _tiff_kind(tif: tifffile.TiffFile, series: tifffile.TiffPageSeries) -> tuple
     return ("pyramidal TIFF" if pyramid else "TIFF"), pyramid
 
 
-def _probe_tiff(path: Path, *, max_channels: int) -> SourceInfo:
+def _level_shapes(series: tifffile.TiffPageSeries) -> list[tuple[int, int]]:
+    shapes = []
+    for level in series.levels:
+        sizes = dict(zip(level.axes.upper(), level.shape, strict=True))
+        shapes.append((int(sizes.get("Y", 0)), int(sizes.get("X", 0))))
+    return shapes
+
+
+def _pages_unknown(path: Path, layout: Layout) -> PagesUnknownError:
+    return PagesUnknownError(
+        f"{path.name}: the file holds {layout.channels} pages of {layout.width} x {layout.height} px "
+        "and does not say what they are (no OME or ImageJ metadata). If they are channels (one per stain or "
+        "fluorophore), import it again and confirm it (Projects page: 'Import the pages as channels'; "
+        "command line: segstudio import --pages-as-channels). If they are Z slices or time points, export "
+        "the one plane you need (Fiji: Image > Duplicate... with one slice, or Image > Stacks > "
+        "Z Project...), save it as TIFF and import that: segstudio works on 2D images"
+    )
+
+
+def _probe_tiff(
+    path: Path,
+    *,
+    max_channels: int,
+    max_megapixels: float,
+    max_wsi_megapixels: float,
+    pages_as: str | None,
+) -> SourceInfo:
+    with caught_tiff_warnings() as said:
+        try:
+            info = _probe_tiff_quietly(
+                path,
+                max_channels=max_channels,
+                max_megapixels=max_megapixels,
+                max_wsi_megapixels=max_wsi_megapixels,
+                pages_as=pages_as,
+            )
+        except ImageImportError as exc:
+            if not said:
+                raise
+            raise type(exc)(f"{exc}{reader_said(said)}") from exc
+    if said:  # read, but something in the file was skipped: the user should know
+        note = "the file has damaged parts that were skipped" + reader_said(said)
+        info = replace(info, notes=(*info.notes, note))
+    return info
+
+
+def _probe_tiff_quietly(
+    path: Path,
+    *,
+    max_channels: int,
+    max_megapixels: float,
+    max_wsi_megapixels: float,
+    pages_as: str | None,
+) -> SourceInfo:
     try:
         tif = tifffile.TiffFile(path)
     except TIFF_READ_ERRORS as exc:
@@ -130,6 +188,18 @@ def _probe_tiff(path: Path, *, max_channels: int) -> SourceInfo:
         layout = resolve_layout(
             series.axes, series.shape, name=path.name, max_channels=max_channels, drop_last_channel=has_alpha
         )
+        if layout.channel_axis is not None and layout.axes[layout.channel_axis] in _UNSAID_AXES:
+            if pages_as is None:
+                raise _pages_unknown(path, layout)
+            notes.append(f"the file does not say what its {layout.channels} pages are; read as channels")
+        if is_wsi:
+            check_pyramid(
+                path,
+                series,
+                _level_shapes(series),
+                max_megapixels=max_megapixels,
+                max_wsi_megapixels=max_wsi_megapixels,
+            )
         if has_alpha:
             notes.append("alpha (transparency) channel dropped")
         palette = page.photometric == tifffile.PHOTOMETRIC.PALETTE and page.colormap is not None
@@ -215,20 +285,44 @@ def _probe_raster(path: Path, fmt: str) -> SourceInfo:
     )
 
 
-def probe(path: str | Path, *, max_megapixels: float = 625.0, max_channels: int = 10) -> SourceInfo:
+def probe(
+    path: str | Path,
+    *,
+    max_megapixels: float = 625.0,
+    max_channels: int = 10,
+    max_wsi_megapixels: float = 40_000.0,
+    pages_as: str | None = None,
+) -> SourceInfo:
     """Validate ``path`` from its metadata and return a :class:`SourceInfo` (no pixels are decoded).
 
     Raises :class:`ImageImportError` for a missing, empty, corrupt, truncated or unsupported file, a 3D or
-    time-series stack, more than ``max_channels`` channels, a zero-sized image, or (except whole-slide
-    images) more than ``max_megapixels`` megapixels.
+    time-series stack, more than ``max_channels`` channels, a zero-sized image, more than ``max_megapixels``
+    megapixels (whole-slide images: more than ``max_wsi_megapixels``, a smallest level over
+    ``max_megapixels``, or a pyramid the file's bytes cannot back, see :mod:`core.imaging.pyramid_check`).
+    A multi-page TIFF that does not say what its pages are raises :class:`PagesUnknownError` unless
+    ``pages_as`` says how to read them (a key of :data:`PAGES_AS`).
     """
     path = Path(path)
-    if max_megapixels <= 0 or max_channels < 1:
+    if max_megapixels <= 0 or max_channels < 1 or max_wsi_megapixels <= 0:
         raise InvalidInputError(
-            f"limits must be positive, got max_megapixels={max_megapixels}, max_channels={max_channels}"
+            f"limits must be positive, got max_megapixels={max_megapixels}, max_channels={max_channels}, "
+            f"max_wsi_megapixels={max_wsi_megapixels}"
+        )
+    if pages_as is not None and pages_as not in PAGES_AS:
+        raise InvalidInputError(
+            f"pages_as={pages_as!r} is not known; use one of {sorted(PAGES_AS)} or None (ask)"
         )
     fmt = sniff_format(path)
-    info = _probe_tiff(path, max_channels=max_channels) if fmt == "tiff" else _probe_raster(path, fmt)
+    if fmt == "tiff":
+        info = _probe_tiff(
+            path,
+            max_channels=max_channels,
+            max_megapixels=max_megapixels,
+            max_wsi_megapixels=max_wsi_megapixels,
+            pages_as=pages_as,
+        )
+    else:
+        info = _probe_raster(path, fmt)
     if not info.is_wsi and info.megapixels > max_megapixels:
         raise ImageImportError(
             f"{path.name}: {info.width} x {info.height} px = {info.megapixels:.2f} megapixels, "

@@ -21,6 +21,7 @@ from core.imaging.axes import Layout, resolve_layout
 from core.imaging.formats import sniff_format
 from core.imaging.probe import ALPHA_EXTRASAMPLES, TIFF_READ_ERRORS, probe
 from core.imaging.source import SourceBands
+from core.imaging.tiffwarnings import caught_tiff_warnings, reader_said
 
 _ANY_CHANNELS = 1 << 16
 
@@ -42,7 +43,7 @@ class ImageReader:
         if fmt == "tiff":
             self._open_tiff()
         else:
-            info = probe(self.path, max_megapixels=float("inf"))
+            info = probe(self.path, max_megapixels=float("inf"), pages_as="channels")
             with SourceBands(info) as source:
                 self._whole = source.read_raw(0, info.height)
             self.dtype = self._whole.dtype
@@ -50,6 +51,10 @@ class ImageReader:
             self.shape = self._whole.shape
 
     def _open_tiff(self) -> None:
+        with caught_tiff_warnings() as said:
+            self._open_tiff_quietly(said)
+
+    def _open_tiff_quietly(self, said: list[str]) -> None:
         try:
             self._tif = tifffile.TiffFile(self.path)
             series = self._tif.series[0]
@@ -69,7 +74,7 @@ class ImageReader:
         except TIFF_READ_ERRORS as exc:
             self.close()
             raise ImageImportError(
-                f"{self.path.name}: cannot be opened as an image ({exc}); "
+                f"{self.path.name}: cannot be opened as an image ({exc}{reader_said(said)}); "
                 "the stored file is damaged, import the original again"
             ) from exc
         except ImageImportError:
@@ -122,13 +127,14 @@ class ImageReader:
         if self._tif is None:
             raise InvalidInputError(f"{self.path.name}: the reader is closed; open the image again")
         layout = self._layouts[level]
-        try:
-            raw = np.asarray(self._array(level)[layout.index(y0, y1, x0, x1)])
-        except TIFF_READ_ERRORS as exc:
-            raise ImageImportError(
-                f"{self.path.name}: the pixel data of level {level} cannot be decoded "
-                f"({exc}); the stored file is damaged, import the original again"
-            ) from exc
+        with caught_tiff_warnings() as said:
+            try:
+                raw = np.asarray(self._array(level)[layout.index(y0, y1, x0, x1)])
+            except TIFF_READ_ERRORS as exc:
+                raise ImageImportError(
+                    f"{self.path.name}: the pixel data of level {level} cannot be decoded "
+                    f"({exc}{reader_said(said)}); the stored file is damaged, import the original again"
+                ) from exc
         return layout.to_chw(raw)
 
     def read_level(self, level: int, *, max_megapixels: float = 64.0) -> np.ndarray:
@@ -175,7 +181,7 @@ def read_array(path: str | Path, *, max_megapixels: float = 625.0) -> np.ndarray
     Palette PNG/TIFF give their palette indices (not colours) and 1-bit PNGs give 0/1, as masks need.
     """
     path = Path(path)
-    info = probe(path, max_megapixels=max_megapixels, max_channels=_ANY_CHANNELS)
+    info = probe(path, max_megapixels=max_megapixels, max_channels=_ANY_CHANNELS, pages_as="channels")
     if info.format == "png" and (info.colour == "palette" or info.bits < 8):
         try:
             with Image.open(path) as im:

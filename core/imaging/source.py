@@ -20,15 +20,16 @@ from PIL import Image, UnidentifiedImageError
 from core.errors import ImageImportError
 from core.imaging.dtypes import Conversion, RangeAccumulator
 from core.imaging.probe import TIFF_READ_ERRORS, SourceInfo
+from core.imaging.tiffwarnings import caught_tiff_warnings, reader_said
 
 _CACHE_BYTES = 64 << 20  # largest row of source chunks kept between reads
 _RASTER_ERRORS = (RuntimeError, ValueError, OSError, UnidentifiedImageError, Image.DecompressionBombError)
 
 
-def _decode_error(path: Path, exc: BaseException) -> ImageImportError:
+def _decode_error(path: Path, exc: BaseException, said: list[str] | None = None) -> ImageImportError:
     return ImageImportError(
-        f"{path.name}: the pixel data is corrupt and cannot be decoded ({type(exc).__name__}: {exc}); "
-        "copy or export the file again from the original"
+        f"{path.name}: the pixel data is corrupt and cannot be decoded ({type(exc).__name__}: {exc}"
+        f"{reader_said(said or [])}); copy or export the file again from the original"
     )
 
 
@@ -62,6 +63,10 @@ class SourceBands:
     # -- opening ---------------------------------------------------------------------------------
     def _open_tiff(self) -> None:
         path = self.info.path
+        with caught_tiff_warnings() as said:  # what they say was reported by probe already
+            self._open_tiff_quietly(path, said)
+
+    def _open_tiff_quietly(self, path: Path, said: list[str]) -> None:
         try:
             self._tif = tifffile.TiffFile(path)
             series = self._tif.series[0]
@@ -80,7 +85,7 @@ class SourceBands:
                 self.chunk_rows = max(1, int(chunks["Y"]))
         except TIFF_READ_ERRORS as exc:
             self.close()
-            raise _decode_error(path, exc) from exc
+            raise _decode_error(path, exc, said) from exc
 
     def _decode_raster(self) -> np.ndarray:
         path = self.info.path
@@ -145,6 +150,11 @@ class SourceBands:
     def _read(self, y0: int, y1: int, channel: int | None) -> np.ndarray:
         layout = self.info.layout
         index = layout.index(y0, y1, 0, layout.width, channel)
+        with caught_tiff_warnings() as said:
+            raw = self._read_index(index, said)
+        return layout.to_chw(raw, channel)
+
+    def _read_index(self, index: tuple[object, ...], said: list[str]) -> np.ndarray:
         try:
             if self._contiguous is not None:
                 offset, dtype, shape = self._contiguous
@@ -156,13 +166,13 @@ class SourceBands:
             else:
                 raw = np.asarray(self._zarr[index])
         except TIFF_READ_ERRORS as exc:
-            raise _decode_error(self.info.path, exc) from exc
+            raise _decode_error(self.info.path, exc, said) from exc
         except OSError as exc:
             raise ImageImportError(
                 f"{self.info.path.name}: reading the file failed ({exc}); "
                 "check the file and the disk, then import again"
             ) from exc
-        return layout.to_chw(raw, channel)
+        return raw
 
     def read(self, y0: int, y1: int, channel: int | None = None) -> np.ndarray:
         """Rows y0:y1 as (C, y1-y0, W) (or (1, ...) for ``channel``) in the stored dtype."""
@@ -174,12 +184,12 @@ class SourceBands:
             y1 = min(y0 + rows, self.info.height)
             yield y0, (self.read_raw(y0, y1) if raw else self.read(y0, y1))
 
-    def scan_range(self, rows: int) -> tuple[float, float]:
-        """First pass of a two-pass conversion: finite (min, max) of the source pixels."""
+    def scan_range(self, rows: int) -> tuple[float, float, int]:
+        """First pass of a two-pass conversion: finite (min, max) and the NaN/infinite count of the pixels."""
         acc = RangeAccumulator()
         for _, band in self.bands(rows, raw=True):
             acc.update(band)
-        return acc.result()
+        return (*acc.result(), acc.nonfinite)
 
     def close(self) -> None:
         if self._tif is not None:

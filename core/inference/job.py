@@ -57,7 +57,10 @@ def run_prediction_job(ctx: JobContext) -> dict[str, Any]:
                 path, pixel_size = settings.data_dir / image.stored_path, image.pixel_size_um
             else:
                 entry["name"] = item["name"]
-                stored = import_image(Path(item["path"]), out_root / "inputs", f"input{index}")
+                # a model reads the pages of a multi-page file as its channels
+                stored = import_image(
+                    Path(item["path"]), out_root / "inputs", f"input{index}", pages_as="channels"
+                )
                 path, pixel_size = stored.path, stored.pixel_size_um
                 entry["stored"] = path.relative_to(settings.data_dir).as_posix()
             stem = Path(entry["name"]).stem or f"image{index}"

@@ -47,7 +47,8 @@ def folder_samples(images_dir: Path, masks_dir: Path, card: dict, *, label: str 
                 problems.append(f"{path.name}: no mask with the same stem in {masks_dir}; skipped.")
                 continue
             try:
-                stored = import_image(path, Path(scratch), f"img{index}")
+                # a model reads the pages of a multi-page file as its channels
+                stored = import_image(path, Path(scratch), f"img{index}", pages_as="channels")
                 with open_image(stored.path) as reader:
                     pixels = reader.read_region(0, 0, 0, stored.height, stored.width)
                 mask = read_mask(mask_path, (stored.height, stored.width),  # size checked before pixels

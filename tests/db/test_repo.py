@@ -202,3 +202,29 @@ def test_import_label_shapes_never_doubles(engine):
         for shape in repo.list_shapes(s, im.id):
             by_label.setdefault(shape.label_id, []).append(shape.points)
         assert len(by_label[lab.id]) == 2 and len(by_label[other.id]) == 1
+
+
+def test_older_database_gains_the_image_notes_column(tmp_path):
+    import sqlite3
+
+    from core.db.engine import make_engine
+
+    db = tmp_path / "old.db"
+    engine = make_engine(f"sqlite:///{db}")
+    engine.dispose()
+    con = sqlite3.connect(db)  # the image table as it was before notes existed
+    con.execute("ALTER TABLE image DROP COLUMN notes")
+    con.execute("INSERT INTO project (name, created_at) VALUES ('P', '2024-01-01')")
+    con.execute(
+        "INSERT INTO image (project_id, name, stored_path, thumb_path, width, height, channels, dtype,"
+        " levels, is_wsi, is_rgb, content_hash, status, created_at, updated_at) VALUES (1, 'a.tif',"
+        " 'a.tif', '', 4, 4, 1, 'uint8', 1, 0, 0, 'h', 'not_annotated', '2024-01-01', '2024-01-01')"
+    )
+    con.commit()
+    con.close()
+    engine = make_engine(f"sqlite:///{db}")
+    make_engine(f"sqlite:///{db}").dispose()  # a second process at the same time finds it added
+    with session_scope(engine) as session:
+        (image,) = repo.list_images(session, 1)
+        assert image.notes == []
+    engine.dispose()

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import tifffile
 
-from core.errors import InvalidInputError
+from core.errors import ImageImportError, InvalidInputError
 from core.imaging import ImageReader, import_image, level_shapes, open_image, read_region, tiffwrite
 from core.imaging.pyramid import downsample2
 
@@ -77,7 +77,7 @@ def test_region_clipping_and_errors(tmp_path, rng):
     arr = rng.integers(0, 255, (3, 50, 60), dtype=np.uint8)
     src = tmp_path / "c.tif"
     tifffile.imwrite(src, arr, photometric="minisblack")
-    stored = import_image(src, tmp_path / "store", "c")
+    stored = import_image(src, tmp_path / "store", "c", pages_as="channels")
     with open_image(stored.path) as reader:
         assert reader.shape == (3, 50, 60) and reader.dtype == np.uint8
         np.testing.assert_array_equal(reader.read_region(0, 40, 50, 20, 20), arr[:, 40:, 50:])
@@ -111,7 +111,7 @@ def test_pyramidal_ome_tiff_is_kept_as_whole_slide(tmp_path, rng):
     assert stored.is_wsi and stored.levels == 2 and stored.is_rgb and stored.channels == 3
     assert stored.source_format == "pyramidal OME-TIFF" and stored.pixel_size_um == pytest.approx(0.5)
     assert stored.path.name == "slide.ome.tif" and stored.path.read_bytes() == src.read_bytes()
-    assert os.path.samefile(stored.path, src)  # hard-linked, not re-encoded
+    assert not os.path.samefile(stored.path, src)  # an independent copy, not re-encoded
     assert stored.thumb_path.exists()
     with ImageReader(stored.path) as reader:
         assert reader.level_shapes == [(512, 768), (256, 384)]
@@ -123,14 +123,18 @@ def test_pyramidal_ome_tiff_is_kept_as_whole_slide(tmp_path, rng):
         )
 
 
-def test_whole_slide_ignores_megapixel_limit(tmp_path, rng):
-    full = rng.integers(0, 255, (64, 96), dtype=np.uint8)
+def test_whole_slide_limits_apply_to_level0_and_smallest_level(tmp_path, rng):
+    full = rng.integers(0, 255, (64, 96), dtype=np.uint8)  # level 1: 32 x 48 = 0.0015 megapixels
     src = tmp_path / "tiny_pyramid.tif"
     with tifffile.TiffWriter(src) as tif:
         tif.write(full, subifds=1, tile=(32, 32))
         tif.write(full[::2, ::2], subfiletype=1, tile=(32, 32))
-    stored = import_image(src, tmp_path / "store", "wsi", max_megapixels=0.001)
+    stored = import_image(src, tmp_path / "store", "wsi", max_megapixels=0.002)  # level 0 is over it
     assert stored.is_wsi and stored.levels == 2
+    with pytest.raises(ImageImportError, match="smallest level.*more than the limit of 0.001 megapixels"):
+        import_image(src, tmp_path / "store", "wsi2", max_megapixels=0.001)
+    with pytest.raises(ImageImportError, match="more than the limit of 0.005 megapixels for whole-slide"):
+        import_image(src, tmp_path / "store", "wsi3", max_wsi_megapixels=0.005)
 
 
 def test_aperio_svs_is_kept_with_its_pyramid_and_mpp(tmp_path, rng):

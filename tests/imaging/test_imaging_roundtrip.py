@@ -55,8 +55,8 @@ def test_rgb_tiff_round_trip(tmp_path, rng):
 def test_ten_channel_tiff_round_trip(tmp_path, rng):
     arr = rng.integers(0, 65535, (10, 33, 47), dtype=np.uint16)
     src = tmp_path / "ten.tif"
-    tifffile.imwrite(src, arr)  # shaped series, axes QYX: channels from the shape
-    stored = import_image(src, tmp_path / "store", "ten")
+    tifffile.imwrite(src, arr)  # shaped series, axes QYX: channels once the caller confirms it
+    stored = import_image(src, tmp_path / "store", "ten", pages_as="channels")
     _check_common(stored, src, width=47, height=33, channels=10, dtype="uint16")
     np.testing.assert_array_equal(_stored_pixels(stored.path), arr)
 
