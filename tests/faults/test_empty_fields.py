@@ -116,3 +116,29 @@ def test_the_prediction_files_carry_the_warning(tmp_path):
     labels = tifffile.imread(out["labels"])
     assert labels.max() == 0
     assert not list((tmp_path / "out").glob("*.tmp")) and not list((tmp_path / "out").glob("*.part"))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("dtype", [np.uint16, np.uint8], ids=["16-bit", "8-bit"])
+def test_a_trained_model_finds_nothing_in_an_empty_field(tmp_path, dtype):
+    import torch
+
+    from core.training.loop import SUCCEEDED, train
+    from tests.training.synth import config
+
+    torch.set_num_threads(1)
+    images = _training_images(dtype)
+    cfg = config("semantic", max_steps=60, steps_per_epoch=20, batch_size=4, views=1, normalization="image")
+    result = train(cfg, images[:3], images[3:], budget_seconds=300, workdir=tmp_path, device="cpu")
+    assert result.status == SUCCEEDED
+    predictor = Predictor.from_package(result.package_dir, device="cpu")
+    assert predictor.card["normalization"]["stretch_floor"]
+    image, _ = field(200, dtype, nuclei=6)
+    assert predict_image(image, predictor).counts[0] >= 4
+    empty, _ = field(100, dtype, nuclei=0)
+    result = predict_image(empty, predictor)
+    assert float((result.labels > 0).mean()) < 0.01 and result.counts[0] <= 1
+    assert result.warnings
+    # the same model with the card of before (no floor) stretches the noise: ~97-99 % "foreground"
+    predictor.card["normalization"].pop("stretch_floor")
+    assert float((predict_image(empty, predictor).labels > 0).mean()) > 0.5
