@@ -132,7 +132,7 @@ def _network(cfg: dict, versions: dict, data: ReportData) -> str:
 def _floor(norm: dict) -> str:
     """The sentence on nearly empty images (per-image scaling with the card's stretch floor); a record
     without a floor (models trained before it existed) scaled every image with its own range."""
-    reference, floor = norm.get("reference"), norm.get("stretch_floor")
+    reference, floor = norm.get("reference"), norm.get("stretch_floor")  # floor: the threshold
     if not isinstance(reference, dict) or not isinstance(floor, list) or not floor:
         return " Every image, however faint, was stretched to its own range."
     share = float(norm.get("floor_fraction", 0.25))
@@ -140,8 +140,8 @@ def _floor(norm: dict) -> str:
     return (
         f" An image whose own range (between those percentiles) was below {share:.0%} of the training images'"
         f" median range ({typical}, over {reference.get('images')} training images) was scaled with that"
-        f" {share:.0%} instead ({', '.join(f'{float(v):g}' for v in floor)}), in training, validation and"
-        " prediction alike, so that an empty field's background noise is not stretched into objects;"
+        " median range instead of its own, in training, validation and prediction alike, so that an empty"
+        " field's background noise is not stretched into objects;"
         " predictions on such images carry a warning."
     )
 

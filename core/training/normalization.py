@@ -17,8 +17,11 @@ field (background and noise only) would have its noise blown up into bright "obj
 keeps the training images' own values as a reference (``"reference"``: per channel, the median over the
 training images of each image's low and high percentile and of its stretch ``high - low``) and a floor on
 the stretch, ``"stretch_floor"`` = :data:`FLOOR_FRACTION` x the median stretch. An image whose own stretch
-is below the floor is scaled with the floor instead (``(x - low) / floor``), so its noise stays dim as it
-is; an image whose stretch is at or above the floor is normalised exactly as without the floor. The rule is
+is below the floor looks nearly empty: it is scaled with the training images' median stretch instead
+(``(x - low) / reference stretch``, its own low), so its background and noise stay as dim as the training
+images' background (a floor of only ``FLOOR_FRACTION`` x the stretch still lifted a trained model's
+background into objects on BBBC039-like data). An image whose stretch is at or above the floor is
+normalised exactly as without it. The rule is
 applied by the same function in training, validation and inference (:func:`_with_values`); a record without
 ``"stretch_floor"`` (models trained before it existed) keeps the plain per-image stretch. The resolved
 record of a floored image lists the channels in ``"floored"`` and :func:`floor_warning` says so in words.
@@ -43,7 +46,7 @@ _MAX_SAMPLES_PER_IMAGE = 250_000
 SCOPES = ("auto", "dataset", "image")
 AUTO_SPREAD = 0.5
 #: An image whose own stretch (high - low percentile) is below this share of the training images' median
-#: stretch is scaled with that share of it instead (scope "image"; see the module docstring).
+#: stretch is scaled with that median stretch instead (scope "image"; see the module docstring).
 FLOOR_FRACTION = 0.25
 
 
@@ -164,8 +167,8 @@ def floor_warning(record: dict) -> str | None:
     share = float(record.get("floor_fraction", FLOOR_FRACTION))
     return (
         "this image looks nearly empty compared with the training images (its intensity range is under "
-        f"{share:.0%} of theirs; {'; '.join(parts)}); it was scaled with {share:.0%} of the training images' "
-        "range instead of its own, so that its background noise is not stretched into objects"
+        f"{share:.0%} of theirs; {'; '.join(parts)}); it was scaled with the training images' typical range "
+        "instead of its own, so that its background noise is not stretched into objects"
     )
 
 
@@ -179,20 +182,23 @@ def _percentiles(values: np.ndarray, low: float, high: float) -> tuple[np.ndarra
 
 def _with_values(norm: dict, values: np.ndarray) -> dict:
     """``norm`` with scope "dataset" and low/high taken from ``values`` (C, N); where the record has a
-    ``stretch_floor`` and a channel's own stretch is below it, high = low + floor (listed in ``floored``)."""
+    ``stretch_floor`` and a channel's own stretch is below it, high = low + the training images' median
+    stretch (the channel is listed in ``floored``)."""
     lo, hi = _percentiles(values, norm["low_percentile"], norm["high_percentile"])
     resolved = {**norm, "scope": "dataset", "low": [float(v) for v in lo]}
     floor = norm.get("stretch_floor")
     if floor is not None:
         floor = np.asarray(floor, dtype=np.float64)
-        if floor.shape != lo.shape:
+        typical = np.asarray((norm.get("reference") or {}).get("stretch", []), dtype=np.float64)
+        if floor.shape != lo.shape or typical.shape != lo.shape:
             raise ModelPackageError(
-                f"the normalisation record's stretch_floor {norm['stretch_floor']!r} has {floor.size} "
-                f"value(s) for {lo.size} channel(s); retrain or repair the model card"
+                f"the normalisation record's stretch_floor {norm['stretch_floor']!r} and reference stretch "
+                f"{typical.tolist()} must have one value per channel ({lo.size}); "
+                "retrain or repair the model card"
             )
         own = hi - lo
         below = own < floor
-        hi = np.where(below, lo + floor, hi)
+        hi = np.where(below, lo + typical, hi)
         resolved["own_stretch"] = [float(v) for v in own]
         resolved["floored"] = [int(c) for c in np.flatnonzero(below)]
     resolved["high"] = [float(v) for v in hi]

@@ -45,12 +45,12 @@ def test_the_card_records_the_training_images_median_values_and_the_floor():
 
 def test_a_nearly_empty_image_is_scaled_with_the_floor_and_says_so():
     norm = _training_record()
-    empty = _two_level(10, 30)  # range 20 < floor 50: low 10, high 10 + 50
+    empty = _two_level(10, 30)  # range 20 < floor 50: low 10, high 10 + the median range 200
     record = image_normalization(_image("empty", empty), norm)
-    assert record["low"] == [10.0] and record["high"] == [60.0] and record["floored"] == [0]
+    assert record["low"] == [10.0] and record["high"] == [210.0] and record["floored"] == [0]
     assert record["own_stretch"] == [20.0]
     out = apply_normalization(empty, norm)  # the whole image (validation) gives the same
-    assert np.allclose(np.unique(out), [0.0, 0.4])  # (30 - 10) / 50, not 1
+    assert np.allclose(np.unique(out), [0.0, 0.1])  # (30 - 10) / 200, not 1
     warning = floor_warning(record)
     assert "nearly empty" in warning and "range 20" in warning and "typically 200" in warning
     assert "25%" in warning
@@ -87,13 +87,16 @@ def test_the_floor_is_per_channel():
     norm = compute_normalization(images, low=0.0, high=100.0, scope="image")
     image = np.concatenate([_two_level(10, 30), _two_level(0, 300)])  # channel 1 empty, channel 2 bright
     record = image_normalization(_image("mixed", image), norm)
-    assert record["floored"] == [0] and record["low"] == [10.0, 0.0] and record["high"] == [60.0, 300.0]
+    assert record["floored"] == [0] and record["low"] == [10.0, 0.0] and record["high"] == [210.0, 300.0]
     assert "channel 1:" in floor_warning(record) and "channel 2:" not in floor_warning(record)
 
 
 def test_a_floor_for_the_wrong_channel_count_is_a_damaged_card():
     norm = {**_training_record(), "stretch_floor": [50.0, 50.0]}
     with pytest.raises(ModelPackageError, match="stretch_floor"):
+        apply_normalization(_two_level(10, 30), norm)
+    norm = {**_training_record(), "reference": {}}
+    with pytest.raises(ModelPackageError, match="reference stretch"):
         apply_normalization(_two_level(10, 30), norm)
 
 
