@@ -396,6 +396,10 @@ def cmd_predict(args: argparse.Namespace, settings: Settings) -> int:
                 continue
             record = {"input": str(path), "labels": str(result["labels"]), "csv": str(result["csv"]),
                       "geojson": str(result["geojson"]), "objects": result["counts"]}
+            if result["warnings"]:
+                record["warnings"] = result["warnings"]
+            for warning in result["warnings"]:
+                print(f"warning: {path.name}: {warning}", file=sys.stderr)
             records.append(record)
             if not args.json:
                 counts = ", ".join(f"{n}: {c}" for n, c in result["counts"].items())

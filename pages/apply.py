@@ -116,6 +116,8 @@ for index, item in enumerate(results):
         if "error" in item:
             st.error(item["error"])
             continue
+        for warning in item.get("warnings", []):
+            st.warning(warning[:1].upper() + warning[1:] + ".")
         counts = item.get("counts", {})
         cols = st.columns(max(len(counts), 1) + 1)
         for col, (name, n) in zip(cols, counts.items(), strict=False):

@@ -24,7 +24,8 @@ def prediction_dir(data_dir: Path, prediction_id: int) -> Path:
 
 def predict_file(predictor: Predictor, image_path: Path, out_dir: Path, stem: str, *, pixel_size_um: float | None,
                  on_progress=None, should_stop=None) -> dict[str, Any]:  # type: ignore[no-untyped-def]
-    """Predict one stored image; write ``<stem>_labels.tif``, ``<stem>_objects.csv``, ``<stem>.geojson``."""
+    """Predict one stored image; write ``<stem>_labels.tif``, ``<stem>_objects.csv``, ``<stem>.geojson``.
+    The result also has ``"warnings"``: sentences for the user (e.g. a nearly empty image's normalisation)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     colors = [lab.get("color") for lab in predictor.card["labels"]]
     with open_image(image_path) as reader:
@@ -33,7 +34,8 @@ def predict_file(predictor: Predictor, image_path: Path, out_dir: Path, stem: st
         result = predict_image(reader, predictor, out=labels_path, on_progress=on_progress, should_stop=should_stop)
         files = export_prediction(labels_path, reader, out_dir, stem=stem, pixel_size_um=pixel_size_um,
                                   colors=colors, should_stop=should_stop)
-    return {"labels": labels_path, **files, "counts": result.counts_by_label, "seconds": result.seconds}
+    return {"labels": labels_path, **files, "counts": result.counts_by_label, "seconds": result.seconds,
+            "warnings": list(result.warnings)}
 
 
 def run_prediction_job(ctx: JobContext) -> dict[str, Any]:
@@ -77,6 +79,8 @@ def run_prediction_job(ctx: JobContext) -> dict[str, Any]:
         else:
             entry.update({k: Path(v).relative_to(settings.data_dir).as_posix() for k, v in files.items()
                           if k in ("labels", "csv", "geojson")}, counts=files["counts"])
+            if files["warnings"]:
+                entry["warnings"] = files["warnings"]
             per_label = out_root / f"{index:03d}" / "per_label"
             per_label.mkdir(parents=True, exist_ok=True)
             label_tiffs = write_label_tiffs(files["labels"], per_label, stem)

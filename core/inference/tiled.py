@@ -3,9 +3,12 @@
 :func:`predict_image` walks the blocks of a :class:`~core.inference.grid.Grid` in raster order:
 
 1. the network tiles of map block ``M(r, c)`` are read (one region read), normalised with the model card's
-   record, reflect-padded at the bottom/right image edge to a multiple of 32 (as a whole-image pass pads),
-   run through the :class:`~core.inference.predictor.Predictor` in batches, and each tile keeps its core
-   (the ``halo`` around it is context only: keep-the-centre blending, see :mod:`core.inference.receptive`);
+   record resolved once for the whole image (scope "image": the image's own percentiles, sampled as training
+   samples them, with the card's stretch floor for nearly empty images; see
+   :mod:`core.training.normalization`; :attr:`PredictionResult.warnings` says when the floor applied),
+   reflect-padded at the bottom/right image edge to a multiple of 32 (as a whole-image pass pads), run
+   through the :class:`~core.inference.predictor.Predictor` in batches, and each tile keeps its core (the
+   ``halo`` around it is context only: keep-the-centre blending, see :mod:`core.inference.receptive`);
 2. the maps of context region ``E(r, c)`` are assembled from ``M(r, c)`` and the strips kept from its left
    and upper neighbours, post-processed with the card's values, and stitched (:mod:`core.inference.stitch`);
 3. at the end, objects get their final ids (1..N per label in raster order of their first pixel; objects
@@ -23,7 +26,7 @@ import json
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -37,6 +40,7 @@ from core.inference.labelstore import ChunkStore
 from core.inference.predictor import Predictor
 from core.inference.progress import check_stop
 from core.inference.stitch import Stitcher, segment
+from core.training.normalization import floor_warning
 
 OUTPUT_TILE = 256
 MAX_IN_MEMORY_PIXELS = 64_000_000
@@ -58,6 +62,7 @@ class PredictionResult:
     seconds: float = 0.0
     tile: int = 0
     halo: int = 0
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def counts_by_label(self) -> dict[str, int]:
@@ -92,6 +97,10 @@ class _Source:
         if self._array is not None:
             return self._array[:, y[0] : y[1], x[0] : x[1]]
         return self._reader.read_region(0, y[0], x[0], y[1] - y[0], x[1] - x[0])
+
+    def read_window(self, y: int, x: int, h: int, w: int) -> np.ndarray:
+        """The ``(C, h, w)`` region at (y, x) (the reading that normalisation's sampling uses)."""
+        return np.asarray(self.read((y, y + h), (x, x + w)))
 
 
 Tuple2 = tuple[int, int]
@@ -129,6 +138,7 @@ def predict_image(
     grid = _check_args(src, predictor, tile, halo, block, context, out)
     check_not_empty(src.original)
     start = time.perf_counter()
+    record = predictor.image_normalization(src.shape, src.read_window)  # one record for the whole image
     work_dir = _output_folder(out)
     with tempfile.TemporaryDirectory(prefix=".predict-", dir=work_dir) as tmp:
         stores = [
@@ -137,7 +147,7 @@ def predict_image(
         ]
         try:
             stitchers = [Stitcher(grid, s, semantic=predictor.training_type == "semantic") for s in stores]
-            n_tiles = _run_blocks(src, predictor, grid, stitchers, on_progress, should_stop)
+            n_tiles = _run_blocks(src, predictor, record, grid, stitchers, on_progress, should_stop)
             finals = [
                 st.objects.final_ids(v["min_size"])
                 for st, v in zip(stitchers, predictor.postprocess, strict=True)
@@ -153,6 +163,7 @@ def predict_image(
                 tiles=n_tiles,
                 tile=tile,
                 halo=halo,
+                warnings=[w for w in (floor_warning(record),) if w],
             )
             luts = [lut.astype(dtype) for lut, _ in finals]
             if out is None:
@@ -168,8 +179,9 @@ def predict_image(
     return result
 
 
-def _run_blocks(src, predictor, grid, stitchers, on_progress, should_stop) -> int:
-    """Visit every block in raster order; returns the number of network tiles run."""
+def _run_blocks(src, predictor, record, grid, stitchers, on_progress, should_stop) -> int:
+    """Visit every block in raster order, normalised with the image's ``record``; returns the number of
+    network tiles run."""
     k2 = 2 * grid.context
     above: dict[int, tuple[int, int, Maps]] = {}  # c -> (y0, x0, maps) bottom strip of M(r-1, c)
     n_tiles = 0
@@ -181,7 +193,7 @@ def _run_blocks(src, predictor, grid, stitchers, on_progress, should_stop) -> in
             check_stop(should_stop, "prediction")
             tiles = grid.tiles(r, c)
             (my0, my1), (mx0, mx1) = grid.map_block(r, c)
-            current = (my0, mx0, _predict_block(src, predictor, grid, tiles)) if tiles else None
+            current = (my0, mx0, _predict_block(src, predictor, record, grid, tiles)) if tiles else None
             n_tiles += len(tiles)
             pieces = [p for p in (above.get(c - 1), above.get(c), left, current) if p is not None]
             region = grid.context_region(r, c)
@@ -198,14 +210,17 @@ def _run_blocks(src, predictor, grid, stitchers, on_progress, should_stop) -> in
     return n_tiles
 
 
-def _predict_block(src: _Source, predictor: Predictor, grid: Grid, tiles: list[Tile]) -> Maps:
-    """Maps ``{name: (L, h, w)}`` of the map block whose cores the ``tiles`` partition."""
+def _predict_block(
+    src: _Source, predictor: Predictor, record: dict, grid: Grid, tiles: list[Tile]
+) -> Maps:
+    """Maps ``{name: (L, h, w)}`` of the map block whose cores the ``tiles`` partition (pixels normalised
+    with ``record``, the card's normalisation resolved for the whole image)."""
     wy0 = min(t.window_y[0] for t in tiles)
     wy1 = max(t.window_y[1] for t in tiles)
     wx0 = min(t.window_x[0] for t in tiles)
     wx1 = max(t.window_x[1] for t in tiles)
     raw = src.read((wy0, min(wy1, grid.height)), (wx0, min(wx1, grid.width)))
-    norm = _pad(predictor.normalize(np.asarray(raw)), wy1 - wy0, wx1 - wx0)
+    norm = _pad(predictor.normalize(np.asarray(raw), record), wy1 - wy0, wx1 - wx0)
     y0, x0 = tiles[0].core_y[0], tiles[0].core_x[0]
     h, w = tiles[-1].core_y[1] - y0, tiles[-1].core_x[1] - x0
     out: Maps = {}

@@ -123,9 +123,27 @@ def _network(cfg: dict, versions: dict, data: ReportData) -> str:
         if norm.get("scope") == "image":
             why = " (brightness varied between the training images)" if "auto" in norm else ""
             sentence += f" Each input channel was scaled linearly so that the {levels} of each image mapped to 0 and 1{why}."
+            sentence += _floor(norm)
         else:
             sentence += f" Each input channel was scaled linearly so that its {levels} over the training images mapped to 0 and 1."
     return sentence + _scale(cfg.get("scale"))
+
+
+def _floor(norm: dict) -> str:
+    """The sentence on nearly empty images (per-image scaling with the card's stretch floor); a record
+    without a floor (models trained before it existed) scaled every image with its own range."""
+    reference, floor = norm.get("reference"), norm.get("stretch_floor")  # floor: the threshold
+    if not isinstance(reference, dict) or not isinstance(floor, list) or not floor:
+        return " Every image, however faint, was stretched to its own range."
+    share = float(norm.get("floor_fraction", 0.25))
+    typical = ", ".join(f"{float(v):g}" for v in reference.get("stretch", []))
+    return (
+        f" An image whose own range (between those percentiles) was below {share:.0%} of the training images'"
+        f" median range ({typical}, over {reference.get('images')} training images) was scaled with that"
+        " median range instead of its own, in training, validation and prediction alike, so that an empty"
+        " field's background noise is not stretched into objects;"
+        " predictions on such images carry a warning."
+    )
 
 
 def _scale(record: object) -> str:

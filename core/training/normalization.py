@@ -11,6 +11,20 @@ each image's own values: :func:`image_normalization` for a readable image (sampl
 :func:`apply_normalization` on a whole in-memory image. Scope ``"auto"`` (the default) picks "image" when
 the training images' own bright levels spread over more than :data:`AUTO_SPREAD` of the dataset's range
 (images from several microscopes or exposures), else "dataset"; the record keeps the scope chosen and why.
+
+Nearly empty images (scope "image"). An image's own percentiles stretch whatever it holds to 0..1: an empty
+field (background and noise only) would have its noise blown up into bright "objects". The record therefore
+keeps the training images' own values as a reference (``"reference"``: per channel, the median over the
+training images of each image's low and high percentile and of its stretch ``high - low``) and a floor on
+the stretch, ``"stretch_floor"`` = :data:`FLOOR_FRACTION` x the median stretch. An image whose own stretch
+is below the floor looks nearly empty: it is scaled with the training images' median stretch instead
+(``(x - low) / reference stretch``, its own low), so its background and noise stay as dim as the training
+images' background (a floor of only ``FLOOR_FRACTION`` x the stretch still lifted a trained model's
+background into objects on BBBC039-like data). An image whose stretch is at or above the floor is
+normalised exactly as without it. The rule is
+applied by the same function in training, validation and inference (:func:`_with_values`); a record without
+``"stretch_floor"`` (models trained before it existed) keeps the plain per-image stretch. The resolved
+record of a floored image lists the channels in ``"floored"`` and :func:`floor_warning` says so in words.
 """
 
 from __future__ import annotations
@@ -20,7 +34,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from core.errors import InvalidInputError, ModelPackageError
-from core.training.sources import TrainingImage
+from core.training.sources import ReadFn, TrainingImage
 
 LOW_PERCENTILE = 1.0
 HIGH_PERCENTILE = 99.8
@@ -31,6 +45,9 @@ _MAX_SAMPLES_PER_IMAGE = 250_000
 
 SCOPES = ("auto", "dataset", "image")
 AUTO_SPREAD = 0.5
+#: An image whose own stretch (high - low percentile) is below this share of the training images' median
+#: stretch is scaled with that median stretch instead (scope "image"; see the module docstring).
+FLOOR_FRACTION = 0.25
 
 
 def compute_normalization(
@@ -42,8 +59,10 @@ def compute_normalization(
     scope: str = "dataset",
 ) -> dict:
     """The normalisation record of a training set: ``{"method", "scope", "low_percentile",
-    "high_percentile", "low": [per channel], "high": [per channel]}`` (plain JSON types; with scope
-    "image" low/high are the training set's values, kept for reference)."""
+    "high_percentile", "low": [per channel], "high": [per channel], "reference": {"low", "high",
+    "stretch": [per channel], "images": int}, "floor_fraction": float, "stretch_floor": [per channel]}``
+    (plain JSON types; with scope "image" low/high are the training set's values, kept for reference;
+    ``reference`` holds the medians over the training images of their own values)."""
     if scope not in SCOPES:
         raise InvalidInputError(f"normalisation scope {scope!r} is not known; use one of {list(SCOPES)}")
     if not images:
@@ -56,7 +75,7 @@ def compute_normalization(
             f"training images have different channel counts {sorted(channels)}; use images with the same channels"
         )
     rng = np.random.default_rng(seed)
-    pools = [_sample_pixels(im, rng) for im in images]
+    pools = [_sample_pixels(im.shape, im.read, rng) for im in images]
     values = np.concatenate(pools, axis=1).astype(np.float64)
     lo = np.percentile(values, low, axis=1)
     hi = np.percentile(values, high, axis=1)
@@ -68,12 +87,31 @@ def compute_normalization(
         "high_percentile": float(high),
         "low": [float(v) for v in lo],
         "high": [float(v) for v in hi],
+        **_reference(pools, low, high),
     }
     if scope == "auto":
         spread = brightness_spread(pools, high, lo, hi)
         record["scope"] = "image" if spread > AUTO_SPREAD else "dataset"
         record["auto"] = {"spread": round(spread, 4), "limit": AUTO_SPREAD}
     return record
+
+
+def _reference(pools: Sequence[np.ndarray], low: float, high: float) -> dict:
+    """The training images' own values (medians over the images, per channel) and the stretch floor."""
+    own = [_percentiles(p.astype(np.float64), low, high) for p in pools]
+    lows = np.stack([lo for lo, _ in own])  # (images, C)
+    highs = np.stack([hi for _, hi in own])
+    stretch = np.median(highs - lows, axis=0)
+    return {
+        "reference": {
+            "low": [float(v) for v in np.median(lows, axis=0)],
+            "high": [float(v) for v in np.median(highs, axis=0)],
+            "stretch": [float(v) for v in stretch],
+            "images": len(pools),
+        },
+        "floor_fraction": FLOOR_FRACTION,
+        "stretch_floor": [float(v) for v in FLOOR_FRACTION * stretch],
+    }
 
 
 def brightness_spread(pools: Sequence[np.ndarray], high: float, lo: np.ndarray, hi: np.ndarray) -> float:
@@ -88,10 +126,16 @@ def brightness_spread(pools: Sequence[np.ndarray], high: float, lo: np.ndarray, 
 def image_normalization(im: TrainingImage, norm: dict, *, seed: int = 0) -> dict:
     """The record to apply to the pixels of ``im``: ``norm`` itself (scope dataset) or ``norm`` with this
     image's own percentile values (scope image, sampled through region reads when the image is large)."""
+    return region_normalization(im.shape, im.read, norm, seed=seed)
+
+
+def region_normalization(shape: Sequence[int], read: ReadFn, norm: dict, *, seed: int = 0) -> dict:
+    """:func:`image_normalization` of any image of ``shape`` ``(C, H, W)`` read by ``read(y, x, h, w)``
+    (training images, and images being predicted: one record for the whole image, applied to each region)."""
     if norm.get("scope", "dataset") != "image":
         return norm
-    values = _sample_pixels(im, np.random.default_rng(seed)).astype(np.float64)
-    return _with_values(norm, values)
+    values = _sample_pixels(tuple(int(v) for v in shape), read, np.random.default_rng(seed))
+    return _with_values(norm, values.astype(np.float64))
 
 
 def apply_normalization(image: np.ndarray, norm: dict) -> np.ndarray:
@@ -110,25 +154,68 @@ def apply_normalization(image: np.ndarray, norm: dict) -> np.ndarray:
     return out
 
 
+def floor_warning(record: dict) -> str | None:
+    """A sentence for the user when ``record`` (resolved for one image) was floored, else None."""
+    floored = record.get("floored") or []
+    if not floored:
+        return None
+    parts = [
+        f"channel {c + 1}: range {record['own_stretch'][c]:.4g}, training images typically "
+        f"{record['reference']['stretch'][c]:.4g}"
+        for c in floored
+    ]
+    share = float(record.get("floor_fraction", FLOOR_FRACTION))
+    return (
+        "this image looks nearly empty compared with the training images (its intensity range is under "
+        f"{share:.0%} of theirs; {'; '.join(parts)}); it was scaled with the training images' typical range "
+        "instead of its own, so that its background noise is not stretched into objects"
+    )
+
+
+def _percentiles(values: np.ndarray, low: float, high: float) -> tuple[np.ndarray, np.ndarray]:
+    """Per-channel ``low`` and ``high`` percentiles of ``values`` (C, N); a flat channel gets
+    high = low + 1."""
+    lo = np.percentile(values, low, axis=1)
+    hi = np.percentile(values, high, axis=1)
+    return lo, np.where(hi - lo < 1e-6, lo + 1.0, hi)
+
+
 def _with_values(norm: dict, values: np.ndarray) -> dict:
-    """``norm`` with scope "dataset" and low/high taken from ``values`` (C, N)."""
-    lo = np.percentile(values, norm["low_percentile"], axis=1)
-    hi = np.percentile(values, norm["high_percentile"], axis=1)
-    hi = np.where(hi - lo < 1e-6, lo + 1.0, hi)
-    return {**norm, "scope": "dataset", "low": [float(v) for v in lo], "high": [float(v) for v in hi]}
+    """``norm`` with scope "dataset" and low/high taken from ``values`` (C, N); where the record has a
+    ``stretch_floor`` and a channel's own stretch is below it, high = low + the training images' median
+    stretch (the channel is listed in ``floored``)."""
+    lo, hi = _percentiles(values, norm["low_percentile"], norm["high_percentile"])
+    resolved = {**norm, "scope": "dataset", "low": [float(v) for v in lo]}
+    floor = norm.get("stretch_floor")
+    if floor is not None:
+        floor = np.asarray(floor, dtype=np.float64)
+        typical = np.asarray((norm.get("reference") or {}).get("stretch", []), dtype=np.float64)
+        if floor.shape != lo.shape or typical.shape != lo.shape:
+            raise ModelPackageError(
+                f"the normalisation record's stretch_floor {norm['stretch_floor']!r} and reference stretch "
+                f"{typical.tolist()} must have one value per channel ({lo.size}); "
+                "retrain or repair the model card"
+            )
+        own = hi - lo
+        below = own < floor
+        hi = np.where(below, lo + typical, hi)
+        resolved["own_stretch"] = [float(v) for v in own]
+        resolved["floored"] = [int(c) for c in np.flatnonzero(below)]
+    resolved["high"] = [float(v) for v in hi]
+    return resolved
 
 
-def _sample_pixels(im: TrainingImage, rng: np.random.Generator) -> np.ndarray:
+def _sample_pixels(shape: tuple[int, ...], read: ReadFn, rng: np.random.Generator) -> np.ndarray:
     """(C, N) pixel values of one image: the whole image when small, else random windows."""
-    c, h, w = im.shape
+    c, h, w = shape
     if h * w <= _WINDOW * _WINDOW * _MAX_WINDOWS:
-        windows = [im.read(0, 0, h, w)]
+        windows = [read(0, 0, h, w)]
     else:
         windows = []
         for _ in range(_MAX_WINDOWS):
             y = int(rng.integers(0, max(h - _WINDOW, 0) + 1))
             x = int(rng.integers(0, max(w - _WINDOW, 0) + 1))
-            windows.append(im.read(y, x, min(_WINDOW, h), min(_WINDOW, w)))
+            windows.append(read(y, x, min(_WINDOW, h), min(_WINDOW, w)))
     flat = np.concatenate([np.asarray(win).reshape(c, -1) for win in windows], axis=1)
     return _subsample(flat)
 

@@ -124,3 +124,16 @@ def test_edge_rays_of_instance_trainings_are_stated():
     data.config.pop("edge_rays")  # trainings from before edge rays: nothing said
     data.config["training_type"] = "instance"
     assert "16 directions" not in methods_paragraph(data)
+
+
+def test_per_image_scaling_states_what_happens_to_nearly_empty_images():
+    data = synthetic_report()
+    norm = data.config["normalization"]
+    norm.update(scope="image", reference={"low": [137.0], "high": [1127.0], "stretch": [990.0], "images": 8},
+                floor_fraction=0.25, stretch_floor=[247.5])
+    text = methods_paragraph(data)
+    assert "below 25% of the training images' median range (990, over 8 training images)" in text
+    assert "scaled with that median range instead of its own" in text and "carry a warning" in text
+    for key in ("reference", "floor_fraction", "stretch_floor"):  # a model trained before the floor existed
+        norm.pop(key)
+    assert "Every image, however faint, was stretched to its own range." in methods_paragraph(data)

@@ -132,10 +132,10 @@ def test_roi_only_patches_come_from_the_roi():
 
 
 def test_image_scope_uses_each_images_own_percentiles_the_same_way_everywhere():
-    rng = np.random.default_rng(3)
-    dim = ArrayImage("dim", rng.integers(0, 100, (1, 40, 40)).astype(np.uint16), masks=np.zeros((1, 40, 40), bool))
-    bright = ArrayImage("bright", rng.integers(0, 4000, (1, 40, 40)).astype(np.uint16),
-                        masks=np.zeros((1, 40, 40), bool))
+    rng = np.random.default_rng(3)  # dim: 4x darker, above the stretch floor (a quarter of the median range)
+    empty = np.zeros((1, 40, 40), bool)
+    dim = ArrayImage("dim", rng.integers(0, 1000, (1, 40, 40)).astype(np.uint16), masks=empty)
+    bright = ArrayImage("bright", rng.integers(0, 4000, (1, 40, 40)).astype(np.uint16), masks=empty)
     norm = compute_normalization([dim, bright], scope="image")
     assert norm["scope"] == "image" and len(norm["low"]) == 1
     for im in (dim, bright):
