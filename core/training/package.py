@@ -68,17 +68,21 @@ def read_card(package_dir: Path, *, shown_as: str | Path | None = None) -> dict:
     """The model card of a package, validated against :mod:`core.training.card_schema`; messages name the
     package as ``shown_as`` (e.g. the file a user imports) when given, else by its folder."""
     path = Path(package_dir) / CARD
+    where = Path(package_dir) if shown_as is None else shown_as
     try:
         card = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
         raise ModelPackageError(f"{path} is missing; this folder is not a model package") from exc
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ModelPackageError(f"{path} cannot be read as JSON ({exc}); the package is damaged") from exc
+        raise ModelPackageError(
+            f"the model card {CARD} in {where} cannot be read as JSON ({exc}); the package is damaged"
+        ) from exc
     except RecursionError:
         raise ModelPackageError(
-            f"{path} nests its JSON too deeply to be a model card; the package is damaged"
+            f"the model card {CARD} in {where} nests its JSON too deeply to be a model card; "
+            "the package is damaged"
         ) from None
-    check_card(card, shown_as if shown_as is not None else Path(package_dir))
+    check_card(card, where)
     return card
 
 
