@@ -134,7 +134,7 @@ CASES = {
                             r"labels\[0\]\.name is 'nnn.*5002 characters"),
     "package name too long": (_set("name", "m" * 300), r"field name is 'mmm.*expected text of 1 to 200"),
     "colour not #rrggbb": (_set("labels[0].color", "red"), r"labels\[0\]\.color is 'red'.*#rrggbb"),
-    "duplicate label names": (_again("labels", lambda card: [*card["labels"], {**card["labels"][0], "id": 9}]),
+    "duplicate label names": (_again("labels", lambda c: [*c["labels"], {**c["labels"][0], "id": 9}]),
                               r"labels\[\*\]\.name .*a different name for each label"),
     "history entry text": (_set("metrics.history[0].train_loss", "low"),
                            r"metrics\.history\[0\]\.train_loss is 'low'"),
