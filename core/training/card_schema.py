@@ -90,7 +90,6 @@ class Scale:
             Number(MIN_SCALE, 1.0).check(value, path)
 
 
-ANY = Json()
 _SCORE = Nullable(Number(finite=False))
 LABEL = Record({"id": Whole(0), "name": Text(100), "color": Text(colour=True)}, required=("id", "name"))
 NORMALIZATION = Record(

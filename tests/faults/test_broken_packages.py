@@ -28,6 +28,7 @@ from core.inference.package_io import import_model_package
 from core.predictions import MODELS_DIR, model_catalog
 from core.training.loop import train
 from core.training.package import CARD, TORCHSCRIPT, WEIGHTS, read_card
+from core.training.report_assembly import build_training_report
 from tests.faults.conftest import assert_sound
 from tests.training.synth import config, make_images
 
@@ -240,6 +241,12 @@ def test_a_broken_package_on_disk_breaks_no_other_model(package, app_env, tmp_pa
     err = capsys.readouterr().err
     assert "in_channels is inf" in err and "Traceback" not in err
     assert not (tmp_path / "d.zip").exists()
+    # the report reads the card through the same schema: one line that names the field
+    engine = make_engine(app_env.database_url)
+    damaged_id = int(damaged["model"])
+    with pytest.raises(ModelPackageError, match=r"the field in_channels is inf"):
+        build_training_report(app_env, engine, damaged_id)
+    engine.dispose()
     assert_sound(app_env)
 
 
