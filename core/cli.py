@@ -413,9 +413,30 @@ def cmd_model_import(args: argparse.Namespace, settings: Settings) -> int:
     from core.inference.package_io import import_model_package
     from core.predictions import MODELS_DIR, describe
 
+    from core.training.package import read_card
+
     folder = import_model_package(Path(args.path), settings.data_dir / MODELS_DIR)
-    card = json.loads((folder / "model_card.json").read_text(encoding="utf-8"))
+    card = read_card(folder)
     print(f"Imported model {folder.name!r}: {describe(card)}. Apply it with `segstudio predict {folder.name} ...`.")
+    return 0
+
+
+def cmd_model_list(args: argparse.Namespace, settings: Settings) -> int:
+    from core.predictions import model_catalog
+
+    catalog = model_catalog(settings, make_engine(settings.database_url))
+    rows = [{"model": m.key.split(":", 1)[1], "title": m.title, "broken": None} for m in catalog.models]
+    rows += [{"model": b.key.split(":", 1)[1], "title": b.title, "broken": b.reason} for b in catalog.broken]
+    if args.json:
+        _print_json(rows)
+        return 0
+    if not rows:
+        print("No models yet: train one, or `segstudio model import PATH`.")
+    for row in rows:
+        if row["broken"] is None:
+            print(f"{row['model']:>4}  {row['title']}")
+        else:
+            print(f"{row['model']:>4}  BROKEN {row['title']}: {row['broken']}")
     return 0
 
 
@@ -570,11 +591,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=cmd_predict)
 
-    model = sub.add_parser("model", help="import or export model packages")
+    model = sub.add_parser("model", help="import, list or export model packages")
     msub = model.add_subparsers(dest="action", required=True)
     p = msub.add_parser("import", help="import a model package (its model/ folder or a report ZIP)")
     p.add_argument("path")
     p.set_defaults(handler=cmd_model_import)
+    p = msub.add_parser("list", help="list the models that can be applied, and broken ones with why")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=cmd_model_list)
     p = msub.add_parser("export", help="export a trained model's package as a ZIP")
     p.add_argument("model", help="training id or name, or an imported model's folder name")
     p.add_argument("--out", required=True)

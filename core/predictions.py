@@ -7,7 +7,6 @@ A model is either a succeeded training's package (``trainings/<id>/model``) or a
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,8 +17,9 @@ from core.annotations.shapes import ShapeData
 from core.config import Settings
 from core.db import repo, session_scope
 from core.db.models import QUEUED, SUCCEEDED, Prediction
-from core.errors import InvalidInputError, NotFoundError
+from core.errors import InvalidInputError, ModelPackageError, NotFoundError
 from core.training.config import check_views
+from core.training.package import CARD, WEIGHTS, read_card
 
 MODELS_DIR = "models"
 
@@ -35,8 +35,22 @@ class ModelChoice:
     card: dict
 
 
-def _card(package_dir: Path) -> dict:
-    return json.loads((package_dir / "model_card.json").read_text(encoding="utf-8"))
+@dataclass(frozen=True)
+class BrokenModel:
+    """A model package that cannot be used (its card fails validation, or its weights are missing)."""
+
+    key: str
+    title: str
+    package_dir: Path
+    reason: str
+
+
+@dataclass(frozen=True)
+class ModelCatalog:
+    """Every model found: those that can be applied, and the broken ones with the reason."""
+
+    models: list[ModelChoice]
+    broken: list[BrokenModel]
 
 
 def describe(card: dict) -> str:
@@ -44,37 +58,58 @@ def describe(card: dict) -> str:
     return f"{card.get('training_type', '?')} · {labels} · {card.get('in_channels', '?')} channel(s)"
 
 
-def available_models(settings: Settings, engine: Engine) -> list[ModelChoice]:
-    """Succeeded trainings of every project, newest first, then imported packages."""
-    out: list[ModelChoice] = []
+def model_catalog(settings: Settings, engine: Engine) -> ModelCatalog:
+    """Succeeded trainings of every project, newest first, then imported packages; each package's card is
+    validated (:func:`core.training.package.read_card`), so one broken package is listed as broken and the
+    others stay usable."""
+    models: list[ModelChoice] = []
+    broken: list[BrokenModel] = []
+
+    def add(key: str, name: str, package: Path, training_id: int | None) -> None:
+        try:
+            card = read_card(package)
+            if not (package / WEIGHTS).is_file():
+                raise ModelPackageError(f"{package / WEIGHTS} is missing; the package is incomplete")
+        except ModelPackageError as exc:
+            broken.append(BrokenModel(key, name, package, str(exc)))
+        else:
+            models.append(ModelChoice(key, f"{name} — {describe(card)}", package, training_id, card))
+
     with session_scope(engine) as session:
         projects = {p.id: p.name for p in repo.list_projects(session)}
         trainings = repo.list_trainings(session, status=SUCCEEDED)
     for t in trainings:
         package = settings.data_dir / t.model_dir if t.model_dir else None
-        if package is None or not (package / "model_card.json").exists():
+        if package is None or not (package / CARD).exists():
             continue
-        card = _card(package)
-        out.append(ModelChoice(f"training:{t.id}", f"{t.name} ({projects.get(t.project_id, '?')}) — {describe(card)}",
-                               package, t.id, card))
+        add(f"training:{t.id}", f"{t.name} ({projects.get(t.project_id, '?')})", package, t.id)
     imported = settings.data_dir / MODELS_DIR
     if imported.is_dir():
         for folder in sorted(p for p in imported.iterdir() if p.is_dir() and not p.name.startswith(".")):
-            if (folder / "model_card.json").exists():
-                card = _card(folder)
-                out.append(ModelChoice(f"imported:{folder.name}", f"{folder.name} (imported) — {describe(card)}",
-                                       folder, None, card))
-    return out
+            if (folder / CARD).exists():
+                add(f"imported:{folder.name}", f"{folder.name} (imported)", folder, None)
+    return ModelCatalog(models, broken)
+
+
+def available_models(settings: Settings, engine: Engine) -> list[ModelChoice]:
+    """The models that can be applied (see :func:`model_catalog` for the broken ones)."""
+    return model_catalog(settings, engine).models
 
 
 def find_model(settings: Settings, engine: Engine, ref: str) -> ModelChoice:
-    """A model by key, by training id or name, or by imported folder name."""
-    models = available_models(settings, engine)
-    for model in models:
+    """A model by key, by training id or name, or by imported folder name; a broken one raises
+    :class:`ModelPackageError` with the reason."""
+    catalog = model_catalog(settings, engine)
+    for model in catalog.models:
         if ref in (model.key, str(model.training_id), model.package_dir.name) or model.title.startswith(f"{ref} ("):
             return model
-    known = "; ".join(m.title for m in models) or "none yet (train one, or import a model package)"
-    raise NotFoundError(f"No trained model {ref!r}. Known models: {known}.")
+    for bad in catalog.broken:
+        names = (bad.key, bad.key.split(":", 1)[1], bad.package_dir.name)
+        if ref in names or bad.title.startswith(f"{ref} ("):
+            raise ModelPackageError(f"The model {bad.title} cannot be used: {bad.reason}")
+    known = "; ".join(m.title for m in catalog.models) or "none yet (train one, or import a model package)"
+    unusable = "".join(f" Broken: {b.title}." for b in catalog.broken)
+    raise NotFoundError(f"No trained model {ref!r}. Known models: {known}.{unusable}")
 
 
 def queue_prediction(settings: Settings, engine: Engine, model: ModelChoice, *, image_ids: list[int] = (),

@@ -12,7 +12,7 @@ from core.db.models import FAILED, QUEUED, RUNNING
 from core.errors import SegStudioError
 from core.inference.package_io import import_model_package
 from core.jobs import queue
-from core.predictions import MODELS_DIR, accept_as_annotations, available_models, queue_prediction
+from core.predictions import MODELS_DIR, accept_as_annotations, model_catalog, queue_prediction
 from core.projects import discard_staged, stage_upload
 from ui.context import current_project, page_context
 from ui.downloads import file_download
@@ -37,7 +37,12 @@ with st.expander("Import a model package (a model/ folder as ZIP, or a training 
         finally:
             discard_staged(staged)
 
-models = available_models(ctx.settings, ctx.engine)
+catalog = model_catalog(ctx.settings, ctx.engine)
+models = catalog.models
+if catalog.broken:
+    with st.expander(f"{len(catalog.broken)} model package(s) cannot be used", expanded=not models):
+        for bad in catalog.broken:
+            st.error(f"**{bad.title}** is broken: {bad.reason}")
 if not models:
     st.info("There is no trained model yet. Train one with the wizard (or import a model package above).")
     st.page_link("pages/wizard.py", label="Open the training wizard", icon=":material/model_training:")

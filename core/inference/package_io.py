@@ -5,8 +5,10 @@ Import is defensive, because a package may come from anywhere:
 * ZIP entries with path traversal (``..``), absolute paths, drive letters, backslashes or symlinks make the
   whole package refused; only the known file names (:data:`KNOWN_FILES`) of one ``model/`` folder are
   extracted, each within a size limit (the declared size and the bytes actually inflated are both checked);
-* the model card must parse and pass :func:`core.training.package.read_card` (missing keys, a format
-  version newer than this segstudio reads: a :class:`ModelPackageError` naming both versions);
+* the model card must parse and match :mod:`core.training.card_schema` completely (every field's type, range
+  and length, nested ones included, and the fields' agreement), through
+  :func:`core.training.package.read_card`; a :class:`ModelPackageError` names the field, the value and what
+  is expected (a format version newer than this segstudio reads: both versions);
 * the weights are loaded with ``torch.load(weights_only=True)`` only
   (:func:`core.training.package.load_model`): a pickle that would run code is refused, and the weights
   must fit the card's network;
@@ -74,7 +76,7 @@ def import_model_package(src: Path, models_dir: Path) -> Path:
                 f"{src.name} is neither a model folder nor a ZIP file; "
                 "choose the model/ folder or the report ZIP"
             )
-        card = read_card(staging)
+        card = read_card(staging, shown_as=src)
         digest = _sha256(staging / WEIGHTS)[:12]
         name = _SAFE_NAME.sub("-", str(card.get("name") or card.get("training_name") or "model")).strip("-.")[
             :60

@@ -8,7 +8,8 @@
   use without this code base (normalise the image as the card says and shrink it by the card's
   ``scale.factor`` first; resize the maps back).
 
-:func:`load_model` validates the card before building the network.
+:func:`read_card` (and so :func:`load_model`) validates the card against :mod:`core.training.card_schema`
+before anything uses it; :func:`write_package` checks it the same way before writing.
 """
 
 from __future__ import annotations
@@ -23,17 +24,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from core.errors import InvalidInputError, ModelPackageError, StorageError
-from core.training.models import ENCODERS, build_model, out_channels
+from core.errors import ModelPackageError, StorageError
+from core.training.card_schema import ARCHITECTURE, FORMAT_VERSION, check_card
+from core.training.models import build_model
 from core.training.predict import predict_maps
 
-FORMAT_VERSION = 1
 WEIGHTS = "weights.pt"
 CARD = "model_card.json"
 TORCHSCRIPT = "model.torchscript.pt"
-ARCHITECTURE = "smp.Unet"
-_REQUIRED = ("format_version", "architecture", "encoder", "in_channels", "out_channels", "training_type",
-             "labels", "normalization", "distance_head")
 
 __all__ = [
     "FORMAT_VERSION", "load_model", "load_torchscript", "package_versions", "predict_maps", "read_card",
@@ -66,16 +64,25 @@ def write_package(package_dir: Path, model: torch.nn.Module, card: dict, *, trac
     return package_dir
 
 
-def read_card(package_dir: Path) -> dict:
-    """The validated model card of a package."""
+def read_card(package_dir: Path, *, shown_as: str | Path | None = None) -> dict:
+    """The model card of a package, validated against :mod:`core.training.card_schema`; messages name the
+    package as ``shown_as`` (e.g. the file a user imports) when given, else by its folder."""
     path = Path(package_dir) / CARD
+    where = Path(package_dir) if shown_as is None else shown_as
     try:
         card = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
         raise ModelPackageError(f"{path} is missing; this folder is not a model package") from exc
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ModelPackageError(f"{path} cannot be read as JSON ({exc}); the package is damaged") from exc
-    _check_card(card, Path(package_dir))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ModelPackageError(
+            f"the model card {CARD} in {where} cannot be read as JSON ({exc}); the package is damaged"
+        ) from exc
+    except RecursionError:
+        raise ModelPackageError(
+            f"the model card {CARD} in {where} nests its JSON too deeply to be a model card; "
+            "the package is damaged"
+        ) from None
+    check_card(card, where)
     return card
 
 
@@ -122,33 +129,8 @@ def package_versions() -> dict[str, str]:
 
 
 def _check_card(card: dict, package_dir: Path) -> None:
-    if not isinstance(card, dict):
-        raise ModelPackageError(f"the model card in {package_dir} is not a JSON object")
-    missing = [key for key in _REQUIRED if key not in card]
-    if missing:
-        raise ModelPackageError(f"the model card in {package_dir} lacks {missing}; the package is damaged")
-    version = card["format_version"]
-    if not isinstance(version, int) or version > FORMAT_VERSION:
-        raise ModelPackageError(
-            f"the model package in {package_dir} has format version {version!r}, newer than this segstudio "
-            f"reads ({FORMAT_VERSION}); update segstudio to use it"
-        )
-    if card["architecture"] != ARCHITECTURE:
-        raise ModelPackageError(f"architecture {card['architecture']!r} is not known; expected {ARCHITECTURE!r}")
-    if card["encoder"] not in ENCODERS:
-        raise ModelPackageError(f"encoder {card['encoder']!r} is not known; known encoders: {list(ENCODERS)}")
-    try:
-        expected = out_channels(card["training_type"], len(card["labels"]), distance=bool(card["distance_head"]))
-        shapes_ok = int(card["out_channels"]) == expected and 1 <= int(card["in_channels"]) <= 10
-        channels = len(card["normalization"]["low"])
-    except (TypeError, ValueError, KeyError, InvalidInputError) as exc:
-        raise ModelPackageError(f"the model card in {package_dir} is malformed: {exc}") from exc
-    if not shapes_ok or channels != int(card["in_channels"]):
-        raise ModelPackageError(
-            f"the model card in {package_dir} is inconsistent: {card['in_channels']} input channels, "
-            f"{channels} normalised channels, {card['out_channels']} outputs for {len(card['labels'])} "
-            f"{card['training_type']} label(s) (expected {expected})"
-        )
+    """The card against :data:`core.training.card_schema.CARD`, as it reads back from JSON."""
+    check_card(json.loads(json.dumps(card, default=_json_default)), package_dir)
 
 
 def _atomic(path: Path, write) -> None:

@@ -18,6 +18,7 @@ from core.db.models import Training
 from core.imaging import auto_contrast, compose_rgb
 from core.reports import ReportData, ValidationExample, build_report_zip, downscale_example
 from core.training.assessment import Assessment, Sample
+from core.training.package import CARD, read_card
 from core.training.sampling import CONTACT_REACH
 
 REPORT_NAME = "report.zip"
@@ -74,8 +75,8 @@ def build_training_report(
     dataset = json.loads(dataset_file.read_text(encoding="utf-8")) if dataset_file.exists() else {}
     card: dict[str, Any] = {}
     model_dir = settings.data_dir / t.model_dir if t.model_dir else None
-    if model_dir is not None and (model_dir / "model_card.json").exists():
-        card = json.loads((model_dir / "model_card.json").read_text(encoding="utf-8"))
+    if model_dir is not None and (model_dir / CARD).exists():
+        card = read_card(model_dir)  # validated: a card edited by hand is refused with the field named
     train_config = t.config.get("train_config", {})
     info = card.get("training", {})
     card_metrics = card.get("metrics", {})

@@ -162,7 +162,7 @@ def test_newer_format_version_names_both_versions(package: Path, tmp_path: Path)
     ("card_bytes", "match"),
     [
         (b"{not json", "cannot be read as JSON"),
-        (json.dumps({"format_version": 1, "encoder": "resnet18"}).encode(), "lacks"),
+        (json.dumps({"format_version": 1, "encoder": "resnet18"}).encode(), "architecture is missing"),
     ],
 )
 def test_malformed_cards(package: Path, tmp_path: Path, card_bytes: bytes, match: str):

@@ -80,8 +80,12 @@ def test_newer_format_and_mismatched_shapes_are_refused(tmp_path):
     with pytest.raises(ModelPackageError, match="do not fit"):
         load_model(tmp_path / "pkg")
     path.write_text(json.dumps({**data, "out_channels": 5}))
-    with pytest.raises(ModelPackageError, match="inconsistent"):
+    with pytest.raises(ModelPackageError, match=r"out_channels is 5 .*; expected 4 for 1 instance label"):
         load_model(tmp_path / "pkg")
+    path.write_text(json.dumps({**data, "format_version": "1"}))
+    with pytest.raises(ModelPackageError, match=r"format_version is '1' \(text\), the wrong type") as caught:
+        read_card(tmp_path / "pkg")
+    assert "newer than" not in str(caught.value)
     with pytest.raises(ModelPackageError, match="not a model package"):
         load_model(tmp_path / "nothing")
 
