@@ -101,6 +101,16 @@ NORMALIZATION = Record(
         "low": ListOf(Number(), 1, MAX_CHANNELS),
         "high": ListOf(Number(), 1, MAX_CHANNELS),
         "auto": Record({"spread": Number(0.0), "limit": Number(0.0)}),
+        # The training images' own values (medians over the images) and the stretch below which an image
+        # counts as nearly empty (core.training.normalization); cards made before them have neither.
+        "reference": Record({
+            "low": ListOf(Number(), 1, MAX_CHANNELS),
+            "high": ListOf(Number(), 1, MAX_CHANNELS),
+            "stretch": ListOf(Number(0.0), 1, MAX_CHANNELS),
+            "images": Whole(0),
+        }),
+        "floor_fraction": Number(0.0, 1.0),
+        "stretch_floor": ListOf(Number(0.0), 1, MAX_CHANNELS),
     },
     required=("low", "high"),
 )
@@ -242,6 +252,15 @@ def _check_agreement(card: dict) -> None:
         if len(norm[key]) != card["in_channels"]:
             wanted = f"one value per input channel ({card['in_channels']})"
             raise Invalid(f"normalization.{key}", norm[key], wanted)
+    per_channel = {f"reference.{k}": v for k, v in (norm.get("reference") or {}).items() if k != "images"}
+    if "stretch_floor" in norm:
+        per_channel["stretch_floor"] = norm["stretch_floor"]
+        if "stretch" not in (norm.get("reference") or {}):
+            raise Invalid("normalization.reference.stretch", MISSING, "the training images' stretch per channel "
+                          "(stretch_floor is measured against it)")
+    for key, values in per_channel.items():
+        if len(values) != card["in_channels"]:
+            raise Invalid(f"normalization.{key}", values, f"one value per input channel ({card['in_channels']})")
     for i, (low, high) in enumerate(zip(norm["low"], norm["high"], strict=True)):
         if not high > low:
             raise Invalid(f"normalization.high[{i}]", high, f"a number above normalization.low[{i}] ({low})")
