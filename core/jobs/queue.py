@@ -112,10 +112,10 @@ def request_cancel(engine: Engine, kind: str, job_id: int) -> str:
             from core.errors import NotFoundError
 
             raise NotFoundError(f"{kind.capitalize()} {job_id} does not exist.")
-        owner = getattr(job, "worker_id", "")
+        owner, claimed_at = getattr(job, "worker_id", ""), getattr(job, "started_at", None)
         if job.status == QUEUED:
             job.status, job.finished_at, job.message = CANCELLED, utcnow(), "cancelled before it started"
-        elif job.status == RUNNING and owner and owner_alive(owner, job.started_at) is False:
+        elif job.status == RUNNING and owner and owner_alive(owner, claimed_at) is False:
             # its process is gone: nobody would ever act on the request, so the job ends here
             ended = session.execute(update(table).where(
                 table.id == job_id, table.status == RUNNING, Training.worker_id == owner,
@@ -215,7 +215,6 @@ class Stale:
     cancel_requested: bool
     heartbeat_at: datetime | None
     rss_bytes: int | None
-    pid: int | None
 
     @property
     def who(self) -> str:
@@ -245,7 +244,7 @@ def stale_jobs(engine: Engine, kind: str, stale_seconds: float, *, exclude_worke
             beat = aware(job.heartbeat_at)
             if alive is False or beat is None or beat < limit:
                 out.append(Stale(kind, int(job.id), owner, alive is False, limit,  # type: ignore[arg-type]
-                                 bool(job.cancel_requested), beat, job.rss_bytes, getattr(job, "pid", None)))
+                                 bool(job.cancel_requested), beat, job.rss_bytes))
     return out
 
 
