@@ -9,6 +9,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.engine import Engine
+
 from core.config import Settings
 from core.db import repo, session_scope
 from core.db.engine import make_engine
@@ -215,7 +217,7 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
 
 # --- trainings ------------------------------------------------------------------------------------------
 def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
-    from core.jobs import child, queue
+    from core.jobs import queue
     from core.trainings import WizardChoices, queue_training
 
     engine = make_engine(settings.database_url)
@@ -241,6 +243,13 @@ def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
     training = queue_training(settings, engine, choices)
     if not queue.claim(engine, "training", training.id, queue.worker_identity()):  # type: ignore[arg-type]
         raise SegStudioError(f"Training {training.id} was taken by a running worker; follow it in the app.")
+    return _run_claimed(args, settings, engine, training.id)  # type: ignore[arg-type]
+
+
+def _run_claimed(args: argparse.Namespace, settings: Settings, engine: Engine, training_id: int) -> int:
+    """Run a training this process has claimed to its end, printing progress, then its outcome."""
+    from core.db.models import CANCELLED
+    from core.jobs import child, queue
 
     def echo(fields: dict[str, Any]) -> None:
         if args.json or "progress" not in fields:
@@ -250,9 +259,14 @@ def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
         print(f"[{fields['progress']:6.1%}] epoch {fields.get('epoch', 0)}{eta_text} {fields.get('message', '')}",
               file=sys.stderr)
 
-    child.run("training", training.id, settings=settings, on_report=echo)  # type: ignore[arg-type]
+    try:
+        child.run("training", training_id, settings=settings, on_report=echo)
+    except KeyboardInterrupt:  # Ctrl-C: the training ends as cancelled (its last checkpoint stays for Resume)
+        queue.finish(engine, "training", training_id, CANCELLED, message="cancelled (interrupted)",
+                     owner=queue.worker_identity())
+        raise
     with session_scope(engine) as session:
-        done = repo.get_training(session, training.id)  # type: ignore[arg-type]
+        done = repo.get_training(session, training_id)
     record = {"id": done.id, "name": done.name, "status": done.status, "error": done.error,
               "metrics": (done.metrics or {}).get("overall", {}), "model_dir": done.model_dir,
               "report": done.report_path}
@@ -266,6 +280,21 @@ def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
         print(f"segstudio: training {done.status}: {done.error or done.message}", file=sys.stderr)
         return 1
     return 0
+
+
+def cmd_resume(args: argparse.Namespace, settings: Settings) -> int:
+    from core.jobs import queue
+    from core.trainings import resume_training
+
+    engine = make_engine(settings.database_url)
+    with session_scope(engine) as session:
+        training = repo.find_training(session, args.training)
+    resume_training(settings, engine, training.id)  # type: ignore[arg-type]
+    if not queue.claim(engine, "training", training.id, queue.worker_identity()):  # type: ignore[arg-type]
+        print(f"Training {training.name!r} (id {training.id}) is resuming in a running worker; follow it in the "
+              "app or with `segstudio trainings`.", file=sys.stderr)
+        return 0
+    return _run_claimed(args, settings, engine, training.id)  # type: ignore[arg-type]
 
 
 def _format_overall(overall: dict[str, Any], prefix: str = "Validation") -> str:
@@ -566,6 +595,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=cmd_train)
+
+    p = sub.add_parser("resume", help="continue a failed or cancelled training from its last checkpoint "
+                       "(runs to the end)")
+    p.add_argument("training", help="training id or name")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=cmd_resume)
 
     p = sub.add_parser("evaluate", help="score a trained model on a folder of images and ground-truth masks")
     p.add_argument("training")

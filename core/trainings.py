@@ -15,8 +15,9 @@ from sqlalchemy.engine import Engine
 
 from core.config import Settings
 from core.db import repo, session_scope
-from core.db.models import ANNOTATED, BACKGROUND, QUEUED, Image, Training
-from core.errors import InvalidInputError, TrainingRuleError
+from core.db.models import ANNOTATED, BACKGROUND, CANCELLED, FAILED, QUEUED, RUNNING, Image, Training
+from core.errors import InvalidInputError, JobError, TrainingRuleError
+from core.jobs import queue
 from core.training.config import TRAINING_TYPES, LabelSpec, TrainConfig
 from core.training.encoders import DEFAULT_ENCODER, ENCODERS
 from core.training.split import SPLIT_MODES, SplitImage, check_training_rules, make_split
@@ -203,8 +204,56 @@ def rerun_training(settings: Settings, engine: Engine, training_id: int) -> Trai
     return queue_training(settings, engine, choices)
 
 
+#: the statuses a training can be resumed from (when its last checkpoint exists)
+RESUMABLE = (FAILED, CANCELLED)
+
+
+def checkpoint_exists(settings: Settings, training_id: int) -> bool:
+    from core.training.checkpoint import LAST
+
+    return (settings.training_dir(training_id) / LAST).exists()
+
+
+def can_resume(settings: Settings, training: Training) -> bool:
+    """A failed or cancelled training whose last checkpoint is kept can continue from it."""
+    return (training.status in RESUMABLE and bool(training.config.get("train_config"))
+            and checkpoint_exists(settings, training.id))  # type: ignore[arg-type]
+
+
+def resume_training(settings: Settings, engine: Engine, training_id: int) -> Training:
+    """Queue a failed or cancelled training again to continue from its last checkpoint (``last.pt``), with the
+    training time it had left. Raises JobError when it cannot be resumed, saying why and what to do instead."""
+    with session_scope(engine) as session:
+        training = repo.get_training(session, training_id)
+    name = f"Training {training.name!r} (#{training_id})"
+    if training.status not in RESUMABLE:
+        what = {QUEUED: "is already in the queue", RUNNING: "is running"}.get(
+            training.status, "finished successfully; use Run again to train once more")
+        raise JobError(f"{name} {what}: only a failed or cancelled training can be resumed.")
+    if not training.config.get("train_config"):
+        raise JobError(f"{name} has no training configuration to resume; use Run again.")
+    if not checkpoint_exists(settings, training_id):
+        raise JobError(f"{name} has no checkpoint to resume from (it stopped before its first epoch ended, or "
+                       f"its folder {settings.training_dir(training_id)} was cleared); use Run again.")
+    if not queue.requeue_to_resume(engine, training_id, RESUMABLE, "waiting in the queue (resumes from the last "
+                                   "checkpoint)"):
+        raise JobError(f"{name} changed meanwhile (it is no longer failed or cancelled); look at it again.")
+    with session_scope(engine) as session:
+        return repo.get_training(session, training_id)
+
+
+def owner_gone(training: Training) -> bool:
+    """A running training whose process on this host has ended without recording an outcome."""
+    return training.status == RUNNING and queue.owner_alive(training.worker_id, training.started_at) is False
+
+
 def delete_training(settings: Settings, engine: Engine, training_id: int) -> None:
-    """Delete a finished training, its metrics, model and report (a queued or running one is cancelled first)."""
+    """Delete a finished training, its metrics, model and report (a queued or running one is cancelled first;
+    one left running by a process that has ended is cancelled here)."""
+    with session_scope(engine) as session:
+        training = repo.get_training(session, training_id)
+    if owner_gone(training):
+        queue.request_cancel(engine, "training", training_id)
     with session_scope(engine) as session:
         training = repo.get_training(session, training_id)
         if training.status in ("queued", "running"):

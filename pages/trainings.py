@@ -1,4 +1,4 @@
-"""Trainings: the queue, live progress and curves, results, the report, cancel / run again / delete."""
+"""Trainings: the queue, live progress and curves, results, the report; cancel, run again, resume, delete."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ from core.db import repo, session_scope
 from core.db.models import FAILED, QUEUED, RUNNING, SUCCEEDED, Training
 from core.jobs import queue
 from core.queue_view import queue_entries
-from core.trainings import delete_training, rerun_training
+from core.jobs.worker import worker_serving
+from core.trainings import can_resume, delete_training, owner_gone, rerun_training, resume_training
 from ui.context import page_context, require_project
 from ui.curves import curves_figure
 from ui.downloads import file_download
@@ -23,6 +24,15 @@ show_flashes()
 project = require_project(ctx)
 
 STATUS_TEXT = {QUEUED: "queued", RUNNING: "running", SUCCEEDED: "finished", FAILED: "failed", "cancelled": "cancelled"}
+
+
+def _gone_text() -> str:
+    """What happens to a training whose process ended without recording an outcome."""
+    if worker_serving(ctx.settings):
+        return ("Its process has ended without recording an outcome; the worker resumes it from its last "
+                "checkpoint or marks it failed within a few seconds.")
+    return ("Its process has ended without recording an outcome, and no worker runs here to take it over: "
+            "press Cancel (or Delete) to end it, then Resume or Run again; or start `segstudio worker`.")
 
 
 def _duration(t: Training) -> str:
@@ -61,6 +71,8 @@ def training_list() -> None:
             if t.status == QUEUED and entry is not None:
                 start = entry.expected_start.astimezone().strftime("%H:%M") if entry.expected_start else "?"
                 st.caption(f"Position {entry.position} in the queue · expected start about {start}")
+            elif owner_gone(t):
+                st.warning(_gone_text(), icon=":material/warning:")
             elif t.status == RUNNING:
                 eta = f" · about {t.eta_seconds / 60:.1f} min left" if t.eta_seconds is not None else ""
                 st.progress(min(max(t.progress, 0.0), 1.0), text=f"Epoch {t.epoch}{eta} · {t.message}")
@@ -73,10 +85,16 @@ def detail(training_id: int) -> None:
     with session_scope(ctx.engine) as session:
         t = repo.get_training(session, training_id)
     st.subheader(f"{t.name}")
-    a, b, c, d = st.columns(4)
+    gone = owner_gone(t)
+    if gone:
+        st.warning(_gone_text(), icon=":material/warning:")
+    a, b, e, c, d = st.columns(5)
     if t.status in (QUEUED, RUNNING) and a.button("Cancel", key="cancel_training"):
-        queue.request_cancel(ctx.engine, "training", training_id)
-        flash("Cancel requested; the training stops at the next step.", kind="info")
+        status = queue.request_cancel(ctx.engine, "training", training_id)
+        if status == "cancelled":
+            flash("Cancelled.", kind="info")
+        else:
+            flash("Cancel requested; the training stops at the next step.", kind="info")
         st.rerun()
     if t.status not in (QUEUED, RUNNING) and b.button("Run again", key="rerun_training"):
         with user_errors():
@@ -84,20 +102,30 @@ def detail(training_id: int) -> None:
             st.session_state["_pending_detail"] = again.id
             flash(f"Queued {again.name!r} with the same configuration.")
             st.rerun()
+    resumable = can_resume(ctx.settings, t)
+    if resumable and e.button("Resume", key="resume_training", help="Continue from the last checkpoint"):
+        with user_errors():
+            resume_training(ctx.settings, ctx.engine, training_id)
+            flash(f"Queued {t.name!r} to resume from its last checkpoint.")
+            st.rerun()
     report = ctx.settings.data_dir / t.report_path if t.report_path else None
     if report is not None and report.exists():
         file_download(c, "Download report (ZIP)", report, file_name=f"training-{t.id}-report.zip",
                       mime="application/zip", key="download_report")
-    if t.status not in (QUEUED, RUNNING) and d.button("Delete", key="delete_training"):
+    if resumable:
+        st.caption("Resume continues this training from its last checkpoint (the end of its last finished "
+                   "epoch), with the training time it had left.")
+    if (t.status not in (QUEUED, RUNNING) or gone) and d.button("Delete", key="delete_training"):
         st.session_state["confirm_delete_training"] = training_id
     if st.session_state.get("confirm_delete_training") == training_id:
         st.warning("Delete this training, its model and its report?")
         if st.button("Yes, delete", type="primary", key="delete_training_yes"):
-            delete_training(ctx.settings, ctx.engine, training_id)
-            st.session_state.pop("training_detail", None)
-            st.session_state.pop("confirm_delete_training", None)
-            flash(f"Deleted {t.name!r}.")
-            st.rerun()
+            with user_errors():
+                delete_training(ctx.settings, ctx.engine, training_id)
+                st.session_state.pop("training_detail", None)
+                st.session_state.pop("confirm_delete_training", None)
+                flash(f"Deleted {t.name!r}.")
+                st.rerun()
 
     @st.fragment(run_every=2 if t.status in (QUEUED, RUNNING) else None)
     def live() -> None:

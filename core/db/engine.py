@@ -1,22 +1,22 @@
-"""The engine factory: SQLite in WAL mode with a busy timeout and foreign keys on."""
+"""The engine factory: SQLite in WAL mode with a busy timeout and foreign keys on.
+
+Tables are created when missing; a column added to a table since a database was made is added to it (SQLite
+``ALTER TABLE ... ADD COLUMN``), so that databases made by an older segstudio keep working.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from sqlalchemy import event
-from sqlalchemy.exc import OperationalError
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.schema import Column
 from sqlmodel import SQLModel, create_engine
 
 from core.db import models  # noqa: F401  (registers the tables on SQLModel.metadata)
 
 BUSY_TIMEOUT_MS = 30_000
-#: Columns added to existing tables after their first release: table -> {column: SQL definition}.
-#: ``create_all`` makes new tables only; these are added to databases made before them.
-ADDED_COLUMNS: dict[str, dict[str, str]] = {
-    "image": {"notes": "JSON NOT NULL DEFAULT '[]'"},
-}
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
@@ -41,21 +41,47 @@ def make_engine(database_url: str, *, create_tables: bool = True) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
     if create_tables:
         SQLModel.metadata.create_all(engine)
-        _add_missing_columns(engine)
+        if database_url.startswith("sqlite"):
+            add_missing_columns(engine)
     return engine
 
 
-def _add_missing_columns(engine: Engine) -> None:
-    """Add the :data:`ADDED_COLUMNS` an older database lacks (SQLite's ALTER TABLE ... ADD COLUMN)."""
-    if engine.dialect.name != "sqlite":
-        return
-    with engine.begin() as connection:
-        for table, columns in ADDED_COLUMNS.items():
-            present = {row[1] for row in connection.exec_driver_sql(f"PRAGMA table_info({table})")}
-            for column, definition in columns.items():
-                if present and column not in present:
-                    try:
-                        connection.exec_driver_sql(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")
-                    except OperationalError as exc:  # another process added it a moment ago
-                        if "duplicate column" not in str(exc):
-                            raise
+def _column_sql(column: Column, engine: Engine) -> str:
+    sql = f'"{column.name}" {column.type.compile(dialect=engine.dialect)}'
+    if column.nullable:
+        return sql
+    server_default = getattr(column.server_default, "arg", None)
+    if isinstance(server_default, str):  # e.g. Image.notes: JSON '[]'
+        return f"{sql} NOT NULL DEFAULT '{server_default.replace(chr(39), chr(39) * 2)}'"
+    default = getattr(column.default, "arg", None)
+    if isinstance(default, bool):
+        default = int(default)
+    if isinstance(default, (int, float)):
+        return f"{sql} NOT NULL DEFAULT {default!r}"
+    if isinstance(default, str):
+        return f"{sql} NOT NULL DEFAULT '{default.replace(chr(39), chr(39) * 2)}'"
+    raise RuntimeError(f"column {column.table.name}.{column.name} is NOT NULL without a constant default: "
+                       "an existing database cannot get it by ALTER TABLE; make it nullable or give it a "
+                       "default")
+
+
+def add_missing_columns(engine: Engine) -> list[str]:
+    """Add the columns of the models that an existing SQLite database lacks. Returns "table.column" added."""
+    added = []
+    with engine.connect() as conn:
+        for table in SQLModel.metadata.sorted_tables:
+            present = {row[1] for row in conn.exec_driver_sql(f'PRAGMA table_info("{table.name}")')}
+            for column in table.columns:
+                if not present or column.name in present:
+                    continue
+                try:
+                    sql = f'ALTER TABLE "{table.name}" ADD COLUMN {_column_sql(column, engine)}'
+                    conn.exec_driver_sql(sql)
+                    conn.commit()
+                except OperationalError as exc:  # another process added it a moment ago
+                    conn.rollback()
+                    if "duplicate column" not in str(exc):
+                        raise
+                    continue
+                added.append(f"{table.name}.{column.name}")
+    return added

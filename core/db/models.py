@@ -110,6 +110,7 @@ class Training(SQLModel, table=True):
     worker_id: str = ""
     pid: int | None = None
     heartbeat_at: datetime | None = None
+    rss_bytes: int | None = None  # memory in use by the job's process at its last heartbeat
     created_at: datetime = Field(default_factory=utcnow)
     started_at: datetime | None = None
     finished_at: datetime | None = None
@@ -145,6 +146,7 @@ class RunJob(SQLModel):
     error: str = ""
     cancel_requested: bool = False
     heartbeat_at: datetime | None = None
+    rss_bytes: int | None = None  # memory in use by the job's process at its last heartbeat
     created_at: datetime = Field(default_factory=utcnow)
     finished_at: datetime | None = None
     results: dict[str, Any] = Field(default_factory=dict, sa_type=JSON, nullable=False)

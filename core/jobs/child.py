@@ -82,14 +82,16 @@ def run(kind: str, job_id: int, *, settings: Settings | None = None,
     with Session(engine) as session:
         job = session.get(table, job_id)
         resume = bool(job and isinstance(job.config, dict) and job.config.get("resume"))
-    ctx = JobContext(settings=settings, engine=engine, kind=kind, job_id=job_id, resume=resume, on_report=on_report)
+        owner = str(getattr(job, "worker_id", "") or "")
+    ctx = JobContext(settings=settings, engine=engine, kind=kind, job_id=job_id, resume=resume,
+                     on_report=on_report, owner=owner)
     log = log_path(settings, kind, job_id)
     log.parent.mkdir(parents=True, exist_ok=True)
     try:
-        fields = resolve(kind)(ctx) or {}
+        fields = ctx.run(resolve(kind)) or {}  # ctx.run: the heartbeat thread beats while the job runs
     except JobCancelled:
-        if os.getppid() != ctx.parent_pid:
-            return 3  # the worker died: leave the job running so that recovery resumes it
+        if ctx.gone:
+            return 3  # the worker died, or the job was recovered: leave its row to recovery and its new owner
         queue.finish(engine, kind, job_id, CANCELLED, message="cancelled")
         return 0
     except SegStudioError as exc:
@@ -104,6 +106,8 @@ def run(kind: str, job_id: int, *, settings: Settings | None = None,
         queue.finish(engine, kind, job_id, FAILED, message="failed", error=(
             f"Internal error ({type(exc).__name__}: {exc}). The details are in {log}; please report them."))
         return 1
+    if ctx.lost:
+        return 3
     if ctx.should_stop() and queue.cancel_requested(engine, kind, job_id):
         queue.finish(engine, kind, job_id, CANCELLED, message="cancelled", **fields)
     else:

@@ -1,8 +1,10 @@
 """The worker: APScheduler polls the queue, each claimed job runs in its own child process.
 
 One embedded worker per data directory (a file lock guards it across processes); `segstudio worker` runs the
-same worker on its own. On start, jobs left running by a dead worker are resumed from their checkpoint
-(trainings) or failed with a reason.
+same worker on its own. On start, and then every ``recover_seconds`` while it runs, jobs left running by a
+dead owner (a worker, or a CLI training in the foreground) are resumed from their checkpoint (trainings) or
+failed with a reason; one whose cancel was asked ends as cancelled. An owner alive on this host is never
+touched.
 """
 
 from __future__ import annotations
@@ -25,14 +27,16 @@ from sqlalchemy.engine import Engine
 from core.config import Settings
 from core.db import repo, session_scope
 from core.db.engine import make_engine
-from core.db.models import FAILED, SUCCEEDED
+from core.db.models import CANCELLED, FAILED, SUCCEEDED, utcnow
 from core.jobs import queue
 from core.jobs.child import SETTINGS_ENV, settings_to_env
+from core.jobs.memory import memory_sentence, oom_kill_counts, oom_verdict, rss_fields
 
 log = logging.getLogger("segstudio.worker")
 
 HEARTBEAT_SECONDS = 2.0
 CANCEL_GRACE_SECONDS = 30.0
+RECOVER_SECONDS = 15.0  # how often a running worker looks for jobs whose owner died
 KINDS = tuple(queue.JOB_TABLES)
 #: kind -> how a notification names a job of that kind
 JOB_TITLES = {"training": "Training {name!r}", "prediction": "Prediction run {id}",
@@ -43,27 +47,64 @@ class WorkerBusyError(RuntimeError):
     """Another worker holds the lock of this data directory."""
 
 
-def killed_reason(returncode: int) -> str:
-    if returncode in (-signal.SIGKILL, 137):
-        return ("The training process was stopped by the system (SIGKILL), most likely because the machine ran out "
-                "of memory. Close other programs or use fewer/smaller images, then run it again.")
-    if returncode < 0:
-        return f"The job's process was stopped by signal {signal.Signals(-returncode).name}; run it again."
-    return f"The job's process ended unexpectedly (exit code {returncode}); run it again."
+def resume_offer(settings: Settings, kind: str, job_id: int) -> str:
+    """The sentence offering Resume when a training's last checkpoint exists ("" otherwise)."""
+    from core.training.checkpoint import LAST
+
+    if kind != "training" or not (settings.training_dir(job_id) / LAST).exists():
+        return ""
+    return ("Its last checkpoint is kept: press Resume on the Trainings page "
+            f"(or run `segstudio resume {job_id}`) to continue from it.")
+
+
+def killed_reason(returncode: int, *, kind: str = "training", rss_bytes: int | None = None,
+                  seconds_before: float | None = None, oom_before: dict[str, int] | None = None,
+                  oom_after: dict[str, int] | None = None, resume: str = "") -> str:
+    """What is known about a job process that ended without recording an outcome: how it ended, its memory at
+    the last heartbeat, whether the kernel's out-of-memory killer acted (SIGKILL only), and what to do."""
+    what = "The training process" if kind == "training" else "The job's process"
+    number = -returncode if returncode < 0 else returncode - 128 if returncode in (137, 143) else 0
+    try:
+        sig = signal.Signals(number) if number else None
+    except ValueError:
+        sig = None
+    if sig is not None:
+        parts = [f"{what} was stopped by signal {sig.name} (number {number})."]
+        if sig == signal.SIGKILL:  # the out-of-memory killer sends SIGKILL and nothing else
+            after = oom_after if oom_after is not None else oom_kill_counts()
+            parts.append(oom_verdict(oom_before or {}, after))
+    else:
+        parts = [f"{what} ended unexpectedly (exit code {returncode})."]
+    parts.append(memory_sentence(rss_bytes, seconds_before))
+    parts.append(resume or "Start it again.")
+    return " ".join(parts)
+
+
+def worker_serving(settings: Settings) -> bool:
+    """Whether a worker process alive on this host serves ``settings.data_dir`` (from its lock file)."""
+    try:
+        identity = (settings.data_dir / "worker.lock").read_text(encoding="utf-8").strip()
+    except OSError:
+        return False
+    return bool(identity) and queue.owner_alive(identity) is True
 
 
 class Worker:
     """Drains the queue with up to ``slots`` jobs at a time (per kind: trainings and predictions)."""
 
     def __init__(self, settings: Settings, *, slots: int | None = None, poll_seconds: float = 2.0,
-                 on_finished: Callable[[str, int, str], None] | None = None) -> None:
+                 on_finished: Callable[[str, int, str], None] | None = None,
+                 recover_seconds: float = RECOVER_SECONDS) -> None:
         self.settings = settings
         self.engine: Engine = make_engine(settings.database_url)
         self.slots = slots or settings.worker_slots
         self.poll_seconds = poll_seconds
         self.on_finished = on_finished
+        self.recover_seconds = recover_seconds
         self.identity = queue.worker_identity()
         self._running: dict[tuple[str, int], subprocess.Popen[bytes]] = {}
+        self._oom_before: dict[tuple[str, int], dict[str, int]] = {}  # OOM kill counters when a child started
+        self._next_recovery = 0.0
         self._lock = threading.Lock()
         self._scheduler: BackgroundScheduler | None = None
         self._lock_file: IO[str] | None = None
@@ -87,6 +128,7 @@ class Worker:
     def start(self) -> Worker:
         self.acquire_directory_lock()
         self.recover()
+        self._next_recovery = time.monotonic() + self.recover_seconds
         scheduler = BackgroundScheduler(daemon=True)
         scheduler.add_job(self.tick, "interval", seconds=self.poll_seconds, max_instances=1, coalesce=True,
                           misfire_grace_time=None, id="segstudio-queue")
@@ -114,22 +156,39 @@ class Worker:
 
     # --- the loop -------------------------------------------------------------------------------------------
     def recover(self) -> list[tuple[str, int, str]]:
-        """Resume or fail the jobs a dead worker left running. Touches nothing else."""
+        """Resume, fail or (when asked) cancel the jobs whose owner is gone. Touches nothing else."""
         outcomes = []
         for kind in KINDS:
-            for job_id in queue.stale_running(self.engine, kind, self.settings.heartbeat_stale_seconds,
-                                              exclude_worker=self.identity):
-                if kind == "training" and self._has_checkpoint(job_id):
-                    queue.requeue_for_resume(self.engine, kind, job_id,
-                                             "resuming from the last checkpoint after the worker stopped")
-                    outcomes.append((kind, job_id, "resumed"))
-                else:
-                    reason = ("The worker stopped while this job was running and there was no checkpoint to "
-                              "resume from; start it again.")
-                    queue.fail_stale(self.engine, kind, job_id, reason)
-                    self._notify(kind, job_id, FAILED)
-                    outcomes.append((kind, job_id, "failed"))
+            for seen in queue.stale_jobs(self.engine, kind, self.settings.heartbeat_stale_seconds,
+                                         exclude_worker=self.identity):
+                if (kind, seen.job_id) in self.running:
+                    continue
+                outcome = self._recover_one(seen)
+                if outcome:
+                    outcomes.append((kind, seen.job_id, outcome))
         return outcomes
+
+    def _recover_one(self, seen: queue.Stale) -> str:
+        """"resumed", "cancelled" or "failed"; "" when the job changed meanwhile (e.g. its owner beat)."""
+        kind, job_id = seen.kind, seen.job_id
+        if seen.cancel_requested:
+            if not queue.end_stale(self.engine, kind, job_id, CANCELLED, seen=seen,
+                                   message=f"cancelled: {seen.who}"):
+                return ""
+            self._notify(kind, job_id, CANCELLED)
+            return "cancelled"
+        if kind == "training" and self._has_checkpoint(job_id):
+            done = queue.requeue_for_resume(self.engine, kind, job_id,
+                                            f"resuming from the last checkpoint: {seen.who}", seen=seen)
+            return "resumed" if done else ""
+        since = (utcnow() - seen.heartbeat_at).total_seconds() if seen.heartbeat_at is not None else None
+        memory = memory_sentence(seen.rss_bytes, since).replace("before it ended", "before it was found gone")
+        reason = (f"This job stopped without recording an outcome: {seen.who}. {memory} There was no "
+                  "checkpoint to resume from; start it again.")
+        if not queue.fail_stale(self.engine, kind, job_id, reason, seen=seen):
+            return ""
+        self._notify(kind, job_id, FAILED)
+        return "failed"
 
     def _has_checkpoint(self, training_id: int) -> bool:
         from core.training.checkpoint import LAST
@@ -137,6 +196,9 @@ class Worker:
         return (self.settings.training_dir(training_id) / LAST).exists()
 
     def tick(self) -> None:
+        if self.recover_seconds and time.monotonic() >= self._next_recovery:
+            self._next_recovery = time.monotonic() + self.recover_seconds
+            self.recover()
         for kind in KINDS:
             while self._free_slots(kind) > 0:
                 claimed = queue.claim_next(self.engine, kind, self.identity)
@@ -156,6 +218,7 @@ class Worker:
         logs = self.settings.data_dir / "logs"
         logs.mkdir(parents=True, exist_ok=True)
         out = open(logs / f"{claimed.kind}-{claimed.job_id}.out", "ab")  # noqa: SIM115 (closed by the supervisor)
+        self._oom_before[(claimed.kind, claimed.job_id)] = oom_kill_counts()
         proc = subprocess.Popen(
             [sys.executable, "-m", "core.jobs.child", claimed.kind, str(claimed.job_id)],
             env=env, stdout=out, stderr=subprocess.STDOUT, cwd=str(Path(__file__).resolve().parents[2]),
@@ -176,22 +239,34 @@ class Worker:
                     break
                 except subprocess.TimeoutExpired:
                     pass
-                queue.heartbeat(self.engine, claimed.kind, claimed.job_id)
+                queue.heartbeat(self.engine, claimed.kind, claimed.job_id, owner=self.identity,
+                                **rss_fields(proc.pid))
                 if queue.cancel_requested(self.engine, claimed.kind, claimed.job_id):
                     cancel_seen = cancel_seen or time.monotonic()
                     if time.monotonic() - cancel_seen > CANCEL_GRACE_SECONDS:
                         proc.kill()
             code = proc.returncode
             if code != 0:
-                queue.finish(self.engine, claimed.kind, claimed.job_id, FAILED, error=killed_reason(code),
-                             message="failed")
+                queue.finish(self.engine, claimed.kind, claimed.job_id, FAILED,
+                             error=self._killed_reason(claimed, code), message="failed", owner=self.identity)
             self._notify(claimed.kind, claimed.job_id, None)
         finally:
             out.close()
             with self._lock:
                 self._running.pop((claimed.kind, claimed.job_id), None)
 
+    def _killed_reason(self, claimed: queue.Claimed, code: int) -> str:
+        with session_scope(self.engine) as session:
+            job = session.get(queue.job_table(claimed.kind), claimed.job_id)
+        beat = queue.aware(job.heartbeat_at) if job is not None else None
+        return killed_reason(
+            code, kind=claimed.kind, rss_bytes=job.rss_bytes if job is not None else None,
+            seconds_before=(utcnow() - beat).total_seconds() if beat is not None else None,
+            oom_before=self._oom_before.pop((claimed.kind, claimed.job_id), {}), oom_after=oom_kill_counts(),
+            resume=resume_offer(self.settings, claimed.kind, claimed.job_id))
+
     def _notify(self, kind: str, job_id: int, status: str | None) -> None:
+        self._oom_before.pop((kind, job_id), None)
         with session_scope(self.engine) as session:
             job = session.get(queue.job_table(kind), job_id)
             if job is None:

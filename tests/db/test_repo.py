@@ -227,4 +227,29 @@ def test_older_database_gains_the_image_notes_column(tmp_path):
     with session_scope(engine) as session:
         (image,) = repo.list_images(session, 1)
         assert image.notes == []
+
+
+def test_a_database_made_before_a_column_was_added_gets_it(tmp_path):
+    import sqlite3
+
+    from core.db.engine import make_engine
+    from core.db.models import Training
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    make_engine(url).dispose()
+    con = sqlite3.connect(tmp_path / "old.db")  # as an older segstudio made it: no rss_bytes
+    con.execute("ALTER TABLE training DROP COLUMN rss_bytes")
+    con.execute("INSERT INTO project (name, created_at) VALUES ('P', '2024-01-01 00:00:00.000000')")
+    con.execute("INSERT INTO training (project_id, name, config, status, progress, epoch, message, error, "
+                "cancel_requested, worker_id, created_at, split, metrics, model_dir, report_path) VALUES "
+                "(1, 'old', '{}', 'succeeded', 1.0, 3, '', '', 0, '', '2024-01-01 00:00:00.000000', '{}', "
+                "'{}', '', '')")
+    con.commit()
+    con.close()
+    engine = make_engine(url)
+    with session_scope(engine) as s:
+        old = repo.get_training(s, 1)
+        assert (old.name, old.epoch, old.rss_bytes) == ("old", 3, None)
+        repo.add_training(s, Training(project_id=1, name="new", rss_bytes=5))
+    make_engine(url).dispose()  # a second start finds nothing to add
     engine.dispose()

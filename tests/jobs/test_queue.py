@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import os
+import socket
 import threading
+from datetime import timedelta
+
+from sqlalchemy import update
+from sqlmodel import Session
 
 from core.db import repo, session_scope
-from core.db.models import CANCELLED, FAILED, QUEUED, RUNNING, Project, Training
+from core.db.models import CANCELLED, FAILED, QUEUED, RUNNING, Project, Training, utcnow
 from core.jobs import queue
 from core.queue_view import queue_entries
 
@@ -71,3 +77,33 @@ def test_queue_positions_and_expected_start(engine):
     entries = queue_entries(trainings, slots=1)
     assert entries[b].position == 1 and entries[c].position == 2
     assert entries[c].expected_start > entries[b].expected_start
+
+
+def test_recovery_and_the_owner_cannot_both_proceed(engine):
+    a, b = _queue(engine, 2)
+    for job_id in (a, b):
+        queue.claim(engine, "training", job_id, "otherhost:7")
+    with Session(engine) as s:  # both silent for 2 minutes: stale for a 60 s limit
+        s.execute(update(Training).values(heartbeat_at=utcnow() - timedelta(seconds=120)))
+        s.commit()
+    seen = {x.job_id: x for x in queue.stale_jobs(engine, "training", 60)}
+    assert set(seen) == {a, b} and not seen[a].owner_dead_here
+    # the owner of a beats between the look and the requeue: the requeue does nothing
+    assert queue.heartbeat(engine, "training", a, owner="otherhost:7")
+    assert not queue.requeue_for_resume(engine, "training", a, "resume", seen=seen[a])
+    # b is requeued and claimed by another worker: its old owner's beats and end find nothing any more
+    assert queue.requeue_for_resume(engine, "training", b, "resume", seen=seen[b])
+    assert queue.claim(engine, "training", b, "here:1")
+    assert not queue.heartbeat(engine, "training", b, owner="otherhost:7")
+    assert not queue.finish(engine, "training", b, FAILED, owner="otherhost:7")
+    with session_scope(engine) as s:
+        assert (repo.get_training(s, a).status, repo.get_training(s, b).worker_id) == (RUNNING, "here:1")
+
+
+def test_a_live_owner_here_is_never_stale(engine):
+    (a,) = _queue(engine, 1)
+    queue.claim(engine, "training", a, f"{socket.gethostname()}:{os.getpid()}")  # this test process: alive
+    with Session(engine) as s:
+        s.execute(update(Training).values(heartbeat_at=None))
+        s.commit()
+    assert queue.stale_running(engine, "training", 60) == []
