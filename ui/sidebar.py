@@ -9,6 +9,7 @@ import streamlit as st
 
 from core.db import repo, session_scope
 from ui.context import PageContext, project_picker
+from ui.feedback import user_errors
 
 
 def password_hash(password: str) -> str:
@@ -48,7 +49,8 @@ def render(ctx: PageContext) -> None:
 @st.fragment(run_every=5)
 def notifications(ctx: PageContext) -> None:
     """The list of finished jobs, and a toast for each one that finished since the last look."""
-    with session_scope(ctx.engine) as session:
+    notes = []
+    with user_errors(), session_scope(ctx.engine) as session:  # a fragment rerun is not inside app.py's
         notes = repo.list_notifications(session, limit=8)
     newest = max((n.id for n in notes), default=0)
     seen = st.session_state.get("_seen_notification")
