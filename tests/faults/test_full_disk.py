@@ -10,6 +10,8 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -22,7 +24,8 @@ from core.db.models import FAILED
 from core.demo import create_demo_project
 from core.errors import StorageError
 from core.jobs import queue
-from core.jobs.child import SETTINGS_ENV, settings_to_env
+from core.jobs.child import SETTINGS_ENV, UNRECORDED_DISK_FULL, settings_to_env
+from core.jobs.worker import Worker
 from core.training import checkpoint as ckpt
 from core.training.models import build_model, out_channels, output_layout
 from core.training.package import CARD, WEIGHTS, load_model, write_package
@@ -140,3 +143,33 @@ def test_cli_commands_on_a_full_disk_print_one_line_and_exit_1(small_disk_factor
     listed = _cli(data, "project", "list")
     assert listed.returncode == 0 and "Before" in listed.stdout and "X" not in listed.stdout
     assert_sound(Settings(data_dir=data))
+
+
+def test_the_supervisor_records_a_child_that_could_not_once_the_disk_has_room(small_disk_settings):
+    settings, disk = small_disk_settings
+    training_id = _queued_training(settings, seconds=4)
+    worker = Worker(settings)
+    worker.engine.dispose()
+    logs = settings.data_dir / "logs"
+    logs.mkdir()
+    out = open(logs / "training.out", "ab")  # noqa: SIM115 (the supervisor closes it)
+    disk.fill()
+    # a child that could not record its disk-full failure exits with UNRECORDED_DISK_FULL
+    proc = subprocess.Popen([sys.executable, "-c", f"raise SystemExit({UNRECORDED_DISK_FULL})"])
+    supervisor = threading.Thread(target=worker._supervise, args=(queue.Claimed("training", training_id), proc, out),
+                                  daemon=True)
+    supervisor.start()
+    time.sleep(4)  # the database cannot be written: the supervisor keeps trying instead of dying
+    assert supervisor.is_alive()
+    disk.release()
+    supervisor.join(timeout=60)
+    assert not supervisor.is_alive()
+    engine = make_engine(settings.database_url, create_tables=False)
+    with session_scope(engine) as s:
+        training = repo.get_training(s, training_id)
+    engine.dispose()
+    worker.engine.dispose()
+    assert training.status == FAILED
+    assert training.error.startswith("The disk is full: a write failed, so training")
+    assert "press Resume on the Trainings page" in training.error
+    assert_sound(settings)
