@@ -33,15 +33,16 @@ def frame() -> None:
         # Every page's URL leads to the password page (so a bookmarked page asks for it too); calling
         # st.navigation at all also keeps Streamlit from serving the files of pages/ on its own.
         locked = [
-            st.Page(sidebar.password_page, title="segstudio", url_path=path.split("/")[-1].removesuffix(".py"),
-                    default=index == 0)
+            st.Page(sidebar.password_page, title="segstudio",
+                    url_path=path.split("/")[-1].removesuffix(".py"), default=index == 0)
             for index, (path, _, _) in enumerate(PAGES)
         ]
         st.navigation(locked, position="hidden").run()
         st.stop()
 
     navigation = st.navigation([
-        st.Page(path, title=title, icon=icon, default=index == 0) for index, (path, title, icon) in enumerate(PAGES)
+        st.Page(path, title=title, icon=icon, default=index == 0)
+        for index, (path, title, icon) in enumerate(PAGES)
     ])
     sidebar.render(ctx)
     navigation.run()

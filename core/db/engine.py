@@ -44,7 +44,8 @@ def database_storage_error(db_path: Path, exc: sqlite3.Error) -> StorageError | 
     code = getattr(exc, "sqlite_errorcode", None)
     primary = code & 0xFF if isinstance(code, int) else None
     text = str(exc)
-    if primary not in (SQLITE_IOERR, SQLITE_FULL) and not text.startswith(("disk I/O error", "database or disk")):
+    storage_text = text.startswith(("disk I/O error", "database or disk"))
+    if primary not in (SQLITE_IOERR, SQLITE_FULL) and not storage_text:
         return None
     folder = db_path.parent
     if primary == SQLITE_FULL or "disk is full" in text or _free_bytes(folder) < FULL_BELOW_BYTES:

@@ -50,7 +50,8 @@ def storage_error(target: Path, exc: OSError, *, full_fix: str = IMPORT_FULL_FIX
         return exc
     if disk_full(exc):
         err = StorageError(
-            f"The disk is full: writing {target.name} in {target.parent} failed and nothing was kept. {full_fix}"
+            f"The disk is full: writing {target.name} in {target.parent} failed and nothing was kept. "
+            f"{full_fix}"
         )
         err.errno = errno.ENOSPC
     else:
@@ -69,7 +70,8 @@ def temp_name(final: Path, suffix: str = ".part") -> Path:
 
 
 @contextmanager
-def atomic_output(final: Path, *, full_fix: str = IMPORT_FULL_FIX, retry: str = IMPORT_RETRY) -> Iterator[Path]:
+def atomic_output(final: Path, *, full_fix: str = IMPORT_FULL_FIX,
+                  retry: str = IMPORT_RETRY) -> Iterator[Path]:
     """Yield a temporary path to write; on success it replaces ``final``, on any failure it is removed.
 
     An ``OSError`` while writing becomes a :class:`StorageError` ("The disk is full ..." for ENOSPC; see

@@ -160,7 +160,8 @@ def _write_log(log: Path, text: str) -> str:
         log.write_text(text, encoding="utf-8")
     except OSError as exc:
         _say(text)
-        return f"Its details could not be written to {log} ({exc.strerror or exc}); they are in the job's output"
+        return (f"Its details could not be written to {log} ({exc.strerror or exc}); "
+                "they are in the job's output")
     return f"The details are in {log}"
 
 

@@ -75,8 +75,8 @@ def write_package(package_dir: Path, model: torch.nn.Module, card: dict, *, trac
         _move_into_place(staging, package_dir)
     except OSError as exc:
         shutil.rmtree(staging, ignore_errors=True)
-        raise storage_error(package_dir, exc, full_fix=f"Free disk space in {package_dir.parent}, then {retry}",
-                            retry=retry) from exc
+        fix = f"Free disk space in {package_dir.parent}, then {retry}"
+        raise storage_error(package_dir, exc, full_fix=fix, retry=retry) from exc
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise

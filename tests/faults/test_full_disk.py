@@ -111,9 +111,10 @@ def test_a_training_child_whose_disk_fills_up_ends_failed_with_the_resume_advice
         training = repo.get_training(s, training_id)
     engine.dispose()
     assert training.status == FAILED
-    assert training.error.startswith(f"The disk is full: writing best.pt in {settings.training_dir(training_id)}")
-    assert training.error.endswith(f"Free disk space in {settings.data_dir}, then press Resume on the Trainings "
-                                   f"page (or run `segstudio resume {training_id}`).")
+    folder = settings.training_dir(training_id)
+    assert training.error.startswith(f"The disk is full: writing best.pt in {folder}")
+    assert training.error.endswith(f"Free disk space in {settings.data_dir}, then press Resume on the "
+                                   f"Trainings page (or run `segstudio resume {training_id}`).")
     assert "Traceback" not in result.stderr
     assert_sound(settings)
 
@@ -137,8 +138,9 @@ def test_cli_commands_on_a_full_disk_print_one_line_and_exit_1(small_disk_factor
         assert "Traceback" not in result.stderr and "OperationalError" not in result.stderr
         lines = result.stderr.strip().splitlines()
         assert len(lines) == 1, result.stderr
-        assert lines[0] == (f"segstudio: The disk is full: the database {db} cannot be written (disk I/O error). "
-                            f"Free disk space in {data} (or point SEGSTUDIO_DATA to a larger disk), then try again.")
+        assert lines[0] == (
+            f"segstudio: The disk is full: the database {db} cannot be written (disk I/O error). "
+            f"Free disk space in {data} (or point SEGSTUDIO_DATA to a larger disk), then try again.")
     disk.release()
     listed = _cli(data, "project", "list")
     assert listed.returncode == 0 and "Before" in listed.stdout and "X" not in listed.stdout
@@ -156,8 +158,8 @@ def test_the_supervisor_records_a_child_that_could_not_once_the_disk_has_room(sm
     disk.fill()
     # a child that could not record its disk-full failure exits with UNRECORDED_DISK_FULL
     proc = subprocess.Popen([sys.executable, "-c", f"raise SystemExit({UNRECORDED_DISK_FULL})"])
-    supervisor = threading.Thread(target=worker._supervise, args=(queue.Claimed("training", training_id), proc, out),
-                                  daemon=True)
+    claimed = queue.Claimed("training", training_id)
+    supervisor = threading.Thread(target=worker._supervise, args=(claimed, proc, out), daemon=True)
     supervisor.start()
     time.sleep(4)  # the database cannot be written: the supervisor keeps trying instead of dying
     assert supervisor.is_alive()

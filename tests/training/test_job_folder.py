@@ -1,4 +1,5 @@
-"""What a training's folder keeps: after success only what the report, the Trainings page and the model use."""
+"""What a training's folder keeps: after success, only what the report, the Trainings page and the model
+use."""
 
 from __future__ import annotations
 
