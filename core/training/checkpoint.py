@@ -34,7 +34,7 @@ def save(path: Path, payload: dict) -> None:
 
 
 def in_memory(serialize: Callable[[io.BytesIO], object]) -> memoryview:
-    """The bytes ``serialize(buffer)`` writes (e.g. ``torch.save(obj, buffer)``, ``torch.jit.save(m, buffer)``).
+    """The bytes ``serialize(buffer)`` writes (``torch.save(obj, buf)``, ``torch.jit.save(module, buf)``).
 
     Serialise in memory, then write the bytes with Python: ``torch.save`` to a path on a full disk raises a
     ``RuntimeError`` that has lost the errno ("unexpected pos ..."), and ``torch.jit.save`` to a path aborts
