@@ -13,6 +13,7 @@ from core.errors import InvalidInputError
 from core.password import is_legacy, parse_stored, verify_password
 from core.throttle import FailureThrottle
 from ui.context import PageContext, project_picker
+from ui.feedback import user_errors
 
 _SESSION_THROTTLE = "_lab_throttle"
 _SESSION_KEY = "session"  # the one key of a session's own throttle
@@ -122,7 +123,8 @@ def render(ctx: PageContext) -> None:
 @st.fragment(run_every=5)
 def notifications(ctx: PageContext) -> None:
     """The list of finished jobs, and a toast for each one that finished since the last look."""
-    with session_scope(ctx.engine) as session:
+    notes = []
+    with user_errors(), session_scope(ctx.engine) as session:  # a fragment rerun is not inside app.py's
         notes = repo.list_notifications(session, limit=8)
     newest = max((n.id for n in notes), default=0)
     seen = st.session_state.get("_seen_notification")

@@ -13,24 +13,54 @@ from pathlib import Path
 
 from core.errors import StorageError
 
-_DISK_FULL = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}
+DISK_FULL_ERRNOS = frozenset({errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)})
+#: The closing advice of an import's storage errors (other operations pass their own).
+IMPORT_FULL_FIX = "Free some disk space (or point SEGSTUDIO_DATA to a larger disk) and import the image again"
+IMPORT_RETRY = "import again"
 
 
-def storage_error(target: Path, exc: OSError) -> StorageError:
-    """A :class:`StorageError` for a failed write of ``target`` (disk full gets its own message)."""
+def disk_full(exc: BaseException) -> bool:
+    """Whether ``exc`` or an exception it was raised from/during is "no space left" (ENOSPC, EDQUOT).
+
+    Walks ``__cause__`` and ``__context__``: libraries that wrap the write (torch's ``RuntimeError``, a
+    ``StorageError`` made from an ``OSError``) keep the original there.
+    """
+    seen: set[int] = set()
+    pending: list[BaseException | None] = [exc]
+    while pending:
+        current = pending.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, OSError) and current.errno in DISK_FULL_ERRNOS:
+            return True
+        pending += [current.__cause__, current.__context__]
+    return False
+
+
+def storage_error(target: Path, exc: OSError, *, full_fix: str = IMPORT_FULL_FIX,
+                  retry: str = IMPORT_RETRY) -> StorageError:
+    """A :class:`StorageError` for a failed write of ``target`` (disk full gets its own message).
+
+    ``full_fix`` is the advice after "The disk is full: ..."; ``retry`` ends the other message ("Check that
+    the folder exists and is writable, then <retry>"). The defaults fit an image import. The error keeps
+    ``errno`` of the failure and ``target`` (the path that was not written).
+    """
     if isinstance(exc, StorageError):
         return exc
-    if exc.errno in _DISK_FULL:
+    if disk_full(exc):
         err = StorageError(
             f"The disk is full: writing {target.name} in {target.parent} failed and nothing was kept. "
-            "Free some disk space (or point SEGSTUDIO_DATA to a larger disk) and import the image again"
+            f"{full_fix}"
         )
+        err.errno = errno.ENOSPC
     else:
         err = StorageError(
             f"Could not write {target.name} in {target.parent} ({exc.strerror or exc}); nothing was kept. "
-            "Check that the folder exists and is writable, then import again"
+            f"Check that the folder exists and is writable, then {retry}"
         )
-    err.errno = exc.errno
+        err.errno = exc.errno
+    err.target = str(target)
     return err
 
 
@@ -40,10 +70,12 @@ def temp_name(final: Path, suffix: str = ".part") -> Path:
 
 
 @contextmanager
-def atomic_output(final: Path) -> Iterator[Path]:
+def atomic_output(final: Path, *, full_fix: str = IMPORT_FULL_FIX,
+                  retry: str = IMPORT_RETRY) -> Iterator[Path]:
     """Yield a temporary path to write; on success it replaces ``final``, on any failure it is removed.
 
-    An ``OSError`` while writing becomes a :class:`StorageError` ("The disk is full ..." for ENOSPC).
+    An ``OSError`` while writing becomes a :class:`StorageError` ("The disk is full ..." for ENOSPC; see
+    :func:`storage_error` for ``full_fix`` and ``retry``).
     """
     tmp = temp_name(final)
     try:
@@ -51,7 +83,7 @@ def atomic_output(final: Path) -> Iterator[Path]:
         os.replace(tmp, final)
     except OSError as exc:
         tmp.unlink(missing_ok=True)
-        raise storage_error(final, exc) from exc
+        raise storage_error(final, exc, full_fix=full_fix, retry=retry) from exc
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise

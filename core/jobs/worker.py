@@ -23,13 +23,16 @@ from typing import IO
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
 
 from core.config import Settings
 from core.db import repo, session_scope
 from core.db.engine import make_engine
 from core.db.models import CANCELLED, FAILED, SUCCEEDED, utcnow
+from core.errors import StorageError
 from core.jobs import queue
-from core.jobs.child import SETTINGS_ENV, settings_to_env
+from core.jobs.child import SETTINGS_ENV, UNRECORDED_DISK_FULL, settings_to_env
+from core.jobs.disk import disk_full_message
 from core.jobs.memory import memory_sentence, oom_kill_counts, oom_verdict, rss_fields
 
 log = logging.getLogger("segstudio.worker")
@@ -37,6 +40,9 @@ log = logging.getLogger("segstudio.worker")
 HEARTBEAT_SECONDS = 2.0
 CANCEL_GRACE_SECONDS = 30.0
 RECOVER_SECONDS = 15.0  # how often a running worker looks for jobs whose owner died
+#: What the supervisor waits out (a full disk, a database locked too long); pauses between its tries.
+DATABASE_ERRORS = (StorageError, SQLAlchemyError)
+RETRY_FIRST_SECONDS, RETRY_MAX_SECONDS = 1.0, 30.0
 KINDS = tuple(queue.JOB_TABLES)
 #: kind -> how a notification names a job of that kind
 JOB_TITLES = {"training": "Training {name!r}", "prediction": "Prediction run {id}",
@@ -231,6 +237,8 @@ class Worker:
         threading.Thread(target=self._supervise, args=(claimed, proc, out), daemon=True).start()
 
     def _supervise(self, claimed: queue.Claimed, proc: subprocess.Popen[bytes], out: IO[bytes]) -> None:
+        """Beat for the child, pass on a cancel, and record how it ended when it could not. A database that
+        cannot be written (a full disk) never ends this thread: the end is written once it can be."""
         cancel_seen: float | None = None
         try:
             while True:
@@ -239,17 +247,27 @@ class Worker:
                     break
                 except subprocess.TimeoutExpired:
                     pass
-                queue.heartbeat(self.engine, claimed.kind, claimed.job_id, owner=self.identity,
-                                **rss_fields(proc.pid))
-                if queue.cancel_requested(self.engine, claimed.kind, claimed.job_id):
+                try:
+                    queue.heartbeat(self.engine, claimed.kind, claimed.job_id, owner=self.identity,
+                                    **rss_fields(proc.pid))
+                    cancel = queue.cancel_requested(self.engine, claimed.kind, claimed.job_id)
+                except DATABASE_ERRORS as exc:
+                    log.warning("%s %s: no heartbeat written (%s)", claimed.kind, claimed.job_id, exc)
+                    continue
+                if cancel:
                     cancel_seen = cancel_seen or time.monotonic()
                     if time.monotonic() - cancel_seen > CANCEL_GRACE_SECONDS:
                         proc.kill()
             code = proc.returncode
             if code != 0:
-                queue.finish(self.engine, claimed.kind, claimed.job_id, FAILED,
-                             error=self._killed_reason(claimed, code), message="failed", owner=self.identity)
-            self._notify(claimed.kind, claimed.job_id, None)
+                def record_failure(code: int = code) -> None:
+                    reason = (disk_full_message(self.settings, claimed.kind, claimed.job_id)
+                              if code == UNRECORDED_DISK_FULL else self._killed_reason(claimed, code))
+                    queue.finish(self.engine, claimed.kind, claimed.job_id, FAILED, error=reason,
+                                 message="failed", owner=self.identity)
+
+                self._until_written(claimed, record_failure)
+            self._until_written(claimed, lambda: self._notify(claimed.kind, claimed.job_id, None))
         finally:
             out.close()
             with self._lock:
@@ -264,6 +282,19 @@ class Worker:
             seconds_before=(utcnow() - beat).total_seconds() if beat is not None else None,
             oom_before=self._oom_before.pop((claimed.kind, claimed.job_id), {}), oom_after=oom_kill_counts(),
             resume=resume_offer(self.settings, claimed.kind, claimed.job_id))
+
+    def _until_written(self, claimed: queue.Claimed, write: Callable[[], object]) -> None:
+        """Call ``write`` until the database takes it (pauses growing to RETRY_MAX_SECONDS)."""
+        pause = RETRY_FIRST_SECONDS
+        while True:
+            try:
+                write()
+                return
+            except DATABASE_ERRORS as exc:
+                log.warning("%s %s: the database cannot be written (%s); trying again in %.0f s",
+                            claimed.kind, claimed.job_id, exc, pause)
+            time.sleep(pause)
+            pause = min(2 * pause, RETRY_MAX_SECONDS)
 
     def _notify(self, kind: str, job_id: int, status: str | None) -> None:
         self._oom_before.pop((kind, job_id), None)

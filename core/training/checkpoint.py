@@ -5,32 +5,55 @@
   written at every epoch end (and on cancel) so that ``resume=True`` continues from it.
 * ``best.pt``: the model state_dict with the best validation score so far.
 
-Writes go to a temporary file renamed into place: a crash never leaves a half-written checkpoint.
+Writes go to a temporary file renamed into place: a crash never leaves a half-written checkpoint, and a
+failed write (a full disk above all) removes its temporary file and raises :class:`StorageError`.
 """
 
 from __future__ import annotations
 
-import os
+import io
 import random
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from core.errors import StorageError, TrainingRuleError
+from core.imaging.atomic import atomic_output
 
 LAST = "last.pt"
 BEST = "best.pt"
 
 
 def save(path: Path, payload: dict) -> None:
-    """Write ``payload`` to ``path`` atomically."""
-    tmp = Path(path).with_name(Path(path).name + ".tmp")
-    try:
-        torch.save(payload, tmp)
-        os.replace(tmp, path)
-    except OSError as exc:
-        raise StorageError(f"could not write checkpoint {path}: {exc}; free disk space and resume") from exc
+    """Write ``payload`` to ``path`` atomically (:class:`StorageError` when the disk is full)."""
+    path = Path(path)
+    write_serialized(path, lambda buffer: torch.save(payload, buffer),
+                     full_fix=f"Free disk space in {path.parent}, then resume the training")
+
+
+def in_memory(serialize: Callable[[io.BytesIO], object]) -> memoryview:
+    """The bytes ``serialize(buffer)`` writes (``torch.save(obj, buf)``, ``torch.jit.save(module, buf)``).
+
+    Serialise in memory, then write the bytes with Python: ``torch.save`` to a path on a full disk raises a
+    ``RuntimeError`` that has lost the errno ("unexpected pos ..."), and ``torch.jit.save`` to a path aborts
+    the whole process (a ``c10::Error`` thrown in a destructor). Written by Python, a full disk is an
+    ``OSError`` (ENOSPC) that :func:`core.imaging.atomic.storage_error` turns into its message.
+    """
+    buffer = io.BytesIO()
+    serialize(buffer)
+    return buffer.getbuffer()
+
+
+def write_serialized(path: Path, serialize: Callable[[io.BytesIO], object], *, full_fix: str,
+                     retry: str = "try again") -> None:
+    """Write what ``serialize(buffer)`` produces (see :func:`in_memory`) to ``path`` atomically: the temporary
+    file is removed on any failure, and an ``OSError`` becomes a :class:`StorageError` ending with
+    ``full_fix`` (disk full) or ``retry`` (anything else)."""
+    data = in_memory(serialize)
+    with atomic_output(Path(path), full_fix=full_fix, retry=retry) as tmp, open(tmp, "wb") as handle:
+        handle.write(data)
 
 
 def load(path: Path) -> dict:

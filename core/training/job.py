@@ -13,7 +13,10 @@ import numpy as np
 from core.db import repo, session_scope
 from core.db.models import EpochMetric, Training
 from core.jobs.context import JobCancelled, JobContext
-from core.errors import SegStudioError
+from core.errors import SegStudioError, StorageError
+from core.imaging.atomic import disk_full
+from core.jobs.disk import disk_full_message
+from core.training import checkpoint as ckpt
 from core.training.assessment import Assessment, Sample, assess
 from core.training.report_assembly import build_training_report, examples_from
 from core.training.config import TrainConfig
@@ -49,6 +52,18 @@ def extract_visualizations(report: Path, folder: Path) -> None:
                 (folder / Path(entry).name).write_bytes(archive.read(entry))
 
 
+#: What a succeeded training's folder keeps: the model package, the report and its validation pictures
+#: (the Trainings page shows them), dataset.json (a rebuilt report reads the split) and metrics.json (a few
+#: KB, for people and scripts). The checkpoints only serve resuming an unfinished training.
+CHECKPOINTS = (ckpt.LAST, ckpt.BEST)
+
+
+def remove_checkpoints(workdir: Path) -> None:
+    """Delete the checkpoints of a finished training (nothing reads them again)."""
+    for name in CHECKPOINTS:
+        (workdir / name).unlink(missing_ok=True)
+
+
 def validation_samples(images: list[TrainingImage], config: TrainConfig) -> list[Sample]:
     samples = []
     for im in images:
@@ -69,10 +84,18 @@ def metrics_summary(assessment: Assessment, train_metrics: dict) -> dict[str, An
 
 
 def run_training_job(ctx: JobContext) -> dict[str, Any]:
-    """Train, score, package and report. A failure leaves a short report with the reason and the curves."""
+    """Train, score, package and report. A failure leaves a short report with the reason and the curves;
+    a full disk raises :class:`StorageError` that says where to free space and how to resume (no report:
+    it would need the space that is missing)."""
     try:
         return _run(ctx)
     except JobCancelled:
+        raise
+    except OSError as exc:  # StorageError included
+        if disk_full(exc):
+            raise StorageError(disk_full_message(ctx.settings, ctx.kind, ctx.job_id, exc)) from exc
+        if isinstance(exc, SegStudioError):
+            _short_report(ctx, str(exc))
         raise
     except SegStudioError as exc:
         _short_report(ctx, str(exc))
@@ -120,6 +143,7 @@ def _run(ctx: JobContext) -> dict[str, Any]:
     examples = examples_from(samples, assessment)
     report = build_training_report(settings, engine, ctx.job_id, status="succeeded", examples=examples)
     extract_visualizations(report, workdir / "validation_visualizations")
+    remove_checkpoints(workdir)
     return {
         "report_path": report.relative_to(settings.data_dir).as_posix(),
         "metrics": metrics,

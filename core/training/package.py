@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import shutil
 import warnings
 from importlib import metadata
 from pathlib import Path
@@ -24,8 +25,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from core.errors import ModelPackageError, StorageError
+from core.errors import ModelPackageError
+from core.imaging.atomic import storage_error, temp_name
 from core.training.card_schema import ARCHITECTURE, FORMAT_VERSION, check_card
+from core.training.checkpoint import in_memory
 from core.training.models import build_model
 from core.training.predict import predict_maps
 
@@ -39,28 +42,42 @@ __all__ = [
 ]
 
 
-def write_package(package_dir: Path, model: torch.nn.Module, card: dict, *, trace_size: int = 64) -> Path:
+def write_package(package_dir: Path, model: torch.nn.Module, card: dict, *, trace_size: int = 64,
+                  retry: str = "train the model again") -> Path:
     """Write weights, card (``format_version`` and ``architecture`` added) and TorchScript export.
 
-    Files are written under temporary names and renamed, so a failure never leaves half a package.
+    The package is written in a hidden temporary folder renamed into place (replacing an older package of
+    that name), so a failure never leaves half a package: a full disk raises :class:`StorageError` (its
+    advice ends with ``retry``) and removes the temporary folder.
     """
     package_dir = Path(package_dir)
     card = {"format_version": FORMAT_VERSION, "architecture": ARCHITECTURE, **card}
     _check_card(card, package_dir)
     model = model.float().to("cpu").to(memory_format=torch.contiguous_format).eval()
     example = torch.zeros(1, int(card["in_channels"]), trace_size, trace_size)
+    with warnings.catch_warnings():  # TorchScript is deprecated upstream but still the portable format
+        warnings.filterwarnings("ignore", message=r".*torch\.jit.*", category=FutureWarning)
+        with torch.no_grad():
+            traced = torch.jit.trace(model, example, check_trace=False)
+        files = {
+            WEIGHTS: in_memory(lambda buffer: torch.save(model.state_dict(), buffer)),
+            TORCHSCRIPT: in_memory(lambda buffer: torch.jit.save(traced, buffer)),
+            CARD: json.dumps(card, indent=2, default=_json_default).encode("utf-8"),
+        }
+    staging = temp_name(package_dir)
     try:
-        package_dir.mkdir(parents=True, exist_ok=True)
-        _atomic(package_dir / WEIGHTS, lambda p: torch.save(model.state_dict(), p))
-        with warnings.catch_warnings():  # TorchScript is deprecated upstream but still the portable format
-            warnings.filterwarnings("ignore", message=r".*torch\.jit.*", category=FutureWarning)
-            with torch.no_grad():
-                traced = torch.jit.trace(model, example, check_trace=False)
-            _atomic(package_dir / TORCHSCRIPT, lambda p: torch.jit.save(traced, str(p)))
-        text = json.dumps(card, indent=2, default=_json_default)
-        _atomic(package_dir / CARD, lambda p: p.write_text(text, encoding="utf-8"))
+        staging.mkdir(parents=True)
+        for name, data in files.items():
+            with open(staging / name, "wb") as handle:
+                handle.write(data)
+        _move_into_place(staging, package_dir)
     except OSError as exc:
-        raise StorageError(f"could not write the model package to {package_dir}: {exc}; free disk space") from exc
+        shutil.rmtree(staging, ignore_errors=True)
+        fix = f"Free disk space in {package_dir.parent}, then {retry}"
+        raise storage_error(package_dir, exc, full_fix=fix, retry=retry) from exc
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
     return package_dir
 
 
@@ -133,10 +150,19 @@ def _check_card(card: dict, package_dir: Path) -> None:
     check_card(json.loads(json.dumps(card, default=_json_default)), package_dir)
 
 
-def _atomic(path: Path, write) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    write(tmp)
-    os.replace(tmp, path)
+def _move_into_place(staging: Path, package_dir: Path) -> None:
+    """Rename the complete ``staging`` folder to ``package_dir``; an older package there goes."""
+    if not package_dir.exists():
+        os.replace(staging, package_dir)
+        return
+    old = temp_name(package_dir, ".old")
+    os.replace(package_dir, old)
+    try:
+        os.replace(staging, package_dir)
+    except OSError:
+        os.replace(old, package_dir)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
 
 
 def _json_default(value: object) -> object:
