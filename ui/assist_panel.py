@@ -60,7 +60,9 @@ class AssistChoice:
 def assist_controls(labels: list[LabelClass]) -> AssistChoice:
     """The assist mode's tool controls (left column)."""
     names = {0: "Background", **{lab.id: lab.name for lab in labels}}
-    picked = st.selectbox("Stroke for", list(names), format_func=lambda i: f"● {names[i]}", key="assist_label",
+    # Starts on the project's first label: the first stroke on an object must not teach background.
+    picked = st.selectbox("Stroke for", list(names), index=1 if labels else 0,
+                          format_func=lambda i: f"● {names[i]}", key="assist_label",
                           help="Brush a few strokes inside objects of each label and some on the background.")
     label_id = picked or None  # 0 (background) is stored as no label
     brush = st.slider("Brush width (screen pixels)", 2, 60, 12, key="assist_brush")
@@ -163,7 +165,7 @@ def assist_canvas(ctx: PageContext, project: Project, image: Image, viewport: Vi
         shapes = proposal_to_shapes(proposal.classes, proposal.label_ids, mode=choice.mode,
                                     origin=(region[1], region[0]))
         merged, replaced = merge_proposal(work.shapes, shapes, region, proposal.label_ids)
-        work.change(merged)
+        work_store.change(ctx.engine, work, merged)
         note = f", replacing {replaced} earlier annotation(s) in the view" if replaced else ""
         flash(f"Accepted {len(shapes)} proposed shape(s){note}. Check them in Draw mode, then Save.")
         st.session_state["_annotate_mode_next"] = "Draw"
