@@ -20,7 +20,13 @@ from core.db.models import ANNOTATED, BACKGROUND, NOT_ANNOTATED, PROPOSED
 from core.errors import SegStudioError
 from core.projects import discard_staged, image_path, stage_upload
 from ui import annotation_session as work_store
-from ui.assist_panel import assist_canvas, assist_controls, preannotate_section, proposed_banner
+from ui.assist_panel import (
+    assist_canvas,
+    assist_controls,
+    close_assist_canvas,
+    preannotate_section,
+    proposed_banner,
+)
 from ui.context import page_context, require_project
 from ui.feedback import flash, show_flashes, user_errors
 from ui.draft_notes import draft_notes
@@ -136,6 +142,7 @@ if mode == "Assist":
         assist_canvas(ctx, project, image, viewport, background, labels, assist, work, (CANVAS_W, CANVAS_H))
     preannotate_section(ctx, project, images, labels, image.channels)
     st.stop()
+close_assist_canvas()
 
 with canvas_col:
     draft_notes(ctx.engine, work)
