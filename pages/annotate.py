@@ -58,12 +58,13 @@ colors = {lab.id: lab.color for lab in labels}
 names = {lab.id: lab.name for lab in labels}
 by_id = {im.id: im for im in images}
 
-unsaved = [i for i in work_store.unsaved_image_ids(ctx.engine, project.id) if i in by_id]  # type: ignore[arg-type]
+unsaved = [i for i in work_store.unsaved_image_ids(ctx.engine, project.id)  # type: ignore[arg-type]
+           if i in by_id]
 image_ids = list(by_id)
 image_id = current_image(project.id, image_ids)  # type: ignore[arg-type]
-# Not keyed: the options' text changes with the status and the unsaved mark, and a keyed selectbox whose option
-# text changed falls back to its first option on the next interaction. The page's own state (and the URL)
-# says which image is open; the picker is drawn anew on it.
+# Not keyed: the options' text changes with the status and the unsaved mark, and a keyed selectbox whose
+# option text changed falls back to its first option on the next interaction. The page's own state (and the
+# URL) says which image is open; the picker is drawn anew on it.
 picked = st.selectbox(
     "Image", image_ids, index=image_ids.index(image_id),
     format_func=lambda i: f"{by_id[i].name} — {status_badge(by_id[i].status)}" + (" — unsaved changes" if i in unsaved else ""),

@@ -48,7 +48,7 @@ class WorkingCopy:
     history: list[list[ShapeData]] = field(default_factory=list)
     revision: int = 0  # counts changes; the draft is written when it moves on
     drafted: tuple[int, datetime] | None = None  # (revision, version) the stored draft holds
-    restored: DraftNote | None = None  # the draft this copy was restored from (shown until saved or discarded)
+    restored: DraftNote | None = None  # the draft this copy was restored from (shown until saved/discarded)
     pending: tuple[DraftNote, list[ShapeData]] | None = None  # a stale draft waiting for the user's choice
 
     def change(self, shapes: list[ShapeData]) -> None:
@@ -112,7 +112,8 @@ def load(engine: Engine, image_id: int, *, fresh: bool = False) -> WorkingCopy:
         if draft is not None:
             drafted, dropped = _draft_shapes(draft, label_ids)  # type: ignore[arg-type]
             new, removed = _changes(drafted, shapes)
-            note = DraftNote(new, _local(draft.updated_at), stale=not current, removed=removed, dropped=dropped)
+            note = DraftNote(new, _local(draft.updated_at), stale=not current, removed=removed,
+                             dropped=dropped)
             if current:
                 work.shapes, work.dirty, work.restored = drafted, True, note
                 work.drafted = (work.revision, work.version)
@@ -127,7 +128,8 @@ def sync_draft(engine: Engine, work: WorkingCopy) -> None:
     if not work.dirty or work.drafted == (work.revision, work.version):
         return
     with session_scope(engine) as session:
-        repo.save_draft(session, work.image_id, [s.to_record() for s in work.shapes], base_version=work.version)
+        records = [s.to_record() for s in work.shapes]
+        repo.save_draft(session, work.image_id, records, base_version=work.version)
     work.drafted = (work.revision, work.version)
 
 

@@ -128,7 +128,8 @@ def _canvas_generation(image_id: int, viewport: Viewport, strokes: list) -> Canv
     assist mode (:func:`close_assist_canvas`)."""
     generation: CanvasGeneration | None = st.session_state.get(CANVAS_STATE)
     if generation is None or generation.image_id != image_id or generation.viewport != viewport:
-        serial = st.session_state["_assist_canvas_serial"] = st.session_state.get("_assist_canvas_serial", 0) + 1
+        serial = st.session_state.get("_assist_canvas_serial", 0) + 1
+        st.session_state["_assist_canvas_serial"] = serial
         generation = CanvasGeneration(f"assist_canvas_{image_id}_{serial}", image_id, viewport,
                                       frozenset(s.id for s in strokes))
         st.session_state[CANVAS_STATE] = generation
@@ -169,9 +170,10 @@ def assist_canvas(ctx: PageContext, project: Project, image: Image, viewport: Vi
 
     stroke_colors = {BACKGROUND_CODE: BACKGROUND_COLOR, **colors}
     pen = stroke_colors.get(choice.label_id if choice.label_id is not None else BACKGROUND_CODE, "#ffd700")
-    # The canvas stays the same (key and initial drawing) while strokes are added: a canvas whose drawing changes
-    # reloads it, and a stroke drawn during that reload (right after the rerun a widget change or the previous
-    # stroke causes) would be wiped before it is sent. Each drawn object is stored once, by its fingerprint.
+    # The canvas stays the same (key and initial drawing) while strokes are added: a canvas whose drawing
+    # changes reloads it, and a stroke drawn during that reload (right after the rerun a widget change or the
+    # previous stroke causes) would be wiped before it is sent. Each drawn object is stored once, by its
+    # fingerprint.
     generation = _canvas_generation(image.id, viewport, strokes)  # type: ignore[arg-type]
     shown = [ShapeData(KIND_ANNOTATION, "brush", np.asarray(s.points, float),
                        label_id=s.label_id if s.label_id is not None else BACKGROUND_CODE, stroke_width=s.width)
@@ -187,7 +189,8 @@ def assist_canvas(ctx: PageContext, project: Project, image: Image, viewport: Vi
         kind = KIND_ROI if choice.label_id is None else KIND_ANNOTATION
         with user_errors(), session_scope(ctx.engine) as session:
             for obj in fresh:
-                for shape in canvas_to_shapes({"objects": [obj]}, viewport, kind=kind, label_id=choice.label_id):
+                drawn = canvas_to_shapes({"objects": [obj]}, viewport, kind=kind, label_id=choice.label_id)
+                for shape in drawn:
                     repo.add_scribble(session, image.id, shape.points.tolist(),  # type: ignore[arg-type]
                                       width=max(shape.stroke_width, 1.0), label_id=choice.label_id)
                 generation.stored.add(object_fingerprint(obj))

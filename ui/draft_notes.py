@@ -1,5 +1,5 @@
-"""The annotate page's notes on an image's draft: restored unsaved shapes, or a draft of older annotations that
-waits for the user's choice."""
+"""The annotate page's notes on an image's draft: restored unsaved shapes, or a draft of older annotations
+that waits for the user's choice."""
 
 from __future__ import annotations
 

@@ -79,8 +79,9 @@ class Shape(SQLModel, table=True):
 
 
 class Draft(SQLModel, table=True):
-    """The annotate page's unsaved working copy of an image's shapes, written on every change so that a reload,
-    a closed tab or a second tab loses nothing. Saving or discarding the image's changes deletes it."""
+    """The annotate page's unsaved working copy of an image's shapes, written on every change so that a
+    reload, a closed tab or a second tab loses nothing. Saving or discarding the image's changes deletes
+    it."""
 
     id: int | None = Field(default=None, primary_key=True)
     image_id: int = Field(foreign_key="image.id", unique=True, index=True, ondelete="CASCADE")

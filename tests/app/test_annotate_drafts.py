@@ -96,7 +96,8 @@ def test_unsaved_changes_survive_a_reload_and_discard_clears_them(app_env, tmp_p
 
     tab = _open(project.id, first.id)  # a reload: a new session
     assert not tab.exception, tab.exception
-    assert "Restored 1 unsaved deletion(s) from" in _infos(tab) and "Save to keep them or Discard" in _infos(tab)
+    assert "Restored 1 unsaved deletion(s) from" in _infos(tab)
+    assert "Save to keep them or Discard" in _infos(tab)
     assert not tab.button(key="annotate_save").disabled
     assert sum(1 for m in tab.markdown if "— polygon" in m.value or "— rectangle" in m.value) == 1
 

@@ -17,7 +17,7 @@ SCALE = 576 / 256  # the 256 x 256 demo image fitted into the 768 x 576 canvas
 
 
 def _demo(page, app):  # noqa: ANN001, ANN202
-    """Home → *Create the demo project* (given 3 minutes: the machine may be busy); the engine and its rows."""
+    """Home → *Create the demo project* (given 3 minutes: the machine may be busy); engine and rows."""
     from core.db.engine import make_engine
 
     page.goto(app.url)
@@ -96,6 +96,7 @@ def _open_second_image(page, app, images) -> None:  # noqa: ANN001
     page.get_by_role("option", name=re.compile(re.escape(images[1].name))).click()
     wait_for_idle(page)
     assert _image_picker(page).input_value().startswith(images[1].name)
+    page.wait_for_timeout(1500)  # the first image's canvas leaves the page; draw on the second one's
 
 
 def _polygon(page) -> None:  # noqa: ANN001
@@ -109,7 +110,7 @@ def _polygon(page) -> None:  # noqa: ANN001
 
 
 def _still_on(page, image) -> None:  # noqa: ANN001
-    """The picker shows ``image``, also after one more rerun, and no unsaved changes are reported elsewhere."""
+    """The picker shows ``image``, also after one more rerun; no unsaved changes are reported elsewhere."""
     assert _image_picker(page).input_value().startswith(image.name), _image_picker(page).input_value()
     click_when_single(page, "→")  # any later rerun (a pan)
     wait_for_idle(page)
