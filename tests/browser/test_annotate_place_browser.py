@@ -59,7 +59,13 @@ def _wait_strokes(page, engine, image_id: int, count: int, seconds: float = 20) 
 
 
 def _image_picker(page):  # noqa: ANN001, ANN202
-    return page.get_by_role("combobox", name=re.compile("^Image"))
+    """The image picker (while Streamlit swaps the picker for its new copy, wait for the one left)."""
+    picker = page.get_by_role("combobox", name=re.compile("^Image"))
+    for _ in range(40):
+        if picker.count() == 1:
+            break
+        page.wait_for_timeout(250)
+    return picker.first
 
 
 def test_a_stroke_right_after_switching_stroke_for_is_kept(running_app, browser_page):
