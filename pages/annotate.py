@@ -20,10 +20,18 @@ from core.db.models import ANNOTATED, BACKGROUND, NOT_ANNOTATED, PROPOSED
 from core.errors import SegStudioError
 from core.projects import discard_staged, image_path, stage_upload
 from ui import annotation_session as work_store
-from ui.assist_panel import assist_canvas, assist_controls, preannotate_section, proposed_banner
+from ui.assist_panel import (
+    assist_canvas,
+    assist_controls,
+    close_assist_canvas,
+    preannotate_section,
+    proposed_banner,
+)
 from ui.context import page_context, require_project
 from ui.feedback import flash, show_flashes, user_errors
+from ui.draft_notes import draft_notes
 from ui.gallery import status_badge
+from ui.image_choice import current_image
 from ui.image_view import channel_controls, image_reader, render_view_png
 
 CANVAS_W, CANVAS_H = 768, 576
@@ -50,21 +58,27 @@ colors = {lab.id: lab.color for lab in labels}
 names = {lab.id: lab.name for lab in labels}
 by_id = {im.id: im for im in images}
 
-unsaved = [i for i in work_store.unsaved_image_ids() if i in by_id]
+unsaved = [i for i in work_store.unsaved_image_ids(ctx.engine, project.id)  # type: ignore[arg-type]
+           if i in by_id]
 image_ids = list(by_id)
-wanted = st.query_params.get("image")
-default_index = image_ids.index(int(wanted)) if wanted and wanted.isdigit() and int(wanted) in by_id else 0
-image_id = st.selectbox(
-    "Image", image_ids, index=default_index, key=f"annotate_image_{project.id}",
+image_id = current_image(project.id, image_ids)  # type: ignore[arg-type]
+# Not keyed: the options' text changes with the status and the unsaved mark, and a keyed selectbox whose
+# option text changed falls back to its first option on the next interaction. The page's own state (and the
+# URL) says which image is open; the picker is drawn anew on it.
+picked = st.selectbox(
+    "Image", image_ids, index=image_ids.index(image_id),
     format_func=lambda i: f"{by_id[i].name} — {status_badge(by_id[i].status)}" + (" — unsaved changes" if i in unsaved else ""),
 )
+if picked != image_id:
+    image_id = current_image(project.id, image_ids, picked=picked)  # type: ignore[arg-type]
 image = by_id[image_id]
 if [i for i in unsaved if i != image_id]:
     st.warning(
         "Unsaved changes on: " + ", ".join(by_id[i].name for i in unsaved if i != image_id)
-        + ". They are kept in this browser tab; open those images to save them."
+        + ". They are kept as drafts; open those images to save or discard them."
     )
 work = work_store.load(ctx.engine, image_id)
+work_store.sync_draft(ctx.engine, work)
 reader = image_reader(str(image_path(ctx.settings, image)))
 
 # --- the viewport -------------------------------------------------------------------------------------
@@ -129,8 +143,10 @@ if mode == "Assist":
         assist_canvas(ctx, project, image, viewport, background, labels, assist, work, (CANVAS_W, CANVAS_H))
     preannotate_section(ctx, project, images, labels, image.channels)
     st.stop()
+close_assist_canvas()
 
 with canvas_col:
+    draft_notes(ctx.engine, work)
     if image.status == PROPOSED:
         proposed_banner(ctx, image, work)
     drawing = shapes_to_canvas(work.shapes, viewport, colors)
@@ -159,7 +175,7 @@ with canvas_col:
             for _, message in report.dropped + report.repaired:
                 flash(message, kind="warning")
             if report.kept:
-                work.change(work.shapes + list(report.kept))
+                work_store.change(ctx.engine, work, work.shapes + list(report.kept))
             st.rerun()
 
     b1, b2, b3 = st.columns(3)
@@ -169,16 +185,17 @@ with canvas_col:
         except SegStudioError as exc:
             st.error(str(exc))
             if st.button("Reload the saved annotations (drops this tab's changes)", key="annotate_reload"):
-                work_store.load(ctx.engine, image_id, fresh=True)
+                work_store.discard(ctx.engine, image_id)
                 st.rerun()
         else:
             flash(f"Saved {len(work.shapes)} shape(s) on {image.name}.")
             st.rerun()
     if b2.button("Undo last shape", disabled=not work.history, key="annotate_undo", width="stretch"):
-        work.undo()
+        work_store.undo(ctx.engine, work)
         st.rerun()
     if b3.button("Discard changes", disabled=not work.dirty, key="annotate_discard", width="stretch"):
-        work_store.load(ctx.engine, image_id, fresh=True)
+        work_store.discard(ctx.engine, image_id)
+        flash(f"Discarded the unsaved changes on {image.name}.", kind="info")
         st.rerun()
     if work.dirty:
         st.caption("You have unsaved changes on this image.")
@@ -200,10 +217,10 @@ for number, index in enumerate(in_view[:60], start=1):
         if new_label != shape.label_id:
             shapes = list(work.shapes)
             shapes[index] = shape.with_points(shape.points, label_id=new_label)
-            work.change(shapes)
+            work_store.change(ctx.engine, work, shapes)
             st.rerun()
     if c3.button("Delete", key=f"delete_shape_{image_id}_{index}_{id(shape)}"):
-        work.change([s for i, s in enumerate(work.shapes) if i != index])
+        work_store.change(ctx.engine, work, [s for i, s in enumerate(work.shapes) if i != index])
         st.rerun()
 if len(in_view) > 60:
     st.caption(f"… and {len(in_view) - 60} more in view; zoom in to edit them.")

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import io
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import streamlit as st
 from PIL import Image as PILImage
 from streamlit_drawable_canvas import st_canvas
 
-from core.annotations.canvas import canvas_to_shapes, shapes_to_canvas
+from core.annotations.canvas import canvas_to_shapes, object_fingerprint, shapes_to_canvas, unseen_objects
 from core.annotations.shapes import KIND_ANNOTATION, KIND_ROI, ShapeData
 from core.annotations.view import region_on_canvas
 from core.annotations.viewport import Viewport
@@ -60,7 +60,9 @@ class AssistChoice:
 def assist_controls(labels: list[LabelClass]) -> AssistChoice:
     """The assist mode's tool controls (left column)."""
     names = {0: "Background", **{lab.id: lab.name for lab in labels}}
-    picked = st.selectbox("Stroke for", list(names), format_func=lambda i: f"● {names[i]}", key="assist_label",
+    # Starts on the project's first label: the first stroke on an object must not teach background.
+    picked = st.selectbox("Stroke for", list(names), index=1 if labels else 0,
+                          format_func=lambda i: f"● {names[i]}", key="assist_label",
                           help="Brush a few strokes inside objects of each label and some on the background.")
     label_id = picked or None  # 0 (background) is stored as no label
     brush = st.slider("Brush width (screen pixels)", 2, 60, 12, key="assist_brush")
@@ -106,6 +108,40 @@ def _proposal(path: str, forest_key: str, region: tuple[int, int, int, int], _fo
 
 
 # --- the canvas ---------------------------------------------------------------------------------------------
+CANVAS_STATE = "_assist_canvas"
+
+
+@dataclass
+class CanvasGeneration:
+    """The canvas on the page: its key, image and view, the strokes it was opened with (its initial drawing)
+    and the fingerprints of the objects drawn on it that are stored already."""
+
+    key: str
+    image_id: int
+    viewport: Viewport
+    shown: frozenset[int]
+    stored: set[str] = field(default_factory=set)
+
+
+def _canvas_generation(image_id: int, viewport: Viewport, strokes: list) -> CanvasGeneration:
+    """The same canvas until the image or the view changes, strokes are undone or cleared, or the page leaves
+    assist mode (:func:`close_assist_canvas`)."""
+    generation: CanvasGeneration | None = st.session_state.get(CANVAS_STATE)
+    if generation is None or generation.image_id != image_id or generation.viewport != viewport:
+        serial = st.session_state.get("_assist_canvas_serial", 0) + 1
+        st.session_state["_assist_canvas_serial"] = serial
+        generation = CanvasGeneration(f"assist_canvas_{image_id}_{serial}", image_id, viewport,
+                                      frozenset(s.id for s in strokes))
+        st.session_state[CANVAS_STATE] = generation
+    return generation
+
+
+def close_assist_canvas() -> None:
+    """The canvas is not on the page (draw mode) or must be opened anew: the next one shows the strokes stored
+    by then."""
+    st.session_state.pop(CANVAS_STATE, None)
+
+
 def assist_canvas(ctx: PageContext, project: Project, image: Image, viewport: Viewport, background_png: bytes,
                   labels: list[LabelClass], choice: AssistChoice, work: WorkingCopy,
                   canvas_size: tuple[int, int]) -> None:
@@ -133,26 +169,31 @@ def assist_canvas(ctx: PageContext, project: Project, image: Image, viewport: Vi
                               alpha=choice.opacity)
 
     stroke_colors = {BACKGROUND_CODE: BACKGROUND_COLOR, **colors}
+    pen = stroke_colors.get(choice.label_id if choice.label_id is not None else BACKGROUND_CODE, "#ffd700")
+    # The canvas stays the same (key and initial drawing) while strokes are added: a canvas whose drawing
+    # changes reloads it, and a stroke drawn during that reload (right after the rerun a widget change or the
+    # previous stroke causes) would be wiped before it is sent. Each drawn object is stored once, by its
+    # fingerprint.
+    generation = _canvas_generation(image.id, viewport, strokes)  # type: ignore[arg-type]
     shown = [ShapeData(KIND_ANNOTATION, "brush", np.asarray(s.points, float),
                        label_id=s.label_id if s.label_id is not None else BACKGROUND_CODE, stroke_width=s.width)
-             for s in strokes]
+             for s in strokes if s.id in generation.shown]
     pen = stroke_colors.get(choice.label_id if choice.label_id is not None else BACKGROUND_CODE, "#ffd700")
-    canvas_key = f"assist_canvas_{image.id}_{hash((viewport, len(strokes), proposal is not None))}"
     result = st_canvas(
         fill_color=pen + "40", stroke_width=choice.brush, stroke_color=pen,
         background_image=PILImage.fromarray(picture), initial_drawing=shapes_to_canvas(shown, viewport, stroke_colors),
-        drawing_mode="freedraw", width=canvas_size[0], height=canvas_size[1], key=canvas_key,
+        drawing_mode="freedraw", width=canvas_size[0], height=canvas_size[1], key=generation.key,
     )
-    signature = hash(json.dumps(result.json_data, sort_keys=True, default=str)) if result.json_data else None
-    if result.json_data and st.session_state.get("_assist_seen") != (canvas_key, signature):
-        st.session_state["_assist_seen"] = (canvas_key, signature)
+    fresh = unseen_objects(result.json_data, generation.stored)
+    if fresh:
         kind = KIND_ROI if choice.label_id is None else KIND_ANNOTATION
-        drawn = canvas_to_shapes(result.json_data, viewport, kind=kind, label_id=choice.label_id)
-        if drawn:
-            with user_errors(), session_scope(ctx.engine) as session:
+        with user_errors(), session_scope(ctx.engine) as session:
+            for obj in fresh:
+                drawn = canvas_to_shapes({"objects": [obj]}, viewport, kind=kind, label_id=choice.label_id)
                 for shape in drawn:
                     repo.add_scribble(session, image.id, shape.points.tolist(),  # type: ignore[arg-type]
                                       width=max(shape.stroke_width, 1.0), label_id=choice.label_id)
+                generation.stored.add(object_fingerprint(obj))
             st.rerun()
 
     _status_line(strokes, counts, forest, proposal, problem)
@@ -163,7 +204,7 @@ def assist_canvas(ctx: PageContext, project: Project, image: Image, viewport: Vi
         shapes = proposal_to_shapes(proposal.classes, proposal.label_ids, mode=choice.mode,
                                     origin=(region[1], region[0]))
         merged, replaced = merge_proposal(work.shapes, shapes, region, proposal.label_ids)
-        work.change(merged)
+        work_store.change(ctx.engine, work, merged)
         note = f", replacing {replaced} earlier annotation(s) in the view" if replaced else ""
         flash(f"Accepted {len(shapes)} proposed shape(s){note}. Check them in Draw mode, then Save.")
         st.session_state["_annotate_mode_next"] = "Draw"
@@ -171,10 +212,12 @@ def assist_canvas(ctx: PageContext, project: Project, image: Image, viewport: Vi
     if b2.button("Undo last stroke", disabled=not strokes, key="assist_undo", width="stretch"):
         with session_scope(ctx.engine) as session:
             repo.delete_last_scribble(session, image.id)  # type: ignore[arg-type]
+        close_assist_canvas()
         st.rerun()
     if b3.button("Clear strokes on this image", disabled=not strokes, key="assist_clear", width="stretch"):
         with session_scope(ctx.engine) as session:
             n = repo.clear_scribbles(session, image.id)  # type: ignore[arg-type]
+        close_assist_canvas()
         flash(f"Removed {n} stroke(s) from {image.name}.", kind="info")
         st.rerun()
     if proposal is not None and region is not None:

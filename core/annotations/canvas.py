@@ -31,7 +31,8 @@ them from their own points (exactly), rectangles as polygons of their 4 corners.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import json
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from core.annotations.fabric import object_geometry, stroke_scale
@@ -70,6 +71,20 @@ def new_objects(json_data: Mapping[str, Any] | None, *, known: int | None = None
         raise AnnotationError(f"canvas json_data['objects'] must be a list, got {type(objects).__name__}")
     start = known or 0
     return [o for k, o in enumerate(objects) if k >= start and isinstance(o, dict) and not is_existing(o)]
+
+
+def object_fingerprint(obj: Mapping[str, Any]) -> str:
+    """A stable text that tells one drawn object from another (its type, geometry and placement), so that a
+    canvas kept on the page across reruns can report each new object once: the caller remembers the
+    fingerprints it stored and skips them."""
+    fields = {k: obj.get(k) for k in ("type", "path", "points", "left", "top", "width", "height", "angle")}
+    return json.dumps(fields, sort_keys=True, default=str)
+
+
+def unseen_objects(json_data: Mapping[str, Any] | None, seen: Iterable[str]) -> list[dict[str, Any]]:
+    """The objects the user drew (see :func:`new_objects`) whose fingerprints are not in ``seen``."""
+    known = set(seen)
+    return [o for o in new_objects(json_data) if object_fingerprint(o) not in known]
 
 
 def canvas_to_shapes(

@@ -82,6 +82,18 @@ class Shape(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
 
 
+class Draft(SQLModel, table=True):
+    """The annotate page's unsaved working copy of an image's shapes, written on every change so that a
+    reload, a closed tab or a second tab loses nothing. Saving or discarding the image's changes deletes
+    it."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    image_id: int = Field(foreign_key="image.id", unique=True, index=True, ondelete="CASCADE")
+    base_version: datetime  # the image's ``updated_at`` the working copy was loaded from
+    shapes: list[dict[str, Any]] = Field(sa_column=Column(JSON, nullable=False))  # Shape records, no ids
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
 class Scribble(SQLModel, table=True):
     """A brush stroke for the scribble assistant: training data of its random forest, never of the U-Net."""
 

@@ -20,6 +20,7 @@ from core.db.models import (
     NOT_ANNOTATED,
     PROPOSED,
     QUEUED,
+    Draft,
     EpochMetric,
     Image,
     LabelClass,
@@ -634,6 +635,49 @@ def update_prediction(session: Session, prediction_id: int, **fields: Any) -> Pr
 
 def list_predictions(session: Session, *, limit: int = 50) -> list[Prediction]:
     return list(session.exec(select(Prediction).order_by(col(Prediction.id).desc()).limit(limit)))
+
+
+# --- drafts: the annotate page's autosaved working copies ---------------------------------------------
+# A draft is written outside the version check of saves: it never changes the image or its shapes, and it
+# records the version it was based on, so the page can tell a draft of older annotations from a current one.
+def save_draft(session: Session, image_id: int, records: Sequence[dict[str, Any]], *,
+               base_version: datetime) -> Draft:
+    """Write (or overwrite) the image's draft: its working copy of shape records based on ``base_version``."""
+    _fresh_image(session, image_id)
+    shapes = [{k: v for k, v in dict(r).items() if k != "id"} for r in records]
+    draft = session.exec(select(Draft).where(Draft.image_id == image_id)).first()
+    if draft is None:
+        draft = Draft(image_id=image_id, base_version=_utc(base_version), shapes=shapes)
+    else:
+        draft.base_version, draft.shapes, draft.updated_at = _utc(base_version), shapes, utcnow()
+    session.add(draft)
+    session.commit()
+    session.refresh(draft)
+    return draft
+
+
+def get_draft(session: Session, image_id: int) -> Draft | None:
+    return session.exec(select(Draft).where(Draft.image_id == image_id)).first()
+
+
+def delete_draft(session: Session, image_id: int) -> bool:
+    """Delete the image's draft (after a save or a discard); False when there was none."""
+    result = session.exec(delete(Draft).where(Draft.image_id == image_id))  # type: ignore[call-overload]
+    session.commit()
+    return bool(result.rowcount)
+
+
+def draft_image_ids(session: Session, project_id: int) -> list[int]:
+    """Ids of the project's images with an unsaved draft."""
+    rows = session.exec(
+        select(Draft.image_id).join(Image, Image.id == Draft.image_id).where(Image.project_id == project_id)
+    ).all()
+    return sorted(int(r) for r in rows)
+
+
+def is_current_version(image: Image, version: datetime) -> bool:
+    """True when ``version`` is the image's version now (both compared in UTC)."""
+    return _utc(image.updated_at) == _utc(version)
 
 
 # --- the scribble assistant ----------------------------------------------------------------------

@@ -223,3 +223,18 @@ def test_polygon_with_two_points_from_the_canvas_is_reported_by_clean_shapes(fab
                               kind="annotation", label_id=1)
     report = clean_shapes(shapes, vp.image_hw)
     assert [i for i, _ in report.errors] == [0] and len(report.kept) == 1
+
+
+def test_unseen_objects_reports_each_drawn_object_once():
+    from core.annotations.canvas import object_fingerprint, unseen_objects
+
+    locked = {"type": "Path", "path": [["M", 1, 1], ["L", 5, 5]], "lockMovementX": True}
+    first = {"type": "Path", "path": [["M", 10, 10], ["Q", 12, 12, 14, 14], ["L", 20, 20]],
+             "left": 9, "top": 9}
+    second = {"type": "Path", "path": [["M", 30, 30], ["L", 40, 40]], "left": 29, "top": 29}
+    assert unseen_objects({"objects": [locked, first]}, set()) == [first]
+    seen = {object_fingerprint(first)}
+    # the same canvas reports the stored stroke again with a new one after it: only the new one is unseen
+    assert unseen_objects({"objects": [locked, first, second]}, seen) == [second]
+    assert unseen_objects(None, seen) == []
+    assert object_fingerprint(first) != object_fingerprint(second)

@@ -68,6 +68,9 @@ def test_strokes_proposal_accept_and_save(running_app, browser_page, tmp_path):
     page.get_by_text("Assist", exact=True).click()
     wait_for_idle(page)
     page.get_by_text(re.compile("Brush some")).wait_for()
+    page.get_by_role("combobox", name=re.compile("Stroke for")).click()  # it starts on the first label
+    page.get_by_role("option", name=re.compile("Background")).click()
+    wait_for_idle(page)
     _stroke(page, engine, image.id, [(cols[0] + 2, row + 0.5), (cols[min(40, len(cols) - 1)] - 2, row + 0.5)], 1)
     page.get_by_text(re.compile(r"1 stroke\(s\) here")).wait_for()
     page.get_by_role("combobox", name=re.compile("Stroke for")).click()
