@@ -50,7 +50,7 @@ def require_project(ctx: PageContext) -> Project:
     project = current_project(ctx)
     if project is None:
         st.info("Choose or create a project first.")
-        st.page_link("pages/projects.py", label="Go to Projects", icon=":material/folder_open:")
+        st.page_link("screens/projects.py", label="Go to Projects", icon=":material/folder_open:")
         st.stop()
     return project  # type: ignore[return-value]
 

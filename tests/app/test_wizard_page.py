@@ -16,7 +16,7 @@ def _open(project_id: int | None) -> AppTest:
     at = AppTest.from_file(APP, default_timeout=60)
     if project_id is not None:
         at.session_state["project_id"] = project_id
-    at.switch_page("pages/wizard.py")
+    at.switch_page("screens/wizard.py")
     return at.run()
 
 

@@ -40,7 +40,7 @@ with st.expander("Import a model package (a model/ folder as ZIP, or a training 
 models = available_models(ctx.settings, ctx.engine)
 if not models:
     st.info("There is no trained model yet. Train one with the wizard (or import a model package above).")
-    st.page_link("pages/wizard.py", label="Open the training wizard", icon=":material/model_training:")
+    st.page_link("screens/wizard.py", label="Open the training wizard", icon=":material/model_training:")
     st.stop()
 
 keys = [m.key for m in models]
