@@ -12,7 +12,7 @@ from core.db.models import FAILED, QUEUED, RUNNING, SUCCEEDED, Training
 from core.jobs import queue
 from core.queue_view import queue_entries
 from core.trainings import delete_training, rerun_training
-from ui.context import page_context, require_project
+from ui.context import PROJECT_KEY, page_context, require_project, set_current_project
 from ui.curves import curves_figure
 from ui.downloads import file_download
 from ui.feedback import flash, show_flashes, user_errors
@@ -20,6 +20,15 @@ from ui.feedback import flash, show_flashes, user_errors
 ctx = page_context()
 st.title("Trainings")
 show_flashes()
+LINK = "training"  # ?training=<id> in the address selects that training (the wizard sends the user there)
+linked = st.query_params.get(LINK, "")
+linked_id = int(linked) if linked.isdigit() else None
+if linked_id is not None:
+    with session_scope(ctx.engine) as _session:
+        _linked = _session.get(Training, linked_id)
+    if _linked is not None and _linked.project_id != st.session_state.get(PROJECT_KEY):
+        set_current_project(_linked.project_id)  # a link to a training of another project opens that project
+        st.rerun()
 project = require_project(ctx)
 
 STATUS_TEXT = {QUEUED: "queued", RUNNING: "running", SUCCEEDED: "finished", FAILED: "failed", "cancelled": "cancelled"}
@@ -134,17 +143,27 @@ def detail(training_id: int) -> None:
                             "training": t.config.get("train_config")}, indent=2), language="json")
 
 
+def _follow_picker() -> None:
+    st.query_params[LINK] = str(st.session_state["training_detail_picker"])
+
+
 training_list()
 with session_scope(ctx.engine) as _session:
     _choices = {t.id: t.name for t in repo.list_trainings(_session, project.id)}
 if _choices:
     st.divider()
     _ids = list(_choices)
+    if linked_id in _ids and st.session_state.get("training_detail_picker") != linked_id:
+        st.session_state["training_detail_picker"] = linked_id
     if (pending := st.session_state.pop("_pending_detail", None)) in _ids:
         st.session_state["training_detail_picker"] = pending
     _current = st.session_state.get("training_detail")
+    if st.session_state.get("training_detail_picker") in _ids:
+        _current = None  # the picker's own state says which (an index as well would draw Streamlit's warning)
     selected = st.selectbox("Details of", _ids, index=_ids.index(_current) if _current in _ids else 0,
-                            format_func=lambda i: f"#{i} {_choices[i]}", key="training_detail_picker")
+                            format_func=lambda i: f"#{i} {_choices[i]}", key="training_detail_picker",
+                            on_change=_follow_picker)
     st.session_state["training_detail"] = selected
+    st.query_params[LINK] = str(selected)  # a reload or a bookmark shows the same training
     with user_errors():
         detail(int(selected))
