@@ -13,9 +13,10 @@ from core.jobs import queue
 from core.queue_view import queue_entries
 from core.trainings import delete_training, rerun_training
 from ui.context import PROJECT_KEY, page_context, require_project, set_current_project
-from ui.curves import curves_figure
+from ui.curves import curves_figure, kept_point
 from ui.downloads import file_download
 from ui.feedback import flash, show_flashes, user_errors
+from ui.metrics_table import metrics_tables
 
 ctx = page_context()
 st.title("Trainings")
@@ -118,7 +119,8 @@ def detail(training_id: int) -> None:
         elif current.status == FAILED:
             st.error(f"This training failed: {current.error}")
         if rows:
-            st.plotly_chart(curves_figure(rows), key=f"curves_{training_id}_{len(rows)}")
+            kept = kept_point(current.metrics or {}, rows)
+            st.plotly_chart(curves_figure(rows, kept), key=f"curves_{training_id}_{len(rows)}")
         elif current.status in (QUEUED, RUNNING):
             st.caption("The curves appear after the first epoch.")
         if current.status != t.status:
@@ -128,10 +130,10 @@ def detail(training_id: int) -> None:
     metrics = t.metrics or {}
     if metrics.get("per_label"):
         st.markdown("**Validation metrics per label**")
-        st.dataframe(metrics["per_label"], hide_index=True)
+        metrics_tables(metrics["per_label"])
     if metrics.get("per_image"):
         with st.expander("Metrics per validation image"):
-            st.dataframe(metrics["per_image"], hide_index=True)
+            metrics_tables(metrics["per_image"])
     vis_dir = ctx.settings.training_dir(training_id) / "validation_visualizations"
     pictures = sorted(vis_dir.glob("*.png")) if vis_dir.exists() else []
     if pictures:
