@@ -1,6 +1,10 @@
-"""segstudio dashboard: the frame (page config, sidebar) and the router over pages/.
+"""segstudio dashboard: the frame (page config, sidebar) and the router over screens/.
 
 Start it with the README's command (`bash .ci/app`), which runs `streamlit run app.py`.
+
+The screens live in screens/, not pages/: Streamlit serves a folder called pages/ next to the entry script as
+an old-style multipage app until some session has called st.navigation, so the first page opened by URL after
+a start (a bookmark, a restored tab) ran bare: file names as navigation, no sidebar, no wide layout.
 """
 
 from __future__ import annotations
@@ -12,14 +16,14 @@ from ui.context import page_context
 from ui.feedback import user_errors
 from ui.worker import ensure_worker
 
-# (file, title, icon); the first is the default page. The URL of each page is its file's stem.
+# (file, title, icon); the first is the default page. The URL of each page is its file's stem (/annotate).
 PAGES = [
-    ("pages/home.py", "Home", ":material/home:"),
-    ("pages/projects.py", "Projects", ":material/folder_open:"),
-    ("pages/annotate.py", "Annotate", ":material/draw:"),
-    ("pages/wizard.py", "Train", ":material/model_training:"),
-    ("pages/trainings.py", "Trainings", ":material/monitoring:"),
-    ("pages/apply.py", "Apply", ":material/auto_awesome:"),
+    ("screens/home.py", "Home", ":material/home:"),
+    ("screens/projects.py", "Projects", ":material/folder_open:"),
+    ("screens/annotate.py", "Annotate", ":material/draw:"),
+    ("screens/wizard.py", "Train", ":material/model_training:"),
+    ("screens/trainings.py", "Trainings", ":material/monitoring:"),
+    ("screens/apply.py", "Apply", ":material/auto_awesome:"),
 ]
 
 st.set_page_config(page_title="segstudio", page_icon=":material/biotech:", layout="wide")

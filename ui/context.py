@@ -50,7 +50,7 @@ def require_project(ctx: PageContext) -> Project:
     project = current_project(ctx)
     if project is None:
         st.info("Choose or create a project first.")
-        st.page_link("pages/projects.py", label="Go to Projects", icon=":material/folder_open:")
+        st.page_link("screens/projects.py", label="Go to Projects", icon=":material/folder_open:")
         st.stop()
     return project  # type: ignore[return-value]
 
@@ -71,7 +71,12 @@ def project_picker(ctx: PageContext, *, label: str = "Project", key: str = "proj
     ids = [p.id for p in projects]
     current = st.session_state.get(PROJECT_KEY)
     index = ids.index(current) if current in ids else 0
+    if current in ids and st.session_state.get(key, current) != current:
+        st.session_state[key] = current  # chosen elsewhere (another picker, a link to a training): follow it
+    if st.session_state.get(key) in ids:
+        index = 0  # the widget's own state says which (an index as well would draw Streamlit's warning)
     names = {p.id: p.name for p in projects}
-    chosen = st.selectbox(label, ids, index=index, format_func=lambda i: names[i], key=key)
+    chosen = st.selectbox(label, ids, index=index, format_func=lambda i: names[i], key=key,
+                          on_change=lambda: set_current_project(st.session_state[key]))
     set_current_project(chosen)
     return next(p for p in projects if p.id == chosen)

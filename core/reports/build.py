@@ -131,7 +131,11 @@ def _pdf(data: ReportData, panels: list[results.PdfPanel]) -> bytes:
 
 
 def _sections(pdf: ReportPDF, data: ReportData, panels: list[results.PdfPanel]) -> None:
-    chart = curves_png(data.curves, best_epoch=data.training.get("best_epoch")) if data.curves else None
+    overall = data.metrics.get("overall") or {}
+    kept = None if (data.training.get("weight_average") or {}).get("kept") else {
+        "val_accuracy": overall.get("accuracy"), "val_iou": overall.get("iou")}
+    best = data.training.get("best_epoch")
+    chart = curves_png(data.curves, best_epoch=best, kept=kept) if data.curves else None
     overview.title_page(pdf, data)
     if data.is_full:
         pdf.add_page()

@@ -19,11 +19,14 @@ TRAIN_COLOR = "#1f4e79"
 VAL_COLOR = "#e07b00"
 
 
-def curves_png(curves: Sequence[dict], *, best_epoch: int | None = None, dpi: int = 200) -> bytes:
+def curves_png(
+    curves: Sequence[dict], *, best_epoch: int | None = None, kept: dict | None = None, dpi: int = 200
+) -> bytes:
     """Loss, accuracy and IoU per epoch, training vs validation, side by side (7.1 x 2.5 inches).
 
     Values that are None are gaps in the line; a chart without any value says so. ``best_epoch`` draws a
-    dotted line at the kept checkpoint.
+    dotted line at the kept checkpoint; ``kept`` (validation key -> value, e.g. ``{"val_accuracy": 0.99}``)
+    marks there the kept model's post-processed scores, the numbers of the metrics tables.
     """
     fig = Figure(figsize=(7.1, 2.5), dpi=dpi, layout="constrained")
     FigureCanvasAgg(fig)
@@ -51,6 +54,9 @@ def curves_png(curves: Sequence[dict], *, best_epoch: int | None = None, dpi: in
                 )
         if best_epoch is not None and any_value:
             ax.axvline(best_epoch, color="#777777", linestyle=":", linewidth=1, label="best epoch")
+            if kept and kept.get(val_key) is not None:
+                ax.plot([best_epoch], [kept[val_key]], "*", color="#c00000", markersize=7,
+                        label="kept model (table)")
         if not any_value:
             ax.text(
                 0.5,

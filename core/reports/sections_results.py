@@ -58,11 +58,29 @@ def curves_section(pdf: ReportPDF, data: ReportData, curves_png: bytes | None) -
     pdf.figure(curves_png)
     last = data.curves[-1]
     rows = [
-        (key.replace("_", " "), format_value(last.get(key)))
-        for key in ("train_loss", "val_loss", "train_accuracy", "val_accuracy", "train_iou", "val_iou")
+        (name, format_value(last.get(key)))
+        for key, name in (
+            ("train_loss", "training loss"), ("val_loss", "validation loss"),
+            ("train_accuracy", "training pixel accuracy at 0.5"),
+            ("val_accuracy", "validation pixel accuracy at 0.5"),
+            ("train_iou", "training IoU at 0.5"), ("val_iou", "validation IoU at 0.5"),
+        )
     ]
     pdf.heading(f"Last epoch ({last['epoch']})", level=2)
     pdf.key_value_table(rows, key_width=0.3)
+    overall = data.metrics.get("overall") or {}
+    if data.is_full and overall.get("accuracy") is not None:
+        average = (data.training.get("weight_average") or {}).get("kept")
+        which = "the mean of the late weights" if average else f"epoch {data.training.get('best_epoch')}"
+        pdf.paragraph(
+            "The curves show each epoch's network output at probability 0.5 (one view, before "
+            "post-processing). "
+            f"The metrics tables score the kept model ({which}) after its tuned post-processing: "
+            f"validation pixel accuracy {format_value(overall.get('accuracy'))}, "
+            f"IoU {format_value(overall.get('iou'))}.",
+            size=8.5,
+            muted=True,
+        )
 
 
 def metrics_section(pdf: ReportPDF, data: ReportData) -> None:

@@ -135,6 +135,9 @@ def _run(ctx: JobContext) -> dict[str, Any]:
     samples = validation_samples(val_images, config)
     assessment = assess(model, card, samples)
     metrics = metrics_summary(assessment, result.metrics)
+    # which weights the table scores: the best epoch's, or the mean of the late weights (drawn on the curves)
+    average = ((result.card or {}).get("metrics") or {}).get("weight_average") or {}
+    metrics["kept"] = {"epoch": result.best_epoch, "weight_average": bool(average.get("kept"))}
     (workdir / "metrics.json").write_text(json.dumps(metrics, indent=2, default=str), encoding="utf-8")
     with session_scope(engine) as session:
         repo.update_training(session, ctx.job_id, metrics=metrics,

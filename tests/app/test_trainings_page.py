@@ -18,7 +18,7 @@ def _open(project_id: int, detail: int | None = None) -> AppTest:
     at.session_state["project_id"] = project_id
     if detail is not None:
         at.session_state["training_detail"] = detail
-    at.switch_page("pages/trainings.py")
+    at.switch_page("screens/trainings.py")
     return at.run()
 
 
@@ -103,3 +103,30 @@ def test_delete_removes_the_training_and_its_files(app_env):
 
     with pytest.raises(InvalidInputError, match="cancel it before deleting"):
         delete_training(app_env, engine, running.id)
+
+
+def test_the_curves_mark_the_kept_model_with_the_tables_numbers(app_env):
+    import json
+
+    engine = make_engine(app_env.database_url)
+    project = create_demo_project(app_env, engine)
+    row = {"label": "nucleus", "pixel_iou": 0.7902, "pixel_accuracy": 0.99380, "n_gt": 22, "f1": 0.6111}
+    with session_scope(engine) as s:
+        t = repo.add_training(s, Training(
+            project_id=project.id, name="kept", status=SUCCEEDED, config={}, progress=1.0,
+            metrics={"overall": {"accuracy": 0.99380, "iou": 0.7902, "f1": 0.6111}, "per_label": [row],
+                     "kept": {"epoch": 2, "weight_average": False}}))
+        for epoch, acc in ((1, 0.5995), (2, 0.9665), (3, 0.18)):  # the network output at 0.5, per epoch
+            repo.add_epoch_metric(s, EpochMetric(training_id=t.id, epoch=epoch, val_accuracy=acc,
+                                                 val_iou=0.4))
+    at = _open(project.id, detail=t.id)
+    assert not at.exception, at.exception
+    figure = json.loads(at.get("plotly_chart")[0].proto.spec)
+    kept = [trace for trace in figure["data"] if trace["name"] == "kept model (as in the table)"]
+    accuracy = next(trace for trace in kept if trace["xaxis"] == "x2")  # the middle plot: pixel accuracy
+    assert accuracy["x"] == [2] and accuracy["y"] == [0.9938]
+    tables = [d.value for d in at.dataframe]
+    pixel = tables[0]
+    assert list(pixel.columns) == ["Label", "Pixel accuracy", "IoU"]  # readable names, no raw keys
+    assert pixel["Pixel accuracy"][0] == 0.994 and round(accuracy["y"][0], 3) == 0.994
+    assert "F1@0.5" in tables[1].columns and "n_gt" not in tables[1].columns

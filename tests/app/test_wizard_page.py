@@ -16,7 +16,7 @@ def _open(project_id: int | None) -> AppTest:
     at = AppTest.from_file(APP, default_timeout=60)
     if project_id is not None:
         at.session_state["project_id"] = project_id
-    at.switch_page("pages/wizard.py")
+    at.switch_page("screens/wizard.py")
     return at.run()
 
 
@@ -83,9 +83,13 @@ def test_walk_the_wizard_break_each_rule_and_start(app_env):
     at.text_input(key="wiz_name").set_value("nuclei v1").run()
     _button(at, "wiz_start").click().run()
     assert not at.exception
-    assert any("number 1 in the queue" in s.value for s in at.success)
     with session_scope(engine) as s:
         [training] = repo.list_trainings(s, project.id)
+    # the user lands on the Trainings page, on that training, with the confirmation there
+    assert at.title[0].value == "Trainings"
+    assert any("number 1 in the queue" in i.value for i in at.info)
+    assert at.selectbox(key="training_detail_picker").value == training.id
+    assert at.query_params["training"] == str(training.id)
     assert training.status == QUEUED and training.name == "nuclei v1"
     assert training.split == {"train": [images[0].id, images[1].id], "val": [images[2].id]}
 
@@ -100,3 +104,65 @@ def test_project_step_explains_missing_annotations(app_env):
     errors = _errors(at)
     assert "no labels" in errors and "annotate at least 2" in errors
     assert _button(at, "wiz_next").disabled
+
+
+def _steps(at: AppTest) -> str:
+    return at.get("progress")[0].proto.text
+
+
+def test_a_projects_only_label_is_selected_already(app_env):
+    engine = make_engine(app_env.database_url)
+    project = create_demo_project(app_env, engine)
+    with session_scope(engine) as s:
+        [label] = repo.list_labels(s, project.id)
+    at = _open(project.id)
+    for _ in range(3):
+        at = _next(at)
+    assert "Step 4 of 8" in _steps(at)
+    assert at.checkbox(key=f"wiz_label_{label.id}").value is True
+    assert _errors(at) == "" and not _button(at, "wiz_next").disabled
+
+
+def test_a_reload_keeps_the_step_and_the_choices(app_env):
+    engine = make_engine(app_env.database_url)
+    project = create_demo_project(app_env, engine)
+    with session_scope(engine) as s:
+        [label] = repo.list_labels(s, project.id)
+        extra = repo.add_label(s, project.id, "mitochondrion")
+    at = _open(project.id)
+    at = _next(_next(at))  # -> training type
+    at.radio(key="wiz_type").set_value("semantic").run()
+    at = _next(at)  # -> labels
+    at.checkbox(key=f"wiz_label_{label.id}").check().run()
+    at = _next(at)  # -> split
+    at.radio(key="wiz_split").set_value("manual").run()
+    assert "Step 5 of 8" in _steps(at)
+    address = {k: at.query_params[k] for k in ("step", "choices")}
+
+    reloaded = AppTest.from_file(APP, default_timeout=60)  # a new session: nothing in session state
+    reloaded.switch_page("screens/wizard.py")
+    for name, value in address.items():
+        reloaded.query_params[name] = value
+    reloaded.run()
+    assert not reloaded.exception, reloaded.exception
+    assert "Step 5 of 8" in _steps(reloaded)
+    assert reloaded.radio(key="wiz_split").value == "manual"
+    _button(reloaded, "wiz_back").click().run()
+    assert reloaded.checkbox(key=f"wiz_label_{label.id}").value is True
+    assert reloaded.checkbox(key=f"wiz_label_{extra.id}").value is False
+    _button(reloaded, "wiz_back").click().run()
+    assert reloaded.radio(key="wiz_type").value == "semantic"
+
+
+def test_an_unreadable_address_starts_again_with_a_word(app_env):
+    engine = make_engine(app_env.database_url)
+    create_demo_project(app_env, engine)
+    for step, choices, expected in (("x", "{", "Step 1 of 8"), ("3", '{"label_ids": "all", "roi_only": true}',
+                                                                  "Step 3 of 8")):
+        at = AppTest.from_file(APP, default_timeout=60)
+        at.switch_page("screens/wizard.py")
+        at.query_params["step"], at.query_params["choices"] = step, choices
+        at.run()
+        assert not at.exception, at.exception
+        assert expected in _steps(at)
+        assert any("could not be read" in w.value for w in at.warning)

@@ -25,12 +25,18 @@ def test_wizard_start_progress_curves_finish(running_app, browser_page):
     click_next(page, 2)  # project
     click_next(page, 3)  # training type (instance is preselected)
     click_next(page, 4)
-    page.get_by_text("Select at least 1 label").wait_for()
-    assert page.get_by_role("button", name="Next").is_disabled()
-    page.get_by_text("nucleus — annotated in 6 image(s)").click()
-    wait_for_idle(page)
-    page.get_by_text("Select at least 1 label").wait_for(state="detached")
+    # the project's only label is selected already
+    assert page.get_by_role("checkbox", name="nucleus — annotated in 6 image(s)").is_checked()
+    assert page.get_by_text("Select at least 1 label").count() == 0
     click_next(page, 5)  # labels
+    page.get_by_text("Manual: choose the training and validation images yourself").click()
+    wait_for_idle(page)
+    page.reload()  # a reload keeps the step and the choices (they are in the address)
+    wait_for_idle(page)
+    page.get_by_text("Step 5 of 8").wait_for()
+    assert page.get_by_role("radio", name="Manual: choose the training and validation images yourself").is_checked()
+    page.get_by_text("Random: 80 % training, 20 % validation (recommended)").click()
+    wait_for_idle(page)
     click_next(page, 6)  # split (random)
     click_next(page, 7)  # images (all annotated)
     click_next(page, 8)  # duration (quick = 20 s in this test)
@@ -38,9 +44,9 @@ def test_wizard_start_progress_curves_finish(running_app, browser_page):
     page.get_by_label("Training name").press("Enter")
     wait_for_idle(page)
     click_when_single(page, "Start training")
+    # the wizard takes the user to the Trainings page, on the new training
+    page.wait_for_url("**/trainings?training=*")
     page.get_by_text("number 1 in the queue").wait_for()
-
-    page.goto(f"{running_app.url}/trainings")
     wait_for_idle(page)
     page.get_by_text("browser run").first.wait_for()
     page.locator("[data-testid='stProgress']").first.wait_for(timeout=120_000)  # progress while it runs

@@ -258,3 +258,19 @@ def test_nan_metrics_become_not_defined(tmp_path, opened):
     assert report.metrics["overall"]["mean_iou"] is None
     assert "mean iou n/d" in report.lines
     assert report.csv_rows("curves.csv")[0]["val_loss"] == ""
+
+
+def test_the_curves_text_names_the_kept_models_accuracy_as_in_the_table(tmp_path, opened):
+    data = synthetic_report(training_type="semantic", labels=("nucleus",))
+    [row] = [r for r in data.metrics["per_label"] if r["label"] == "nucleus"]
+    data.metrics["overall"] = {**(data.metrics.get("overall") or {}), "accuracy": row["pixel_accuracy"],
+                               "iou": row["pixel_iou"]}
+    data.training["best_epoch"] = 3
+    report = opened(build_report_zip(data, tmp_path / "report.zip"))
+    text = " ".join(report.text.split())
+    accuracy = format_value(row["pixel_accuracy"])
+    expected = f"kept model (epoch 3) after its tuned post-processing: validation pixel accuracy {accuracy}"
+    assert expected in text
+    # the same number in the table of the metrics (Accuracy is the last pixel column)
+    assert any(line.startswith("nucleus ") and line.endswith(f" {accuracy}") for line in report.lines)
+    assert "validation pixel accuracy at 0.5" in text  # the curves' own quantity has its own name

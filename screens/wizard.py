@@ -17,8 +17,9 @@ from core.trainings import (
     step_problems,
 )
 from core.training.encoders import ENCODERS
-from ui.context import current_project, page_context
-from ui.feedback import user_errors
+from ui import wizard_state
+from ui.context import current_project, page_context, set_current_project
+from ui.feedback import flash, user_errors
 
 STEPS = [
     ("intro", "Introduction"), ("project", "Project"), ("type", "Training type"), ("labels", "Labels"),
@@ -26,11 +27,26 @@ STEPS = [
 ]
 STATE, STEP = "wizard_choices", "wizard_step"
 
+
+
+def fresh_choices(project_id: int | None) -> WizardChoices:
+    """The defaults for a project: its only label is selected already (there is nothing else to choose)."""
+    with session_scope(ctx.engine) as session:
+        project_labels = repo.list_labels(session, project_id) if project_id else []
+    only = [project_labels[0].id] if len(project_labels) == 1 else []
+    return WizardChoices(project_id=project_id, label_ids=only)
+
+
 ctx = page_context()
 st.title("Train a model")
 if STATE not in st.session_state:
-    project = current_project(ctx)
-    st.session_state[STATE] = WizardChoices(project_id=project.id if project else None).to_dict()
+    kept = wizard_state.load(len(STEPS))  # a reload or a bookmark: the step and choices are in the address
+    if kept is not None:
+        st.session_state[STEP], restored = kept
+        st.session_state[STATE] = restored.to_dict()
+    else:
+        project = current_project(ctx)
+        st.session_state[STATE] = fresh_choices(project.id if project else None).to_dict()
 choices = WizardChoices.from_dict(st.session_state[STATE])
 step = st.session_state.setdefault(STEP, 0)
 key, title = STEPS[step]
@@ -56,18 +72,18 @@ if key == "intro":
         "- images that show only background can be added as negatives: mark them background-only.\n\n"
         "More images and more annotated objects (at least ~150) give better results."
     )
-    st.page_link("pages/annotate.py", label="Annotate images first", icon=":material/draw:")
+    st.page_link("screens/annotate.py", label="Annotate images first", icon=":material/draw:")
 elif key == "project":
     if not projects:
         st.info("There is no project yet.")
-        st.page_link("pages/projects.py", label="Create a project", icon=":material/add:")
+        st.page_link("screens/projects.py", label="Create a project", icon=":material/add:")
     else:
         ids = [p.id for p in projects]
         names = {p.id: p.name for p in projects}
         chosen = st.selectbox("Project", ids, index=ids.index(choices.project_id) if choices.project_id in ids else 0,
                               format_func=lambda i: names[i], key="wiz_project")
         if chosen != choices.project_id:
-            choices = WizardChoices(project_id=chosen)
+            choices = fresh_choices(chosen)
         counts = {s: sum(im.status == s for im in images) for s in (ANNOTATED, BACKGROUND, PROPOSED)}
         accepted = sum(1 for im in images if im.status == ANNOTATED and "proposal" in sources.get(im.id, set()))
         st.caption(f"{len(images)} images · {counts[ANNOTATED]} annotated"
@@ -76,7 +92,7 @@ elif key == "project":
         if counts[PROPOSED]:
             st.info(f"{counts[PROPOSED]} image(s) have proposals from the assistant waiting for review. Accept them "
                     "on the Annotate page to train on them.")
-            st.page_link("pages/annotate.py", label="Review proposals", icon=":material/auto_awesome:")
+            st.page_link("screens/annotate.py", label="Review proposals", icon=":material/auto_awesome:")
 elif key == "type":
     options = ["semantic", "instance", *UNAVAILABLE_TYPES]
     describe = {
@@ -167,6 +183,7 @@ elif key == "review":
     )
 
 st.session_state[STATE] = choices.to_dict()
+wizard_state.save(step, choices)
 problems = [] if key == "intro" else step_problems(ctx.settings, ctx.engine, choices, key)
 for problem in problems:
     st.error(problem)
@@ -184,12 +201,9 @@ elif forward.button("Start training", type="primary", disabled=bool(problems), k
         training = queue_training(ctx.settings, ctx.engine, choices)
         with session_scope(ctx.engine) as session:
             position = repo.queue_position(session, training.id)  # type: ignore[arg-type]
-        st.session_state["started_training"] = (training.id, position)
         st.session_state[STEP] = 0
         st.session_state.pop(STATE, None)
-        st.rerun()
-
-started = st.session_state.get("started_training")
-if started and key == "intro":
-    st.success(f"Training queued (number {started[1]} in the queue). Follow it on the Trainings page.")
-    st.page_link("pages/trainings.py", label="Open the Trainings page", icon=":material/monitoring:")
+        set_current_project(choices.project_id)
+        flash(f"Training {training.name!r} queued (number {position} in the queue); its progress shows here.",
+              kind="info")
+        st.switch_page("screens/trainings.py", query_params={"training": str(training.id)})

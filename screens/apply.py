@@ -45,7 +45,7 @@ if catalog.broken:
             st.error(f"**{bad.title}** is broken: {bad.reason}")
 if not models:
     st.info("There is no trained model yet. Train one with the wizard (or import a model package above).")
-    st.page_link("pages/wizard.py", label="Open the training wizard", icon=":material/model_training:")
+    st.page_link("screens/wizard.py", label="Open the training wizard", icon=":material/model_training:")
     st.stop()
 
 keys = [m.key for m in models]
@@ -72,7 +72,7 @@ if st.button("Apply the model", type="primary", disabled=not (chosen or uploads)
     with user_errors():
         staged = [(u.name, stage_upload(ctx.settings, u.name, u)) for u in uploads or []]
         run = queue_prediction(ctx.settings, ctx.engine, model, image_ids=chosen, uploads=staged, views=views)
-        st.session_state["apply_run"] = run.id
+        st.session_state["apply_run"] = st.session_state["_queued_run"] = run.id
         flash(f"Queued prediction run {run.id}; it starts when the worker is free.", kind="info")
         st.rerun()
 
@@ -83,6 +83,11 @@ if not runs:
 st.divider()
 run_ids = [r.id for r in runs]
 current = st.session_state.get("apply_run")
+if (queued := st.session_state.pop("_queued_run", None)) in run_ids:
+    # the run just queued is the one to follow (the picker's own state would keep showing the previous run)
+    st.session_state["apply_run_picker"] = queued
+if st.session_state.get("apply_run_picker") in run_ids:
+    current = None  # the picker's own state says which (an index as well would draw Streamlit's warning)
 run_id = st.selectbox("Prediction run", run_ids, index=run_ids.index(current) if current in run_ids else 0,
                       format_func=lambda i: f"#{i} {next(r for r in runs if r.id == i).config.get('model_title', '')}",
                       key="apply_run_picker")

@@ -13,14 +13,24 @@ from core.jobs import queue
 from core.queue_view import queue_entries
 from core.jobs.worker import worker_serving
 from core.trainings import can_resume, delete_training, owner_gone, rerun_training, resume_training
-from ui.context import page_context, require_project
-from ui.curves import curves_figure
+from ui.context import PROJECT_KEY, page_context, require_project, set_current_project
+from ui.curves import curves_figure, kept_point
 from ui.downloads import file_download
 from ui.feedback import flash, show_flashes, user_errors
+from ui.metrics_table import metrics_tables
 
 ctx = page_context()
 st.title("Trainings")
 show_flashes()
+LINK = "training"  # ?training=<id> in the address selects that training (the wizard sends the user there)
+linked = st.query_params.get(LINK, "")
+linked_id = int(linked) if linked.isdigit() else None
+if linked_id is not None:
+    with session_scope(ctx.engine) as _session:
+        _linked = _session.get(Training, linked_id)
+    if _linked is not None and _linked.project_id != st.session_state.get(PROJECT_KEY):
+        set_current_project(_linked.project_id)  # a link to a training of another project opens that project
+        st.rerun()
 project = require_project(ctx)
 
 STATUS_TEXT = {QUEUED: "queued", RUNNING: "running", SUCCEEDED: "finished", FAILED: "failed", "cancelled": "cancelled"}
@@ -62,7 +72,7 @@ def training_list() -> None:
     mine = [t for t in everything if t.project_id == project.id]
     if not mine:
         st.info("No trainings in this project yet.")
-        st.page_link("pages/wizard.py", label="Start one with the training wizard", icon=":material/model_training:")
+        st.page_link("screens/wizard.py", label="Start one with the training wizard", icon=":material/model_training:")
         return
     for t in mine:
         entry = entries.get(t.id)  # type: ignore[arg-type]
@@ -137,7 +147,8 @@ def detail(training_id: int) -> None:
         elif current.status == FAILED:
             st.error(f"This training failed: {current.error}")
         if rows:
-            st.plotly_chart(curves_figure(rows), key=f"curves_{training_id}_{len(rows)}")
+            kept = kept_point(current.metrics or {}, rows)
+            st.plotly_chart(curves_figure(rows, kept), key=f"curves_{training_id}_{len(rows)}")
         elif current.status in (QUEUED, RUNNING):
             st.caption("The curves appear after the first epoch.")
         if current.status != t.status:
@@ -147,10 +158,10 @@ def detail(training_id: int) -> None:
     metrics = t.metrics or {}
     if metrics.get("per_label"):
         st.markdown("**Validation metrics per label**")
-        st.dataframe(metrics["per_label"], hide_index=True)
+        metrics_tables(metrics["per_label"])
     if metrics.get("per_image"):
         with st.expander("Metrics per validation image"):
-            st.dataframe(metrics["per_image"], hide_index=True)
+            metrics_tables(metrics["per_image"])
     vis_dir = ctx.settings.training_dir(training_id) / "validation_visualizations"
     pictures = sorted(vis_dir.glob("*.png")) if vis_dir.exists() else []
     if pictures:
@@ -162,17 +173,27 @@ def detail(training_id: int) -> None:
                             "training": t.config.get("train_config")}, indent=2), language="json")
 
 
+def _follow_picker() -> None:
+    st.query_params[LINK] = str(st.session_state["training_detail_picker"])
+
+
 training_list()
 with session_scope(ctx.engine) as _session:
     _choices = {t.id: t.name for t in repo.list_trainings(_session, project.id)}
 if _choices:
     st.divider()
     _ids = list(_choices)
+    if linked_id in _ids and st.session_state.get("training_detail_picker") != linked_id:
+        st.session_state["training_detail_picker"] = linked_id
     if (pending := st.session_state.pop("_pending_detail", None)) in _ids:
         st.session_state["training_detail_picker"] = pending
     _current = st.session_state.get("training_detail")
+    if st.session_state.get("training_detail_picker") in _ids:
+        _current = None  # the picker's own state says which (an index as well would draw Streamlit's warning)
     selected = st.selectbox("Details of", _ids, index=_ids.index(_current) if _current in _ids else 0,
-                            format_func=lambda i: f"#{i} {_choices[i]}", key="training_detail_picker")
+                            format_func=lambda i: f"#{i} {_choices[i]}", key="training_detail_picker",
+                            on_change=_follow_picker)
     st.session_state["training_detail"] = selected
+    st.query_params[LINK] = str(selected)  # a reload or a bookmark shows the same training
     with user_errors():
         detail(int(selected))
