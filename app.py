@@ -1,10 +1,7 @@
-"""segstudio dashboard: the frame (page config, sidebar) and the router over screens/.
+"""segstudio dashboard: the frame (page config, sidebar) and the router over pages/.
 
-Start it with the README's command (`bash .ci/app`), which runs `streamlit run app.py`.
-
-The screens live in screens/, not pages/: Streamlit serves a folder called pages/ next to the entry script as
-an old-style multipage app until some session has called st.navigation, so the first page opened by URL after
-a start (a bookmark, a restored tab) ran bare: file names as navigation, no sidebar, no wide layout.
+Start it with the README's command (`bash .ci/app`), which runs `streamlit run app.py`. A page opened by its
+URL first after a start runs inside this frame too (ui/routing.py says how).
 """
 
 from __future__ import annotations
@@ -18,12 +15,12 @@ from ui.worker import ensure_worker
 
 # (file, title, icon); the first is the default page. The URL of each page is its file's stem (/annotate).
 PAGES = [
-    ("screens/home.py", "Home", ":material/home:"),
-    ("screens/projects.py", "Projects", ":material/folder_open:"),
-    ("screens/annotate.py", "Annotate", ":material/draw:"),
-    ("screens/wizard.py", "Train", ":material/model_training:"),
-    ("screens/trainings.py", "Trainings", ":material/monitoring:"),
-    ("screens/apply.py", "Apply", ":material/auto_awesome:"),
+    ("pages/home.py", "Home", ":material/home:"),
+    ("pages/projects.py", "Projects", ":material/folder_open:"),
+    ("pages/annotate.py", "Annotate", ":material/draw:"),
+    ("pages/wizard.py", "Train", ":material/model_training:"),
+    ("pages/trainings.py", "Trainings", ":material/monitoring:"),
+    ("pages/apply.py", "Apply", ":material/auto_awesome:"),
 ]
 
 st.set_page_config(page_title="segstudio", page_icon=":material/biotech:", layout="wide")

@@ -33,7 +33,7 @@ def _script_runs(data: Path, project_id: int, samples: int) -> list[float]:
     os.environ.update(SEGSTUDIO_DATA=str(data), SEGSTUDIO_EMBEDDED_WORKER="0")
     at = AppTest.from_file(str(Path(__file__).resolve().parents[1] / "app.py"), default_timeout=120)
     at.session_state["project_id"] = project_id
-    at.switch_page("screens/trainings.py")
+    at.switch_page("pages/trainings.py")
     at.run()  # imports and caches
     out = []
     for _ in range(samples):

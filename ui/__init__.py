@@ -1,1 +1,1 @@
-"""The only Streamlit code outside screens/: cached resources, shared widgets, error display."""
+"""The only Streamlit code outside pages/: cached resources, shared widgets, error display."""

@@ -11,6 +11,7 @@ from core.config import Settings
 from core.db import repo, session_scope
 from core.db.engine import make_engine
 from core.db.models import Project
+from ui.routing import run_inside_app_frame
 
 PROJECT_KEY = "project_id"
 
@@ -28,6 +29,7 @@ class PageContext:
 
 def page_context() -> PageContext:
     """Settings from the environment and the (cached) engine of its database."""
+    run_inside_app_frame()
     settings = Settings.from_env()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     return PageContext(settings=settings, engine=_engine(settings.database_url))
@@ -50,7 +52,7 @@ def require_project(ctx: PageContext) -> Project:
     project = current_project(ctx)
     if project is None:
         st.info("Choose or create a project first.")
-        st.page_link("screens/projects.py", label="Go to Projects", icon=":material/folder_open:")
+        st.page_link("pages/projects.py", label="Go to Projects", icon=":material/folder_open:")
         st.stop()
     return project  # type: ignore[return-value]
 

@@ -50,7 +50,7 @@ def _open(project_id: int, image_id: int) -> AppTest:
     at = AppTest.from_file(APP, default_timeout=90)
     at.session_state["project_id"] = project_id
     at.query_params["image"] = str(image_id)
-    at.switch_page("screens/annotate.py")
+    at.switch_page("pages/annotate.py")
     return at.run()
 
 

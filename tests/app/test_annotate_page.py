@@ -32,7 +32,7 @@ def _open(project_id: int, image_id: int | None = None) -> AppTest:
     at.session_state["project_id"] = project_id
     if image_id is not None:
         at.query_params["image"] = str(image_id)
-    at.switch_page("screens/annotate.py")
+    at.switch_page("pages/annotate.py")
     return at.run()
 
 

@@ -58,7 +58,7 @@ def test_the_page_follows_the_run_it_queued_to_its_result_or_its_failure(app_env
 
     at = AppTest.from_file(APP, default_timeout=60)
     at.session_state["project_id"] = project.id
-    at.switch_page("screens/apply.py")
+    at.switch_page("pages/apply.py")
     at.run()
     assert at.selectbox(key="apply_run_picker").value == earlier.id
     at = _apply(at, image.id)

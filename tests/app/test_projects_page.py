@@ -15,7 +15,7 @@ APP = str(Path(__file__).resolve().parents[2] / "app.py")
 
 def open_projects_page() -> AppTest:
     at = AppTest.from_file(APP, default_timeout=60)
-    at.switch_page("screens/projects.py")
+    at.switch_page("pages/projects.py")
     return at.run()
 
 

@@ -18,7 +18,7 @@ def _open(project_id: int, detail: int | None = None) -> AppTest:
     at.session_state["project_id"] = project_id
     if detail is not None:
         at.session_state["training_detail"] = detail
-    at.switch_page("screens/trainings.py")
+    at.switch_page("pages/trainings.py")
     return at.run()
 
 

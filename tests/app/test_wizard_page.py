@@ -16,7 +16,7 @@ def _open(project_id: int | None) -> AppTest:
     at = AppTest.from_file(APP, default_timeout=60)
     if project_id is not None:
         at.session_state["project_id"] = project_id
-    at.switch_page("screens/wizard.py")
+    at.switch_page("pages/wizard.py")
     return at.run()
 
 
@@ -140,7 +140,7 @@ def test_a_reload_keeps_the_step_and_the_choices(app_env):
     address = {k: at.query_params[k] for k in ("step", "choices")}
 
     reloaded = AppTest.from_file(APP, default_timeout=60)  # a new session: nothing in session state
-    reloaded.switch_page("screens/wizard.py")
+    reloaded.switch_page("pages/wizard.py")
     for name, value in address.items():
         reloaded.query_params[name] = value
     reloaded.run()
@@ -160,7 +160,7 @@ def test_an_unreadable_address_starts_again_with_a_word(app_env):
     for step, choices, expected in (("x", "{", "Step 1 of 8"), ("3", '{"label_ids": "all", "roi_only": true}',
                                                                   "Step 3 of 8")):
         at = AppTest.from_file(APP, default_timeout=60)
-        at.switch_page("screens/wizard.py")
+        at.switch_page("pages/wizard.py")
         at.query_params["step"], at.query_params["choices"] = step, choices
         at.run()
         assert not at.exception, at.exception

@@ -72,11 +72,11 @@ if key == "intro":
         "- images that show only background can be added as negatives: mark them background-only.\n\n"
         "More images and more annotated objects (at least ~150) give better results."
     )
-    st.page_link("screens/annotate.py", label="Annotate images first", icon=":material/draw:")
+    st.page_link("pages/annotate.py", label="Annotate images first", icon=":material/draw:")
 elif key == "project":
     if not projects:
         st.info("There is no project yet.")
-        st.page_link("screens/projects.py", label="Create a project", icon=":material/add:")
+        st.page_link("pages/projects.py", label="Create a project", icon=":material/add:")
     else:
         ids = [p.id for p in projects]
         names = {p.id: p.name for p in projects}
@@ -92,7 +92,7 @@ elif key == "project":
         if counts[PROPOSED]:
             st.info(f"{counts[PROPOSED]} image(s) have proposals from the assistant waiting for review. Accept them "
                     "on the Annotate page to train on them.")
-            st.page_link("screens/annotate.py", label="Review proposals", icon=":material/auto_awesome:")
+            st.page_link("pages/annotate.py", label="Review proposals", icon=":material/auto_awesome:")
 elif key == "type":
     options = ["semantic", "instance", *UNAVAILABLE_TYPES]
     describe = {
@@ -206,4 +206,4 @@ elif forward.button("Start training", type="primary", disabled=bool(problems), k
         set_current_project(choices.project_id)
         flash(f"Training {training.name!r} queued (number {position} in the queue); its progress shows here.",
               kind="info")
-        st.switch_page("screens/trainings.py", query_params={"training": str(training.id)})
+        st.switch_page("pages/trainings.py", query_params={"training": str(training.id)})

@@ -45,7 +45,7 @@ if catalog.broken:
             st.error(f"**{bad.title}** is broken: {bad.reason}")
 if not models:
     st.info("There is no trained model yet. Train one with the wizard (or import a model package above).")
-    st.page_link("screens/wizard.py", label="Open the training wizard", icon=":material/model_training:")
+    st.page_link("pages/wizard.py", label="Open the training wizard", icon=":material/model_training:")
     st.stop()
 
 keys = [m.key for m in models]

@@ -37,7 +37,7 @@ if not projects:
     with right, st.container(border=True):
         st.markdown("**Start your own project**")
         st.caption("Create a project, upload your images and define the labels you want to segment.")
-        st.page_link("screens/projects.py", label="Create a new project", icon=":material/add:")
+        st.page_link("pages/projects.py", label="Create a new project", icon=":material/add:")
     st.stop()
 
 project = current_project(ctx) or projects[0]
@@ -49,9 +49,9 @@ with session_scope(ctx.engine) as session:
 
 st.subheader(f"Project: {project.name}")
 steps = [
-    (n_images > 0, "Upload images", f"{n_images} image(s)", "screens/projects.py"),
-    (n_labels > 0, "Define a label set", f"{n_labels} label(s)", "screens/projects.py"),
-    (n_annotated >= 2, "Annotate at least 2 images", f"{n_annotated} annotated", "screens/projects.py"),
+    (n_images > 0, "Upload images", f"{n_images} image(s)", "pages/projects.py"),
+    (n_labels > 0, "Define a label set", f"{n_labels} label(s)", "pages/projects.py"),
+    (n_annotated >= 2, "Annotate at least 2 images", f"{n_annotated} annotated", "pages/projects.py"),
 ]
 for done, title, detail, page in steps:
     icon = "✅" if done else "⬜"

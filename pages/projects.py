@@ -30,7 +30,7 @@ with st.expander("New project", expanded=False), st.form("new_project", clear_on
 project = project_picker(ctx, label="Open project", key="projects_page_project")
 if project is None:
     st.info("There are no projects yet. Create one above, or create the demo project on the Home page.")
-    st.page_link("screens/home.py", label="Go to Home", icon=":material/home:")
+    st.page_link("pages/home.py", label="Go to Home", icon=":material/home:")
     st.stop()
 
 with session_scope(ctx.engine) as session:

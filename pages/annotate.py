@@ -47,11 +47,11 @@ with session_scope(ctx.engine) as session:
     labels = repo.list_labels(session, project.id)  # type: ignore[arg-type]
 if not images:
     st.info(f"{project.name!r} has no images yet. Upload some on the Projects page.")
-    st.page_link("screens/projects.py", label="Upload images", icon=":material/upload:")
+    st.page_link("pages/projects.py", label="Upload images", icon=":material/upload:")
     st.stop()
 if not labels:
     st.warning("Define at least one label (name and colour) before annotating.")
-    st.page_link("screens/projects.py", label="Add labels on the Projects page", icon=":material/label:")
+    st.page_link("pages/projects.py", label="Add labels on the Projects page", icon=":material/label:")
     st.stop()
 
 colors = {lab.id: lab.color for lab in labels}

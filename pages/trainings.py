@@ -72,7 +72,7 @@ def training_list() -> None:
     mine = [t for t in everything if t.project_id == project.id]
     if not mine:
         st.info("No trainings in this project yet.")
-        st.page_link("screens/wizard.py", label="Start one with the training wizard", icon=":material/model_training:")
+        st.page_link("pages/wizard.py", label="Start one with the training wizard", icon=":material/model_training:")
         return
     for t in mine:
         entry = entries.get(t.id)  # type: ignore[arg-type]
