@@ -25,8 +25,9 @@ from sqlalchemy.engine import Engine
 from core.annotations.mask_import import check_mask_matches, mask_to_shapes
 from core.config import Settings
 from core.db import repo, session_scope
-from core.errors import AnnotationError, SegStudioError, StorageError
-from core.imaging import file_sha256, probe, read_array
+from core.errors import AnnotationError, SegStudioError
+from core.imaging import probe, read_array
+from core.projects import image_of_file
 
 MASK_SUFFIXES = (".tif", ".tiff", ".png")
 _MASK_MARKERS = ("", "_mask", "_masks", "_label")
@@ -196,12 +197,7 @@ def import_mask(
 
 def _image_of_file(engine: Engine, project_id: int, file: Path) -> int | None:
     """The project's image imported from ``file`` (found by content, as the import found duplicates)."""
-    try:
-        content_hash = file_sha256(file)
-    except OSError as exc:
-        raise StorageError(f"{file}: could not be read ({exc.strerror or exc}).") from exc
-    with session_scope(engine) as session:
-        image = repo.find_image_by_hash(session, project_id, content_hash)
+    image = image_of_file(engine, project_id, file)[1]
     return None if image is None else image.id
 
 

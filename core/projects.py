@@ -128,6 +128,22 @@ def import_files(
     return report
 
 
+def image_of_file(
+    engine: Engine, project_id: int, path: Path, *, shown_name: str = ""
+) -> tuple[str, Image | None]:
+    """The file's content hash, and the project's image with that content (None if not imported yet).
+
+    Images are found by content, never by name: two files of the same name from different folders are two
+    images, and the same image under another name is a duplicate.
+    """
+    try:
+        content_hash = file_sha256(path)
+    except OSError as exc:
+        raise StorageError(f"{shown_name or path}: could not be read ({exc.strerror or exc}).") from exc
+    with session_scope(engine) as session:
+        return content_hash, repo.find_image_by_hash(session, project_id, content_hash)
+
+
 def import_one(
     settings: Settings,
     engine: Engine,
@@ -140,12 +156,7 @@ def import_one(
     name = sanitize_filename(original_name)
     if not path.is_file():
         raise InvalidInputError(f"{original_name}: not a file; give image files or folders of images.")
-    try:
-        content_hash = file_sha256(path)
-    except OSError as exc:
-        raise StorageError(f"{original_name}: could not be read ({exc.strerror or exc}).") from exc
-    with session_scope(engine) as session:
-        existing = repo.find_image_by_hash(session, project_id, content_hash)
+    content_hash, existing = image_of_file(engine, project_id, path, shown_name=original_name)
     if existing is not None:
         raise DuplicateError(f"{name}: skipped, the same image is in the project already as {existing.name!r}.")
     dest_dir = settings.images_dir(project_id)

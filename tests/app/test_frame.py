@@ -4,10 +4,13 @@
 from __future__ import annotations
 
 import ast
+import threading
 from pathlib import Path
 
 from streamlit.runtime.pages_manager import PagesManager
 from streamlit.testing.v1 import AppTest
+
+from ui import routing
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -21,10 +24,11 @@ def test_every_page_of_the_navigation_exists():
     assert sorted(files) == sorted(f"pages/{p.name}" for p in (REPO / "pages").glob("*.py"))
 
 
-def test_a_page_opened_first_after_a_start_runs_inside_the_frame(app_env):
+def test_a_page_opened_first_after_a_start_runs_inside_the_frame(app_env, monkeypatch):
     # AppTest starts each test as a fresh server: with pages/ beside app.py, Streamlit first runs a page opened
     # by its URL on its own (its old-style pages folder mode). The page hands over to app.py's navigation and
     # reruns inside the frame: the sidebar with its project picker, the page's own content, nothing bare.
+    monkeypatch.setattr(routing, "_handed_over", threading.Event())  # as in a server process just started
     at = AppTest.from_file(str(REPO / "app.py"), default_timeout=60)
     at.switch_page("pages/projects.py")
     at.run()
