@@ -40,6 +40,7 @@ def _polygon(label_id: int, worker: int, trial: int) -> dict:
 def _saver(database_url: str, worker: int, image_id: int, label_id: int, tasks, results, barrier) -> None:
     """One editor in its own process: for each version it is sent, wait for the other editor, then save."""
     engine = make_engine(database_url, create_tables=False)
+    results.put(("ready", worker))
     while (task := tasks.get()) is not None:
         trial, version = task
         record = _polygon(label_id, worker, trial)
@@ -73,6 +74,8 @@ def test_two_processes_saving_the_same_version_one_is_refused(settings: Settings
     for proc in workers:
         proc.start()
     try:
+        # A spawned process imports the database layer first: on a loaded 2-core machine that can take a while.
+        assert sorted(results.get(timeout=300) for _ in workers) == [("ready", 0), ("ready", 1)]
         for trial in range(TRIALS):
             with session_scope(engine) as s:  # both editors loaded this version
                 version = repo.replace_shapes(s, image.id, []).updated_at
