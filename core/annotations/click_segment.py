@@ -15,6 +15,8 @@ polygon gives back exactly the object's pixels. The page shows the proposal and 
 from __future__ import annotations
 
 import math
+import pickle
+import zipfile
 from dataclasses import dataclass
 
 import numpy as np
@@ -25,8 +27,10 @@ from core.annotations.click_sources import ForestSource, ModelSource, Region, la
 from core.annotations.mask_import import piece_outline
 from core.config import Settings
 from core.db import repo, session_scope
-from core.errors import InvalidInputError
+from core.db.models import Image
+from core.errors import InvalidInputError, ModelPackageError
 from core.imaging import open_image
+from core.imaging.reader import ImageReader
 from core.projects import image_path
 
 #: side of the first window predicted around a click, in full-resolution image pixels
@@ -42,8 +46,8 @@ NOTHING_TO_ASK = "Train a model or brush a few Assist strokes first"
 @dataclass(frozen=True)
 class ClickProposal:
     """What a click found. ``points``: one polygon ``[[x, y], ...]`` in full-resolution image coordinates
-    (``[]`` if nothing was found); ``source``: ``"model <training name>"``, ``"assistant"``, or ``"none"`` when
-    the project has neither; ``message``: one line for the user."""
+    (``[]`` if nothing was found); ``source``: ``"model <training name>"``, ``"assistant"``, or ``"none"``
+    when the project has neither; ``message``: one line for the user."""
 
     points: list[list[float]]
     source: str
@@ -54,22 +58,21 @@ def propose_outline(settings: Settings, engine: Engine, image_id: int, x: float,
                     label_id: int) -> ClickProposal:
     """The outline of the ``label_id`` object at the click ``(x, y)`` (image pixels) on image ``image_id``."""
     image, label_name = _check_click(engine, image_id, x, y, label_id)
-    choice, passed = latest_models(settings, engine, image, label_id)
+    model, name, passed = _model_source(settings, engine, image, label_id)
     note = f" ({'; '.join(passed)})" if passed else ""
-    source: ModelSource | ForestSource
-    if choice is not None:
-        source, name = ModelSource(settings, choice), f"model {choice.name}"
-    else:
+    source: ModelSource | ForestSource | None = model
+    if source is None:
         forest = project_forest(settings, engine, image, label_id)
         if forest is None:
-            return ClickProposal([], "none", f"No model knows {label_name} and the assistant has no strokes of it "
-                                             f"yet: {NOTHING_TO_ASK}.{note}")
+            return ClickProposal([], "none", f"No model knows {label_name} and the assistant has no strokes "
+                                             f"of it yet: {NOTHING_TO_ASK}.{note}")
         source, name = ForestSource(forest, label_id), "assistant"
     with open_image(image_path(settings, image)) as reader:
         mask, origin, cut = _object_at(reader, source, x, y)
     if mask is None:
-        return ClickProposal([], name, f"The {name} finds no {label_name} at ({x:.0f}, {y:.0f}); click inside an "
-                                       f"object, or draw it by hand.{note}")
+        where = f"({x:.0f}, {y:.0f})"
+        return ClickProposal([], name, f"The {name} finds no {label_name} at {where}; click inside an object"
+                                       f", or draw it by hand.{note}")
     ring = piece_outline(np.pad(mask, 1)) + np.array([origin[1] - 1, origin[0] - 1], dtype=np.float64)
     area = int(mask.sum())
     message = f"The {name} proposes a {label_name} of {area} px; press Enter to accept it."
@@ -78,7 +81,23 @@ def propose_outline(settings: Settings, engine: Engine, image_id: int, x: float,
     return ClickProposal(ring.tolist(), name, message + note)
 
 
-def _check_click(engine: Engine, image_id: int, x: float, y: float, label_id: int) -> tuple:
+def _model_source(settings: Settings, engine: Engine, image: Image,
+                  label_id: int) -> tuple[ModelSource | None, str, list[str]]:
+    """The newest model of the label whose network loads, its name for the user, and the newer ones passed
+    over (a damaged package is named, and the next one is used)."""
+    candidates, passed = latest_models(settings, engine, image, label_id)
+    for choice in candidates:
+        try:
+            return ModelSource(settings, choice), f"model {choice.name}", passed
+        except ModelPackageError as exc:
+            passed.append(f"model {choice.name} cannot be used: {exc}")
+        except (pickle.UnpicklingError, EOFError, zipfile.BadZipFile) as exc:  # load_model lets these through
+            reason = (str(exc).splitlines() or [type(exc).__name__])[0][:160]
+            passed.append(f"model {choice.name} cannot be used: its weights cannot be read ({reason})")
+    return None, "", passed
+
+
+def _check_click(engine: Engine, image_id: int, x: float, y: float, label_id: int) -> tuple[Image, str]:
     """The image and the label's name, once the click and the label are known to be valid."""
     for name, value in (("x", x), ("y", y)):
         if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
@@ -108,7 +127,8 @@ def window_around(cy: float, cx: float, size: int, height: int, width: int) -> R
     return y, x, h, w
 
 
-def _object_at(reader, source, x: float, y: float) -> tuple[np.ndarray | None, tuple[int, int], bool]:  # type: ignore[no-untyped-def]
+def _object_at(reader: ImageReader, source: ModelSource | ForestSource, x: float,
+               y: float) -> tuple[np.ndarray | None, tuple[int, int], bool]:
     """(bool mask of the clicked object's piece or None, its top-left ``(y, x)`` in the image, whether it
     still reaches a window side inside the image after the last growth)."""
     _, height, width = reader.shape

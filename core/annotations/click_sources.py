@@ -97,15 +97,16 @@ class ModelChoice:
 
 
 def latest_models(settings: Settings, engine: Engine, image: Image, label_id: int) -> tuple[
-        ModelChoice | None, list[str]]:
-    """The newest succeeded training of the image's project whose labels include ``label_id`` and that fits
-    the image (channels, pixel type), and a sentence for each newer one that was passed over and why."""
+        list[ModelChoice], list[str]]:
+    """The succeeded trainings of the image's project whose labels include ``label_id`` and whose package fits
+    the image (channels, pixel type), newest first, and a sentence for each one passed over and why."""
     from core.inference.fit import check_image_fits
     from core.training.package import WEIGHTS, read_card
 
     with session_scope(engine) as session:
         trainings = repo.list_trainings(session, image.project_id, status=SUCCEEDED)
-    trainings.sort(key=lambda t: (t.finished_at is not None, t.finished_at or t.created_at, t.id), reverse=True)
+    trainings.sort(key=lambda t: (t.finished_at or t.created_at, t.id), reverse=True)
+    chosen: list[ModelChoice] = []
     passed: list[str] = []
     for t in trainings:
         if not t.model_dir:
@@ -117,7 +118,7 @@ def latest_models(settings: Settings, engine: Engine, image: Image, label_id: in
                 raise ModelPackageError(f"{package / WEIGHTS} is missing")
         except ModelPackageError as exc:
             if any(lab.get("id") == label_id for lab in _card_labels(package)):
-                passed.append(f"model {t.name} cannot be used ({exc})")
+                passed.append(f"model {t.name} cannot be used: {exc}")
             continue
         ids = [lab.get("id") for lab in card["labels"]]
         if label_id not in ids:
@@ -125,10 +126,10 @@ def latest_models(settings: Settings, engine: Engine, image: Image, label_id: in
         try:
             check_image_fits(card, image.channels, image.dtype)
         except ModelPackageError as exc:
-            passed.append(f"model {t.name} does not fit this image ({exc})")
+            passed.append(f"model {t.name} does not fit this image: {exc}")
             continue
-        return ModelChoice(int(t.id), t.name, package, card, ids.index(label_id)), passed  # type: ignore[arg-type]
-    return None, passed
+        chosen.append(ModelChoice(int(t.id or 0), t.name, package, card, ids.index(label_id)))
+    return chosen, passed
 
 
 def _card_labels(package: Path) -> list[dict]:
@@ -166,8 +167,10 @@ class ModelSource:
         p = self.predictor
         y, x, h, w = region
         _, height, width = reader.shape
-        record = _RECORDS.get((self._key, str(reader.path), _stamp(reader.path)), lambda: p.image_normalization(
-            reader.shape, lambda yy, xx, hh, ww: reader.read_region(0, yy, xx, hh, ww)))
+        record = _RECORDS.get(
+            (self._key, str(reader.path), _stamp(reader.path)),
+            lambda: p.image_normalization(reader.shape, lambda *yxhw: reader.read_region(0, *yxhw)),
+        )
         halo = p.halo
         y0, x0 = max(y - halo, 0), max(x - halo, 0)
         y1, x1 = min(y + h + halo, height), min(x + w + halo, width)
@@ -214,7 +217,7 @@ def project_forest(settings: Settings, engine: Engine, image: Image, label_id: i
     from core.imaging import open_image
 
     with session_scope(engine) as session:
-        label_ids = tuple(int(lab.id) for lab in repo.list_labels(session, image.project_id))  # type: ignore[arg-type]
+        label_ids = tuple(int(lab.id or 0) for lab in repo.list_labels(session, image.project_id))
     stroked = stroked_images(settings, engine, image.project_id, channels=image.channels)
     scribbles = [s for im in stroked for s in im.scribbles]
     if not has_both_kinds(scribbles) or not any(s.label_id == label_id for s in scribbles):

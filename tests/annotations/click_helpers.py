@@ -3,6 +3,8 @@ registry U-Net whose head is fitted in closed form on synthetic discs, no traini
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import tifffile
 import torch
@@ -12,19 +14,21 @@ from core.db import repo, session_scope
 from core.db.models import SUCCEEDED, Image, Training
 from core.evaluation.targets import three_class_targets
 from core.training.models import build_model
-from core.training.package import write_package
+from core.training.card_schema import ARCHITECTURE, FORMAT_VERSION
+from core.training.package import CARD, WEIGHTS, read_card
 from tests.inference.helpers import synthetic_cells
 
 ENCODER = "mobilenet_v2"
 LOW, HIGH = 30.0, 170.0
 
 
-def fitted_unet(training_type: str, *, seed: int = 0) -> torch.nn.Module:
+def fitted_unet(training_type: str, *, seed: int = 0, n_labels: int = 1) -> torch.nn.Module:
     """The package's network (:data:`ENCODER` from the registry, random encoder and decoder) whose
-    segmentation head is fitted by ridge regression on synthetic discs, so that it really segments them."""
+    segmentation head is fitted by ridge regression on synthetic discs, so that it really segments them
+    (every one of its ``n_labels`` labels sees the discs)."""
     torch.manual_seed(seed)
     classes = 3 if training_type == "instance" else 1
-    model = build_model(ENCODER, 1, classes).eval()
+    model = build_model(ENCODER, 1, classes * n_labels).eval()
     image, labels = synthetic_cells((256, 256), seed=seed + 100)
     x = torch.from_numpy(((image.astype(np.float32) - LOW) / (HIGH - LOW))[None])
     head = model.segmentation_head[0]
@@ -33,7 +37,8 @@ def fitted_unet(training_type: str, *, seed: int = 0) -> torch.nn.Module:
     with torch.no_grad():
         model(x)
     hook.remove()
-    feats = torch.nn.functional.unfold(captured["x"], head.kernel_size[0], padding=head.padding[0])[0].T.double()
+    unfold = torch.nn.functional.unfold
+    feats = unfold(captured["x"], head.kernel_size[0], padding=head.padding[0])[0].T.double()
     feats = torch.cat([feats, torch.ones(len(feats), 1, dtype=torch.float64)], dim=1)
     if training_type == "instance":
         cls = torch.from_numpy(three_class_targets(labels).ravel().astype(np.int64))
@@ -42,7 +47,7 @@ def fitted_unet(training_type: str, *, seed: int = 0) -> torch.nn.Module:
     else:
         target = torch.where(torch.from_numpy(labels.ravel() > 0), 4.0, -4.0).double()[:, None]
     gram = feats.T @ feats + 1e-6 * len(feats) * torch.eye(feats.shape[1], dtype=torch.float64)
-    solution = torch.linalg.solve(gram, feats.T @ target)
+    solution = torch.linalg.solve(gram, feats.T @ target).repeat(1, n_labels)  # (F + 1, classes * n_labels)
     with torch.no_grad():
         head.weight.copy_(solution[:-1].T.reshape(head.weight.shape).float())
         head.bias.copy_(solution[-1].float())
@@ -57,7 +62,8 @@ def card(training_type: str, labels: list[tuple[int, str]]) -> dict:
             "postprocess": {"threshold": 0.5, "seed_threshold": 0.7, "min_size": 10}}
 
 
-def project_with_label(engine, name: str = "cells", labels: tuple[str, ...] = ("nucleus",)) -> tuple[int, list[int]]:
+def project_with_label(engine, name: str = "cells",
+                       labels: tuple[str, ...] = ("nucleus",)) -> tuple[int, list[int]]:
     with session_scope(engine) as s:
         project = repo.create_project(s, name)
         ids = [repo.add_label(s, project.id, lab).id for lab in labels]
@@ -87,8 +93,12 @@ def add_training(settings: Settings, engine, project_id: int, name: str, model: 
         training = repo.add_training(s, Training(project_id=project_id, name=name, status=status))
         tid = int(training.id)
     if model is not None and model_card is not None:
-        package = settings.training_dir(tid) / "model"
-        write_package(package, model, model_card, trace_size=64)
+        package = settings.training_dir(tid) / "model"  # weights and card (what click-to-segment loads)
+        package.mkdir(parents=True)
+        torch.save(model.state_dict(), package / WEIGHTS)
+        full = {"format_version": FORMAT_VERSION, "architecture": ARCHITECTURE, **model_card}
+        (package / CARD).write_text(json.dumps(full))
+        read_card(package)  # a valid package
         with session_scope(engine) as s:
             repo.update_training(s, tid, model_dir=package.relative_to(settings.data_dir).as_posix(),
                                  status=status)
