@@ -22,13 +22,14 @@ ENCODER = "mobilenet_v2"
 LOW, HIGH = 30.0, 170.0
 
 
-def fitted_unet(training_type: str, *, seed: int = 0, n_labels: int = 1) -> torch.nn.Module:
-    """The package's network (:data:`ENCODER` from the registry, random encoder and decoder) whose
+def fitted_unet(training_type: str, *, seed: int = 0, n_labels: int = 1,
+                encoder: str = ENCODER) -> torch.nn.Module:
+    """The package's network (``encoder`` from the registry, random encoder and decoder) whose
     segmentation head is fitted by ridge regression on synthetic discs, so that it really segments them
     (every one of its ``n_labels`` labels sees the discs)."""
     torch.manual_seed(seed)
     classes = 3 if training_type == "instance" else 1
-    model = build_model(ENCODER, 1, classes * n_labels).eval()
+    model = build_model(encoder, 1, classes * n_labels).eval()
     image, labels = synthetic_cells((256, 256), seed=seed + 100)
     x = torch.from_numpy(((image.astype(np.float32) - LOW) / (HIGH - LOW))[None])
     head = model.segmentation_head[0]
@@ -54,8 +55,8 @@ def fitted_unet(training_type: str, *, seed: int = 0, n_labels: int = 1) -> torc
     return model
 
 
-def card(training_type: str, labels: list[tuple[int, str]]) -> dict:
-    return {"encoder": ENCODER, "in_channels": 1, "out_channels": (3 if training_type == "instance" else 1)
+def card(training_type: str, labels: list[tuple[int, str]], *, encoder: str = ENCODER) -> dict:
+    return {"encoder": encoder, "in_channels": 1, "out_channels": (3 if training_type == "instance" else 1)
             * len(labels), "training_type": training_type, "distance_head": False, "dtype": "uint8",
             "labels": [{"id": i, "name": n, "color": "#e6194b"} for i, n in labels],
             "normalization": {"method": "percentile", "low": [LOW], "high": [HIGH]},
