@@ -33,7 +33,8 @@ LABEL_NAMES = {"pixel_iou": "IoU", "pixel_dice": "Dice", "f1": "F1@0.5", "ap_50"
 #: setting -> the name shown in the configuration diff, in this order; other settings follow by their key
 SETTING_NAMES = {
     "training_type": "Training type", "labels": "Labels", "split_mode": "Split", "image_type": "Image type",
-    "train_images": "Training images", "val_images": "Validation images", "background_images": "Background images",
+    "train_images": "Training images", "val_images": "Validation images",
+    "background_images": "Background images",
     "duration": "Duration", "budget_seconds": "Time budget (s)", "encoder": "Network", "seed": "Seed",
     "normalization": "Normalisation", "scale": "Working scale", "patch_size": "Patch size",
     "batch_size": "Batch size", "learning_rate": "Learning rate", "roi_only": "Regions of interest only",
@@ -150,12 +151,13 @@ def load_comparison(settings: Settings, engine: Engine, training_ids: Sequence[i
             records.append((training, curves, names))
     out = []
     for training, curves, names in records:
-        out.append(training_record(training, project=projects.get(training.project_id, MISSING), curves=curves,
-                                   card=_card(settings, training), image_names=names))
+        project = projects.get(training.project_id, MISSING)
+        out.append(training_record(training, project=project, curves=curves, card=_card(settings, training),
+                                   image_names=names))
     return compare(out)
 
 
-# --- helpers -------------------------------------------------------------------------------------------------
+# --- helpers ---------------------------------------------------------------------------------------------
 def _label(training: dict[str, Any]) -> str:
     return f"#{training.get('id')} {training.get('name', '')}".strip()
 
@@ -170,7 +172,8 @@ def _facts(training: dict[str, Any], label: str) -> dict[str, Any]:
     seconds = run.get("seconds", training.get("seconds"))
     encoder = ((training.get("config") or {}).get("train_config") or {}).get("encoder") or card.get("encoder")
     return {"Training": label, "Project": training.get("project", MISSING), "Status": training.get("status"),
-            "Epochs": len(curves), "Steps": steps, "Duration": format_duration(seconds) if seconds else MISSING,
+            "Epochs": len(curves), "Steps": steps,
+            "Duration": format_duration(seconds) if seconds else MISSING,
             "Device": run.get("device") or MISSING, "Network": encoder or MISSING}
 
 

@@ -12,7 +12,8 @@ broken packages included). The rules:
   report (the report ZIP holds a copy of the model: import it on the Apply page to bring the model back;
   delete the training on the Trainings page to remove everything). An imported model's folder goes. A model
   that a queued or running prediction run uses is not deleted.
-* **Export** writes the package as a ZIP holding ``model/`` (:func:`core.inference.package_io.export_model_package`).
+* **Export** writes the package as a ZIP holding ``model/``
+  (:func:`core.inference.package_io.export_model_package`).
 """
 
 from __future__ import annotations
@@ -98,7 +99,8 @@ def list_models(settings: Settings, engine: Engine) -> list[ModelEntry]:
 def headline_score(training_type: str, f1: object, iou: object) -> str:
     """F1@0.5 for instance models, IoU for semantic ones (the score the wizard and the report lead with)."""
     for name, value in (("F1@0.5", f1), ("IoU", iou)) if training_type == "instance" else (("IoU", iou),):
-        if isinstance(value, (int, float)) and not isinstance(value, bool) and value == value and abs(value) < 2:
+        number = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if number and value == value and abs(value) < 2:
             return f"{name} {value:.3f}"
     return MISSING
 
@@ -117,8 +119,8 @@ def rename_model(settings: Settings, engine: Engine, key: str, new_name: str) ->
     """Give the model ``key`` a new name (see the module's rules); returns the name as stored."""
     name = repo.clean_name(new_name, what="model", max_length=200)
     if name.isdigit():
-        raise InvalidInputError(f"The model name {name!r} is only digits; Apply and `segstudio predict` would "
-                                "take it for a training number. Add a word.")
+        raise InvalidInputError(f"The model name {name!r} is only digits; Apply and `segstudio predict` "
+                                "would take it for a training number. Add a word.")
     entries = list_models(settings, engine)
     entry = _entry(entries, key)
     if entry.broken is not None:
@@ -134,8 +136,8 @@ def rename_model(settings: Settings, engine: Engine, key: str, new_name: str) ->
         return name
     card = read_card(entry.package_dir)
     card[DISPLAY_NAME] = name
-    with atomic_output(entry.package_dir / CARD, full_fix=f"Free disk space in {entry.package_dir.parent}, then "
-                       "rename the model again", retry="rename the model again") as tmp:
+    fix = f"Free disk space in {entry.package_dir.parent}, then rename the model again"
+    with atomic_output(entry.package_dir / CARD, full_fix=fix, retry="rename the model again") as tmp:
         tmp.write_text(json.dumps(card, indent=2), encoding="utf-8")
     return name
 
@@ -179,7 +181,8 @@ def export_model_zip(entry: ModelEntry) -> bytes:
     from core.inference.package_io import export_model_package
 
     if entry.broken is not None:
-        raise ModelPackageError(f"The model {entry.name!r} is broken ({entry.broken}); it cannot be exported.")
+        raise ModelPackageError(f"The model {entry.name!r} is broken ({entry.broken}); "
+                                "it cannot be exported.")
     with tempfile.TemporaryDirectory(prefix="segstudio-export-") as folder:
         dest = export_model_package(entry.package_dir, Path(folder) / "model.zip")
         return dest.read_bytes()

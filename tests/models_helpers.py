@@ -21,7 +21,8 @@ def write_card(package: Path, *, name: str = "nuclei", training_type: str = "sem
             "labels": [{"id": 1, "name": "nucleus", "color": "#e6194b"}], "distance_head": False,
             "normalization": {"method": "percentile", "low": [0.0], "high": [255.0]}, "name": name,
             "created_at": "2024-05-01T10:00:00+00:00",
-            "training": {"steps": 120, "epochs": 3, "batch_size": 4, "device": "CPU (2 threads)", "seconds": 61.0}}
+            "training": {"steps": 120, "epochs": 3, "batch_size": 4, "device": "CPU (2 threads)",
+                         "seconds": 61.0}}
     if metrics is not None:
         card["metrics"] = metrics
     (package / CARD).write_text(json.dumps(card), encoding="utf-8")
@@ -35,7 +36,8 @@ def imported_package(settings: Settings, folder: str, **card) -> Path:
 
 def trained_model(settings: Settings, engine, project_id: int, name: str, *, config: dict | None = None,
                   overall: dict | None = None, curves: tuple[tuple[float, float], ...] = ()) -> Training:
-    """A succeeded training with a package, its overall scores and one epoch row per (val_accuracy, val_iou)."""
+    """A succeeded training with a package, its overall scores and one epoch row per
+    (val_accuracy, val_iou)."""
     with session_scope(engine) as s:
         t = repo.add_training(s, Training(
             project_id=project_id, name=name, status=SUCCEEDED, config=config or {}, progress=1.0,

@@ -13,7 +13,8 @@ from tests.models_helpers import trained_model
 
 def _config(*, seed: int = 0, encoder: str = "resnet18-compact", val: int = 2) -> dict:
     train = {"training_type": "semantic", "labels": [{"id": 1, "name": "nucleus", "color": "#e6194b"}],
-             "encoder": encoder, "seed": seed, "duration": "quick", "normalization": "auto", "patch_size": 128,
+             "encoder": encoder, "seed": seed, "duration": "quick", "normalization": "auto",
+             "patch_size": 128,
              "augment": {"flip": True, "rotate": True}}
     wizard = {"training_type": "semantic", "label_ids": [1], "split_mode": "random", "image_type": "2d",
               "duration": "quick", "encoder": encoder, "seed": seed, "name": "x"}
@@ -22,8 +23,8 @@ def _config(*, seed: int = 0, encoder: str = "resnet18-compact", val: int = 2) -
 
 def _record(training_id: int, name: str, config: dict, *, val: list[int], curves: int, overall: dict,
             per_label: list[dict] | None = None) -> dict:
-    rows = [{"epoch": e, "step": 10 * e, "train_loss": 1 / e, "val_loss": 1.2 / e, "val_accuracy": 0.5 + e / 10,
-             "val_iou": e / 10} for e in range(1, curves + 1)]
+    rows = [{"epoch": e, "step": 10 * e, "train_loss": 1 / e, "val_loss": 1.2 / e,
+             "val_accuracy": 0.5 + e / 10, "val_iou": e / 10} for e in range(1, curves + 1)]
     return {"id": training_id, "name": name, "project": "Nuclei", "status": "succeeded", "config": config,
             "split": {"train": [1, 2, 3], "val": val}, "curves": rows, "card": None, "seconds": 125.0,
             "image_names": {1: "a.tif", 2: "b.tif", 3: "c.tif", 4: "d.tif", 5: "e.tif"},
@@ -39,7 +40,8 @@ def test_the_diff_holds_only_the_settings_that_differ():
     assert rows["Seed"] == {"Setting": "Seed", "#1 first": "0", "#2 second": "7"}
     assert rows["Validation images"]["#1 first"] == "1: d.tif"
     assert rows["Validation images"]["#2 second"] == "2: d.tif, e.tif"
-    assert [r["Setting"] for r in result.diff] == ["Validation images", "Network", "Seed"]  # the wizard's order
+    # in the wizard's order
+    assert [r["Setting"] for r in result.diff] == ["Validation images", "Network", "Seed"]
 
 
 def test_curves_table_and_kept_epoch_per_training():
@@ -83,7 +85,8 @@ def test_fewer_than_two_or_the_same_twice_is_refused():
 def test_load_comparison_reads_trainings_of_two_projects(settings, engine):
     with session_scope(engine) as s:
         p1, p2 = repo.create_project(s, "Nuclei"), repo.create_project(s, "Cells")
-    a = trained_model(settings, engine, p1.id, "first", config=_config(seed=1), curves=((0.6, 0.3), (0.9, 0.5)))
+    a = trained_model(settings, engine, p1.id, "first", config=_config(seed=1),
+                      curves=((0.6, 0.3), (0.9, 0.5)))
     b = trained_model(settings, engine, p2.id, "second", config=_config(seed=2), curves=((0.7, 0.4),))
     result = load_comparison(settings, engine, [a.id, b.id])
     assert [f["Project"] for f in result.facts] == ["Nuclei", "Cells"]
