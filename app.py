@@ -20,6 +20,8 @@ PAGES = [
     ("pages/annotate.py", "Annotate", ":material/draw:"),
     ("pages/wizard.py", "Train", ":material/model_training:"),
     ("pages/trainings.py", "Trainings", ":material/monitoring:"),
+    ("pages/compare.py", "Compare", ":material/compare_arrows:"),
+    ("pages/models.py", "Models", ":material/deployed_code:"),
     ("pages/apply.py", "Apply", ":material/auto_awesome:"),
 ]
 

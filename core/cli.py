@@ -479,6 +479,31 @@ def cmd_model_export(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_model_rename(args: argparse.Namespace, settings: Settings) -> int:
+    from core.model_library import find_entry, list_models, rename_model
+
+    engine = make_engine(settings.database_url)
+    entry = find_entry(list_models(settings, engine), args.model)
+    name = rename_model(settings, engine, entry.key, args.new_name)
+    print(f"Renamed the model {entry.name!r} to {name!r}.")
+    return 0
+
+
+def cmd_model_delete(args: argparse.Namespace, settings: Settings) -> int:
+    from core.model_library import delete_model, find_entry, list_models
+
+    engine = make_engine(settings.database_url)
+    entry = find_entry(list_models(settings, engine), args.model)
+    kept = "" if entry.imported else " (the training, its curves, metrics and report stay)"
+    if not args.yes:
+        print(f"Deleting the model {entry.name!r} removes its package{kept}. Add --yes to confirm.",
+              file=sys.stderr)
+        return 2
+    delete_model(settings, engine, entry.key)
+    print(f"Deleted the model {entry.name!r}{kept}.")
+    return 0
+
+
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     import signal
     import threading
@@ -626,7 +651,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=cmd_predict)
 
-    model = sub.add_parser("model", help="import, list or export model packages")
+    model = sub.add_parser("model", help="import, list, export, rename or delete models")
     msub = model.add_subparsers(dest="action", required=True)
     p = msub.add_parser("import", help="import a model package (its model/ folder or a report ZIP)")
     p.add_argument("path")
@@ -638,6 +663,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("model", help="training id or name, or an imported model's folder name")
     p.add_argument("--out", required=True)
     p.set_defaults(handler=cmd_model_export)
+    p = msub.add_parser("rename", help="rename a model (a trained model: its training)")
+    p.add_argument("model", help="training id or name, or an imported model's folder name or name")
+    p.add_argument("new_name")
+    p.set_defaults(handler=cmd_model_rename)
+    p = msub.add_parser("delete", help="delete a model's package (a trained model's training and report stay)")
+    p.add_argument("model", help="training id or name, or an imported model's folder name or name")
+    p.add_argument("--yes", action="store_true", help="confirm the deletion")
+    p.set_defaults(handler=cmd_model_delete)
 
     p = sub.add_parser("trainings", help="list trainings")
     p.add_argument("project", nargs="?")

@@ -22,6 +22,8 @@ from core.training.config import check_views
 from core.training.package import CARD, WEIGHTS, read_card
 
 MODELS_DIR = "models"
+#: the card field holding an imported model's name as renamed on the Models page (the folder keeps its name)
+DISPLAY_NAME = "display_name"
 
 
 @dataclass(frozen=True)
@@ -73,6 +75,8 @@ def model_catalog(settings: Settings, engine: Engine) -> ModelCatalog:
         except ModelPackageError as exc:
             broken.append(BrokenModel(key, name, package, str(exc)))
         else:
+            if training_id is None and isinstance(card.get(DISPLAY_NAME), str) and card[DISPLAY_NAME].strip():
+                name = f"{card[DISPLAY_NAME]} (imported)"
             models.append(ModelChoice(key, f"{name} — {describe(card)}", package, training_id, card))
 
     with session_scope(engine) as session:

@@ -49,8 +49,21 @@ if not models:
     st.stop()
 
 keys = [m.key for m in models]
-model = next(m for m in models if m.key == st.selectbox("Model", keys, format_func=lambda k: next(
-    m.title for m in models if m.key == k), key="apply_model"))
+MODEL_LINK = "model"  # ?model=<key> in the address selects that model (the Models page's Apply sends it)
+linked_model = st.query_params.get(MODEL_LINK)
+if linked_model in keys and st.session_state.get("apply_model") != linked_model:
+    st.session_state["apply_model"] = linked_model
+
+
+def _follow_model() -> None:
+    st.query_params[MODEL_LINK] = st.session_state["apply_model"]  # before the rerun reads the address
+
+
+titles = {m.key: m.title for m in models}
+# chosen first, then looked up (inside the generator the select box was made once per model it passed over)
+chosen_key = st.selectbox("Model", keys, format_func=titles.__getitem__, key="apply_model", on_change=_follow_model)
+model = next(m for m in models if m.key == chosen_key)
+st.query_params[MODEL_LINK] = model.key  # a reload or a bookmark keeps the model chosen
 
 project = current_project(ctx)
 with session_scope(ctx.engine) as session:

@@ -32,6 +32,8 @@ if linked_id is not None:
         set_current_project(_linked.project_id)  # a link to a training of another project opens that project
         st.rerun()
 project = require_project(ctx)
+st.page_link("pages/compare.py", label="Compare trainings side by side (curves, metrics, settings)",
+             icon=":material/compare_arrows:")
 
 STATUS_TEXT = {QUEUED: "queued", RUNNING: "running", SUCCEEDED: "finished", FAILED: "failed", "cancelled": "cancelled"}
 

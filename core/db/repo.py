@@ -637,6 +637,13 @@ def list_predictions(session: Session, *, limit: int = 50) -> list[Prediction]:
     return list(session.exec(select(Prediction).order_by(col(Prediction.id).desc()).limit(limit)))
 
 
+def active_predictions(session: Session, model_dir: str) -> list[Prediction]:
+    """The queued or running prediction runs of the model package at ``model_dir`` (relative path)."""
+    query = select(Prediction).where(Prediction.model_dir == model_dir,
+                                     col(Prediction.status).in_(("queued", "running")))
+    return list(session.exec(query.order_by(Prediction.id)))
+
+
 # --- drafts: the annotate page's autosaved working copies ---------------------------------------------
 # A draft is written outside the version check of saves: it never changes the image or its shapes, and it
 # records the version it was based on, so the page can tell a draft of older annotations from a current one.

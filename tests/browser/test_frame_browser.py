@@ -13,8 +13,9 @@ pytestmark = pytest.mark.browser
 
 # URL path -> the page's own heading; the navigation shows the titles of app.py, never file names.
 PAGES = {"annotate": "Annotate", "apply": "Apply a model", "home": "segstudio", "projects": "Projects",
-         "trainings": "Trainings", "wizard": "Train a model"}
-TITLES = ["Home", "Projects", "Annotate", "Train", "Trainings", "Apply"]
+         "trainings": "Trainings", "wizard": "Train a model", "compare": "Compare trainings",
+         "models": "Models"}
+TITLES = ["Home", "Projects", "Annotate", "Train", "Trainings", "Compare", "Models", "Apply"]
 
 
 def test_each_page_url_opens_inside_the_frame(running_app):

@@ -1,0 +1,95 @@
+"""Models: every trained and imported model in one list, with rename, delete, export (ZIP) and apply."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from core.model_library import (
+    ModelEntry,
+    delete_model,
+    export_file_name,
+    export_model_zip,
+    list_models,
+    rename_model,
+)
+from ui.context import page_context
+from ui.feedback import flash, show_flashes, user_errors
+
+ctx = page_context()
+st.title("Models")
+show_flashes()
+entries = list_models(ctx.settings, ctx.engine)
+if not entries:
+    st.info("There is no model yet. Train one with the wizard, or import a model package on the Apply page.")
+    st.page_link("pages/wizard.py", label="Open the training wizard", icon=":material/model_training:")
+    st.page_link("pages/apply.py", label="Import a model package", icon=":material/auto_awesome:")
+    st.stop()
+
+
+def _size(entry: ModelEntry) -> str:
+    return f"{entry.size_bytes / 1e6:.1f} MB"
+
+
+st.dataframe([{"Name": e.name, "Project": e.project, "Type": e.training_type, "Labels": ", ".join(e.labels),
+               "Validation score": e.score, "Size": _size(e), "Date": e.created,
+               "State": "usable" if e.broken is None else "broken"} for e in entries], hide_index=True)
+st.caption("A trained model's name is its training's name; renaming changes both. Apply and `segstudio "
+           "predict` find a model by its name, and also by its training number or imported folder.")
+
+
+def _rename(entry: ModelEntry, slot: str) -> None:
+    with st.form(f"rename_form_{slot}", border=False):
+        new = st.text_input("New name", value=entry.name, key=f"rename_name_{slot}", max_chars=200)
+        if st.form_submit_button("Save the name"):
+            with user_errors():
+                stored = rename_model(ctx.settings, ctx.engine, entry.key, new)
+                st.session_state.pop("models_renaming", None)
+                flash(f"Renamed {entry.name!r} to {stored!r}.")
+                st.rerun()
+
+
+def _delete(entry: ModelEntry, slot: str) -> None:
+    if entry.imported:
+        st.warning(f"Delete the imported model {entry.name!r}? "
+                   f"Its folder ({entry.package_dir.name}) is removed.")
+    else:
+        st.warning(f"Delete the model of the training {entry.name!r}? The training stays, with its curves, "
+                   "metrics and report; the report ZIP holds a copy of the model (import it on the Apply "
+                   "page to bring the model back). To remove everything, delete the training on the "
+                   "Trainings page.")
+    yes, no = st.columns(2)
+    if yes.button("Yes, delete", type="primary", key=f"delete_yes_{slot}"):
+        with user_errors():
+            delete_model(ctx.settings, ctx.engine, entry.key)
+            st.session_state.pop("models_deleting", None)
+            flash(f"Deleted the model {entry.name!r}.")
+            st.rerun()
+    if no.button("Keep it", key=f"delete_no_{slot}"):
+        st.session_state.pop("models_deleting", None)
+        st.rerun()
+
+
+for index, entry in enumerate(entries):
+    slot = entry.key.replace(":", "_")
+    with st.container(border=True):
+        st.markdown(f"**{entry.name}** · {entry.project}")
+        if entry.broken is not None:
+            st.error(f"This package cannot be used: {entry.broken}", icon=":material/error:")
+        else:
+            st.caption(f"{entry.training_type} · {', '.join(entry.labels)} · {entry.score} · "
+                       f"{_size(entry)} · {entry.created}")
+        apply, export, rename, delete = st.columns(4)
+        if entry.broken is None:
+            if apply.button("Apply", key=f"apply_{slot}", type="primary", icon=":material/auto_awesome:"):
+                st.switch_page("pages/apply.py", query_params={"model": entry.key})
+            export.download_button("Export (ZIP)", lambda entry=entry: export_model_zip(entry),
+                                   file_name=export_file_name(entry), mime="application/zip",
+                                   key=f"export_{slot}", on_click="ignore", icon=":material/download:")
+            if rename.button("Rename", key=f"rename_{slot}", icon=":material/edit:"):
+                st.session_state["models_renaming"] = entry.key
+        if delete.button("Delete", key=f"delete_{slot}", icon=":material/delete:"):
+            st.session_state["models_deleting"] = entry.key
+        if st.session_state.get("models_renaming") == entry.key:
+            _rename(entry, slot)
+        if st.session_state.get("models_deleting") == entry.key:
+            _delete(entry, slot)
