@@ -190,6 +190,7 @@ CARD = Record(
         "created_at": Text(64),
         "name": Text(200),
         "training_name": Text(200),
+        "display_name": Text(200),  # a name given on the Models page (imported packages)
         "postprocess": Nullable(Postprocess()),
         "metrics": METRICS,
         "training": TRAINING,
