@@ -296,7 +296,8 @@ def repeat_settings(settings: Settings, training: Training) -> dict[str, Any]:
             "step for step; use Run again with the time budget instead.")
     return {"of": training.id, "max_steps": steps, "steps_per_epoch": -(-steps // epochs),
             "batch_size": int(card_info["batch_size"]), "learning_rate": float(card_info["learning_rate"]),
-            "seed": int((training.config.get("train_config") or {}).get("seed", 0))}
+            "seed": int((training.config.get("train_config") or {}).get(
+                "seed", (training.config.get("wizard") or {}).get("seed", 0)))}
 
 
 def rerun_training(settings: Settings, engine: Engine, training_id: int, *, same_steps: bool = False) -> Training:
