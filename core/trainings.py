@@ -6,6 +6,8 @@ Pages and the CLI call these. The rules are checked again when a training is que
 
 from __future__ import annotations
 
+import json
+import re
 import shutil
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -20,7 +22,13 @@ from core.errors import InvalidInputError, JobError, TrainingRuleError
 from core.jobs import queue
 from core.training.config import TRAINING_TYPES, LabelSpec, TrainConfig
 from core.training.encoders import DEFAULT_ENCODER, ENCODERS
-from core.training.split import SPLIT_MODES, SplitImage, check_training_rules, make_split
+from core.training.split import (
+    SPLIT_MODES,
+    SplitImage,
+    check_training_rules,
+    make_split,
+    validation_size_warning,
+)
 
 IMAGE_TYPES = {"2d": "2D (grayscale or RGB)", "multichannel": "Multichannel (more than 3 channels)"}
 UNAVAILABLE_TYPES = {"object_detection": "Object detection", "classification": "Image classification"}
@@ -129,10 +137,6 @@ def step_problems(settings: Settings, engine: Engine, choices: WizardChoices, st
         if len(channel_counts) > 1:
             problems.append(f"The selected images have different channel counts ({channel_counts}); "
                             "a model needs one channel count: select images with the same number of channels.")
-        dtypes = sorted({im.dtype for im in chosen})
-        if len(dtypes) > 1:
-            problems.append(f"The selected images have different bit depths ({', '.join(dtypes)}); a model learns "
-                            "one kind of image: select images of one bit depth.")
         not_background = [images[i].name for i in choices.background_ids if i in images and images[i].status != BACKGROUND]
         if not_background:
             problems.append(f"{', '.join(not_background[:5])} are not marked background-only; "
@@ -159,8 +163,69 @@ def step_problems(settings: Settings, engine: Engine, choices: WizardChoices, st
     raise InvalidInputError(f"unknown wizard step {step!r}")
 
 
-def queue_training(settings: Settings, engine: Engine, choices: WizardChoices) -> Training:
-    """Check every rule again, split, and queue the training. Raises TrainingRuleError with all reasons."""
+def mixed_depths_note(dtypes: Sequence[str]) -> str | None:
+    """What is done with images of several bit depths (None for one): each is scaled by its own percentiles."""
+    kinds = sorted(set(dtypes))
+    if len(kinds) < 2:
+        return None
+    return (f"The selected images have different bit depths ({', '.join(kinds)}). That is fine: each image is "
+            "scaled to 0..1 by its own percentiles before the network, so they train together; the report's "
+            "methods say so.")
+
+
+def step_notes(settings: Settings, engine: Engine, choices: WizardChoices, step: str) -> list[tuple[str, str]]:
+    """What the user should know at a wizard step that does not stop the training (images and review
+    steps), as ``(kind, sentence)`` with kind "info" or "warning": images of several bit depths (info), and
+    a validation set too small to trust (warning; of the split the training will use: :func:`make_split`
+    is seeded)."""
+    if step not in ("images", "review") or choices.project_id is None:
+        return []
+    if step_problems(settings, engine, choices, "images"):
+        return []
+    with session_scope(engine) as session:
+        images = {im.id: im for im in repo.list_images(session, choices.project_id)}
+        summary = repo.annotation_summary(session, choices.project_id)
+    depths = mixed_depths_note([images[i].dtype for i in choices.selected_ids if i in images])
+    split = make_split(split_images(engine, choices.project_id, choices.selected_ids), choices.label_ids,
+                       mode=choices.split_mode, seed=choices.seed, train_ids=choices.train_ids,
+                       val_ids=choices.val_ids)
+    small = _validation_note(split.val, summary, choices.label_ids, images)
+    return [(kind, text) for kind, text in (("info", depths), ("warning", small)) if text]
+
+
+def _validation_note(val_ids: Sequence[int], summary: dict[int, dict[int, int]], label_ids: Sequence[int],
+                     images: dict[int, Image]) -> str | None:
+    annotated = [i for i in val_ids if i in images and images[i].status == ANNOTATED]
+    objects = sum(n for i in annotated for lab, n in summary.get(i, {}).items() if lab in label_ids)
+    return validation_size_warning(len(annotated), objects)
+
+
+def training_validation_warning(settings: Settings, engine: Engine, training: Training) -> str | None:
+    """:func:`validation_size_warning` for a queued or finished training: its validation images and their
+    objects as recorded when it started (``dataset.json``), else as the project holds them now."""
+    recorded = settings.training_dir(training.id) / "dataset.json"  # type: ignore[arg-type]
+    if recorded.exists():
+        try:
+            val = json.loads(recorded.read_text(encoding="utf-8")).get("validation", [])
+        except (OSError, ValueError):
+            val = None
+        if isinstance(val, list):
+            annotated = [r for r in val if any((r.get("objects") or {}).values())]
+            return validation_size_warning(len(annotated), sum(sum((r.get("objects") or {}).values())
+                                                               for r in annotated))
+    label_ids = [lab["id"] for lab in (training.config.get("train_config") or {}).get("labels", [])]
+    with session_scope(engine) as session:
+        images = {im.id: im for im in repo.list_images(session, training.project_id)}
+        summary = repo.annotation_summary(session, training.project_id)
+    return _validation_note((training.split or {}).get("val", []), summary, label_ids, images)
+
+
+def queue_training(settings: Settings, engine: Engine, choices: WizardChoices, *,
+                   repeat: dict[str, Any] | None = None) -> Training:
+    """Check every rule again, split, and queue the training. Raises TrainingRuleError with all reasons.
+
+    ``repeat`` (see :func:`rerun_training`) makes the run step-bound: ``max_steps``, ``steps_per_epoch``,
+    ``batch_size`` and ``learning_rate`` of the training it repeats, recorded in its configuration."""
     problems = step_problems(settings, engine, choices, "review")
     if problems:
         raise TrainingRuleError("Training cannot start: " + " ".join(problems))
@@ -174,12 +239,14 @@ def queue_training(settings: Settings, engine: Engine, choices: WizardChoices) -
         training_type=choices.training_type,
         labels=tuple(LabelSpec(id=i, name=labels[i].name, color=labels[i].color) for i in choices.label_ids),
         encoder=choices.encoder, seed=choices.seed, roi_only=choices.roi_only, duration=choices.duration,
+        **{k: v for k, v in (repeat or {}).items() if k in _REPEAT_KEYS},
     )
     training = Training(
         project_id=choices.project_id,  # type: ignore[arg-type]
         name=" ".join(choices.name.split())[:200],
         config={"train_config": train_config.to_dict(), "wizard": choices.to_dict(),
-                "budget_seconds": settings.duration_seconds(choices.duration)},
+                "budget_seconds": settings.duration_seconds(choices.duration),
+                **({"repeat": repeat} if repeat else {})},
         split=split.to_dict(),
         status=QUEUED,
         message="waiting in the queue",
@@ -192,16 +259,64 @@ def expected_minutes(settings: Settings, duration: str) -> float:
     return settings.duration_seconds(duration) / 60.0
 
 
-def rerun_training(settings: Settings, engine: Engine, training_id: int) -> Training:
-    """Queue a new training with the same wizard choices (checked again against today's annotations)."""
+#: what a repeat with "the same number of steps" fixes (the rest comes from the wizard's choices)
+_REPEAT_KEYS = ("max_steps", "steps_per_epoch", "batch_size", "learning_rate")
+_RUN_SUFFIX = re.compile(r"\s*\((?:run \d+|again)\)$")
+
+
+def run_name(base: str, taken: Sequence[str]) -> str:
+    """``base`` without a " (run N)" suffix, numbered with the first free N from 2 ("Nuclei (run 2)") so that
+    it differs from every name in ``taken`` (the project's trainings)."""
+    stem = _RUN_SUFFIX.sub("", " ".join(base.split())).strip() or "Training"
+    used = set(taken)
+    n = 2
+    while f"{stem} (run {n})" in used:
+        n += 1
+    return f"{stem} (run {n})"[:200]
+
+
+def repeat_settings(settings: Settings, training: Training) -> dict[str, Any]:
+    """What an exact repeat of ``training`` fixes: its steps (and epochs of steps), batch size and learning
+    rate, read from its model card, and its seed. Raises InvalidInputError when it has no model to read them
+    from (a failed or cancelled training: run it again with the time budget, or resume it)."""
+    card_info: dict[str, Any] = {}
+    if training.model_dir:
+        from core.training.package import read_card
+
+        card = read_card(settings.data_dir / training.model_dir)
+        card_info = dict(card.get("training") or {})
+    steps, epochs = card_info.get("steps"), card_info.get("epochs")
+    if steps == 0:
+        raise InvalidInputError(
+            f"Training {training.name!r} ended before its first training step (its time went to preparing), "
+            "so there is no step count to repeat; use Run again with the time budget, or a longer duration.")
+    if not isinstance(steps, int) or steps < 1 or not isinstance(epochs, int) or epochs < 1:
+        raise InvalidInputError(
+            f"Training {training.name!r} has no finished model recording its steps, so it cannot be repeated "
+            "step for step; use Run again with the time budget instead.")
+    return {"of": training.id, "max_steps": steps, "steps_per_epoch": -(-steps // epochs),
+            "batch_size": int(card_info["batch_size"]), "learning_rate": float(card_info["learning_rate"]),
+            "seed": int((training.config.get("train_config") or {}).get(
+                "seed", (training.config.get("wizard") or {}).get("seed", 0)))}
+
+
+def rerun_training(settings: Settings, engine: Engine, training_id: int, *, same_steps: bool = False) -> Training:
+    """Queue a new training with the same wizard choices (checked again against today's annotations), named
+    "<name> (run N)", unique in the project. ``same_steps``: train exactly as many steps as the original did,
+    with its seed, batch size and learning rate (a time-bound run does as many steps as fit its time; on the
+    CPU two step-bound runs with the same seed give the same weights)."""
     with session_scope(engine) as session:
         old = repo.get_training(session, training_id)
+        taken = [t.name for t in repo.list_trainings(session, old.project_id)]
     wizard = old.config.get("wizard")
     if not wizard:
         raise InvalidInputError(f"Training {old.name!r} has no wizard configuration to run again.")
     choices = WizardChoices.from_dict(wizard)
-    choices.name = f"{old.name} (again)"
-    return queue_training(settings, engine, choices)
+    repeat = repeat_settings(settings, old) if same_steps else None
+    if repeat:
+        choices.seed = repeat["seed"]
+    choices.name = run_name(old.name, taken)
+    return queue_training(settings, engine, choices, repeat=repeat)
 
 
 #: the statuses a training can be resumed from (when its last checkpoint exists)

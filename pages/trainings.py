@@ -12,7 +12,14 @@ from core.db.models import FAILED, QUEUED, RUNNING, SUCCEEDED, Training
 from core.jobs import queue
 from core.queue_view import queue_entries
 from core.jobs.worker import worker_serving
-from core.trainings import can_resume, delete_training, owner_gone, rerun_training, resume_training
+from core.trainings import (
+    can_resume,
+    delete_training,
+    owner_gone,
+    rerun_training,
+    resume_training,
+    training_validation_warning,
+)
 from ui.context import PROJECT_KEY, page_context, require_project, set_current_project
 from ui.curves import curves_figure, kept_point
 from ui.downloads import file_download
@@ -66,12 +73,19 @@ def _key_metric(t: Training) -> str:
     return ""
 
 
+def _steps_text(steps: int | None) -> str:
+    """Steps done (at the last validated epoch): a time-bound run does as many as fit its time."""
+    return "no steps recorded" if steps is None else f"{steps} steps"
+
+
 @st.fragment(run_every=2)
 def training_list() -> None:
     with session_scope(ctx.engine) as session:
         everything = repo.list_trainings(session)
     entries = queue_entries(everything, slots=ctx.settings.worker_slots)
     mine = [t for t in everything if t.project_id == project.id]
+    with session_scope(ctx.engine) as session:
+        steps = repo.steps_by_training(session, [t.id for t in mine])  # type: ignore[misc]
     if not mine:
         st.info("No trainings in this project yet.")
         st.page_link("pages/wizard.py", label="Start one with the training wizard", icon=":material/model_training:")
@@ -87,10 +101,37 @@ def training_list() -> None:
                 st.warning(_gone_text(), icon=":material/warning:")
             elif t.status == RUNNING:
                 eta = f" · about {t.eta_seconds / 60:.1f} min left" if t.eta_seconds is not None else ""
-                st.progress(min(max(t.progress, 0.0), 1.0), text=f"Epoch {t.epoch}{eta} · {t.message}")
+                done = f" · {steps[t.id]} steps" if t.id in steps else ""
+                st.progress(min(max(t.progress, 0.0), 1.0), text=f"Epoch {t.epoch}{done}{eta} · {t.message}")
             else:
-                st.caption(f"{STATUS_TEXT.get(t.status, t.status)} · {_duration(t)} · {_key_metric(t)}"
+                st.caption(f"{STATUS_TEXT.get(t.status, t.status)} · {_duration(t)} · {_steps_text(steps.get(t.id))}"
+                           + (f" · {_key_metric(t)}" if _key_metric(t) else "")
                            + (f" · {t.error}" if t.status == FAILED else ""))
+
+
+RERUN_WAYS = {
+    "time": "The same training time (as many steps as fit in it: the result differs a little)",
+    "steps": "The same number of steps, seed, batch size and learning rate (an exact repeat)",
+}
+
+
+def _run_again_choices(t: Training) -> None:
+    """How to run ``t`` again: with its time budget, or step for step (only a finished model records its
+    steps)."""
+    with st.container(border=True):
+        ways = list(RERUN_WAYS) if t.status == SUCCEEDED and t.model_dir else ["time"]
+        way = st.radio("Run again with", ways, format_func=RERUN_WAYS.__getitem__, key="rerun_way")
+        if len(ways) == 1:
+            st.caption("An exact repeat needs the finished model's record of its steps; this training has none.")
+        if st.button("Queue the new run", type="primary", key="rerun_training_go"):
+            with user_errors():
+                again = rerun_training(ctx.settings, ctx.engine, t.id, same_steps=way == "steps")  # type: ignore[arg-type]
+                st.session_state.pop("rerun_choice_for", None)
+                st.session_state["_pending_detail"] = again.id
+                what = (f"{again.config['repeat']['max_steps']} steps, as {t.name!r} did" if way == "steps"
+                        else "the same configuration and training time")
+                flash(f"Queued {again.name!r} with {what}.")
+                st.rerun()
 
 
 def detail(training_id: int) -> None:
@@ -109,11 +150,9 @@ def detail(training_id: int) -> None:
             flash("Cancel requested; the training stops at the next step.", kind="info")
         st.rerun()
     if t.status not in (QUEUED, RUNNING) and b.button("Run again", key="rerun_training"):
-        with user_errors():
-            again = rerun_training(ctx.settings, ctx.engine, training_id)
-            st.session_state["_pending_detail"] = again.id
-            flash(f"Queued {again.name!r} with the same configuration.")
-            st.rerun()
+        st.session_state["rerun_choice_for"] = training_id
+    if st.session_state.get("rerun_choice_for") == training_id:
+        _run_again_choices(t)
     resumable = can_resume(ctx.settings, t)
     if resumable and e.button("Resume", key="resume_training", help="Continue from the last checkpoint"):
         with user_errors():
@@ -157,6 +196,9 @@ def detail(training_id: int) -> None:
             st.rerun(scope="app")
 
     live()
+    small = training_validation_warning(ctx.settings, ctx.engine, t)
+    if small:
+        st.warning(small, icon=":material/warning:")
     metrics = t.metrics or {}
     if metrics.get("per_label"):
         st.markdown("**Validation metrics per label**")

@@ -14,6 +14,7 @@ from core.trainings import (
     channels_of_type,
     expected_minutes,
     queue_training,
+    step_notes,
     step_problems,
 )
 from core.training.encoders import ENCODERS
@@ -187,6 +188,8 @@ wizard_state.save(step, choices)
 problems = [] if key == "intro" else step_problems(ctx.settings, ctx.engine, choices, key)
 for problem in problems:
     st.error(problem)
+for kind, note in [] if problems else step_notes(ctx.settings, ctx.engine, choices, key):
+    (st.warning if kind == "warning" else st.info)(note)
 
 back, _, forward = st.columns([1, 3, 1])
 if step > 0 and back.button("Back", key="wiz_back", width="stretch"):

@@ -615,6 +615,19 @@ def list_epoch_metrics(session: Session, training_id: int) -> list[EpochMetric]:
     return list(session.exec(select(EpochMetric).where(EpochMetric.training_id == training_id).order_by(EpochMetric.epoch)))
 
 
+def steps_by_training(session: Session, training_ids: Iterable[int]) -> dict[int, int]:
+    """training id -> training steps done at its last recorded epoch (trainings without an epoch left out)."""
+    ids = list(training_ids)
+    if not ids:
+        return {}
+    rows = session.exec(
+        select(EpochMetric.training_id, func.max(EpochMetric.step))
+        .where(col(EpochMetric.training_id).in_(ids))
+        .group_by(EpochMetric.training_id)
+    ).all()
+    return {int(tid): int(step) for tid, step in rows if step is not None}
+
+
 def is_finished(status: str) -> bool:
     return status in FINISHED_STATUSES
 

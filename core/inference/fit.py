@@ -1,8 +1,9 @@
 """Does an image fit a model? Channel count, bit depth, and whether there is anything to segment.
 
 The model card records ``in_channels`` and the pixel type of the training images as ``dtype`` (e.g.
-``"uint8"``; ``input_dtype`` is read too). Normalisation was computed on that type's value range, so an
-image of another bit depth would be scaled wrongly: it is refused rather than silently mis-segmented.
+``"uint8"``; ``input_dtype`` is read too). The channel count must match. The bit depth need not: an image
+of another pixel type is scaled with its own percentiles (:mod:`core.training.normalization`, "Bit depths")
+and the prediction's warnings say so.
 """
 
 from __future__ import annotations
@@ -31,14 +32,15 @@ def model_dtype(card: dict) -> np.dtype | None:
 
 
 def check_image_fits(card: dict, channels: int, dtype: object) -> None:
-    """Raise :class:`ModelPackageError` unless an image of ``channels`` x ``dtype`` fits ``card``'s model.
+    """Raise :class:`ModelPackageError` unless an image of ``channels`` channels fits ``card``'s model (any
+    pixel type ``dtype`` does; it is named in the message).
 
     The message names both, e.g. "the model expects 1 channel of uint8, this image has 3 channels of uint16".
     """
     expected_c = int(card["in_channels"])
     expected_t = model_dtype(card)
     got_t = np.dtype(dtype)
-    if channels != expected_c or (expected_t is not None and got_t != expected_t):
+    if channels != expected_c:
         want = f"{_channels(expected_c)} of {expected_t}" if expected_t is not None else _channels(expected_c)
         raise ModelPackageError(
             f"the model expects {want}, this image has {_channels(channels)} of {got_t}; "

@@ -25,7 +25,7 @@ from core.evaluation.postprocess import POSTPROCESS_DEFAULTS
 from core.inference.receptive import default_halo, round_halo
 from core.training.device import pick_device
 from core.training.models import logits_to_maps
-from core.training.normalization import apply_normalization, region_normalization
+from core.training.normalization import apply_normalization, card_normalization, region_normalization
 from core.training.scale import card_scale, resize_batch, scaled_size
 from core.training.views import averaged_maps, card_views, check_views
 from core.training.package import load_model
@@ -119,14 +119,14 @@ class Predictor:
     def normalize(self, image: np.ndarray, record: dict | None = None) -> np.ndarray:
         """``(C, H, W)`` raw pixels -> float32 ``(C, H, W)`` with the card's normalisation, or with
         ``record`` (the card's resolved for the whole image by :meth:`image_normalization`, for regions)."""
-        return apply_normalization(image, self.card["normalization"] if record is None else record)
+        return apply_normalization(image, card_normalization(self.card) if record is None else record)
 
     def image_normalization(self, shape: tuple[int, ...], read: ReadFn) -> dict:
         """The card's normalisation resolved for one whole image of ``shape`` ``(C, H, W)`` read by
         ``read(y, x, h, w)``: its own percentiles with the stretch floor when the card's scope is "image"
         (as training and validation resolve it; :func:`~core.training.normalization.floor_warning` says when
         the floor applied), else the card's record itself."""
-        return region_normalization(shape, read, self.card["normalization"])
+        return region_normalization(shape, read, card_normalization(self.card))
 
     def forward(self, batch: np.ndarray) -> dict[str, np.ndarray]:
         """Normalised tiles ``(N, C, h, w)`` float32 (h, w multiples of 32) -> ``{map: (N, L, h, w)}``.

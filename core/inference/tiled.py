@@ -5,7 +5,8 @@
 1. the network tiles of map block ``M(r, c)`` are read (one region read), normalised with the model card's
    record resolved once for the whole image (scope "image": the image's own percentiles, sampled as training
    samples them, with the card's stretch floor for nearly empty images; see
-   :mod:`core.training.normalization`; :attr:`PredictionResult.warnings` says when the floor applied),
+   :mod:`core.training.normalization`; :attr:`PredictionResult.warnings` says when the floor applied, and
+   when the image's bit depth is not the training images' and its own percentiles scaled it),
    reflect-padded at the bottom/right image edge to a multiple of 32 (as a whole-image pass pads), run
    through the :class:`~core.inference.predictor.Predictor` in batches, and each tile keeps its core (the
    ``halo`` around it is context only: keep-the-centre blending, see :mod:`core.inference.receptive`);
@@ -40,7 +41,7 @@ from core.inference.labelstore import ChunkStore
 from core.inference.predictor import Predictor
 from core.inference.progress import check_stop
 from core.inference.stitch import Stitcher, segment
-from core.training.normalization import floor_warning
+from core.training.normalization import depth_warning, floor_warning
 
 OUTPUT_TILE = 256
 MAX_IN_MEMORY_PIXELS = 64_000_000
@@ -163,7 +164,7 @@ def predict_image(
                 tiles=n_tiles,
                 tile=tile,
                 halo=halo,
-                warnings=[w for w in (floor_warning(record),) if w],
+                warnings=[w for w in (depth_warning(record), floor_warning(record)) if w],
             )
             luts = [lut.astype(dtype) for lut, _ in finals]
             if out is None:

@@ -122,10 +122,21 @@ def _network(cfg: dict, versions: dict, data: ReportData) -> str:
         levels = f"{_ordinal(norm['low_percentile'])} and {_ordinal(norm['high_percentile'])} percentiles"
         if norm.get("scope") == "image":
             why = " (brightness varied between the training images)" if "auto" in norm else ""
+            depths = norm.get("mixed_depths")
+            if isinstance(depths, dict) and len(depths) > 1:
+                mix = ", ".join(f"{n} {kind}" for kind, n in depths.items())
+                why = (f" (the training images mixed bit depths: {mix} images; percentiles of each image make"
+                       " the bit depth irrelevant)")
             sentence += f" Each input channel was scaled linearly so that the {levels} of each image mapped to 0 and 1{why}."
             sentence += _floor(norm)
+            if isinstance(depths, dict) and len(depths) > 1 and norm.get("stretch_floor") and norm.get("dtype"):
+                sentence += (f" That floor is measured in {norm['dtype']} units: it applied to the"
+                             f" {norm['dtype']} images, and images of other bit depths kept their own range.")
         else:
             sentence += f" Each input channel was scaled linearly so that its {levels} over the training images mapped to 0 and 1."
+            if norm.get("dtype"):
+                sentence += (f" An image of another bit depth than the training images' ({norm['dtype']}) is"
+                             " scaled with its own percentiles instead.")
     return sentence + _scale(cfg.get("scale"))
 
 

@@ -18,6 +18,7 @@ from core.reports.formatting import (
     shorten,
 )
 from core.reports.methods import methods_paragraph
+from core.training.split import validation_size_warning
 
 TITLE_MAX_CHARS = 200
 #: Configuration keys shown in this order first; every other key follows in the order given.
@@ -140,6 +141,11 @@ def dataset_section(pdf: ReportPDF, data: ReportData) -> None:
         ("Annotations", _distinct_counts(annotated_by_text(im.get("annotated_by")) for im in images)),
     ]
     pdf.key_value_table(summary, key_width=0.25)
+    validated = [sum((im.get("objects") or {}).values()) for im in images if im.get("set") == "validation"]
+    validated = [n for n in validated if n > 0]  # annotated validation images (not background-only ones)
+    small = validation_size_warning(len(validated), sum(validated))
+    if small:
+        pdf.paragraph(f"Caution: {small}", size=9, style="B")
     labels = data.label_names
     if labels:
         pdf.heading("Labels and object counts", level=2)

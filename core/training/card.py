@@ -33,7 +33,9 @@ def base_card(
         "decoder_channels": list(spec["decoder_channels"]),
         "encoder_depth": int(spec.get("encoder_depth", 5)),
         "in_channels": in_channels,
-        "dtype": train_images[0].dtype if train_images else None,  # the bit depth the model expects
+        # the training images' bit depth (the most common one of a mixed set); others are scaled by their own
+        # percentiles (core.training.normalization)
+        "dtype": norm.get("dtype") or (train_images[0].dtype if train_images else None),
         "out_channels": out_channels(config.training_type, config.n_labels, distance=config.use_distance_head),
         "training_type": config.training_type,
         "labels": labels,

@@ -25,10 +25,22 @@ normalised exactly as without it. The rule is
 applied by the same function in training, validation and inference (:func:`_with_values`); a record without
 ``"stretch_floor"`` (models trained before it existed) keeps the plain per-image stretch. The resolved
 record of a floored image lists the channels in ``"floored"`` and :func:`floor_warning` says so in words.
+
+Bit depths. The record keeps the pixel type its values are in (``"dtype"``, e.g. "uint8"; cards made before
+it have the card's own ``dtype``, see :func:`card_normalization`). An image of another bit depth (a 16-bit
+image for a model trained on 8-bit images) is scaled with its own percentiles at the record's levels, what
+ever the scope: the training values are in another unit, and a 16-bit camera may fill 12 bits or 16, so
+rescaling them by the types' ranges would guess. The stretch floor is measured in the training images'
+unit, so it is not applied to such an image. The resolved record says so (``"depth"``) and
+:func:`depth_warning` puts it in words. A training set that mixes bit depths is normalised per image
+(scope "image", ``"mixed_depths"`` counts the images of each type); its pooled values, reference and floor
+are those of its most common type (``"dtype"``), and its images of other types are scaled as above, in
+training, validation and prediction alike.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 
 import numpy as np
@@ -75,7 +87,10 @@ def compute_normalization(
             f"training images have different channel counts {sorted(channels)}; use images with the same channels"
         )
     rng = np.random.default_rng(seed)
-    pools = [_sample_pixels(im.shape, im.read, rng) for im in images]
+    every_pool = [_sample_pixels(im.shape, im.read, rng) for im in images]
+    depths = Counter(str(np.dtype(im.dtype)) for im in images)
+    main = max(depths, key=depths.__getitem__)  # the most common type (the first of equals)
+    pools = [p for p, im in zip(every_pool, images, strict=True) if str(np.dtype(im.dtype)) == main]
     values = np.concatenate(pools, axis=1).astype(np.float64)
     lo = np.percentile(values, low, axis=1)
     hi = np.percentile(values, high, axis=1)
@@ -87,9 +102,13 @@ def compute_normalization(
         "high_percentile": float(high),
         "low": [float(v) for v in lo],
         "high": [float(v) for v in hi],
+        "dtype": main,
         **_reference(pools, low, high),
     }
-    if scope == "auto":
+    if len(depths) > 1:  # values of several units cannot be pooled: each image is scaled with its own
+        record["scope"] = "image"
+        record["mixed_depths"] = dict(sorted(depths.items()))
+    elif scope == "auto":
         spread = brightness_spread(pools, high, lo, hi)
         record["scope"] = "image" if spread > AUTO_SPREAD else "dataset"
         record["auto"] = {"spread": round(spread, 4), "limit": AUTO_SPREAD}
@@ -131,11 +150,13 @@ def image_normalization(im: TrainingImage, norm: dict, *, seed: int = 0) -> dict
 
 def region_normalization(shape: Sequence[int], read: ReadFn, norm: dict, *, seed: int = 0) -> dict:
     """:func:`image_normalization` of any image of ``shape`` ``(C, H, W)`` read by ``read(y, x, h, w)``
-    (training images, and images being predicted: one record for the whole image, applied to each region)."""
-    if norm.get("scope", "dataset") != "image":
+    (training images, and images being predicted: one record for the whole image, applied to each region).
+    With scope "dataset" an image of another pixel type than the record's is resolved as well (its own
+    percentiles; see "Bit depths" above)."""
+    if norm.get("scope", "dataset") != "image" and not _other_depth(norm, np.asarray(read(0, 0, 1, 1)).dtype):
         return norm
     values = _sample_pixels(tuple(int(v) for v in shape), read, np.random.default_rng(seed))
-    return _with_values(norm, values.astype(np.float64))
+    return _resolve(norm, values)
 
 
 def apply_normalization(image: np.ndarray, norm: dict) -> np.ndarray:
@@ -144,9 +165,8 @@ def apply_normalization(image: np.ndarray, norm: dict) -> np.ndarray:
     Scope "image": the percentiles of this very image (pass the whole image, or use
     :func:`image_normalization` and apply its record to regions with scope "dataset").
     """
-    if norm.get("scope", "dataset") == "image":
-        flat = _subsample(np.asarray(image).reshape(image.shape[0], -1))
-        norm = _with_values(norm, flat.astype(np.float64))
+    if norm.get("scope", "dataset") == "image" or _other_depth(norm, image.dtype):
+        norm = _resolve(norm, _subsample(np.asarray(image).reshape(image.shape[0], -1)))
     low, high = _check_norm(norm, image)
     out = image.astype(np.float32, copy=True)
     out -= low[:, None, None]
@@ -170,6 +190,50 @@ def floor_warning(record: dict) -> str | None:
         f"{share:.0%} of theirs; {'; '.join(parts)}); it was scaled with the training images' typical range "
         "instead of its own, so that its background noise is not stretched into objects"
     )
+
+
+def depth_warning(record: dict) -> str | None:
+    """A sentence for the user when ``record`` (resolved for one image) is for an image of another bit
+    depth than the training images', else None."""
+    depth = record.get("depth")
+    if not depth:
+        return None
+    levels = f"percentiles {record['low_percentile']:g} and {record['high_percentile']:g}"
+    return (
+        f"this image is {depth['image']} while the model was trained on {depth['model']} images; it was "
+        f"scaled with its own {levels} (as every image is scaled to 0..1 before the network), so the bit "
+        "depth does not matter; the check for nearly empty images was skipped (it is measured in the "
+        f"training images' {depth['model']} units)"
+    )
+
+
+def card_normalization(card: dict) -> dict:
+    """The card's normalisation record with the training images' pixel type (``"dtype"``), which cards
+    made before the record kept it have at the card's top level (None when neither says)."""
+    norm = card["normalization"]
+    if norm.get("dtype") is None and card.get("dtype", card.get("input_dtype")) is not None:
+        return {**norm, "dtype": str(card.get("dtype", card.get("input_dtype")))}
+    return norm
+
+
+def _other_depth(norm: dict, dtype: object) -> bool:
+    """Whether pixels of ``dtype`` are of another type than the values of ``norm``."""
+    want = norm.get("dtype")
+    return want is not None and np.dtype(dtype) != np.dtype(str(want))
+
+
+def _resolve(norm: dict, values: np.ndarray) -> dict:
+    """``norm`` resolved with the image's own sampled ``values`` (C, N) in their own dtype: its own
+    percentiles (with the stretch floor where the record has one and the image is of the record's type;
+    without it, and marked ``"depth"``, for an image of another type)."""
+    dtype = str(values.dtype)
+    if not _other_depth(norm, dtype):
+        return _with_values(norm, values.astype(np.float64))
+    plain = {k: v for k, v in norm.items() if k != "stretch_floor"}
+    resolved = _with_values(plain, values.astype(np.float64))
+    resolved["depth"] = {"model": str(norm["dtype"]), "image": dtype, "scope": norm.get("scope", "dataset")}
+    resolved["dtype"] = dtype  # the resolved values are in this image's unit (its regions apply them as is)
+    return resolved
 
 
 def _percentiles(values: np.ndarray, low: float, high: float) -> tuple[np.ndarray, np.ndarray]:

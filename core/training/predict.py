@@ -22,7 +22,7 @@ import torch
 
 from core.errors import InvalidInputError
 from core.training.models import logits_to_maps
-from core.training.normalization import apply_normalization
+from core.training.normalization import apply_normalization, card_normalization
 from core.training.scale import card_scale, resize_pixels, scaled_size
 from core.training.views import averaged_maps, card_views, check_views
 
@@ -49,7 +49,7 @@ def predict_maps(
     """
     image = _check_image(image, card)
     views = card_views(card) if views is None else check_views(views)
-    norm = apply_normalization(image, card["normalization"])
+    norm = apply_normalization(image, card_normalization(card))
     factor = card_scale(card)
     if factor == 1.0:
         return _network_maps(model, card, norm, max_side, tile, margin, views)

@@ -36,7 +36,8 @@ def test_trainings_list_detail_cancel_and_rerun(app_env):
             started_at=utcnow(), finished_at=utcnow(), progress=1.0,
             metrics={"overall": {"f1": 0.8771}, "per_label": [{"label": "nucleus", "f1": 0.8771}]}))
         for epoch in (1, 2, 3):
-            repo.add_epoch_metric(s, EpochMetric(training_id=done.id, epoch=epoch, train_loss=1 / epoch,
+            repo.add_epoch_metric(s, EpochMetric(training_id=done.id, epoch=epoch, step=40 * epoch,
+                                                 train_loss=1 / epoch,
                                                  val_loss=1.2 / epoch, train_iou=0.2 * epoch, val_iou=0.18 * epoch))
         running = repo.add_training(s, Training(project_id=project.id, name="running one", status=RUNNING,
                                                 config={"budget_seconds": 300}, progress=0.4, epoch=3,
@@ -47,6 +48,7 @@ def test_trainings_list_detail_cancel_and_rerun(app_env):
     assert not at.exception, at.exception
     captions = " ".join(c.value for c in at.caption)
     assert "Position 1 in the queue" in captions and "F1@0.5 0.877" in captions
+    assert "120 steps" in captions  # steps done: a time-bound run does as many as fit
     assert at.get("progress")  # the running one shows a progress bar
 
     report = app_env.training_dir(done.id) / "report.zip"
@@ -64,9 +66,14 @@ def test_trainings_list_detail_cancel_and_rerun(app_env):
     assert at.dataframe, "the metrics per label are shown"
     next(b for b in at.button if b.key == "rerun_training").click().run()
     assert not at.exception
+    # without a model recording its steps, only the time-bound way is offered
+    [only] = at.radio(key="rerun_way").options
+    assert only.startswith("The same training time")
+    next(b for b in at.button if b.key == "rerun_training_go").click().run()
+    assert not at.exception, at.exception
     with session_scope(engine) as s:
         names = [t.name for t in repo.list_trainings(s, project.id)]
-    assert "done one (again)" in names
+    assert "done one (run 2)" in names
 
     at = _open(project.id, detail=running.id)
     next(b for b in at.button if b.key == "cancel_training").click().run()
@@ -130,3 +137,51 @@ def test_the_curves_mark_the_kept_model_with_the_tables_numbers(app_env):
     assert list(pixel.columns) == ["Label", "Pixel accuracy", "IoU"]  # readable names, no raw keys
     assert pixel["Pixel accuracy"][0] == 0.994 and round(accuracy["y"][0], 3) == 0.994
     assert "F1@0.5" in tables[1].columns and "n_gt" not in tables[1].columns
+
+
+def test_run_again_offers_an_exact_repeat_and_small_validation_sets_are_warned_about(app_env):
+    import torch
+
+    from core.training.models import build_model
+    from core.training.package import write_package
+
+    engine = make_engine(app_env.database_url)
+    project = create_demo_project(app_env, engine)
+    with session_scope(engine) as s:
+        images = repo.list_images(s, project.id)
+        label = repo.list_labels(s, project.id)[0]
+    ids = [im.id for im in images]
+    wizard = WizardChoices(project_id=project.id, training_type="semantic", label_ids=[label.id],
+                           split_mode="manual", train_ids=ids[:-1], val_ids=ids[-1:], name="Nuclei",
+                           seed=4).to_dict()
+    package = app_env.training_dir(1) / "model"
+    torch.manual_seed(0)
+    card = {"encoder": "resnet18-compact", "in_channels": images[0].channels, "out_channels": 1,
+            "training_type": "semantic", "labels": [{"id": label.id, "name": "nucleus", "color": "#3cb44b"}],
+            "distance_head": False, "training": {"steps": 37, "epochs": 3, "batch_size": 4,
+                                                 "learning_rate": 0.002, "seconds": 10.0},
+            "normalization": {"method": "percentile", "low": [0.0] * images[0].channels,
+                              "high": [255.0] * images[0].channels}}
+    write_package(package, build_model("resnet18-compact", images[0].channels, 1), card, trace_size=64)
+    with session_scope(engine) as s:
+        done = repo.add_training(s, Training(
+            project_id=project.id, name="Nuclei", status=SUCCEEDED, split={"train": ids[:-1], "val": ids[-1:]},
+            config={"wizard": wizard, "budget_seconds": 60, "train_config": {"labels": [
+                {"id": label.id, "name": "nucleus", "color": "#3cb44b"}]}},
+            model_dir=package.relative_to(app_env.data_dir).as_posix(), started_at=utcnow(),
+            finished_at=utcnow(), progress=1.0))
+    assert done.id == 1
+    at = _open(project.id, detail=done.id)
+    assert not at.exception, at.exception
+    assert any("validation set is small (1 image with" in w.value for w in at.warning)
+    next(b for b in at.button if b.key == "rerun_training").click().run()
+    time_way, steps_way = at.radio(key="rerun_way").options
+    assert time_way.startswith("The same training time") and "exact repeat" in steps_way
+    at.radio(key="rerun_way").set_value("steps").run()
+    next(b for b in at.button if b.key == "rerun_training_go").click().run()
+    assert not at.exception, at.exception
+    with session_scope(engine) as s:
+        again = max(repo.list_trainings(s, project.id), key=lambda t: t.id)
+    assert again.name == "Nuclei (run 2)"
+    cfg = again.config["train_config"]
+    assert (cfg["max_steps"], cfg["seed"], cfg["batch_size"], cfg["learning_rate"]) == (37, 4, 4, 0.002)

@@ -166,3 +166,31 @@ def test_an_unreadable_address_starts_again_with_a_word(app_env):
         assert not at.exception, at.exception
         assert expected in _steps(at)
         assert any("could not be read" in w.value for w in at.warning)
+
+
+def test_mixed_bit_depths_are_accepted_and_a_small_validation_set_is_warned_about(app_env):
+    from core.db.models import Image
+
+    engine = make_engine(app_env.database_url)
+    project = create_demo_project(app_env, engine)
+    with session_scope(engine) as s:
+        images = repo.list_images(s, project.id)
+        row = s.get(Image, images[0].id)
+        row.dtype = "uint16" if row.dtype != "uint16" else "uint8"  # one image of another bit depth
+        s.add(row)
+        s.commit()
+    at = _open(project.id)
+    for _ in range(4):  # intro -> project -> type -> labels -> split
+        at = _next(at)
+    at.radio(key="wiz_split").set_value("manual").run()
+    at = _next(at)  # -> images
+    ids = [im.id for im in images]
+    at.multiselect(key="wiz_train").set_value(ids[:-1]).run()
+    at.multiselect(key="wiz_val").set_value(ids[-1:]).run()
+    assert _errors(at) == "" and not _button(at, "wiz_next").disabled  # it used to refuse: "one bit depth"
+    assert any("different bit depths" in i.value and "own percentiles" in i.value for i in at.info)
+    assert any("validation set is small (1 image with" in w.value for w in at.warning)
+    at = _next(at)  # -> duration
+    at = _next(at)  # -> review: the warning again, before the start
+    assert any("validation set is small" in w.value for w in at.warning)
+    assert not _button(at, "wiz_start").disabled

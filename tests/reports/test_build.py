@@ -274,3 +274,11 @@ def test_the_curves_text_names_the_kept_models_accuracy_as_in_the_table(tmp_path
     # the same number in the table of the metrics (Accuracy is the last pixel column)
     assert any(line.startswith("nucleus ") and line.endswith(f" {accuracy}") for line in report.lines)
     assert "validation pixel accuracy at 0.5" in text  # the curves' own quantity has its own name
+
+
+def test_a_validation_set_too_small_to_trust_is_flagged_in_the_pdf(tmp_path, opened):
+    small = opened(build_report_zip(synthetic_report(n_val=1, n_objects=6), tmp_path / "small.zip"))
+    text = " ".join(small.text.split())
+    assert "Caution: The validation set is small (1 image with 6 annotated objects)" in text
+    enough = opened(build_report_zip(synthetic_report(n_val=4, n_objects=6), tmp_path / "enough.zip"))
+    assert "validation set is small" not in " ".join(enough.text.split())

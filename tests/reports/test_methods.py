@@ -137,3 +137,20 @@ def test_per_image_scaling_states_what_happens_to_nearly_empty_images():
     for key in ("reference", "floor_fraction", "stretch_floor"):  # a model trained before the floor existed
         norm.pop(key)
     assert "Every image, however faint, was stretched to its own range." in methods_paragraph(data)
+
+
+def test_a_training_of_mixed_bit_depths_says_how_its_images_were_scaled():
+    data = synthetic_report()
+    norm = data.config["normalization"]
+    norm.update(scope="image", dtype="uint8", mixed_depths={"uint16": 2, "uint8": 5},
+                reference={"low": [10.0], "high": [200.0], "stretch": [190.0], "images": 5},
+                floor_fraction=0.25, stretch_floor=[47.5])
+    text = methods_paragraph(data)
+    assert "the training images mixed bit depths: 2 uint16, 5 uint8 images" in text
+    assert "of each image mapped to 0 and 1" in text
+    assert "measured in uint8 units: it applied to the uint8 images" in text
+    norm.clear()
+    norm.update(method="percentile", scope="dataset", low_percentile=1.0, high_percentile=99.8, low=[3.0],
+                high=[250.0], dtype="uint8")
+    assert "An image of another bit depth than the training images' (uint8) is scaled with its own" in \
+        methods_paragraph(data)

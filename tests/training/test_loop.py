@@ -167,3 +167,14 @@ def test_resume_with_another_configuration_is_refused(tmp_path):
     with pytest.raises(Exception, match="different training configuration"):
         train(config(max_steps=2, batch_size=2), images[:1], images[1:], budget_seconds=300, workdir=tmp_path,
               resume=True)
+
+
+def test_two_runs_with_the_same_steps_and_seed_give_the_same_weights_on_the_cpu(tmp_path):
+    """What "Run again with the same number of steps" relies on (on a GPU, cuDNN's kernels need not be
+    deterministic: there the weights agree only closely)."""
+    images = make_images(3, size=64)
+    cfg = config(max_steps=4, steps_per_epoch=2, batch_size=2, views=1, seed=5)
+    for name in ("a", "b"):
+        train(cfg, images[:2], images[2:], budget_seconds=300, workdir=tmp_path / name, device="cpu")
+    a, b = _params(tmp_path / "a"), _params(tmp_path / "b")
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)

@@ -19,8 +19,9 @@ from tests.inference.helpers import Pointwise, pointwise_card
 
 
 def _two_level(lo: float, hi: float, channels: int = 1, size: int = 20) -> np.ndarray:
-    """(C, size, size) float: the left half ``lo``, the right half ``hi`` (exact percentiles 0 and 100)."""
-    image = np.full((channels, size, size), lo, dtype=np.float64)
+    """(C, size, size) uint16 (the training images' type): the left half ``lo``, the right half ``hi``
+    (exact percentiles 0 and 100)."""
+    image = np.full((channels, size, size), lo, dtype=np.uint16)
     image[:, :, size // 2 :] = hi
     return image
 
