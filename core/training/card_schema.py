@@ -111,6 +111,9 @@ NORMALIZATION = Record(
         }),
         "floor_fraction": Number(0.0, 1.0),
         "stretch_floor": ListOf(Number(0.0), 1, MAX_CHANNELS),
+        # the training images' pixel type, and how many images of each type a mixed training had
+        "dtype": Text(choices=PIXEL_TYPES),
+        "mixed_depths": MapOf(Whole(1), 16),
     },
     required=("low", "high"),
 )
