@@ -73,7 +73,7 @@ reader = image_reader(str(image_path(ctx.settings, image)))
 # --- the canvas and its side panel ----------------------------------------------------------------------
 level_shapes = reader.level_shapes
 viewport = page_viewport(image, level_shapes)
-controls, canvas_col = st.columns([1, 4], gap="medium")
+controls, canvas_col = st.columns([1, 5], gap="small")
 with controls:
     if "_annotate_mode_next" in st.session_state:
         st.session_state["annotate_mode"] = st.session_state.pop("_annotate_mode_next")

@@ -73,8 +73,8 @@ function mount(host) {
   help.innerHTML = HELP_HTML;
   s.onKeyDown = (e) => keyDown(s, e);
   s.onKeyUp = (e) => { if (e.key === " ") { s.space = false; cursor(s); } };
-  document.addEventListener("keydown", s.onKeyDown);
-  document.addEventListener("keyup", s.onKeyUp);
+  window.addEventListener("keydown", s.onKeyDown, true); // before Streamlit's own keys (R reruns)
+  window.addEventListener("keyup", s.onKeyUp, true);
   canvas.addEventListener("wheel", (e) => wheel(s, e), { passive: false });
   canvas.addEventListener("pointerdown", (e) => pointerDown(s, e));
   canvas.addEventListener("pointermove", (e) => pointerMove(s, e));
@@ -88,8 +88,8 @@ function mount(host) {
 }
 
 function unmount(s) {
-  document.removeEventListener("keydown", s.onKeyDown);
-  document.removeEventListener("keyup", s.onKeyUp);
+  window.removeEventListener("keydown", s.onKeyDown, true);
+  window.removeEventListener("keyup", s.onKeyUp, true);
   s.resize.disconnect();
   clearTimeout(s.settleTimer);
   s.root.remove();
