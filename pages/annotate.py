@@ -28,7 +28,10 @@ from ui.image_view import channel_controls, image_reader
 
 ctx = page_context()
 st.title("Annotate")
-show_flashes()
+# Messages come and go in containers of their own: what follows keeps its place in the page, so the canvas
+# is never remounted (Streamlit identifies an element by its place).
+with st.container():
+    show_flashes()
 
 project = require_project(ctx)
 with session_scope(ctx.engine) as session:
@@ -61,11 +64,12 @@ picked = st.selectbox(
 if picked != image_id:
     image_id = current_image(project.id, image_ids, picked=picked)  # type: ignore[arg-type]
 image = by_id[image_id]
-if [i for i in unsaved if i != image_id]:
-    st.warning(
-        "Unsaved changes on: " + ", ".join(by_id[i].name for i in unsaved if i != image_id)
-        + ". They are kept as drafts; open those images to save or discard them."
-    )
+with st.container():
+    if [i for i in unsaved if i != image_id]:
+        st.warning(
+            "Unsaved changes on: " + ", ".join(by_id[i].name for i in unsaved if i != image_id)
+            + ". They are kept as drafts; open those images to save or discard them."
+        )
 work = work_store.load(ctx.engine, image_id)
 work_store.sync_draft(ctx.engine, work)
 reader = image_reader(str(image_path(ctx.settings, image)))
@@ -102,9 +106,10 @@ if mode == "Assist":
     st.stop()
 
 with canvas_col:
-    draft_notes(ctx.engine, work)
-    if image.status == PROPOSED:
-        proposed_banner(ctx, image, work)
+    with st.container():
+        draft_notes(ctx.engine, work)
+        if image.status == PROPOSED:
+            proposed_banner(ctx, image, work)
     draw_canvas(ctx, image, image_ids, labels, work, level_shapes, contrast, visible)
 
     b1, b2 = st.columns(2)

@@ -131,10 +131,11 @@ def assist_canvas(ctx: PageContext, project: Project, image: Image, image_ids: S
     proposal: Proposal | None = None
     region = None
     problem = ""
+    busy = st.container()  # first in the column, as the draw mode's notes: the canvas keeps its place
     try:
         region = view_region(reader, viewport.y0, viewport.x0, viewport.view_h, viewport.view_w)
         if forest is not None:
-            with st.spinner("The assistant is predicting the view…"):
+            with busy, st.spinner("The assistant is predicting the view…"):
                 proposal = _proposal(path, forest_key, region, forest)
     except SegStudioError as exc:
         problem = str(exc)

@@ -137,6 +137,7 @@ def canvas_box(page) -> dict:  # noqa: ANN001
         page.wait_for_timeout(250)
     else:
         raise AssertionError("the annotate canvas did not draw its picture within 60 s")
+    canvas.evaluate("c => c.scrollIntoView({block: 'center'})")  # the mouse reaches only what is on screen
     page.wait_for_timeout(150)
     box, view = canvas.bounding_box(), canvas_view(page)
     return {"x": box["x"] - view["x0"] * view["scale"], "y": box["y"] - view["y0"] * view["scale"],

@@ -75,6 +75,19 @@ def _same_node(page, handle) -> bool:  # noqa: ANN001
     return page.locator(CANVAS).evaluate("(c, old) => c === old && c.isConnected", handle)
 
 
+def _select(page, box, point, index: int) -> None:  # noqa: ANN001
+    """Click ``point`` with the select tool until shape ``index`` is selected (a click that lands while the
+    canvas takes a rerun's data is tried again)."""
+    for _ in range(3):
+        assert page.locator(CANVAS).get_attribute("data-tool") == "select"
+        page.mouse.click(*to_screen(box, *point))
+        page.wait_for_timeout(200)
+        if page.locator(CANVAS).get_attribute("data-selected") == str(index):
+            return
+        wait_for_idle(page)
+    raise AssertionError(f"shape {index} was not selected: {page.locator(CANVAS).evaluate('c => ({...c.dataset})')}")
+
+
 def test_view_shortcuts_and_edits(stub_app, browser_page):
     page = browser_page
     engine, images, labels = _demo(page, stub_app)
@@ -177,8 +190,7 @@ def test_view_shortcuts_and_edits(stub_app, browser_page):
     assert shapes[-1]["geometry"] == "polygon" and shapes[-1]["label_id"] == label.id
     wait_for_idle(page)
     page.keyboard.press("v")
-    page.mouse.click(*to_screen(box, 120, 120))  # select it
-    assert page.locator(CANVAS).get_attribute("data-selected") == str(saved + 1)
+    _select(page, box, (120, 120), saved + 1)
     page.mouse.move(*to_screen(box, 140, 140))
     page.mouse.down()
     page.mouse.move(*to_screen(box, 150, 155), steps=6)
@@ -203,8 +215,7 @@ def test_view_shortcuts_and_edits(stub_app, browser_page):
     # select and Delete
     box = canvas_box(page)
     page.keyboard.press("v")
-    page.mouse.click(*to_screen(box, 125, 125))
-    assert page.locator(CANVAS).get_attribute("data-selected") != ""
+    _select(page, box, (125, 125), saved + 1)
     page.keyboard.press("Delete")
     _wait_draft(page, engine, image.id, saved + 1)
     wait_for_idle(page)
@@ -212,13 +223,17 @@ def test_view_shortcuts_and_edits(stub_app, browser_page):
 
     # click-to-segment: one click proposes an outline (dashed), Enter makes it a polygon of the label
     page.keyboard.press("s")
-    page.mouse.click(*to_screen(box, 200, 60))
+    box = canvas_box(page)
+    where = to_screen(box, 200, 60)
+    page.mouse.click(*where)
     for _ in range(120):
         if page.locator(CANVAS).get_attribute("data-proposal") == "1":
             break
         page.wait_for_timeout(250)
     else:
-        raise AssertionError("no proposed outline was shown")
+        raise AssertionError("no proposed outline was shown: "
+                             + str(page.locator(CANVAS).evaluate("c => ({...c.dataset})"))
+                             + page.locator(".ann-status").inner_text() + " | " + page.locator(".ann-proposal").inner_text())
     page.keyboard.press("Enter")
     shapes = _wait_draft(page, engine, image.id, saved + 2)
     assert shapes[-1]["geometry"] == "polygon" and shapes[-1]["label_id"] == label.id
