@@ -1,45 +1,37 @@
-"""Annotate: draw polygons, brush strokes, rectangles and ROIs on a viewport of the image; import masks."""
+"""Annotate: draw and edit polygons, brush strokes, rectangles and ROIs on the image (the project's own canvas:
+wheel zoom, drag pan, keyboard shortcuts, click-to-segment); assist mode; import masks."""
 
 from __future__ import annotations
-
-import io
-import json
 
 import streamlit as st
 from PIL import Image as PILImage
 from PIL import ImageDraw
-from streamlit_drawable_canvas import st_canvas
 
 from core.annotation_import import import_mask
-from core.annotations.canvas import canvas_to_shapes, shapes_in_view, shapes_to_canvas
-from core.annotations.clean import clean_shapes
+from core.annotations.canvas import shapes_in_view
 from core.annotations.shapes import KIND_ANNOTATION, KIND_ROI
-from core.annotations.viewport import Viewport, overview_box
+from core.annotations.viewport import overview_box
 from core.db import repo, session_scope
 from core.db.models import ANNOTATED, BACKGROUND, NOT_ANNOTATED, PROPOSED
 from core.errors import SegStudioError
 from core.projects import discard_staged, image_path, stage_upload
 from ui import annotation_session as work_store
-from ui.assist_panel import (
-    assist_canvas,
-    assist_controls,
-    close_assist_canvas,
-    preannotate_section,
-    proposed_banner,
-)
+from ui.annotate_draw import draw_canvas, shortcuts_help
+from ui.annotator import needs_detail, page_viewport
+from ui.assist_panel import assist_canvas, assist_controls, preannotate_section, proposed_banner
 from ui.context import page_context, require_project
 from ui.feedback import flash, show_flashes, user_errors
 from ui.draft_notes import draft_notes
 from ui.gallery import status_badge
 from ui.image_choice import current_image
-from ui.image_view import channel_controls, image_reader, render_view_png
-
-CANVAS_W, CANVAS_H = 768, 576
-TOOLS = {"Polygon": "polygon", "Brush": "freedraw", "Rectangle": "rect"}
+from ui.image_view import channel_controls, image_reader
 
 ctx = page_context()
 st.title("Annotate")
-show_flashes()
+# Messages come and go in containers of their own: what follows keeps its place in the page, so the canvas
+# is never remounted (Streamlit identifies an element by its place).
+with st.container():
+    show_flashes()
 
 project = require_project(ctx)
 with session_scope(ctx.engine) as session:
@@ -72,24 +64,20 @@ picked = st.selectbox(
 if picked != image_id:
     image_id = current_image(project.id, image_ids, picked=picked)  # type: ignore[arg-type]
 image = by_id[image_id]
-if [i for i in unsaved if i != image_id]:
-    st.warning(
-        "Unsaved changes on: " + ", ".join(by_id[i].name for i in unsaved if i != image_id)
-        + ". They are kept as drafts; open those images to save or discard them."
-    )
+with st.container():
+    if [i for i in unsaved if i != image_id]:
+        st.warning(
+            "Unsaved changes on: " + ", ".join(by_id[i].name for i in unsaved if i != image_id)
+            + ". They are kept as drafts; open those images to save or discard them."
+        )
 work = work_store.load(ctx.engine, image_id)
 work_store.sync_draft(ctx.engine, work)
 reader = image_reader(str(image_path(ctx.settings, image)))
 
-# --- the viewport -------------------------------------------------------------------------------------
-view_key = f"viewport_{image_id}"
-if view_key not in st.session_state:
-    st.session_state[view_key] = Viewport.fit(
-        (image.height, image.width), CANVAS_W, CANVAS_H, level_shapes=reader.level_shapes
-    )
-viewport: Viewport = st.session_state[view_key]
-
-controls, canvas_col = st.columns([1, 3], gap="medium")
+# --- the canvas and its side panel ----------------------------------------------------------------------
+level_shapes = reader.level_shapes
+viewport = page_viewport(image, level_shapes)
+controls, canvas_col = st.columns([1, 5], gap="small")
 with controls:
     if "_annotate_mode_next" in st.session_state:
         st.session_state["annotate_mode"] = st.session_state.pop("_annotate_mode_next")
@@ -99,86 +87,32 @@ with controls:
     if mode == "Assist":
         assist = assist_controls(labels)
     else:
-        tool = st.radio("Tool", list(TOOLS), horizontal=True, key="annotate_tool")
-        target = st.radio("Draw", ["Annotation", "ROI"], horizontal=True, key="annotate_target",
-                          help="ROIs mark the regions that were annotated completely; training can be restricted "
-                               "to them.")
-        kind = KIND_ROI if target == "ROI" else KIND_ANNOTATION
-        label_id = st.selectbox("Label", list(names), format_func=lambda i: f"● {names[i]}", key="annotate_label",
-                                disabled=kind == KIND_ROI)
-        brush = st.slider("Brush width (screen pixels)", 2, 80, 16, key="annotate_brush", disabled=tool != "Brush")
-
-    st.markdown("**View**")
-    z1, z2, z3 = st.columns(3)
-    if z1.button("", icon=":material/zoom_in:", help="Zoom in", key="zoom_in", width="stretch"):
-        st.session_state[view_key] = viewport.zoomed(2.0)
-        st.rerun()
-    if z2.button("", icon=":material/zoom_out:", help="Zoom out", key="zoom_out", width="stretch"):
-        st.session_state[view_key] = viewport.zoomed(0.5)
-        st.rerun()
-    if z3.button("", icon=":material/fit_screen:", help="Show the whole image", key="zoom_fit", width="stretch"):
-        st.session_state[view_key] = Viewport.fit((image.height, image.width), CANVAS_W, CANVAS_H,
-                                                  level_shapes=reader.level_shapes)
-        st.rerun()
-    p1, p2, p3, p4 = st.columns(4)
-    step_x, step_y = viewport.view_w / 2, viewport.view_h / 2
-    for col, label, dx, dy in ((p1, "←", -step_x, 0), (p2, "↑", 0, -step_y), (p3, "↓", 0, step_y), (p4, "→", step_x, 0)):
-        if col.button(label, key=f"pan_{label}", width="stretch"):
-            st.session_state[view_key] = viewport.panned(dx, dy)
-            st.rerun()
+        st.caption("Tools, labels, zoom and undo are in the canvas's toolbar; see the keyboard shortcuts below.")
     st.caption(f"Zoom {viewport.scale:.3g}× · showing x {viewport.x0:.0f}–{viewport.x0 + viewport.view_w:.0f}, "
                f"y {viewport.y0:.0f}–{viewport.y0 + viewport.view_h:.0f} of {image.width}×{image.height}")
     thumb_file = ctx.settings.data_dir / image.thumb_path
-    if image.thumb_path and thumb_file.exists():
+    if image.thumb_path and thumb_file.exists() and needs_detail(image):
         overview = PILImage.open(thumb_file).convert("RGB")
         x, y, w, h = overview_box(viewport, (overview.height, overview.width))
         ImageDraw.Draw(overview).rectangle([x, y, x + w - 1, y + h - 1], outline="#ff2d2d", width=2)
         st.image(overview, caption="Overview (red: the current view)")
     contrast, visible = channel_controls(reader, image, key=f"display_{image_id}")
+    shortcuts_help()
 
-# --- the canvas --------------------------------------------------------------------------------------
-background = render_view_png(str(image_path(ctx.settings, image)), viewport, contrast, visible, image.is_rgb)
 if mode == "Assist":
     with canvas_col:
-        assist_canvas(ctx, project, image, viewport, background, labels, assist, work, (CANVAS_W, CANVAS_H))
+        assist_canvas(ctx, project, image, image_ids, labels, assist, work, contrast, visible)
     preannotate_section(ctx, project, images, labels, image.channels)
     st.stop()
-close_assist_canvas()
 
 with canvas_col:
-    draft_notes(ctx.engine, work)
-    if image.status == PROPOSED:
-        proposed_banner(ctx, image, work)
-    drawing = shapes_to_canvas(work.shapes, viewport, colors)
-    stroke = colors.get(label_id, "#ffd700") if kind == KIND_ANNOTATION else "#ffd700"
-    canvas_key = f"canvas_{image_id}_{hash((viewport, len(work.shapes), tuple(id(s) for s in work.shapes)))}"
-    result = st_canvas(
-        fill_color=stroke + "40",
-        stroke_width=brush if tool == "Brush" else 2,
-        stroke_color=stroke,
-        background_image=PILImage.open(io.BytesIO(background)),
-        initial_drawing=drawing,
-        drawing_mode=TOOLS[tool],
-        width=CANVAS_W,
-        height=CANVAS_H,
-        key=canvas_key,
-    )
-    signature = hash(json.dumps(result.json_data, sort_keys=True, default=str)) if result.json_data else None
-    if result.json_data and st.session_state.get("_canvas_seen") != (canvas_key, signature):
-        st.session_state["_canvas_seen"] = (canvas_key, signature)
-        drawn = canvas_to_shapes(result.json_data, viewport, kind=kind,
-                                 label_id=label_id if kind == KIND_ANNOTATION else None)
-        if drawn:
-            report = clean_shapes(drawn, (image.height, image.width))
-            for _, message in report.errors:
-                flash(f"That shape was not added: {message}", kind="error")
-            for _, message in report.dropped + report.repaired:
-                flash(message, kind="warning")
-            if report.kept:
-                work_store.change(ctx.engine, work, work.shapes + list(report.kept))
-            st.rerun()
+    with st.container():
+        draft_notes(ctx.engine, work)
+        if image.status == PROPOSED:
+            proposed_banner(ctx, image, work)
+    draw_canvas(ctx, image, image_ids, labels, work, level_shapes, contrast, visible)
 
-    b1, b2, b3 = st.columns(3)
+    b1, b2 = st.columns(2)
     if b1.button("Save", type="primary", disabled=not work.dirty, key="annotate_save", width="stretch"):
         try:
             work_store.save(ctx.engine, work)
@@ -190,10 +124,7 @@ with canvas_col:
         else:
             flash(f"Saved {len(work.shapes)} shape(s) on {image.name}.")
             st.rerun()
-    if b2.button("Undo last shape", disabled=not work.history, key="annotate_undo", width="stretch"):
-        work_store.undo(ctx.engine, work)
-        st.rerun()
-    if b3.button("Discard changes", disabled=not work.dirty, key="annotate_discard", width="stretch"):
+    if b2.button("Discard changes", disabled=not work.dirty, key="annotate_discard", width="stretch"):
         work_store.discard(ctx.engine, image_id)
         flash(f"Discarded the unsaved changes on {image.name}.", kind="info")
         st.rerun()

@@ -46,6 +46,7 @@ class WorkingCopy:
     version: datetime
     dirty: bool = False
     history: list[list[ShapeData]] = field(default_factory=list)
+    future: list[list[ShapeData]] = field(default_factory=list)  # undone states, for redo
     revision: int = 0  # counts changes; the draft is written when it moves on
     drafted: tuple[int, datetime] | None = None  # (revision, version) the stored draft holds
     restored: DraftNote | None = None  # the draft this copy was restored from (shown until saved/discarded)
@@ -54,6 +55,7 @@ class WorkingCopy:
     def change(self, shapes: list[ShapeData]) -> None:
         self.history.append(list(self.shapes))
         del self.history[:-MAX_UNDO]
+        self.future.clear()
         self.shapes = shapes
         self.dirty = True
         self.revision += 1
@@ -61,8 +63,18 @@ class WorkingCopy:
     def undo(self) -> bool:
         if not self.history:
             return False
+        self.future.append(list(self.shapes))
         self.shapes = self.history.pop()
         self.dirty = bool(self.history) or self.dirty
+        self.revision += 1
+        return True
+
+    def redo(self) -> bool:
+        if not self.future:
+            return False
+        self.history.append(list(self.shapes))
+        self.shapes = self.future.pop()
+        self.dirty = True
         self.revision += 1
         return True
 
@@ -144,6 +156,11 @@ def undo(engine: Engine, work: WorkingCopy) -> None:
         sync_draft(engine, work)
 
 
+def redo(engine: Engine, work: WorkingCopy) -> None:
+    if work.redo():
+        sync_draft(engine, work)
+
+
 def restore_pending(engine: Engine, work: WorkingCopy) -> None:
     """The user chose the stale draft: it becomes the working copy, based on the image's current version (so a
     save replaces the annotations saved since, as the user chose)."""
@@ -173,6 +190,7 @@ def save(engine: Engine, work: WorkingCopy) -> None:
         saved = [ShapeData.from_record(s) for s in repo.list_shapes(session, work.image_id)]
         repo.delete_draft(session, work.image_id)
     work.shapes, work.version, work.dirty, work.history = saved, image.updated_at, False, []
+    work.future = []
     work.restored = work.pending = work.drafted = None
 
 

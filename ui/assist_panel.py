@@ -8,17 +8,16 @@ from __future__ import annotations
 
 import io
 import json
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import streamlit as st
 from PIL import Image as PILImage
-from streamlit_drawable_canvas import st_canvas
 
-from core.annotations.canvas import canvas_to_shapes, object_fingerprint, shapes_to_canvas, unseen_objects
+from core.annotations.annotator import component_shape, shapes_to_component
 from core.annotations.shapes import KIND_ANNOTATION, KIND_ROI, ShapeData
 from core.annotations.view import region_on_canvas
-from core.annotations.viewport import Viewport
 from core.assist import Proposal, ScribbleForest, overlay_rgb, proposal_to_shapes, uncertainty_rgb
 from core.assistant import (
     Region,
@@ -42,7 +41,11 @@ from ui import annotation_session as work_store
 from ui.annotation_session import WorkingCopy
 from ui.context import PageContext
 from ui.feedback import flash, user_errors
-from ui.image_view import image_reader
+from ui.annotator import keep_view, picture_viewport, saved_view
+from ui.annotator import picture as canvas_picture
+from ui.annotator import show as show_canvas
+from ui.image_choice import current_image
+from ui.image_view import image_reader, render_view_png
 
 BACKGROUND_CODE = -1  # the stroke "label" of background in the canvas colours
 BACKGROUND_COLOR = "#c0c0c0"
@@ -108,93 +111,82 @@ def _proposal(path: str, forest_key: str, region: tuple[int, int, int, int], _fo
 
 
 # --- the canvas ---------------------------------------------------------------------------------------------
-CANVAS_STATE = "_assist_canvas"
+def assist_canvas(ctx: PageContext, project: Project, image: Image, image_ids: Sequence[int],
+                  labels: list[LabelClass], choice: AssistChoice, work: WorkingCopy, contrast: tuple,
+                  visible: tuple | None) -> None:
+    """Strokes on the view, the proposal laid over it, its uncertainty beside, and the accept button.
 
-
-@dataclass
-class CanvasGeneration:
-    """The canvas on the page: its key, image and view, the strokes it was opened with (its initial drawing)
-    and the fingerprints of the objects drawn on it that are stored already."""
-
-    key: str
-    image_id: int
-    viewport: Viewport
-    shown: frozenset[int]
-    stored: set[str] = field(default_factory=set)
-
-
-def _canvas_generation(image_id: int, viewport: Viewport, strokes: list) -> CanvasGeneration:
-    """The same canvas until the image or the view changes, strokes are undone or cleared, or the page leaves
-    assist mode (:func:`close_assist_canvas`)."""
-    generation: CanvasGeneration | None = st.session_state.get(CANVAS_STATE)
-    if generation is None or generation.image_id != image_id or generation.viewport != viewport:
-        serial = st.session_state.get("_assist_canvas_serial", 0) + 1
-        st.session_state["_assist_canvas_serial"] = serial
-        generation = CanvasGeneration(f"assist_canvas_{image_id}_{serial}", image_id, viewport,
-                                      frozenset(s.id for s in strokes))
-        st.session_state[CANVAS_STATE] = generation
-    return generation
-
-
-def close_assist_canvas() -> None:
-    """The canvas is not on the page (draw mode) or must be opened anew: the next one shows the strokes stored
-    by then."""
-    st.session_state.pop(CANVAS_STATE, None)
-
-
-def assist_canvas(ctx: PageContext, project: Project, image: Image, viewport: Viewport, background_png: bytes,
-                  labels: list[LabelClass], choice: AssistChoice, work: WorkingCopy,
-                  canvas_size: tuple[int, int]) -> None:
-    """Strokes on the view, the proposal laid over it, its uncertainty beside, and the accept button."""
+    The canvas is the draw mode's (never remounted): each stroke is sent once it is finished and stored with
+    the "Stroke for" choice the page has when it arrives, so a stroke right after switching is kept and
+    counted under the new choice."""
     colors = {lab.id: lab.color for lab in labels}
     path = str(image_path(ctx.settings, image))
+    reader = image_reader(path)
     with session_scope(ctx.engine) as session:
         strokes = repo.list_scribbles(session, image.id)  # type: ignore[arg-type]
     forest, forest_key, counts = project_forest(ctx, project, labels, image.channels)
 
-    picture = np.asarray(PILImage.open(io.BytesIO(background_png)).convert("RGB"))
+    viewport = picture_viewport(image, reader.level_shapes, detail=True)
+    png = render_view_png(path, viewport, contrast, visible, image.is_rgb)
     proposal: Proposal | None = None
     region = None
     problem = ""
+    busy = st.container()  # first in the column, as the draw mode's notes: the canvas keeps its place
     try:
-        region = view_region(image_reader(path), viewport.y0, viewport.x0, viewport.view_h, viewport.view_w)
+        region = view_region(reader, viewport.y0, viewport.x0, viewport.view_h, viewport.view_w)
         if forest is not None:
-            with st.spinner("The assistant is predicting the view…"):
+            with busy, st.spinner("The assistant is predicting the view…"):
                 proposal = _proposal(path, forest_key, region, forest)
     except SegStudioError as exc:
         problem = str(exc)
     if proposal is not None and region is not None:
+        picture = np.asarray(PILImage.open(io.BytesIO(png)).convert("RGB"))
         class_colors = {k + 1: colors[lab] for k, lab in enumerate(proposal.label_ids) if lab in colors}
         picture = overlay_rgb(picture, region_on_canvas(proposal.classes, region, viewport), class_colors,
                               alpha=choice.opacity)
+        buffer = io.BytesIO()
+        PILImage.fromarray(picture).save(buffer, format="PNG", compress_level=1)
+        png = buffer.getvalue()
 
     stroke_colors = {BACKGROUND_CODE: BACKGROUND_COLOR, **colors}
-    pen = stroke_colors.get(choice.label_id if choice.label_id is not None else BACKGROUND_CODE, "#ffd700")
-    # The canvas stays the same (key and initial drawing) while strokes are added: a canvas whose drawing
-    # changes reloads it, and a stroke drawn during that reload (right after the rerun a widget change or the
-    # previous stroke causes) would be wiped before it is sent. Each drawn object is stored once, by its
-    # fingerprint.
-    generation = _canvas_generation(image.id, viewport, strokes)  # type: ignore[arg-type]
     shown = [ShapeData(KIND_ANNOTATION, "brush", np.asarray(s.points, float),
                        label_id=s.label_id if s.label_id is not None else BACKGROUND_CODE, stroke_width=s.width)
-             for s in strokes if s.id in generation.shown]
+             for s in strokes]
     pen = stroke_colors.get(choice.label_id if choice.label_id is not None else BACKGROUND_CODE, "#ffd700")
-    result = st_canvas(
-        fill_color=pen + "40", stroke_width=choice.brush, stroke_color=pen,
-        background_image=PILImage.fromarray(picture), initial_drawing=shapes_to_canvas(shown, viewport, stroke_colors),
-        drawing_mode="freedraw", width=canvas_size[0], height=canvas_size[1], key=generation.key,
-    )
-    fresh = unseen_objects(result.json_data, generation.stored)
-    if fresh:
-        kind = KIND_ROI if choice.label_id is None else KIND_ANNOTATION
+    answer = show_canvas({
+        "mode": "assist",
+        "image": {"id": image.id, "width": image.width, "height": image.height},
+        "picture": canvas_picture(png, viewport),
+        "overview": None,
+        "detail": True,
+        "shapes": shapes_to_component(shown, stroke_colors),
+        "shapes_key": f"assist:{image.id}:{[s.id for s in strokes]}",
+        "labels": [],
+        "pen": pen,
+        "view": saved_view(image.id),  # type: ignore[arg-type]
+        "segment_available": False,
+        "segment_note": "not in assist mode",
+    })
+    if answer.view is not None and answer.view_image == image.id:
+        keep_view(image.id, answer.view)  # type: ignore[arg-type]
+    if answer.events:
         with user_errors(), session_scope(ctx.engine) as session:
-            for obj in fresh:
-                drawn = canvas_to_shapes({"objects": [obj]}, viewport, kind=kind, label_id=choice.label_id)
-                for shape in drawn:
-                    repo.add_scribble(session, image.id, shape.points.tolist(),  # type: ignore[arg-type]
-                                      width=max(shape.stroke_width, 1.0), label_id=choice.label_id)
-                generation.stored.add(object_fingerprint(obj))
-            st.rerun()
+            for event in answer.events:
+                if event.get("image_id") != image.id:
+                    continue
+                keep_view(image.id, event.get("view"))  # type: ignore[arg-type]
+                if event.get("type") == "image":
+                    index = image_ids.index(image.id) + (1 if event.get("step", 1) > 0 else -1)
+                    if 0 <= index < len(image_ids):
+                        current_image(image.project_id, image_ids, picked=image_ids[index])
+                    continue
+                if event.get("type") != "add" or (event.get("shape") or {}).get("geometry") != "brush":
+                    continue
+                record = {**event["shape"], "kind": KIND_ROI, "label": None}  # the label is the page's choice
+                stroke = component_shape(record, [])
+                repo.add_scribble(session, image.id, stroke.points.tolist(),  # type: ignore[arg-type]
+                                  width=max(stroke.stroke_width, 1.0), label_id=choice.label_id)
+        st.rerun()
 
     _status_line(strokes, counts, forest, proposal, problem)
     b1, b2, b3 = st.columns(3)
@@ -212,12 +204,10 @@ def assist_canvas(ctx: PageContext, project: Project, image: Image, viewport: Vi
     if b2.button("Undo last stroke", disabled=not strokes, key="assist_undo", width="stretch"):
         with session_scope(ctx.engine) as session:
             repo.delete_last_scribble(session, image.id)  # type: ignore[arg-type]
-        close_assist_canvas()
         st.rerun()
     if b3.button("Clear strokes on this image", disabled=not strokes, key="assist_clear", width="stretch"):
         with session_scope(ctx.engine) as session:
             n = repo.clear_scribbles(session, image.id)  # type: ignore[arg-type]
-        close_assist_canvas()
         flash(f"Removed {n} stroke(s) from {image.name}.", kind="info")
         st.rerun()
     if proposal is not None and region is not None:

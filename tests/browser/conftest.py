@@ -114,28 +114,40 @@ def wait_for_idle(page) -> None:  # noqa: ANN001
     page.wait_for_timeout(200)
 
 
-# The drawable canvas mounts a while after the script has finished, and drops a stroke drawn before it has loaded
-# its initial drawing (loading clears the canvas): a test draws only once there is one canvas on the page and its
-# background image has been painted. (The canvas lives in a shadow root: Playwright's locators pierce it.)
-_PAINTED = """c => {
-    if (c.width === 0) return false;
-    const pixels = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
-    for (let i = 3; i < pixels.length; i += 4 * 97) { if (pixels[i] > 0) return true; }
-    return false;
-}"""
+# The annotate page's canvas (ui/components/annotator) says on its element when its picture is drawn
+# (data-ready) and which view it shows (data-x0, data-y0: the image point at its top-left corner; data-scale:
+# screen pixels per image pixel). A test draws only once it is ready.
+_VIEW = """c => ({ready: c.dataset.ready === '1', x0: Number(c.dataset.x0), y0: Number(c.dataset.y0),
+                  scale: Number(c.dataset.scale)})"""
+
+
+def canvas_view(page) -> dict:  # noqa: ANN001
+    """``{"ready", "x0", "y0", "scale"}`` of the canvas now."""
+    return page.locator('canvas[data-testid="annotator-canvas"]').evaluate(_VIEW)
 
 
 def canvas_box(page) -> dict:  # noqa: ANN001
-    """The drawing canvas's bounding box, once the canvas is ready to take the mouse."""
-    canvas, background = page.locator("canvas.upper-canvas"), page.locator("canvas.dc-background-canvas")
+    """Where the image lies on the screen once the canvas is ready: ``x``, ``y`` (the screen point of image
+    point (0, 0)), ``scale`` (screen pixels per image pixel) and the canvas element's ``left``, ``top``,
+    ``width``, ``height``. Image point (u, v) is at ``(x + u * scale, y + v * scale)``."""
+    canvas = page.locator('canvas[data-testid="annotator-canvas"]')
     for _ in range(240):
-        if canvas.count() == 1 and background.count() == 1 and background.evaluate(_PAINTED):
+        if canvas.count() == 1 and canvas_view(page)["ready"]:
             break
         page.wait_for_timeout(250)
     else:
-        raise AssertionError("the drawing canvas did not finish loading within 60 s")
-    page.wait_for_timeout(300)
-    return canvas.bounding_box()
+        raise AssertionError("the annotate canvas did not draw its picture within 60 s")
+    canvas.evaluate("c => c.scrollIntoView({block: 'center'})")  # the mouse reaches only what is on screen
+    page.wait_for_timeout(150)
+    box, view = canvas.bounding_box(), canvas_view(page)
+    return {"x": box["x"] - view["x0"] * view["scale"], "y": box["y"] - view["y0"] * view["scale"],
+            "scale": view["scale"], "left": box["x"], "top": box["y"], "width": box["width"],
+            "height": box["height"]}
+
+
+def to_screen(box: dict, u: float, v: float) -> tuple[float, float]:
+    """The screen point of image point (u, v) (``box`` from :func:`canvas_box`)."""
+    return box["x"] + u * box["scale"], box["y"] + v * box["scale"]
 
 
 def click_when_single(page, name: str) -> None:  # noqa: ANN001

@@ -7,7 +7,7 @@ import re
 import pytest
 
 from core.db import repo, session_scope
-from tests.browser.conftest import canvas_box, click_when_single, open_demo_project, wait_for_idle
+from tests.browser.conftest import canvas_box, click_when_single, open_demo_project, to_screen, wait_for_idle
 
 pytestmark = pytest.mark.browser
 
@@ -23,12 +23,11 @@ def test_draw_polygon_save_and_reload(running_app, browser_page):
     page.goto(f"{running_app.url}/annotate?image={image.id}")
     wait_for_idle(page)
     box = canvas_box(page)
-    # The demo image (256 x 256) is fitted into the 768 x 576 canvas at 2.25x: canvas (x, y) = image (x, y) * 2.25.
-    corners = [(45, 45), (180, 45), (180, 180), (45, 180)]
+    corners = [(20, 20), (80, 20), (80, 80), (20, 80)]  # image pixels
     for x, y in corners:
-        page.mouse.click(box["x"] + x, box["y"] + y)
+        page.mouse.click(*to_screen(box, x, y))
         page.wait_for_timeout(150)
-    page.mouse.click(box["x"] + corners[0][0], box["y"] + corners[0][1])  # close on the first vertex
+    page.mouse.click(*to_screen(box, *corners[0]))  # close on the first vertex
     wait_for_idle(page)
     page.get_by_text("You have unsaved changes on this image.").wait_for()
     click_when_single(page, "Save")
@@ -43,7 +42,6 @@ def test_draw_polygon_save_and_reload(running_app, browser_page):
     points = shapes[-1].points
     assert shapes[-1].geometry == "polygon"
     xs, ys = [p[0] for p in points], [p[1] for p in points]
-    scale = 768 / 256 if 576 / 256 > 768 / 256 else 576 / 256
-    assert min(xs) == pytest.approx(45 / scale, abs=1.5) and max(xs) == pytest.approx(180 / scale, abs=1.5)
-    assert min(ys) == pytest.approx(45 / scale, abs=1.5) and max(ys) == pytest.approx(180 / scale, abs=1.5)
+    assert min(xs) == pytest.approx(20, abs=0.5) and max(xs) == pytest.approx(80, abs=0.5)
+    assert min(ys) == pytest.approx(20, abs=0.5) and max(ys) == pytest.approx(80, abs=0.5)
     page.get_by_text("polygon, 4 points").first.wait_for()  # listed again after the reload

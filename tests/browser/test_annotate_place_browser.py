@@ -10,10 +10,9 @@ import numpy as np
 import pytest
 
 from core.db import repo, session_scope
-from tests.browser.conftest import canvas_box, click_when_single, wait_for_idle
+from tests.browser.conftest import canvas_box, click_when_single, to_screen, wait_for_idle
 
 pytestmark = pytest.mark.browser
-SCALE = 576 / 256  # the 256 x 256 demo image fitted into the 768 x 576 canvas
 
 
 def _demo(page, app):  # noqa: ANN001, ANN202
@@ -39,7 +38,7 @@ def _drag(page, points) -> None:  # noqa: ANN001
             break
         page.wait_for_timeout(250)
         box = canvas_box(page)
-    xs = [(box["x"] + x * SCALE, box["y"] + y * SCALE) for x, y in points]
+    xs = [to_screen(box, x, y) for x, y in points]
     page.mouse.move(*xs[0])
     page.mouse.down()
     for x, y in xs[1:]:
@@ -107,9 +106,9 @@ def _open_second_image(page, app, images) -> None:  # noqa: ANN001
 
 def _polygon(page) -> None:  # noqa: ANN001
     box = canvas_box(page)
-    corners = [(45, 45), (180, 45), (180, 180), (45, 180), (45, 45)]  # closed on the first vertex
+    corners = [(20, 20), (80, 20), (80, 80), (20, 80), (20, 20)]  # image pixels; closed on the first vertex
     for x, y in corners:
-        page.mouse.click(box["x"] + x, box["y"] + y)
+        page.mouse.click(*to_screen(box, x, y))
         page.wait_for_timeout(150)
     wait_for_idle(page)
     page.get_by_text("You have unsaved changes on this image.").wait_for()
@@ -118,7 +117,7 @@ def _polygon(page) -> None:  # noqa: ANN001
 def _still_on(page, image) -> None:  # noqa: ANN001
     """The picker shows ``image``, also after one more rerun; no unsaved changes are reported elsewhere."""
     assert _image_picker(page).input_value().startswith(image.name), _image_picker(page).input_value()
-    click_when_single(page, "→")  # any later rerun (a pan)
+    page.keyboard.press("Control+Shift+Z")  # any later rerun (a redo with nothing to redo)
     wait_for_idle(page)
     assert _image_picker(page).input_value().startswith(image.name), _image_picker(page).input_value()
     assert page.get_by_text(re.compile("^Unsaved changes on")).count() == 0

@@ -10,17 +10,16 @@ import pytest
 from core.annotations.raster import semantic_masks
 from core.annotations.shapes import ShapeData
 from core.db import repo, session_scope
-from tests.browser.conftest import canvas_box, click_when_single, open_demo_project, wait_for_idle
+from tests.browser.conftest import canvas_box, click_when_single, open_demo_project, to_screen, wait_for_idle
 from tests.browser.test_journey import shot
 
 pytestmark = pytest.mark.browser
-SCALE = 576 / 256  # the 256 x 256 demo image fitted into the 768 x 576 canvas
 
 
 def _drag(page, points) -> None:  # noqa: ANN001
     """A freehand stroke through image-pixel points, on the canvas once it is ready."""
     box = canvas_box(page)
-    xs = [(box["x"] + x * SCALE, box["y"] + y * SCALE) for x, y in points]
+    xs = [to_screen(box, x, y) for x, y in points]
     page.mouse.move(*xs[0])
     page.mouse.down()
     for x, y in xs[1:]:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser.conftest import canvas_box, click_when_single, wait_for_idle, wizard_next
+from tests.browser.conftest import canvas_box, click_when_single, to_screen, wait_for_idle, wizard_next
 
 pytestmark = pytest.mark.browser
 SHOTS = Path(__file__).parent / "screenshots"
@@ -44,8 +44,8 @@ def test_first_run_to_report_and_measurements(running_app, browser_page, tmp_pat
     page.goto(f"{running_app.url}/annotate")
     wait_for_idle(page)
     box = canvas_box(page)
-    for x, y in [(300, 300), (420, 300), (420, 420), (300, 420), (300, 300)]:
-        page.mouse.click(box["x"] + x, box["y"] + y)
+    for x, y in [(133, 133), (187, 133), (187, 187), (133, 187), (133, 133)]:  # image pixels
+        page.mouse.click(*to_screen(box, x, y))
         page.wait_for_timeout(150)
     page.get_by_text("You have unsaved changes on this image.").wait_for()
     click_when_single(page, "Save")
