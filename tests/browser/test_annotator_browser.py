@@ -1,10 +1,9 @@
 """The annotate page's own canvas in a real browser: ready time, wheel zoom about the cursor, drag pan, the
 keyboard shortcuts, vertex editing, deleting a selected shape, a tool switch that keeps the canvas mounted,
-and click-to-segment (with the stand-in proposer of ``click_segment_stub`` unless the real one is installed)."""
+and click-to-segment (with the stand-in proposer of ``click_segment_stub``)."""
 
 from __future__ import annotations
 
-import importlib.util
 import re
 import time
 from collections.abc import Iterator
@@ -31,9 +30,9 @@ CANVAS = 'canvas[data-testid="annotator-canvas"]'
 
 @pytest.fixture
 def stub_app(tmp_path: Path) -> Iterator[RunningApp]:
-    env = {"SEGSTUDIO_QUICK_SECONDS": "20"}
-    if importlib.util.find_spec("core.annotations.click_segment") is None:
-        env["SEGSTUDIO_CLICK_SEGMENT_MODULE"] = "tests.browser.click_segment_stub"
+    # The page's flow of click-to-segment (click, dashed proposal, Enter) with a stand-in proposer: the real one
+    # needs a trained model or Assist strokes, and is tested on its own in tests/annotations/test_click_segment.py.
+    env = {"SEGSTUDIO_QUICK_SECONDS": "20", "SEGSTUDIO_CLICK_SEGMENT_MODULE": "tests.browser.click_segment_stub"}
     app = start_app(tmp_path / "data", tmp_path / "streamlit.log", env)
     yield app
     stop_app(app)
