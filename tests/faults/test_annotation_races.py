@@ -9,6 +9,7 @@ import multiprocessing
 import subprocess
 import sys
 import textwrap
+import types
 from pathlib import Path
 
 import numpy as np
@@ -55,7 +56,9 @@ def _saver(database_url: str, worker: int, image_id: int, label_id: int, tasks, 
     engine.dispose()
 
 
-def test_two_processes_saving_the_same_version_one_is_refused(settings: Settings):
+def test_two_processes_saving_the_same_version_one_is_refused(settings: Settings, monkeypatch):
+    # A spawned process first re-runs this process's __main__ by its path; after an AppTest that is app.py.
+    monkeypatch.setitem(sys.modules, "__main__", types.ModuleType("__main__"))
     engine = make_engine(settings.database_url)
     with session_scope(engine) as s:
         project = repo.create_project(s, "P")
