@@ -16,7 +16,7 @@ from core.predictions import MODELS_DIR, accept_as_annotations, model_catalog, q
 from core.projects import discard_staged, stage_upload
 from ui.context import current_project, page_context
 from ui.downloads import file_download
-from ui.feedback import flash, show_flashes, user_errors
+from ui.feedback import flash, show_error, show_flashes, user_errors
 from ui.result_view import prediction_viewer
 
 UPLOAD_TYPES = ["tif", "tiff", "png", "jpg", "jpeg", "svs", "ndpi", "scn", "bif", "btf"]
@@ -167,7 +167,7 @@ for index, item in enumerate(results):
                     try:
                         added = accept_as_annotations(ctx.settings, ctx.engine, run_id, index, label_map)
                     except SegStudioError as exc:
-                        st.error(str(exc))
+                        show_error(str(exc))
                     else:
                         flash(f"Added {added} object(s) to {item['name']}; open it on the Annotate page to correct them.")
                         st.rerun()
