@@ -62,7 +62,7 @@ def show_flashes() -> None:
     _draw(slot, kept)
 
 
-def _draw(slot, flashes: list[tuple[str, str, float | None]]) -> None:  # noqa: ANN001 (a Streamlit placeholder)
+def _draw(slot, flashes: list[tuple[str, str, float | None]]) -> None:  # noqa: ANN001 (an st.empty)
     if not flashes:
         slot.empty()
         return

@@ -1,4 +1,5 @@
-"""The measurements table of a predicted image: rounded for reading, units in the headers, a row picks an object.
+"""The measurements table of a predicted image: rounded for reading, units in the headers, a row picks an
+object.
 
 Only the display is rounded (Streamlit's number formats); the table's data and the CSV download keep the full
 precision that :mod:`core.inference.measure` computed.
@@ -53,7 +54,8 @@ def column_title(name: str) -> tuple[str, str]:
 
 
 def measurements_table(csv_path: Path, *, key: str) -> PickedObject | None:
-    """Show the CSV's objects (the first :data:`SHOWN_ROWS`); returns the object of the selected row, if any."""
+    """Show the CSV's objects (the first :data:`SHOWN_ROWS`); returns the object of the selected row, if
+    any."""
     import pandas as pd
 
     table = pd.read_csv(csv_path, nrows=SHOWN_ROWS)
@@ -72,5 +74,5 @@ def measurements_table(csv_path: Path, *, key: str) -> PickedObject | None:
     if not rows or rows[0] >= len(table):
         return None
     row = table.iloc[rows[0]]
-    return PickedObject(label=str(row["label"]), object_id=int(row["id"]),
-                        bbox=(int(row["bbox_y0"]), int(row["bbox_x0"]), int(row["bbox_y1"]), int(row["bbox_x1"])))
+    bbox = tuple(int(row[f"bbox_{name}"]) for name in ("y0", "x0", "y1", "x1"))
+    return PickedObject(label=str(row["label"]), object_id=int(row["id"]), bbox=bbox)  # type: ignore[arg-type]

@@ -15,7 +15,7 @@ from ui.context import PageContext
 from ui.feedback import user_errors
 
 SHOWN = 8  # notifications listed in the sidebar
-_LAST_LOOK = "_seen_notification"  # session key: the newest notification id this browser session has looked at
+_LAST_LOOK = "_seen_notification"  # session key: the newest notification id this session has looked at
 #: notification level -> its icon (Streamlit's material icons: emoji can render as empty boxes)
 ICONS = {"success": ":material/check_circle:", "error": ":material/error:", "info": ":material/info:"}
 

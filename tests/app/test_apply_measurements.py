@@ -27,7 +27,8 @@ def _prediction(tmp_path: Path) -> tuple[Path, Path, Path]:
     image_path, labels_path = tmp_path / "img.tif", tmp_path / "img_labels.tif"
     tifffile.imwrite(image_path, image)
     tifffile.imwrite(labels_path, labels, tile=(32, 32), metadata=None,
-                     description=json.dumps({"labels": ["nucleus"], "training_type": "instance", "label_ids": [1]}))
+                     description=json.dumps({"labels": ["nucleus"], "training_type": "instance",
+                                             "label_ids": [1]}))
     out = export_prediction(labels_path, image[None], tmp_path, stem="img", pixel_size_um=0.325)
     return image_path, labels_path, out["csv"]
 
@@ -68,7 +69,8 @@ def test_a_picked_row_outlines_its_object_and_brings_it_into_view(tmp_path):
     assert columns["perimeter_um"]["type_config"]["format"] == "%.2f"
     with open(csv_path, encoding="utf-8") as handle:  # the CSV keeps every digit; so does the table's data
         diameter = [row["equivalent_diameter_um"] for row in csv.DictReader(handle)]
-    assert len(diameter[0].split(".")[1]) > 4 and table.value["equivalent_diameter_um"][0] == float(diameter[0])
+    assert len(diameter[0].split(".")[1]) > 4
+    assert table.value["equivalent_diameter_um"][0] == float(diameter[0])
     [picture] = at.get("image")
     assert picture.captions[0].startswith("Zoom"), picture.captions
 

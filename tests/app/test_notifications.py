@@ -1,4 +1,5 @@
-"""The sidebar's notifications: a toast once for a job that ends while the app is open, a counter of unseen ones."""
+"""The sidebar's notifications: a toast once for a job that ends while the app is open, a counter of the
+unseen ones."""
 
 from __future__ import annotations
 
@@ -44,7 +45,8 @@ def test_a_new_notification_is_toasted_once_and_the_counter_counts_the_unseen(ap
     with session_scope(engine) as s:
         repo.notify(s, "Training 'new' failed: out of memory.", level="error")  # a job ends meanwhile
     at.run()  # what the sidebar's fragment does every 5 s
-    assert [(t.value, t.icon) for t in at.toast] == [("Training 'new' failed: out of memory.", ":material/error:")]
+    toasts = [(t.value, t.icon) for t in at.toast]
+    assert toasts == [("Training 'new' failed: out of memory.", ":material/error:")]
     assert _titles(at) == ["Notifications (1 new)"]  # the toasted one counts as seen
     at.run()
     assert not at.toast  # once only
