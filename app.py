@@ -11,6 +11,7 @@ import streamlit as st
 from ui import sidebar
 from ui.context import page_context
 from ui.feedback import user_errors
+from ui.warmup import warm_imports
 from ui.worker import ensure_worker
 
 # (file, title, icon); the first is the default page. The URL of each page is its file's stem (/annotate).
@@ -48,7 +49,10 @@ def frame() -> None:
         for index, (path, title, icon) in enumerate(PAGES)
     ])
     sidebar.render(ctx)
-    navigation.run()
+    try:
+        navigation.run()
+    finally:  # after the page (also one that stopped early): the first page served never waits for it
+        warm_imports()
 
 
 # An error meant for the user that no page caught (above all a full disk: every page reads the database)

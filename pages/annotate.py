@@ -20,7 +20,7 @@ from ui.annotate_draw import draw_canvas, shortcuts_help
 from ui.annotator import needs_detail, page_viewport
 from ui.assist_panel import assist_canvas, assist_controls, preannotate_section, proposed_banner
 from ui.context import page_context, require_project
-from ui.feedback import flash, show_flashes, user_errors
+from ui.feedback import flash, show_error, show_flashes, user_errors
 from ui.draft_notes import draft_notes
 from ui.gallery import status_badge
 from ui.image_choice import current_image
@@ -117,7 +117,7 @@ with canvas_col:
         try:
             work_store.save(ctx.engine, work)
         except SegStudioError as exc:
-            st.error(str(exc))
+            show_error(str(exc))
             if st.button("Reload the saved annotations (drops this tab's changes)", key="annotate_reload"):
                 work_store.discard(ctx.engine, image_id)
                 st.rerun()

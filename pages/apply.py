@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import itertools
-
 import streamlit as st
 
 from core.db import repo, session_scope
@@ -16,7 +13,8 @@ from core.predictions import MODELS_DIR, accept_as_annotations, model_catalog, q
 from core.projects import discard_staged, stage_upload
 from ui.context import current_project, page_context
 from ui.downloads import file_download
-from ui.feedback import flash, show_flashes, user_errors
+from ui.feedback import flash, show_error, show_flashes, user_errors
+from ui.measurements import measurements_table
 from ui.result_view import prediction_viewer
 
 UPLOAD_TYPES = ["tif", "tiff", "png", "jpg", "jpeg", "svs", "ndpi", "scn", "bif", "btf"]
@@ -146,17 +144,11 @@ for index, item in enumerate(results):
         for col, (name, n) in zip(cols, counts.items(), strict=False):
             col.metric(f"{name} objects", n)
         source = item.get("stored") or (by_id[item["image_id"]].stored_path if item.get("image_id") in by_id else None)
-        if source is not None:
-            with user_errors():
-                prediction_viewer(str(ctx.settings.data_dir / source), str(ctx.settings.data_dir / item["labels"]),
-                                  is_rgb=by_id[item["image_id"]].is_rgb if item.get("image_id") in by_id else False,
-                                  colors=[lab.get("color", "#ff0000") for lab in model.card.get("labels", [])],
-                                  key=f"{run_id}_{index}")
+        view_slot = st.container()  # the picture above its table; a row picked in the table is outlined in it
+        picked = None
         csv_path = ctx.settings.data_dir / item["csv"]
         if csv_path.exists():
-            with open(csv_path, encoding="utf-8", newline="") as handle:
-                rows = list(itertools.islice(csv.DictReader(handle), 500))
-            st.dataframe(rows[:500], hide_index=True, height=240)
+            picked = measurements_table(csv_path, key=f"measure_{run_id}_{index}")
             d1, d2, d3 = st.columns(3)
             file_download(d1, "Measurements (CSV)", csv_path, mime="text/csv", key=f"csv_{run_id}_{index}")
             geo = ctx.settings.data_dir / item["geojson"]
@@ -164,6 +156,12 @@ for index, item in enumerate(results):
                           key=f"geo_{run_id}_{index}")
             one = ctx.settings.data_dir / item["zip"]
             file_download(d3, "Labels + all (ZIP)", one, mime="application/zip", key=f"zip_{run_id}_{index}")
+        if source is not None:
+            with view_slot, user_errors():
+                prediction_viewer(str(ctx.settings.data_dir / source), str(ctx.settings.data_dir / item["labels"]),
+                                  is_rgb=by_id[item["image_id"]].is_rgb if item.get("image_id") in by_id else False,
+                                  colors=[lab.get("color", "#ff0000") for lab in model.card.get("labels", [])],
+                                  key=f"{run_id}_{index}", picked=picked)
         if item.get("image_id") in by_id and project is not None:
             with session_scope(ctx.engine) as session:
                 project_labels = repo.list_labels(session, project.id)  # type: ignore[arg-type]
@@ -180,7 +178,7 @@ for index, item in enumerate(results):
                     try:
                         added = accept_as_annotations(ctx.settings, ctx.engine, run_id, index, label_map)
                     except SegStudioError as exc:
-                        st.error(str(exc))
+                        show_error(str(exc))
                     else:
                         flash(f"Added {added} object(s) to {item['name']}; open it on the Annotate page to correct them.")
                         st.rerun()

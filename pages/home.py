@@ -54,7 +54,7 @@ steps = [
     (n_annotated >= 2, "Annotate at least 2 images", f"{n_annotated} annotated", "pages/projects.py"),
 ]
 for done, title, detail, page in steps:
-    icon = "✅" if done else "⬜"
+    icon = ":material/check_circle:" if done else ":material/radio_button_unchecked:"
     st.markdown(f"{icon} **{title}** — {detail}")
 next_step = next(((title, page) for done, title, _, page in steps if not done), None)
 if next_step:

@@ -13,8 +13,10 @@ from core.annotations.viewport import Viewport
 from core.evaluation.overlay import label_overlay
 from core.inference import open_labels
 from ui.image_view import default_contrast, image_reader, render_view_png
+from ui.measurements import PickedObject
 
 VIEW_W, VIEW_H = 768, 576
+HIGHLIGHT = (255, 255, 0)  # the outline of the object picked in the measurements table
 
 
 def _labels_in_view(labels_path: str, viewport: Viewport, size: tuple[int, int]) -> list[np.ndarray]:
@@ -34,12 +36,29 @@ def _labels_in_view(labels_path: str, viewport: Viewport, size: tuple[int, int])
     return planes
 
 
-def prediction_viewer(image_path: str, labels_path: str, *, is_rgb: bool, colors: list[str], key: str) -> None:
+def _outline(mask: np.ndarray) -> np.ndarray:
+    """The border of ``mask`` (pixels of the mask next to one outside it), grown to 2 pixels wide."""
+    from scipy import ndimage as ndi
+
+    border = mask & ~ndi.binary_erosion(mask, border_value=0)
+    return ndi.binary_dilation(border)
+
+
+def prediction_viewer(image_path: str, labels_path: str, *, is_rgb: bool, colors: list[str], key: str,
+                      picked: PickedObject | None = None) -> None:
+    """The prediction over its image; ``picked`` (a row of the measurements table) is outlined, and the view
+    moves to it when it was picked just now and lies outside the view."""
     reader = image_reader(image_path)
     _, height, width = reader.shape
     state_key = f"result_view_{key}"
     if state_key not in st.session_state:
         st.session_state[state_key] = Viewport.fit((height, width), VIEW_W, VIEW_H, level_shapes=reader.level_shapes)
+    if picked is not None and st.session_state.get(f"{state_key}_picked") != picked:
+        view: Viewport = st.session_state[state_key]
+        y0, x0, y1, x1 = picked.bbox
+        if x0 < view.x0 or y0 < view.y0 or x1 > view.x0 + view.view_w or y1 > view.y0 + view.view_h:
+            st.session_state[state_key] = view.centered_on((x0 + x1) / 2, (y0 + y1) / 2)
+    st.session_state[f"{state_key}_picked"] = picked
     viewport: Viewport = st.session_state[state_key]
     cols = st.columns(7)
     moves = {
@@ -55,6 +74,18 @@ def prediction_viewer(image_path: str, labels_path: str, *, is_rgb: bool, colors
         if col.button("", icon=icons[name], key=f"{state_key}_{name}", help=name.replace("_", " ")):
             st.session_state[state_key] = move(viewport)
             st.rerun()
+    picture = view_picture(image_path, labels_path, viewport, is_rgb=is_rgb, colors=colors, picked=picked)
+    note = f"Object {picked.object_id} ({picked.label}) outlined in yellow · " if picked is not None else ""
+    x1, y1 = viewport.x0 + viewport.view_w, viewport.y0 + viewport.view_h
+    st.image(picture, caption=f"{note}Zoom {viewport.scale:.3g}× · x {viewport.x0:.0f}–{x1:.0f}, "
+                              f"y {viewport.y0:.0f}–{y1:.0f} of {width}×{height}")
+
+
+def view_picture(image_path: str, labels_path: str, viewport: Viewport, *, is_rgb: bool, colors: list[str],
+                 picked: PickedObject | None = None) -> np.ndarray:
+    """The ``(VIEW_H, VIEW_W, 3)`` picture of the view: the image, the labels over it, the picked object's
+    outline in :data:`HIGHLIGHT`."""
+    _, height, width = image_reader(image_path).shape
     contrast = tuple(default_contrast(image_path))
     base = np.asarray(PILImage.open(io.BytesIO(render_view_png(image_path, viewport, contrast, None, is_rgb))))
     vis_w = min(VIEW_W, math.ceil((width - viewport.x0) * viewport.scale - 0.5))
@@ -62,9 +93,16 @@ def prediction_viewer(image_path: str, labels_path: str, *, is_rgb: bool, colors
     picture = base.copy()
     if vis_w > 0 and vis_h > 0:
         part = picture[:vis_h, :vis_w]
-        for index, plane in enumerate(_labels_in_view(labels_path, viewport, (vis_w, vis_h))):
+        planes = _labels_in_view(labels_path, viewport, (vis_w, vis_h))
+        for index, plane in enumerate(planes):
             color = colors[index % len(colors)] if colors else None
             part = label_overlay(part, plane, colors=None if plane.max() > 1 else [color] if color else None)
+        if picked is not None:
+            with open_labels(labels_path) as labels:
+                names = list(labels.names)
+            if picked.label in names:
+                part = part.copy()
+                part[_outline(planes[names.index(picked.label)] == picked.object_id)] = HIGHLIGHT
         picture[:vis_h, :vis_w] = part
-    st.image(picture, caption=f"Zoom {viewport.scale:.3g}× · x {viewport.x0:.0f}–{viewport.x0 + viewport.view_w:.0f}, "
-                              f"y {viewport.y0:.0f}–{viewport.y0 + viewport.view_h:.0f} of {width}×{height}")
+    return picture
+

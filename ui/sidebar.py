@@ -14,6 +14,7 @@ from core.password import is_legacy, parse_stored, verify_password
 from core.throttle import FailureThrottle
 from ui.context import PageContext, project_picker
 from ui.feedback import user_errors
+from ui.notifications import notifications
 
 _SESSION_THROTTLE = "_lab_throttle"
 _SESSION_KEY = "session"  # the one key of a session's own throttle
@@ -118,23 +119,3 @@ def render(ctx: PageContext) -> None:
             st.caption("No project yet: create one on the Projects page.")
         password_notice(ctx)
         notifications(ctx)
-
-
-@st.fragment(run_every=5)
-def notifications(ctx: PageContext) -> None:
-    """The list of finished jobs, and a toast for each one that finished since the last look."""
-    notes = []
-    with user_errors(), session_scope(ctx.engine) as session:  # a fragment rerun is not inside app.py's
-        notes = repo.list_notifications(session, limit=8)
-    newest = max((n.id for n in notes), default=0)
-    seen = st.session_state.get("_seen_notification")
-    if seen is not None:
-        for note in reversed([n for n in notes if n.id > seen]):
-            st.toast(note.text, icon="✅" if note.level == "success" else "ℹ️" if note.level == "info" else "❌")
-    st.session_state["_seen_notification"] = newest
-    if notes:
-        with st.expander(f"Notifications ({len(notes)})", expanded=False):
-            for note in notes:
-                icon = {"success": "✅", "error": "❌"}.get(note.level, "ℹ️")
-                st.text(f"{icon} {note.text}")
-                st.caption(f"{note.created_at:%Y-%m-%d %H:%M} UTC")

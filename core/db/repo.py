@@ -778,3 +778,12 @@ def mark_notifications_read(session: Session, ids: Sequence[int]) -> None:
     if ids:
         session.exec(update(Notification).where(col(Notification.id).in_(list(ids))).values(read=True))  # type: ignore[call-overload]
         session.commit()
+
+
+def count_unread_notifications(session: Session) -> int:
+    return session.exec(select(func.count()).select_from(Notification).where(Notification.read == False)).one()  # noqa: E712
+
+
+def mark_all_notifications_read(session: Session) -> None:
+    session.exec(update(Notification).where(Notification.read == False).values(read=True))  # type: ignore[call-overload]  # noqa: E712
+    session.commit()
