@@ -15,7 +15,7 @@ from core.config import Settings
 from core.db import repo, session_scope
 from core.db.engine import make_engine
 from core.errors import SegStudioError
-from core.training.config import VIEW_COUNTS
+from core.training.config import TRAINING_TYPES, VIEW_COUNTS
 
 
 
@@ -609,7 +609,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train a model on a project's annotated images (runs to the end)")
     p.add_argument("project")
     p.add_argument("--name", required=True)
-    p.add_argument("--type", choices=("semantic", "instance"), required=True)
+    p.add_argument("--type", choices=tuple(TRAINING_TYPES), required=True)
     p.add_argument("--labels", nargs="+", required=True, metavar="LABEL")
     p.add_argument("--split", choices=("random",), default="random")
     p.add_argument("--train", nargs="+", metavar="IMAGE", help="manual split: training images (names or ids)")

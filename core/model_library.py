@@ -35,6 +35,7 @@ from core.imaging.atomic import atomic_output
 from core.predictions import DISPLAY_NAME, MODELS_DIR, model_catalog
 from core.reports.formatting import format_datetime
 from core.training.package import CARD, read_card
+from core.training.types import TRAINING_TYPES
 
 MISSING = "—"
 IMPORTED = "imported"
@@ -97,8 +98,10 @@ def list_models(settings: Settings, engine: Engine) -> list[ModelEntry]:
 
 
 def headline_score(training_type: str, f1: object, iou: object) -> str:
-    """F1@0.5 for instance models, IoU for semantic ones (the score the wizard and the report lead with)."""
-    for name, value in (("F1@0.5", f1), ("IoU", iou)) if training_type == "instance" else (("IoU", iou),):
+    """F1@0.5 for types that match objects (instance), IoU otherwise (the score the wizard and the report lead
+    with)."""
+    objects = training_type in TRAINING_TYPES and TRAINING_TYPES[training_type].object_metrics
+    for name, value in (("F1@0.5", f1), ("IoU", iou)) if objects else (("IoU", iou),):
         number = isinstance(value, (int, float)) and not isinstance(value, bool)
         if number and value == value and abs(value) < 2:
             return f"{name} {value:.3f}"

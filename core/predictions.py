@@ -20,6 +20,7 @@ from core.db.models import QUEUED, SUCCEEDED, Prediction
 from core.errors import InvalidInputError, ModelPackageError, NotFoundError
 from core.training.config import check_views
 from core.training.package import CARD, WEIGHTS, read_card
+from core.training.types import training_type
 
 MODELS_DIR = "models"
 #: the card field holding an imported model's name as renamed on the Models page (the folder keeps its name)
@@ -160,7 +161,7 @@ def accept_as_annotations(settings: Settings, engine: Engine, prediction_id: int
         if missing:
             raise InvalidInputError(f"Choose a project label for the model's label(s) {missing}.")
         planes = np.stack([labels.read_plane(i) for i in range(len(names))])
-        instance = labels.training_type == "instance"
+        instance = training_type(labels.training_type).object_ids
     shapes: list[ShapeData] = prediction_to_shapes(planes, [label_map[n] for n in names], instance=instance)
     with session_scope(engine) as session:
         repo.add_shapes(session, item["image_id"], [s.to_record() for s in shapes])

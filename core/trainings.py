@@ -20,7 +20,7 @@ from core.db import repo, session_scope
 from core.db.models import ANNOTATED, BACKGROUND, CANCELLED, FAILED, QUEUED, RUNNING, Image, Training
 from core.errors import InvalidInputError, JobError, TrainingRuleError
 from core.jobs import queue
-from core.training.config import TRAINING_TYPES, LabelSpec, TrainConfig
+from core.training.config import LabelSpec, TrainConfig
 from core.training.encoders import DEFAULT_ENCODER, ENCODERS
 from core.training.split import (
     SPLIT_MODES,
@@ -29,6 +29,7 @@ from core.training.split import (
     make_split,
     validation_size_warning,
 )
+from core.training.types import TRAINING_TYPES
 
 IMAGE_TYPES = {"2d": "2D (grayscale or RGB)", "multichannel": "Multichannel (more than 3 channels)"}
 UNAVAILABLE_TYPES = {"object_detection": "Object detection", "classification": "Image classification"}
@@ -91,6 +92,14 @@ def split_images(engine: Engine, project_id: int, image_ids: Sequence[int]) -> l
     return out
 
 
+
+def types_for(image_type: str | None = None) -> str:
+    """The training types (all, or those that accept ``image_type``) in words: "semantic segmentation or
+    instance segmentation"."""
+    names = [kind.short_title for kind in TRAINING_TYPES.values()
+             if image_type is None or image_type in kind.image_types]
+    return " or ".join(names)
+
 def step_problems(settings: Settings, engine: Engine, choices: WizardChoices, step: str) -> list[str]:
     """The rules of one wizard step (project, type, labels, split, images, duration, review)."""
     problems: list[str] = []
@@ -109,7 +118,7 @@ def step_problems(settings: Settings, engine: Engine, choices: WizardChoices, st
         return problems
     if step == "type":
         if choices.training_type not in TRAINING_TYPES:
-            problems.append(f"Choose semantic or instance segmentation (got {choices.training_type!r}).")
+            problems.append(f"Choose {types_for()} (got {choices.training_type!r}).")
         return problems
     if step == "labels":
         if not choices.label_ids:
@@ -125,9 +134,12 @@ def step_problems(settings: Settings, engine: Engine, choices: WizardChoices, st
     if step == "images":
         if choices.image_type not in IMAGE_TYPES:
             problems.append("Choose 2D or multichannel images.")
-        if choices.image_type == "multichannel" and choices.training_type != "instance":
-            problems.append("Multichannel images can be used with instance segmentation only; "
-                            "go back to the training type and choose instance segmentation.")
+        kind = TRAINING_TYPES.get(choices.training_type)
+        known = choices.image_type in IMAGE_TYPES and kind is not None
+        if known and choices.image_type not in kind.image_types:
+            able = types_for(choices.image_type)
+            problems.append(f"{choices.image_type.capitalize()} images can be used with {able} only; "
+                            f"go back to the training type and choose {able}.")
         chosen = [images[i] for i in choices.selected_ids if i in images]
         wrong_type = [im.name for im in chosen if channels_of_type(im) != choices.image_type]
         if wrong_type:

@@ -16,8 +16,10 @@ from core.trainings import (
     queue_training,
     step_notes,
     step_problems,
+    types_for,
 )
 from core.training.encoders import ENCODERS
+from core.training.types import TRAINING_TYPES, training_type
 from ui import wizard_state
 from ui.context import current_project, page_context, set_current_project
 from ui.feedback import flash, user_errors
@@ -95,16 +97,15 @@ elif key == "project":
                     "on the Annotate page to train on them.")
             st.page_link("pages/annotate.py", label="Review proposals", icon=":material/auto_awesome:")
 elif key == "type":
-    options = ["semantic", "instance", *UNAVAILABLE_TYPES]
+    options = [*TRAINING_TYPES, *UNAVAILABLE_TYPES]
     describe = {
-        "semantic": "Semantic segmentation — which pixels belong to each label (labels may overlap)",
-        "instance": "Instance segmentation — each object separately, touching objects split (counting, measuring)",
+        **{name: kind.title for name, kind in TRAINING_TYPES.items()},
         **{k: f"{v} — not available yet" for k, v in UNAVAILABLE_TYPES.items()},
     }
     picked = st.radio("Training type", options, index=options.index(choices.training_type),
                       format_func=lambda o: describe[o], key="wiz_type")
     if picked in UNAVAILABLE_TYPES:
-        st.warning(f"{UNAVAILABLE_TYPES[picked]} is not available yet; choose semantic or instance segmentation.")
+        st.warning(f"{UNAVAILABLE_TYPES[picked]} is not available yet; choose {types_for()}.")
     else:
         choices.training_type = picked
 elif key == "labels":
@@ -124,12 +125,14 @@ elif key == "split":
         help="Use this when you annotated mostly inside ROIs. An image without ROIs is used whole.")
     st.caption("All objects of a label must be annotated: objects present but not annotated mislead the training.")
 elif key == "images":
-    if choices.training_type == "instance":
-        choices.image_type = st.radio("Image type", list(IMAGE_TYPES), index=list(IMAGE_TYPES).index(choices.image_type),
+    allowed = [t for t in IMAGE_TYPES if t in training_type(choices.training_type).image_types]
+    if len(allowed) > 1:
+        index = allowed.index(choices.image_type) if choices.image_type in allowed else 0
+        choices.image_type = st.radio("Image type", allowed, index=index,
                                       format_func=lambda t: IMAGE_TYPES[t], horizontal=True, key="wiz_imtype")
     else:
-        choices.image_type = "2d"
-        st.caption("Image type: 2D (multichannel images need instance segmentation).")
+        choices.image_type = allowed[0]
+        st.caption(f"Image type: 2D (multichannel images need {types_for('multichannel')}).")
     of_type = [im for im in images if channels_of_type(im) == choices.image_type]
     annotated = [im for im in of_type if im.status == ANNOTATED]
     background = [im for im in of_type if im.status == BACKGROUND]

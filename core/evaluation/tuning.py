@@ -76,10 +76,7 @@ def tune_postprocessing(
         agreement). Ties go to the grid point met first (grids in the order given).
     """
     grid_full, checked = _check_tuning_inputs(items, mode, grid)
-    if mode == "instance":
-        scores = _instance_scores(checked, grid_full)
-    else:
-        scores = _semantic_scores(checked, grid_full)
+    scores = _SCORES[mode](checked, grid_full)
     best_key = next(iter(scores))  # the grid is never empty (checked)
     best_score = scores[best_key]
     for key, score in scores.items():  # insertion order = grid order
@@ -164,13 +161,24 @@ def _check_item(item: Item, mode: str, index: int) -> Item:
         raise InvalidInputError(
             f"items[{index}] maps lack {missing} for {mode} mode; it has {sorted(maps)}."
         )
-    if mode == "instance":
-        gt_arr = _checks.as_labels(gt, f"items[{index}] gt")
-        out = {"interior": _checks.as_prob(maps["interior"], f"items[{index}] interior", gt_arr.shape)}
-        for key in ("boundary", "distance"):
-            if maps.get(key) is not None:
-                out[key] = _checks.as_prob(maps[key], f"items[{index}] {key}", gt_arr.shape)
-    else:
-        gt_arr = _checks.as_mask(gt, f"items[{index}] gt", ndim=2)
-        out = {"prob": _checks.as_prob(maps["prob"], f"items[{index}] prob", gt_arr.shape)}
+    out, gt_arr = _CHECK_MAPS[mode](maps, gt, f"items[{index}]")
     return out, gt_arr, _checks.valid_mask(valid, gt_arr.shape)
+
+
+def _instance_maps(maps: dict, gt: object, where: str) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    gt_arr = _checks.as_labels(gt, f"{where} gt")
+    out = {"interior": _checks.as_prob(maps["interior"], f"{where} interior", gt_arr.shape)}
+    for key in ("boundary", "distance"):
+        if maps.get(key) is not None:
+            out[key] = _checks.as_prob(maps[key], f"{where} {key}", gt_arr.shape)
+    return out, gt_arr
+
+
+def _semantic_maps(maps: dict, gt: object, where: str) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    gt_arr = _checks.as_mask(gt, f"{where} gt", ndim=2)
+    return {"prob": _checks.as_prob(maps["prob"], f"{where} prob", gt_arr.shape)}, gt_arr
+
+
+#: Per mode: the search's scores over the grid, and the check of one item's maps and ground truth.
+_SCORES = {"instance": _instance_scores, "semantic": _semantic_scores}
+_CHECK_MAPS = {"instance": _instance_maps, "semantic": _semantic_maps}

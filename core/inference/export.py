@@ -33,6 +33,7 @@ from core.inference.labels_io import LabelImage, open_labels
 from core.inference.measure import measure_streamed
 from core.inference.polygons import mask_geometry
 from core.inference.progress import StopCheck, check_stop
+from core.training.types import training_type
 
 TILE = 256
 GEOJSON_BLOCK = 1024
@@ -118,9 +119,10 @@ def write_label_tiffs(labels_path: Path, out_dir: Path, stem: str) -> list[Path]
     """One single-plane tiled TIFF per label: instance ids, or 0/255 masks for semantic predictions."""
     out = []
     with open_labels(Path(labels_path)) as labels:
-        semantic = labels.training_type == "semantic"
+        kind = training_type(labels.training_type)
+        semantic = not kind.object_ids
         for plane, name in enumerate(labels.names):
-            suffix = "mask" if semantic else "labels"
+            suffix = kind.label_file_suffix
             path = Path(out_dir) / f"{_safe(stem)}_{_safe(name)}_{suffix}.tif"
             dtype = np.uint8 if semantic else labels.dtype
             with (

@@ -27,13 +27,12 @@ from core.training.device import pick_device
 from core.training.models import logits_to_maps
 from core.training.normalization import apply_normalization, card_normalization, region_normalization
 from core.training.scale import card_scale, resize_batch, scaled_size
+from core.training.types import TRAINING_TYPES, TrainingType
 from core.training.views import averaged_maps, card_views, check_views
 from core.training.package import load_model
 from core.training.sources import ReadFn
 
 _CARD_KEYS = ("training_type", "labels", "in_channels", "normalization")
-#: Maps the post-processing needs, per training type (the instance "background" map is not kept).
-MAPS_USED = {"semantic": ("prob",), "instance": ("interior", "boundary")}
 
 
 @dataclass
@@ -88,6 +87,11 @@ class Predictor:
         return str(self.card["training_type"])
 
     @property
+    def kind(self) -> TrainingType:
+        """The training type's registry entry."""
+        return TRAINING_TYPES[self.training_type]
+
+    @property
     def in_channels(self) -> int:
         return int(self.card["in_channels"])
 
@@ -101,12 +105,12 @@ class Predictor:
 
     @property
     def distance(self) -> bool:
-        return self.training_type == "instance" and bool(self.card.get("distance_head", False))
+        return self.kind.distance(bool(self.card.get("distance_head", False)))
 
     @property
     def map_names(self) -> tuple[str, ...]:
         """Names of the maps :meth:`forward` returns."""
-        return MAPS_USED[self.training_type] + (("distance",) if self.distance else ())
+        return self.kind.maps_used + (("distance",) if self.distance else ())
 
     @property
     def halo(self) -> int:
@@ -236,10 +240,10 @@ def _check_card(card: dict) -> None:
     missing = [key for key in _CARD_KEYS if key not in card]
     if missing:
         raise ModelPackageError(f"the model card lacks {missing}; the package is damaged, export it again")
-    if card["training_type"] not in MAPS_USED:
+    if card["training_type"] not in TRAINING_TYPES:
         raise ModelPackageError(
             f"the model card's training_type {card['training_type']!r} is not known; "
-            f"expected one of {list(MAPS_USED)}"
+            f"expected one of {list(TRAINING_TYPES)}"
         )
     labels = card["labels"]
     if (

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from core.evaluation.postprocess import instances_from_maps, label_components
+from core.training.types import TRAINING_TYPES
 from core.inference.grid import Grid
 from core.inference.labelstore import ChunkStore, UnionFind
 
@@ -26,19 +26,9 @@ MATCH_IOU = 0.5
 
 
 def segment(maps: dict[str, np.ndarray], index: int, training_type: str, values: dict) -> np.ndarray:
-    """int32 ``(h, w)`` labels of label ``index`` from maps ``{name: (L, h, w)}``; no size filter yet."""
-    if training_type == "semantic":
-        return label_components(maps["prob"][index] > values["threshold"], min_size=0)
-    distance = maps["distance"][index] if "distance" in maps else None
-    return instances_from_maps(
-        maps["interior"][index],
-        maps["boundary"][index],
-        threshold=values["threshold"],
-        seed_threshold=values["seed_threshold"],
-        min_size=0,
-        distance=distance,
-        seed_height=values["seed_height"],
-    )
+    """int32 ``(h, w)`` labels of label ``index`` from maps ``{name: (L, h, w)}``; no size filter yet (the
+    training type's :meth:`~core.training.types.base.TrainingType.objects_plane`)."""
+    return TRAINING_TYPES[training_type].objects_plane(maps, index, values)
 
 
 class Stitcher:

@@ -147,7 +147,7 @@ def predict_image(
             for i in range(predictor.n_labels)
         ]
         try:
-            stitchers = [Stitcher(grid, s, semantic=predictor.training_type == "semantic") for s in stores]
+            stitchers = [Stitcher(grid, s, semantic=not predictor.kind.object_ids) for s in stores]
             n_tiles = _run_blocks(src, predictor, record, grid, stitchers, on_progress, should_stop)
             finals = [
                 st.objects.final_ids(v["min_size"])

@@ -17,8 +17,8 @@ import numpy as np
 from core.errors import InvalidInputError, NotFoundError
 from core.reports.data import ReportData, ValidationExample
 from core.reports.images import EMBED_MAX_SIDE, downscale_example
+from core.training import types as training_types
 
-TRAINING_TYPES = ("semantic", "instance")
 STATUSES = ("queued", "running", "succeeded", "failed", "cancelled")
 _COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
 
@@ -71,10 +71,10 @@ def _check_training(training: dict) -> None:
 
 
 def _check_full(data: ReportData) -> None:
-    if data.training_type not in TRAINING_TYPES:
+    if data.training_type not in training_types.TRAINING_TYPES:
         raise InvalidInputError(
             f"config['training_type'] is {data.config.get('training_type')!r}; "
-            f"use one of {list(TRAINING_TYPES)}."
+            f"use one of {list(training_types.TRAINING_TYPES)}."
         )
     if not data.label_names:
         raise InvalidInputError(
@@ -137,7 +137,7 @@ def _check_example(example: object, k: int, data: ReportData) -> ValidationExamp
         )
     gt, pred = np.asarray(example.gt), np.asarray(example.pred)
     n_labels = len(data.label_names)
-    instance = data.training_type == "instance"
+    instance = training_types.TRAINING_TYPES[data.training_type].object_ids
     for name, arr in (("gt", gt), ("pred", pred)):
         if arr.shape[-2:] != image.shape[:2] or arr.ndim not in (2, 3):
             raise InvalidInputError(

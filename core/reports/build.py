@@ -33,6 +33,7 @@ from core.reports.figures import curves_png
 from core.reports.fonts import missing_characters
 from core.reports.readme import readme_text
 from core.reports.visuals import TILE_SIDE, png_bytes, render_panel
+from core.training import types as training_types
 
 VIS_DIR = "validation_visualizations"
 MODEL_DIR = "model"
@@ -89,7 +90,8 @@ def _write_zip(data: ReportData, path: Path, tile_side: int) -> None:
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=6) as zf:
         pdf_panels = []
         labels, colors = data.label_names, data.label_colors
-        instance = data.training_type == "instance"
+        kind = training_types.TRAINING_TYPES.get(data.training_type)  # checked for full reports
+        instance = kind is not None and kind.object_ids
         for example, arcname in zip(data.examples, visualizations.values(), strict=True):
             panel = render_panel(
                 example, instance=instance, label_names=labels, label_colors=colors, tile_side=tile_side

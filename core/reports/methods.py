@@ -12,6 +12,7 @@ from collections import Counter
 
 from core.reports.data import ReportData
 from core.reports.formatting import TIMES, annotated_by_text, format_duration, format_value
+from core.training import types as training_types
 from core.values import is_number, is_whole
 
 DEFAULT_LOSS = (
@@ -53,11 +54,8 @@ def methods_paragraph(data: ReportData) -> str:
 
 def _task(data: ReportData) -> str:
     names = data.label_names
-    kind = {
-        "semantic": "semantic segmentation (one probability map per label; labels may overlap)",
-        "instance": "instance segmentation (per label, background / interior / boundary maps from which "
-        "touching objects were separated by a seeded watershed)",
-    }.get(data.training_type, "segmentation")
+    entry = training_types.TRAINING_TYPES.get(data.training_type)
+    kind = entry.task if entry is not None else "segmentation"
     labels = f" of {_join(names)}" if names else ""
     return f"A deep-learning model was trained for {kind}{labels} with segstudio."
 
@@ -193,7 +191,8 @@ def _training(data: ReportData) -> str:
         if isinstance(cfg.get("weight_decay"), (int, float)):
             sentence += f"; weight decay {format_value(float(cfg['weight_decay']))}"
         sentence += ")"
-    sentence += "." + _contact(cfg) + _rays(cfg)
+    entry = training_types.TRAINING_TYPES.get(data.training_type)
+    sentence += "." + (entry.methods_sentences(cfg) if entry is not None else "")
     augment = cfg.get("augment")
     if isinstance(augment, dict):
         used = [text for key, text in _AUGMENTATIONS.items() if augment.get(key)]
@@ -217,30 +216,6 @@ def _training(data: ReportData) -> str:
         best = training["best_epoch"]
         sentence += f" The weights of the epoch with the best validation score (epoch {best}) were kept."
     return sentence
-
-
-def _contact(cfg: dict) -> str:
-    """The contact-weighting sentence of an instance training (nothing when it was off or not recorded)."""
-    weight, reach = cfg.get("contact_weight"), cfg.get("contact_reach")
-    if cfg.get("training_type") != "instance" or not is_number(weight) or weight <= 0:
-        return ""
-    near = f"within {reach} pixels of" if is_whole(reach) else "near"
-    terms = "focal and distance terms" if cfg.get("use_distance_head") else "focal term"
-    return (
-        f" Pixels {near} two different objects counted {1 + float(weight):g} times in the {terms},"
-        " so that the network learns to keep touching objects apart."
-    )
-
-
-def _rays(cfg: dict) -> str:
-    """The edge-ray sentence of an instance training (nothing when it was off or not recorded)."""
-    if cfg.get("training_type") != "instance" or cfg.get("edge_rays") is not True:
-        return ""
-    return (
-        " As a second task during training, the network predicted each object pixel's distance to the"
-        " object's edge in 16 directions (the star-convex distances of StarDist, Schmidt et al. 2018), which"
-        " teaches it where each object ends and its neighbour begins; post-processing does not use them."
-    )
 
 
 def _weight_average(average: dict, best_epoch: object) -> str:
@@ -274,6 +249,7 @@ def _postprocess(cfg: dict, training_type: str) -> str:
     if not values:
         return views
     items = values if isinstance(values, list) else [values]
+    entry = training_types.TRAINING_TYPES.get(training_type)
     texts = []
     for item in items:
         if not isinstance(item, dict):
@@ -281,11 +257,8 @@ def _postprocess(cfg: dict, training_type: str) -> str:
         parts = []
         if "threshold" in item:
             parts.append(f"probability threshold {format_value(item['threshold'])}")
-        if "seed_threshold" in item and training_type == "instance":
-            parts.append(f"watershed seed threshold {format_value(item['seed_threshold'])}")
-            if isinstance(item.get("seed_height"), (int, float)) and item["seed_height"] > 0:
-                parts.append(f"seeds only at maxima rising at least {format_value(item['seed_height'])} "
-                             "above their surroundings (h-maxima)")
+        if entry is not None:
+            parts.extend(entry.postprocess_phrases(item, format_value))
         if "min_size" in item:
             parts.append(f"minimum object size {format_value(item['min_size'])} pixels")
         if parts:
@@ -304,14 +277,8 @@ def _metrics(training_type: str) -> str:
         "IoU = TP / (TP + FP + FN), Dice = 2TP / (2TP + FP + FN), precision = TP / (TP + FP), "
         "recall = TP / (TP + FN)."
     )
-    if training_type != "instance":
-        return pixel
-    return pixel + (
-        " Objects were matched one-to-one by an optimal assignment on their intersection over union (IoU); "
-        "precision, recall and F1 count matches at IoU ≥ 0.5, and the average precision "
-        "TP / (TP + FP + FN) is reported at IoU thresholds 0.5 to 0.95 in steps of 0.05 (as in the 2018 Data "
-        "Science Bowl) together with its mean."
-    )
+    entry = training_types.TRAINING_TYPES.get(training_type)
+    return pixel + (entry.metrics_sentence if entry is not None else "")
 
 
 def _software(versions: dict) -> str:

@@ -14,6 +14,7 @@ from core.reports.document import ReportPDF
 from core.reports.fonts import SANS
 from core.reports.formatting import format_value
 from core.reports.sections_overview import overall_rows
+from core.training import types as training_types
 
 #: Validation visualisations shown in the PDF (all of them are in validation_visualizations/).
 MAX_PDF_EXAMPLES = 6
@@ -116,11 +117,13 @@ def metrics_section(pdf: ReportPDF, data: ReportData) -> None:
         )
         _metric_table(pdf, per_label, ["label"], instance, first_width=0.19, size=7.5)
     if per_image:
-        keys = PER_IMAGE_INSTANCE if data.training_type == "instance" else PER_IMAGE_PIXEL
+        # the type is checked for full reports, which have per-image rows
+        kind = training_types.TRAINING_TYPES.get(data.training_type)
+        keys = kind.per_image_columns if kind is not None else PER_IMAGE_PIXEL
         columns = _present(per_image, list(keys))
         pdf.heading("Per image", level=2)
         pdf.paragraph("All columns of every image are in metrics_per_image.csv.", size=8, muted=True)
-        names = {"pixel_iou": "pixel\nIoU"} if data.training_type == "instance" else {}
+        names = kind.per_image_names if kind is not None else {}
         _metric_table(pdf, per_image, ["image", "label"], columns, first_width=0.42, size=7.5, names=names)
 
 

@@ -13,9 +13,10 @@ import torch
 
 from core.evaluation.instance import InstanceCounts, instance_scores, match_instances
 from core.evaluation.pixel import pixel_counts, pixel_scores
-from core.evaluation.postprocess import POSTPROCESS_DEFAULTS, instances_from_maps, semantic_from_prob
+from core.evaluation.postprocess import POSTPROCESS_DEFAULTS
 from core.evaluation.report import image_rows, label_rows
 from core.training.predict import predict_maps
+from core.training.types import training_type
 
 
 @dataclass
@@ -62,17 +63,12 @@ class Assessment:
 
 def postprocess(maps: dict[str, np.ndarray], card: dict) -> np.ndarray:
     """Labels (L, H, W) int32 (instance) or bool masks (semantic) with the card's post-processing values."""
+    kind = training_type(card["training_type"])
     params = card.get("postprocess") or [{} for _ in card["labels"]]
     planes = []
     for i in range(len(card["labels"])):
         p = {**POSTPROCESS_DEFAULTS, **{k: v for k, v in params[i].items() if v is not None}}
-        if card["training_type"] == "instance":
-            planes.append(instances_from_maps(
-                maps["interior"][i], maps["boundary"][i], threshold=p["threshold"],
-                seed_threshold=p["seed_threshold"], min_size=int(p["min_size"]),
-                distance=maps["distance"][i] if "distance" in maps else None, seed_height=p["seed_height"]))
-        else:
-            planes.append(semantic_from_prob(maps["prob"][i], threshold=p["threshold"], min_size=int(p["min_size"])))
+        planes.append(kind.result_plane(maps, i, {**p, "min_size": int(p["min_size"])}))
     return np.stack(planes)
 
 
@@ -85,16 +81,17 @@ def assess(
     keep_predictions: bool = True,
 ) -> Assessment:
     labels = [lab["name"] for lab in card["labels"]]
+    kind = training_type(card["training_type"])
     result = Assessment(labels=labels, training_type=card["training_type"])
     for index, sample in enumerate(samples):
         maps = predict_maps(model, card, sample.pixels)
         pred = postprocess(maps, card)
-        if card["training_type"] == "instance":
+        if kind.object_metrics:
             result.instance[sample.name] = [match_instances(pred[i], sample.truth[i], sample.valid)
                                             for i in range(len(labels))]
-            result.pixel[sample.name] = pixel_counts(pred > 0, sample.truth > 0, sample.valid)
-        else:
-            result.pixel[sample.name] = pixel_counts(pred.astype(bool), sample.truth.astype(bool), sample.valid)
+        result.pixel[sample.name] = pixel_counts(
+            kind.plane_foreground(pred), kind.truth_foreground(sample.truth), sample.valid
+        )
         if keep_predictions:
             result.predictions[sample.name] = pred
         if on_image:

@@ -11,6 +11,7 @@ from core.training.losses import loss_description
 from core.training.models import ENCODERS, out_channels, output_layout
 from core.training.package import package_versions
 from core.training.sources import TrainingImage
+from core.training.types import training_type
 
 
 def base_card(
@@ -26,7 +27,8 @@ def base_card(
     configuration, split (image keys), data hashes and package versions."""
     labels = [{"id": lab.id, "name": lab.name, "color": lab.color} for lab in config.labels]
     spec = ENCODERS[config.encoder]
-    distance = config.training_type == "instance" and config.use_distance_head
+    kind = training_type(config.training_type)
+    distance = kind.distance(config.use_distance_head)
     return {
         "encoder": config.encoder,
         "smp_encoder": spec["smp_encoder"],
@@ -39,7 +41,7 @@ def base_card(
         "out_channels": out_channels(config.training_type, config.n_labels, distance=config.use_distance_head),
         "training_type": config.training_type,
         "labels": labels,
-        "distance_head": bool(distance),
+        **kind.card_fields(config),
         "output_layout": output_layout(config.training_type, labels, distance=config.use_distance_head),
         "normalization": norm,
         "scale": scale,

@@ -11,9 +11,12 @@ from typing import Any
 
 from core.errors import InvalidInputError
 from core.training.encoders import DEFAULT_ENCODER
+from core.training.types import TRAINING_TYPES as _REGISTRY
+from core.training.types import training_type
 from core.values import is_number
 
-TRAINING_TYPES = ("semantic", "instance")
+#: The names of the training types (the keys of :data:`core.training.types.TRAINING_TYPES`).
+TRAINING_TYPES = tuple(_REGISTRY)
 MIN_SCALE = 0.25  # the smallest working scale (see core.training.scale)
 #: Test-time view counts (see core.training.views): 1 = the image as it is; 2 adds its mirror image; 4 every
 #: mirroring; 8 every mirroring and rotation.
@@ -134,10 +137,7 @@ def check_views(value: object) -> int:
 
 
 def _validate(cfg: TrainConfig) -> None:
-    if cfg.training_type not in TRAINING_TYPES:
-        raise InvalidInputError(
-            f"training type {cfg.training_type!r} is not known; choose one of {list(TRAINING_TYPES)}"
-        )
+    training_type(cfg.training_type)  # an unknown name lists the known ones
     if not cfg.labels:
         raise InvalidInputError("no label chosen; select at least one label to train on")
     ids = [lab.id for lab in cfg.labels]

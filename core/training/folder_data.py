@@ -13,6 +13,7 @@ from core.errors import SegStudioError
 from core.imaging import import_image, open_image
 from core.projects import IMPORTABLE_SUFFIXES
 from core.training.assessment import Sample
+from core.training.types import training_type
 
 
 def _stem(path: Path) -> str:
@@ -58,7 +59,6 @@ def folder_samples(images_dir: Path, masks_dir: Path, card: dict, *, label: str 
                 continue
             truth = np.zeros((len(names), *mask.shape), dtype=np.int32)
             truth[target] = mask.astype(np.int32)
-            if card["training_type"] == "semantic":
-                truth = truth > 0
+            truth = training_type(card["training_type"]).ground_truth({"instances": truth})
             samples.append(Sample(path.name, pixels, truth))
     return samples, problems

@@ -24,6 +24,7 @@ from core.training.loop import CANCELLED, Progress, train
 from core.training.package import load_model
 from core.training.project_data import load_split
 from core.training.sources import TrainingImage
+from core.training.types import training_type
 
 
 def _progress_writer(ctx: JobContext):  # type: ignore[no-untyped-def]
@@ -68,7 +69,7 @@ def validation_samples(images: list[TrainingImage], config: TrainConfig) -> list
     samples = []
     for im in images:
         truth = im.targets(0, 0, im.height, im.width)
-        labels = truth["instances"] if config.training_type == "instance" else truth["masks"]
+        labels = training_type(config.training_type).ground_truth(truth)
         samples.append(Sample(im.key, np.asarray(im.read(0, 0, im.height, im.width)), np.asarray(labels),
                               np.asarray(truth["valid"], dtype=bool)))
     return samples

@@ -40,8 +40,8 @@ from core.training.sampling import Batch, PatchSampler
 from core.training.scale import choose_scale
 from core.training.sources import TrainingImage
 from core.training.step import make_optimizer, train_step
+from core.training.types import training_type
 from core.training.validation import (
-    SEED_HEIGHT_OFFSETS,
     load_val_images,
     refine_seed_height,
     score_of,
@@ -253,7 +253,7 @@ class _Run:
         finer seed heights (about an epoch's search each)."""
         averaged = self.config.average_from is not None
         search_s = max(val_s - predict_s, 0.0)
-        refine = len(SEED_HEIGHT_OFFSETS) if self.config.training_type == "instance" else 0
+        refine = training_type(self.config.training_type).refine_searches
         return (self.config.views + averaged) * predict_s + (3.0 * (2 + averaged) + refine) * search_s
 
     def _end_epoch(
@@ -310,8 +310,9 @@ class _Run:
             many_params, many_metrics = self._tune(many)
             if _scores_better(many_metrics, metrics, key):
                 views, maps, params, metrics = cfg.views, many, many_params, many_metrics
-        if cfg.tune_postprocessing and cfg.training_type == "instance":
-            self._report("tuning", "refining the watershed seed height")
+        refine_message = training_type(cfg.training_type).refine_message
+        if cfg.tune_postprocessing and refine_message:
+            self._report("tuning", refine_message)
             params, refined = refine_seed_height(maps, self.val_set, cfg, params)
             metrics = refined or metrics
         self._report("packaging", "writing the model package")
@@ -462,9 +463,9 @@ class _Run:
                            st.best_epoch, st.step, self._used(), st.lr, self.batch_size, self.choice.describe())
 
 
-def _final_key(training_type: str) -> str:
-    """The metric the package is scored by: mean instance F1, or mean foreground IoU."""
-    return "mean_f1" if training_type == "instance" else "mean_iou"
+def _final_key(name: str) -> str:
+    """The metric the package is scored by (the type's score key: mean instance F1, mean foreground IoU)."""
+    return training_type(name).score_key
 
 
 def _scores_better(new: dict, old: dict, key: str) -> bool:

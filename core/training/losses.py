@@ -17,22 +17,20 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from core.training import types
+
 FOCAL_GAMMA = 2.0
 FOCAL_WEIGHT = 5.0  # focal values are small (easy pixels are down-weighted); this balances them with Dice
 DISTANCE_WEIGHT = 1.0
 LOVASZ_WEIGHT = 1.0  # semantic trainings: the Lovasz hinge, a direct surrogate of the IoU they are scored by
 RAY_WEIGHT = 0.2  # edge rays: their error is in pixels; StarDist weighs its distance term the same
 _EPS = 1.0
+_TINY = 1e-6  # probabilities are clamped this far from 0 and 1 before their logarithm
 
 
 def loss_description(training_type: str, *, distance: bool, rays: bool = False) -> str:
     """The loss in words, as the model card records it and the report's methods write it."""
-    if training_type == "semantic":
-        return "Dice + focal + Lovász hinge (ignoring unannotated pixels)"
-    extra = ", and binary cross-entropy on the distance map" if distance else ""
-    if rays:
-        extra += ", plus the mean absolute error of the distances to the object's edge along 16 directions"
-    return f"Dice + focal over background, interior and boundary{extra} (ignoring unannotated pixels)"
+    return types.training_type(training_type).loss_description(distance=distance, rays=rays)
 
 
 def semantic_loss(logits: torch.Tensor, mask: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
@@ -65,10 +63,19 @@ def loss_from_maps(
 
     ``maps`` as :func:`core.training.models.logits_to_maps` gives them, each ``(B, L, H, W)``.
     """
-    tiny = 1e-6
-    if training_type == "semantic":
-        prob = maps["prob"].float().clamp(tiny, 1 - tiny)
-        return _semantic(torch.logit(prob), targets["mask"], targets["valid"])
+    return types.training_type(training_type).loss_from_maps(maps, targets)
+
+
+def semantic_loss_from_maps(maps: dict[str, torch.Tensor], targets: dict[str, torch.Tensor]) -> torch.Tensor:
+    """:func:`semantic_loss` from the probability maps ``{"prob"}``."""
+    prob = maps["prob"].float().clamp(_TINY, 1 - _TINY)
+    return _semantic(torch.logit(prob), targets["mask"], targets["valid"])
+
+
+def instance_loss_from_maps(maps: dict[str, torch.Tensor], targets: dict[str, torch.Tensor]) -> torch.Tensor:
+    """:func:`instance_loss` from the probability maps ``{"background", "interior", "boundary"}`` (and
+    ``"distance"``)."""
+    tiny = _TINY
     stack = torch.stack([maps["background"], maps["interior"], maps["boundary"]], dim=2).float()
     logp = stack.clamp_min(tiny).log()
     dist = targets.get("dist")
@@ -169,6 +176,4 @@ def soft_dice_loss(prob: torch.Tensor, target: torch.Tensor, weight: torch.Tenso
 
 def compute_loss(logits: torch.Tensor, targets: dict[str, torch.Tensor], training_type: str) -> torch.Tensor:
     """The training loss for a batch of targets from :mod:`core.training.sampling`."""
-    if training_type == "semantic":
-        return semantic_loss(logits, targets["mask"], targets["valid"])
-    return instance_loss(logits, targets["cls"], targets["valid"], targets.get("dist"), targets.get("weight"))
+    return types.training_type(training_type).loss(logits, targets)

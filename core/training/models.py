@@ -23,11 +23,11 @@ import segmentation_models_pytorch as smp
 import torch
 
 from core.errors import InvalidInputError
-from core.evaluation.targets import RAY_STEPS
 from core.training.encoders import DEFAULT_ENCODER, ENCODERS  # noqa: F401  (re-exported)
+from core.training.types import training_type as _type
+from core.training.types.instance import INSTANCE, RAY_COUNT  # noqa: F401  (RAY_COUNT re-exported)
 
 MAX_CHANNELS = 10
-RAY_COUNT = len(RAY_STEPS)  # edge-ray channels per label of an instance network in training
 
 
 def encoder_spec(name: str) -> dict:
@@ -40,21 +40,18 @@ def encoder_spec(name: str) -> dict:
 
 def out_channels(training_type: str, n_labels: int, *, distance: bool) -> int:
     """Number of output channels for a training type and label count (see the module docstring)."""
-    if training_type == "semantic":
-        return n_labels
-    return 3 * n_labels + (n_labels if distance else 0)
+    return _type(training_type).out_channels(n_labels, distance=distance)
 
 
 def training_channels(training_type: str, n_labels: int, *, distance: bool, rays: bool) -> int:
     """Output channels of the network while it trains: :func:`out_channels`, plus :data:`RAY_COUNT` per
     label for the edge rays of an instance training (``rays``)."""
-    extra = RAY_COUNT * n_labels if rays and training_type == "instance" else 0
-    return out_channels(training_type, n_labels, distance=distance) + extra
+    return _type(training_type).training_channels(n_labels, distance=distance, rays=rays)
 
 
 def ray_logits(logits: torch.Tensor, n_labels: int, *, distance: bool) -> torch.Tensor:
     """The edge-ray channels ``(B, L * RAY_COUNT, H, W)`` of a training network's instance logits."""
-    start = out_channels("instance", n_labels, distance=distance)
+    start = INSTANCE.out_channels(n_labels, distance=distance)
     return logits[:, start : start + RAY_COUNT * n_labels]
 
 
@@ -115,18 +112,7 @@ def output_layout(training_type: str, labels: list[dict], *, distance: bool) -> 
 
     ``labels`` are dicts with ``id`` and ``name``.
     """
-    layout: list[dict] = []
-    if training_type == "semantic":
-        for i, lab in enumerate(labels):
-            layout.append(_channel(i, lab, "prob", "sigmoid"))
-        return layout
-    for i, lab in enumerate(labels):
-        for j, name in enumerate(("background", "interior", "boundary")):
-            layout.append(_channel(3 * i + j, lab, name, "softmax3"))
-    if distance:
-        for i, lab in enumerate(labels):
-            layout.append(_channel(3 * len(labels) + i, lab, "distance", "sigmoid"))
-    return layout
+    return _type(training_type).output_layout(labels, distance=distance)
 
 
 def logits_to_maps(logits: torch.Tensor, training_type: str, n_labels: int, *, distance: bool) -> dict:
@@ -134,22 +120,4 @@ def logits_to_maps(logits: torch.Tensor, training_type: str, n_labels: int, *, d
 
     Semantic: ``{"prob"}``; instance: ``{"background", "interior", "boundary"}`` (+ ``"distance"``).
     """
-    logits = logits.float()
-    if training_type == "semantic":
-        return {"prob": torch.sigmoid(logits)}
-    b, _, h, w = logits.shape
-    cls = torch.softmax(logits[:, : 3 * n_labels].reshape(b, n_labels, 3, h, w), dim=2)
-    maps = {"background": cls[:, :, 0], "interior": cls[:, :, 1], "boundary": cls[:, :, 2]}
-    if distance:
-        maps["distance"] = torch.sigmoid(logits[:, 3 * n_labels : 4 * n_labels])
-    return maps
-
-
-def _channel(index: int, label: dict, name: str, activation: str) -> dict:
-    return {
-        "channel": index,
-        "label_id": label["id"],
-        "label": label["name"],
-        "map": name,
-        "activation": activation,
-    }
+    return _type(training_type).logits_to_maps(logits, n_labels, distance=distance)

@@ -23,6 +23,7 @@ from core.errors import TrainingRuleError
 from core.imaging import open_image
 from core.training.config import TrainConfig
 from core.training.sources import Box, TrainingImage
+from core.training.types import training_type
 
 
 @dataclass(frozen=True)
@@ -54,7 +55,7 @@ def training_image(settings: Settings, image: Image, shapes: Sequence[ShapeData]
     reader = open_image(path)
     hw = (image.height, image.width)
     label_ids = [lab.id for lab in config.labels]
-    instance = config.training_type == "instance"
+    object_ids = training_type(config.training_type).object_ids
 
     def read(y: int, x: int, h: int, w: int) -> np.ndarray:
         return reader.read_region(0, y, x, h, w)
@@ -65,7 +66,7 @@ def training_image(settings: Settings, image: Image, shapes: Sequence[ShapeData]
             "valid": annotated_area(shapes, hw, roi_only=config.roi_only, region=region),
             "masks": semantic_masks(shapes, label_ids, hw, region=region),
         }
-        if instance:
+        if object_ids:
             out["instances"] = np.stack([instance_labels(shapes, lab, hw, region=region) for lab in label_ids])
         return out
 

@@ -29,17 +29,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core.evaluation.targets import contact_zone, distance_targets, ray_distances, three_class_targets
 from core.training.augment import augment_patch
 from core.training.config import AugmentOptions, TrainConfig
 from core.training.normalization import apply_normalization, image_normalization
 from core.training.scale import resize_labels, resize_pixels
-from core.training.sources import TrainingImage
+from core.training.sources import TrainingImage, truth_labels
+from core.training.types import training_type
+from core.training.types.instance import CONTACT_REACH, RAY_GRID  # noqa: F401  (re-exported)
 
-CONTACT_REACH = 2  # pixels: the band along a contact line that gets the contact weight is twice this wide
-# edge rays are learnt on every RAY_GRID-th pixel of a row and column (as StarDist predicts them on a grid of
-# 2): neighbouring pixels' rays say nearly the same, and the training step costs less
-RAY_GRID = 2
 
 
 @dataclass
@@ -68,7 +65,7 @@ class PatchSampler:
         self.norm = norm
         self.batch_size = int(batch_size)
         self.augment = config.augment if augment is None else augment
-        self.instance = config.training_type == "instance"
+        self.instance = training_type(config.training_type).object_ids
         self.window = max(1, int(round(config.patch_size / float(scale))))  # image pixels read per patch side
         sizes = np.array([im.height * im.width for im in self.images], dtype=np.float64)
         weights = np.sqrt(np.maximum(1.0, sizes / float(self.window) ** 2))
@@ -129,10 +126,7 @@ def read_window(
     h, w = min(size, im.height - y), min(size, im.width - x)
     pixels = apply_normalization(np.asarray(im.read(y, x, h, w)), norm)
     truth = im.targets(y, x, h, w)
-    if instance:
-        labels = np.asarray(truth["instances"], dtype=np.int32)
-    else:
-        labels = np.asarray(truth["masks"] if "masks" in truth else truth["instances"] > 0, dtype=bool)
+    labels = truth_labels(truth, instance=instance)
     valid = np.asarray(truth["valid"], dtype=bool)
     if (h, w) == (size, size):
         return pixels, labels, valid
@@ -150,18 +144,4 @@ def network_targets(
 ) -> dict[str, np.ndarray]:
     """Targets of one patch from its labels ``(L, P, P)`` and valid mask (see the module docstring);
     ``rays=False`` leaves out the edge rays (validation scores the maps, which have none)."""
-    if config.training_type == "semantic":
-        return {"mask": labels.astype(np.float32), "valid": valid}
-    cls = np.stack([three_class_targets(plane, boundary_width=config.boundary_width) for plane in labels])
-    out = {"cls": cls.astype(np.int64), "valid": valid}
-    if config.contact_weight > 0:
-        contact = np.stack([contact_zone(plane, reach=CONTACT_REACH) for plane in labels])
-        out["weight"] = (1.0 + config.contact_weight * contact).astype(np.float32)
-    if config.use_distance_head:
-        out["dist"] = np.stack([distance_targets(plane) for plane in labels])
-    if rays and config.edge_rays:
-        distances, cut = zip(*(ray_distances(plane, valid) for plane in labels), strict=True)
-        grid = (slice(None), slice(None, None, RAY_GRID), slice(None, None, RAY_GRID))
-        out["rays"] = np.ascontiguousarray(np.concatenate(distances)[grid])
-        out["ray_cut"] = np.ascontiguousarray(np.concatenate(cut)[grid])
-    return out
+    return training_type(config.training_type).network_targets(labels, valid, config, rays=rays)

@@ -146,3 +146,12 @@ def _check_arrays(key, image, instances, masks, valid):
     if valid.shape != hw:
         raise InvalidInputError(f"valid mask of {key!r} has shape {valid.shape}; expected {hw}")
     return image, instances, masks, valid
+
+
+def truth_labels(truth: dict[str, np.ndarray], *, instance: bool) -> np.ndarray:
+    """``(L, H, W)`` ground truth from a :meth:`TrainingImage.targets` dict: instance ids int32 when
+    ``instance``, else bool masks (``"masks"``, or the instances' foreground where a source has no
+    masks)."""
+    if instance:
+        return np.asarray(truth["instances"], dtype=np.int32)
+    return np.asarray(truth["masks"] if "masks" in truth else truth["instances"] > 0, dtype=bool)

@@ -10,6 +10,7 @@ from core.training.device import DeviceChoice
 from core.training.losses import RAY_WEIGHT, compute_loss, ray_loss
 from core.training.models import ray_logits
 from core.training.sampling import Batch
+from core.training.types import training_type
 
 
 def train_step(
@@ -51,13 +52,7 @@ def train_step(
 
 def batch_counts(logits: torch.Tensor, targets: dict[str, torch.Tensor], config: TrainConfig) -> torch.Tensor:
     """int64 (L, 4) tp/fp/fn/tn of the foreground on the valid pixels of a training batch."""
-    if config.training_type == "semantic":
-        pred, gt = logits > 0, targets["mask"] > 0.5
-    else:
-        b, _, h, w = logits.shape
-        n = config.n_labels
-        pred = logits[:, : 3 * n].reshape(b, n, 3, h, w).argmax(2) > 0
-        gt = targets["cls"] > 0
+    pred, gt = training_type(config.training_type).batch_foreground(logits, targets, config.n_labels)
     valid = targets["valid"].unsqueeze(1)
     tp = (pred & gt & valid).sum((0, 2, 3))
     fp = (pred & ~gt & valid).sum((0, 2, 3))

@@ -1,0 +1,22 @@
+"""The training types, one registry: :data:`TRAINING_TYPES` maps each name to its entry (the interface is
+:class:`~core.training.types.base.TrainingType`). Code outside the entries never asks which type it has: it
+asks the entry (``training_type(config.training_type).out_channels(...)``)."""
+
+from __future__ import annotations
+
+from core.errors import InvalidInputError
+from core.training.types.base import BOXES, IMAGE_CLASSES, SHAPES, TrainingType
+from core.training.types.instance import INSTANCE
+from core.training.types.semantic import SEMANTIC
+
+TRAINING_TYPES: dict[str, TrainingType] = {t.name: t for t in (SEMANTIC, INSTANCE)}
+
+__all__ = ["BOXES", "IMAGE_CLASSES", "SHAPES", "TRAINING_TYPES", "TrainingType", "training_type"]
+
+
+def training_type(name: object) -> TrainingType:
+    """The entry of ``name``; an unknown name raises :class:`InvalidInputError` listing the known ones."""
+    entry = TRAINING_TYPES.get(name) if isinstance(name, str) else None
+    if entry is None:
+        raise InvalidInputError(f"training type {name!r} is not known; choose one of {list(TRAINING_TYPES)}")
+    return entry

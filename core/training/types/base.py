@@ -1,0 +1,214 @@
+"""The interface every training type implements (one entry of :data:`core.training.types.TRAINING_TYPES`).
+
+The engine (sampling, augmentation, the loop, checkpoints, tiled prediction, exports, the report) is shared;
+whatever differs between training types is asked of the type's entry, never by comparing its name.
+A type says:
+
+* what it trains on: :attr:`annotation_kinds` (shapes with pixel outlines, boxes, image classes) and whether
+  its ground truth is pixel masks at all (:attr:`pixel_masks`);
+* the wizard's rules: :attr:`title`, :attr:`image_types`;
+* targets from annotations: :attr:`object_ids`, :meth:`ground_truth`, :meth:`network_targets`;
+* output channels and heads: :meth:`out_channels`, :meth:`training_channels`, :meth:`output_layout`,
+  :meth:`logits_to_maps`, :meth:`distance`, :attr:`maps_used`;
+* the loss: :meth:`loss`, :meth:`loss_from_maps`, :meth:`loss_description`;
+* validation metrics and the post-processing search: :meth:`batch_foreground`, :meth:`foreground`,
+  :meth:`epoch_record`, :meth:`score`, :attr:`score_key`, :attr:`search_mode`, :attr:`tuning_grid`,
+  :meth:`default_postprocess`, :meth:`refine`, :attr:`object_metrics`;
+* network outputs to results: :meth:`result_plane`, :meth:`objects_plane`, :meth:`plane_foreground`;
+* the card's fields: :meth:`card_fields`;
+* the report: :attr:`task`, :meth:`methods_sentences`, :meth:`postprocess_phrases`,
+  :attr:`metrics_sentence`, :attr:`per_image_columns`, :attr:`per_image_names`;
+* what Apply shows and exports: :attr:`label_file_suffix` (and :attr:`object_ids`: object ids or masks).
+
+A type without pixel masks (boxes, image classes) answers the pixel questions with what it has; the
+attributes above that only make sense for pixel outputs say so in their documentation.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+
+if TYPE_CHECKING:
+    from core.training.config import TrainConfig
+
+#: Annotation kinds a type may train on: shapes with pixel outlines (polygons, brush strokes, rectangles
+#: as areas), boxes (a rectangle or a shape's bounding box per object), classes of whole images.
+SHAPES, BOXES, IMAGE_CLASSES = "shapes", "boxes", "image_classes"
+#: One validation image's maps (``{name: (L, H, W)}``), as the epoch and final searches take them.
+Maps = dict[str, np.ndarray]
+
+
+class TrainingType(ABC):
+    """One training type. Subclasses set the class attributes and implement the methods; one instance each
+    is registered in :data:`core.training.types.TRAINING_TYPES`."""
+
+    #: the registry key, stored in configurations, cards and label files
+    name: str
+    #: the wizard's description of the choice
+    title: str
+    #: the type in a sentence's words ("instance segmentation"), e.g. in the wizard's hints
+    short_title: str
+    #: the report's methods phrase for the task ("semantic segmentation (one probability map ...)")
+    task: str
+    #: annotation kinds it trains on (:data:`SHAPES`, :data:`BOXES`, :data:`IMAGE_CLASSES`)
+    annotation_kinds: frozenset[str]
+    #: whether its ground truth and outputs are pixel masks (False for boxes or image classes)
+    pixel_masks: bool = True
+    #: the wizard's image types it accepts ("2d", "multichannel")
+    image_types: tuple[str, ...] = ("2d",)
+    #: ground truth keeps each object's own id (``(L, H, W)`` int32), else one bool mask per label; the
+    #: predicted label planes likewise hold object ids, else connected regions of a mask
+    object_ids: bool
+    #: whether the metrics match objects one to one (F1, AP) besides counting pixels
+    object_metrics: bool
+    #: the final metric the package is scored by (a key of the final metrics)
+    score_key: str
+    #: the maps post-processing reads (besides "distance" where :meth:`distance` holds)
+    maps_used: tuple[str, ...]
+    #: the post-processing search of :func:`core.evaluation.tuning.tune_postprocessing` (its ``mode``)
+    search_mode: str
+    #: post-processing values searched after training
+    tuning_grid: dict[str, list]
+    #: the progress message of :meth:`refine` (None: the type refines nothing)
+    refine_message: str | None = None
+    #: how many extra searches :meth:`refine` costs (for the final stage's time estimate)
+    refine_searches: int = 0
+    #: the report's sentence on how its metrics are computed, after the pixel metrics' (may be "")
+    metrics_sentence: str = ""
+    #: the report's per-image table columns, and their printed names where they differ
+    per_image_columns: tuple[str, ...]
+    per_image_names: dict[str, str]
+    #: Apply's label file per label: ``<stem>_<label>_<suffix>.tif``
+    label_file_suffix: str
+
+    # Targets -----------------------------------------------------------------------------------------
+    @abstractmethod
+    def ground_truth(self, truth: dict[str, np.ndarray]) -> np.ndarray:
+        """``(L, H, W)`` ground truth from a source's ``targets()`` dict (``"instances"`` and/or
+        ``"masks"``)."""
+
+    @abstractmethod
+    def network_targets(
+        self, labels: np.ndarray, valid: np.ndarray, config: TrainConfig, *, rays: bool
+    ) -> dict[str, np.ndarray]:
+        """One patch's training targets from its ground truth ``(L, P, P)`` and valid mask ``(P, P)``."""
+
+    def truth_foreground(self, labels: np.ndarray) -> np.ndarray:
+        """bool ``(L, H, W)``: where the ground truth has an object (for the pixel counts)."""
+        return labels > 0 if self.object_ids else labels.astype(bool)
+
+    # Outputs -----------------------------------------------------------------------------------------
+    @abstractmethod
+    def distance(self, use_distance_head: bool) -> bool:
+        """Whether the network has a distance head when the configuration asks for one."""
+
+    @abstractmethod
+    def out_channels(self, n_labels: int, *, distance: bool) -> int:
+        """Output channels of the packaged network (see :mod:`core.training.models`)."""
+
+    def training_channels(self, n_labels: int, *, distance: bool, rays: bool) -> int:
+        """Output channels while training (training-only heads included)."""
+        return self.out_channels(n_labels, distance=distance)
+
+    @abstractmethod
+    def output_layout(self, labels: list[dict], *, distance: bool) -> list[dict]:
+        """One record per output channel (:func:`channel_record`)."""
+
+    @abstractmethod
+    def logits_to_maps(
+        self, logits: torch.Tensor, n_labels: int, *, distance: bool
+    ) -> dict[str, torch.Tensor]:
+        """Logits ``(B, K, H, W)`` -> probability maps, each ``(B, L, H, W)`` float32."""
+
+    # Loss --------------------------------------------------------------------------------------------
+    @abstractmethod
+    def loss(self, logits: torch.Tensor, targets: dict[str, torch.Tensor]) -> torch.Tensor:
+        """The training loss of a batch from its logits and :meth:`network_targets`."""
+
+    @abstractmethod
+    def loss_from_maps(self, maps: dict[str, torch.Tensor], targets: dict[str, torch.Tensor]) -> torch.Tensor:
+        """The same loss from probability maps (validation)."""
+
+    @abstractmethod
+    def loss_description(self, *, distance: bool, rays: bool) -> str:
+        """The loss in words (model card, report)."""
+
+    # Validation and post-processing --------------------------------------------------------------------
+    @abstractmethod
+    def batch_foreground(
+        self, logits: torch.Tensor, targets: dict[str, torch.Tensor], n_labels: int
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """bool ``(B, L, H, W)`` predicted and true foreground of a training batch (accuracy/IoU curves)."""
+
+    @abstractmethod
+    def foreground(self, maps: Maps) -> np.ndarray:
+        """bool ``(L, H, W)`` foreground of validation maps at probability 0.5."""
+
+    @abstractmethod
+    def label_maps(self, maps: Maps, index: int) -> Maps:
+        """Label ``index``'s maps ``{name: (H, W)}`` as the post-processing search takes them."""
+
+    @abstractmethod
+    def epoch_record(self, maps: Sequence[Maps], images: Sequence[Any], config: TrainConfig) -> dict:
+        """What an epoch's validation adds to its record besides loss, accuracy and IoU (``images`` are
+        :class:`core.training.validation.ValImage`)."""
+
+    @abstractmethod
+    def score(self, record: dict) -> float | None:
+        """The number an epoch's record is ranked by (None: the record has none; the IoU stands in)."""
+
+    @abstractmethod
+    def default_postprocess(self) -> dict:
+        """Post-processing values used when tuning is off."""
+
+    def refine(self, maps: Sequence[Maps], images: Sequence[Any], params: list[dict]) -> list[dict] | None:
+        """A finer search around the tuned values, per label: the new values, or None when none changed."""
+        return None
+
+    @abstractmethod
+    def result_plane(self, maps: Maps, index: int, values: dict) -> np.ndarray:
+        """Label ``index``'s result ``(H, W)`` with post-processing ``values`` (object ids or a bool mask)."""
+
+    @abstractmethod
+    def objects_plane(self, maps: Maps, index: int, values: dict) -> np.ndarray:
+        """int32 ``(h, w)`` objects (or connected regions) of label ``index``, no size filter (tiled
+        prediction filters sizes once the pieces are stitched)."""
+
+    def plane_foreground(self, planes: np.ndarray) -> np.ndarray:
+        """bool ``(L, H, W)`` foreground of stacked :meth:`result_plane` results."""
+        return planes > 0 if self.object_ids else planes.astype(bool)
+
+    # Card and report ------------------------------------------------------------------------------------
+    def card_fields(self, config: TrainConfig) -> dict:
+        """The card's type-specific fields."""
+        return {"distance_head": bool(self.distance(config.use_distance_head))}
+
+    def methods_sentences(self, config: dict) -> str:
+        """The report's type-specific sentences on how it trained (``config`` as the report has it)."""
+        return ""
+
+    def postprocess_phrases(self, values: dict, fmt: Callable[[object], str]) -> list[str]:
+        """The report's type-specific phrases on one label's post-processing values, numbers written by
+        ``fmt`` (the report's number format)."""
+        return []
+
+
+def channel_record(index: int, label: dict, name: str, activation: str) -> dict:
+    """One output channel of :meth:`TrainingType.output_layout`."""
+    return {
+        "channel": index, "label_id": label["id"], "label": label["name"], "map": name, "activation": activation
+    }
+
+
+def label_items(
+    kind: TrainingType, maps: Sequence[Maps], images: Sequence[Any], index: int
+) -> list[tuple[Maps, np.ndarray, np.ndarray]]:
+    """``(maps, ground truth, valid)`` of label ``index`` per validation image, as the tuning takes them."""
+    return [
+        (kind.label_maps(m, index), im.labels[index], im.valid) for m, im in zip(maps, images, strict=True)
+    ]
