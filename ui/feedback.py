@@ -42,10 +42,18 @@ def flash(message: str, *, kind: str = "success") -> None:
     """A message shown after the next rerun (e.g. after a button that changes the page), and kept through the
     reruns of the following few seconds: a component can rerun the page right after it appears (the canvas does
     when it has loaded its background), and the message must not vanish before it has been read."""
-    gone = _REPLACES.get(kind, set())
+    flash_outcome([(kind, message)])
+
+
+def flash_outcome(messages: list[tuple[str, str]]) -> None:
+    """The messages of one action, as ``(kind, message)``: together they replace what earlier actions
+    left (an error drops earlier successes, a success earlier errors), but never each other, so a batch that
+    partly worked says both what worked and what did not."""
+    gone = set().union(*(_REPLACES.get(kind, set()) for kind, _ in messages))
+    new = [(kind, message, None) for kind, message in messages]
     pending = [f for f in st.session_state.get("_flash", [])
-               if f[:2] != (kind, message) and f[0] not in gone]  # no twin of a repeat, nothing it replaces
-    st.session_state["_flash"] = [*pending, (kind, message, None)]
+               if f[0] not in gone and f[:2] not in {m[:2] for m in new}]  # not replaced, no twin
+    st.session_state["_flash"] = [*pending, *new]
 
 
 def show_flashes() -> None:

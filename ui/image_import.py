@@ -10,7 +10,7 @@ import streamlit as st
 from core import projects as project_ops
 from core.errors import SegStudioError
 from ui.context import PageContext
-from ui.feedback import flash
+from ui.feedback import flash, flash_outcome
 
 
 def _question_key(project_id: int) -> str:
@@ -46,14 +46,11 @@ def import_uploads(
         unknown.update(report.pages_unknown)
         notes += [f"{image.name}: {note}" for image in report.imported for note in image.notes]
     bar.progress(1.0, text="Import finished")
-    if imported:
-        flash(f"Imported {imported} image(s).")
+    outcome = [("success", f"Imported {imported} image(s).")] if imported else []
     if notes:
-        flash("Converted on import:  \n" + "  \n".join(f"- {note}" for note in notes), kind="info")
-    for message in duplicates:
-        flash(message, kind="warning")
-    for message in errors:
-        flash(message, kind="error")
+        outcome.append(("info", "Converted on import:  \n" + "  \n".join(f"- {note}" for note in notes)))
+    outcome += [("warning", message) for message in duplicates] + [("error", message) for message in errors]
+    flash_outcome(outcome)
     return unknown
 
 

@@ -163,7 +163,8 @@ def test_a_whole_slide_image_is_read_only_around_the_click(settings, engine, sem
     halo = ModelSource(settings, choice).predictor.halo
     side = click_segment.WINDOW + 2 * halo
     assert reads and all(h <= side and w <= side for h, w in reads), reads
-    assert sum(h * w for h, w in reads) <= side * side < 0.03 * size * size  # one window, not the slide
+    # one window, not the slide (besides the 1x1 read that tells the image's pixel type to the normalisation)
+    assert sum(h * w for h, w in reads if h * w > 1) <= side * side < 0.03 * size * size
 
 
 def test_the_window_grows_until_the_object_fits_and_a_bound_is_kept(settings, engine, semantic_model,
