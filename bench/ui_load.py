@@ -30,9 +30,11 @@ from core.trainings import WizardChoices, queue_training
 PAGES = {  # URL path -> text that appears with the page's own content
     "": "Project: Demo",
     "projects": "Open project",
-    "annotate": "Tool",
+    "annotate": "Keyboard shortcuts",
     "wizard": "Step 1 of 8",
     "trainings": "Details of",
+    "compare": "Trainings of every project",
+    "models": "A trained model's name is its training's name",
     "apply": "Images of",
 }
 
