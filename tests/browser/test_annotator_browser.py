@@ -28,6 +28,15 @@ pytestmark = pytest.mark.browser
 CANVAS = 'canvas[data-testid="annotator-canvas"]'
 
 
+def _wait_for_address(page, pattern: str, seconds: float = 60) -> None:  # noqa: ANN001
+    """Wait until the address matches ``pattern``: the page changes it in place (no load event to wait for)."""
+    for _ in range(int(seconds * 4)):
+        if re.search(pattern, page.url):
+            return
+        page.wait_for_timeout(250)
+    raise AssertionError(f"the address {page.url} never matched {pattern}")
+
+
 @pytest.fixture
 def stub_app(tmp_path: Path) -> Iterator[RunningApp]:
     # The page's flow of click-to-segment (click, dashed proposal, Enter) with a stand-in proposer: the real one
@@ -248,8 +257,9 @@ def test_view_shortcuts_and_edits(stub_app, browser_page):
 
     # PageDown opens the next image, PageUp the previous one
     page.keyboard.press("PageDown")
-    page.wait_for_url(re.compile(rf"image={images[1].id}"))
+    _wait_for_address(page, rf"image={images[1].id}\b")
     wait_for_idle(page)
+    canvas_box(page)  # the next image is drawn: the canvas takes keys again
     page.keyboard.press("PageUp")
-    page.wait_for_url(re.compile(rf"image={image.id}"))
+    _wait_for_address(page, rf"image={image.id}\b")
     assert _same_node(page, node)

@@ -53,6 +53,7 @@ def demo(settings, engine):
     return create_demo_project(settings, engine)
 
 
+@pytest.mark.slow  # 40 s; the claim protocol itself is covered fast in tests/jobs/test_queue.py
 def test_two_queued_trainings_run_one_after_the_other(settings, engine, demo):
     first = _queue(settings, engine, demo, "first", 12)
     second = _queue(settings, engine, demo, "second", 12)
@@ -126,6 +127,7 @@ def test_sigkill_of_the_worker_then_recovery_resumes_the_training(settings, engi
     assert _snapshot(engine) == before  # recovery touched nothing else
 
 
+@pytest.mark.slow  # 24 s; tests/faults/test_dead_jobs.py kills a worker's child with SIGKILL in the default run
 def test_a_training_process_killed_by_the_system_fails_with_the_reason(settings, engine, demo):
     t = _queue(settings, engine, demo, "oom", 120)
     keep = _queue(settings, engine, demo, "next in line", 8)
