@@ -29,10 +29,10 @@ from core.training.split import (
     make_split,
     validation_size_warning,
 )
-from core.training.types import TRAINING_TYPES
+from core.training.types import TRAINING_TYPES, training_type
 
 IMAGE_TYPES = {"2d": "2D (grayscale or RGB)", "multichannel": "Multichannel (more than 3 channels)"}
-UNAVAILABLE_TYPES = {"object_detection": "Object detection", "classification": "Image classification"}
+UNAVAILABLE_TYPES = {"classification": "Image classification"}
 
 
 @dataclass
@@ -251,6 +251,7 @@ def queue_training(settings: Settings, engine: Engine, choices: WizardChoices, *
         training_type=choices.training_type,
         labels=tuple(LabelSpec(id=i, name=labels[i].name, color=labels[i].color) for i in choices.label_ids),
         encoder=choices.encoder, seed=choices.seed, roi_only=choices.roi_only, duration=choices.duration,
+        **training_type(choices.training_type).config_defaults,
         **{k: v for k, v in (repeat or {}).items() if k in _REPEAT_KEYS},
     )
     training = Training(

@@ -168,6 +168,7 @@ class _Run:
             self.model = self.model.to(memory_format=torch.channels_last)
         self.card = base_card(cfg, self.norm, self.scale, in_ch, self.train_images, self.val_images)
         self.val_set = load_val_images(self.val_images, cfg)
+        self.probe_set = load_val_images(_probe(self.train_images, cfg), cfg)
         self.scaler = torch.amp.GradScaler("cuda") if self.choice.needs_scaler else None
         if saved:
             self.batch_size = int(saved["batch_size"])
@@ -267,9 +268,14 @@ class _Run:
         self._precise_bn()
         val, maps = validate(self.model, self.card, self.val_set, self.config)
         predict_s = val.pop("predict_seconds")
+        train_scores = _train_scores(counts)
+        if self.probe_set:  # the type's own scores on a few whole training images, as validation scores them
+            probe, _ = validate(self.model, self.card, self.probe_set, self.config)
+            train_scores.update({f"train_{k[4:]}": v for k, v in probe.items() if k.startswith("val_")
+                                 and k != "val_loss"})
         val_s = time.monotonic() - start
         st.epoch += 1
-        record = {"epoch": st.epoch, "step": st.step, "train_loss": train_loss, **_train_scores(counts),
+        record = {"epoch": st.epoch, "step": st.step, "train_loss": train_loss, **train_scores,
                   **val, "learning_rate": self._lr_now(), "seconds": seconds + val_s}
         st.history.append(record)
         score = score_of(val, self.config.training_type)
@@ -486,6 +492,17 @@ def _train_scores(counts: torch.Tensor | None) -> dict:
         "train_accuracy": float(np.mean(accs)) if accs else None,
         "train_iou": float(np.mean(ious)) if ious else None,
     }
+
+
+def _probe(images: Sequence[TrainingImage], config: TrainConfig) -> list[TrainingImage]:
+    """The training images scored each epoch for the training curves (the type's
+    :attr:`~core.training.types.base.TrainingType.train_probe_images`, a seeded sample; none for types whose
+    training curves come from the batches)."""
+    count = min(training_type(config.training_type).train_probe_images, len(images))
+    if count == 0:
+        return []
+    chosen = np.random.default_rng([config.seed, 7]).choice(len(images), size=count, replace=False)
+    return [images[int(i)] for i in sorted(chosen)]
 
 
 def _cpu_state(model: torch.nn.Module) -> dict:

@@ -24,7 +24,7 @@ from core.errors import InvalidInputError
 from core.training.models import logits_to_maps
 from core.training.normalization import apply_normalization, card_normalization
 from core.training.scale import card_scale, resize_pixels, scaled_size
-from core.training.views import averaged_maps, card_views, check_views
+from core.training.views import LENGTH_MAPS, averaged_maps, card_views, check_views
 
 MAX_SIDE = 1024
 TILE = 512
@@ -58,7 +58,9 @@ def predict_maps(
     padded = _pad_to(norm, 0, hp - h, 0, wp - w)
     small = resize_pixels(padded, (scaled_size(hp, factor), scaled_size(wp, factor)))
     maps = _network_maps(model, card, small, max_side, tile, margin, views)
-    return {key: np.ascontiguousarray(resize_pixels(value, (hp, wp))[:, :h, :w]) for key, value in maps.items()}
+    stretch = (hp / small.shape[1], wp / small.shape[2])
+    return {key: np.ascontiguousarray(resize_pixels(value, (hp, wp))[:, :h, :w])
+            * (stretch[LENGTH_MAPS[key]] if key in LENGTH_MAPS else 1.0) for key, value in maps.items()}
 
 
 def _network_maps(

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 from sqlalchemy.engine import Engine
 
-from core.annotations.raster import annotated_area, instance_labels, semantic_masks
+from core.annotations.raster import annotated_area, semantic_masks
 from core.annotations.shapes import ShapeData
 from core.config import Settings
 from core.db import repo, session_scope
@@ -55,7 +55,7 @@ def training_image(settings: Settings, image: Image, shapes: Sequence[ShapeData]
     reader = open_image(path)
     hw = (image.height, image.width)
     label_ids = [lab.id for lab in config.labels]
-    object_ids = training_type(config.training_type).object_ids
+    kind = training_type(config.training_type)
 
     def read(y: int, x: int, h: int, w: int) -> np.ndarray:
         return reader.read_region(0, y, x, h, w)
@@ -66,8 +66,8 @@ def training_image(settings: Settings, image: Image, shapes: Sequence[ShapeData]
             "valid": annotated_area(shapes, hw, roi_only=config.roi_only, region=region),
             "masks": semantic_masks(shapes, label_ids, hw, region=region),
         }
-        if object_ids:
-            out["instances"] = np.stack([instance_labels(shapes, lab, hw, region=region) for lab in label_ids])
+        if kind.object_ids:
+            out["instances"] = kind.truth_planes(shapes, label_ids, hw, region)
         return out
 
     boxes: list[Box] = []

@@ -155,3 +155,40 @@ def truth_labels(truth: dict[str, np.ndarray], *, instance: bool) -> np.ndarray:
     if instance:
         return np.asarray(truth["instances"], dtype=np.int32)
     return np.asarray(truth["masks"] if "masks" in truth else truth["instances"] > 0, dtype=bool)
+
+
+def BoxImage(  # noqa: N802 - a constructor-like factory
+    key: str,
+    image: np.ndarray,
+    boxes: list[Box],
+    *,
+    n_labels: int,
+    valid: np.ndarray | None = None,
+) -> TrainingImage:
+    """A :class:`TrainingImage` for object detection over an in-memory image and its boxes
+    ``(label_idx, y0, x0, y1, x1)`` (ends exclusive): ``targets()`` paints each label's boxes as rectangles of
+    their own ids (:func:`core.detection.targets.paint_boxes`), and the exact boxes are its
+    ``object_boxes``."""
+    from core.detection.targets import paint_boxes
+
+    image, _, _, valid = _check_arrays(key, image, np.zeros((1, *np.shape(image)[-2:]), np.int32), None, valid)
+    for box in boxes:
+        if not (0 <= box[0] < n_labels and box[1] < box[3] and box[2] < box[4]):
+            raise InvalidInputError(f"box {box} of {key!r} is not (label 0..{n_labels - 1}, y0, x0, y1, x1) "
+                                    "with y0 < y1 and x0 < x1")
+
+    def read(y: int, x: int, h: int, w: int) -> np.ndarray:
+        return image[:, y : y + h, x : x + w]
+
+    def targets(y: int, x: int, h: int, w: int) -> dict:
+        planes = np.stack([
+            paint_boxes([(b[1] - y, b[2] - x, b[3] - y, b[4] - x) if b[0] == lab else (0, 0, 0, 0)
+                         for b in boxes], (h, w))
+            for lab in range(n_labels)
+        ])
+        return {"valid": valid[y : y + h, x : x + w], "instances": planes, "masks": planes > 0}
+
+    digest = hashlib.sha256(np.ascontiguousarray(image).tobytes())
+    digest.update(repr(sorted(boxes)).encode())
+    return TrainingImage(key, read, targets, tuple(image.shape), str(image.dtype), list(boxes), [],
+                         digest.hexdigest())

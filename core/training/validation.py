@@ -1,7 +1,8 @@
 """Validation on whole images (tiled when large), not on patches.
 
-Per epoch: loss, pixel accuracy and foreground IoU (counts summed over images, reduced once) and, for
-instance training, F1 at IoU 0.5 with the post-processing tuned on that epoch's maps. After training: tuning of the
+Per epoch: loss, pixel accuracy and foreground IoU (counts summed over images, reduced once) and the
+training type's own scores (instance F1 at IoU 0.5 with the post-processing tuned on that epoch's maps,
+detection mAP@0.5). After training: tuning of the
 post-processing on the validation maps and the final per-label metrics with the tuned values.
 """
 
@@ -9,23 +10,19 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 
-from core.evaluation.instance import InstanceCounts, instance_scores, match_instances
 from core.evaluation.pixel import pixel_counts, pixel_scores
-from core.evaluation.tuning import tune_postprocessing
 from core.training.config import TrainConfig
 from core.training.predict import predict_maps
 from core.training.sampling import network_targets
 from core.training.sources import TrainingImage
 from core.training.types import TRAINING_TYPES
 from core.training.types import training_type as _type
-from core.training.types.base import label_items
 from core.training.types.instance import EPOCH_GRID, SEED_HEIGHT_OFFSETS  # noqa: F401  (re-exported)
-
 
 #: Post-processing values searched after training, per training type (see its entry's ``tuning_grid``).
 TUNING_GRIDS = {name: kind.tuning_grid for name, kind in TRAINING_TYPES.items()}
@@ -40,6 +37,8 @@ class ValImage:
     pixels: np.ndarray
     labels: np.ndarray
     valid: np.ndarray
+    #: the source's exact object boxes ``(label, y0, x0, y1, x1)`` (detection scores boxes, not planes)
+    boxes: list = field(default_factory=list)
 
 
 def load_val_images(images: Sequence[TrainingImage], config: TrainConfig) -> list[ValImage]:
@@ -50,7 +49,8 @@ def load_val_images(images: Sequence[TrainingImage], config: TrainConfig) -> lis
         truth = im.targets(0, 0, im.height, im.width)
         labels = kind.ground_truth(truth)
         pixels = np.asarray(im.read(0, 0, im.height, im.width))
-        out.append(ValImage(im.key, pixels, labels, np.asarray(truth["valid"], dtype=bool)))
+        valid = np.asarray(truth["valid"], dtype=bool)
+        out.append(ValImage(im.key, pixels, labels, valid, list(im.object_boxes)))
     return out
 
 
@@ -99,23 +99,19 @@ def score_of(record: dict, training_type: str) -> float:
 
 
 def tune_and_score(
-    maps: Sequence[dict[str, np.ndarray]], images: Sequence[ValImage], config: TrainConfig, *, tune: bool = True
+    maps: Sequence[dict[str, np.ndarray]],
+    images: Sequence[ValImage],
+    config: TrainConfig,
+    *,
+    tune: bool = True,
 ) -> tuple[list[dict], dict]:
     """Tune post-processing per label on the validation maps; then the final metrics with those values.
 
-    Returns ``(postprocess values per label, metrics)`` where metrics has ``per_label`` (pixel scores,
-    and instance scores for instance training) and ``mean_iou`` / ``mean_f1``.
+    Returns ``(postprocess values per label, metrics)`` where metrics has ``per_label`` and the training
+    type's headline scores (pixel types: ``mean_iou``, and ``mean_f1`` for instance; detection ``map_50``):
+    :meth:`~core.training.types.base.TrainingType.tune_and_score`.
     """
-    kind = _type(config.training_type)
-    params: list[dict] = []
-    for i, lab in enumerate(config.labels):
-        items = label_items(kind, maps, images, i)
-        values, score = (
-            tune_postprocessing(items, mode=kind.search_mode, grid=kind.tuning_grid)
-            if tune else (kind.default_postprocess(), None)
-        )
-        params.append({"label_id": lab.id, "label": lab.name, **values, "tuned_score": score})
-    return params, final_metrics(maps, images, config, params)
+    return _type(config.training_type).tune_and_score(maps, images, config, tune=tune)
 
 
 def refine_seed_height(
@@ -136,29 +132,9 @@ def refine_seed_height(
 def final_metrics(
     maps: Sequence[dict[str, np.ndarray]], images: Sequence[ValImage], config: TrainConfig, params: list[dict]
 ) -> dict:
-    """Per-label pixel (and instance) scores on the validation images with the given post-processing."""
-    kind = _type(config.training_type)
-    counts = np.zeros((config.n_labels, 4), dtype=np.int64)
-    inst = [InstanceCounts() for _ in range(config.n_labels)]
-    for m, im in zip(maps, images, strict=True):
-        preds = [kind.result_plane(m, i, params[i]) for i in range(config.n_labels)]
-        if kind.object_metrics:
-            for i, pred in enumerate(preds):
-                inst[i] = inst[i] + match_instances(pred, im.labels[i], im.valid)
-        pred_masks, gt = kind.plane_foreground(np.stack(preds)), kind.truth_foreground(im.labels)
-        counts += pixel_counts(pred_masks, gt, im.valid)
-    per_label = []
-    for i, (lab, scores) in enumerate(zip(config.labels, pixel_scores(counts), strict=True)):
-        entry = {"label_id": lab.id, "label": lab.name, "pixel": scores}
-        if kind.object_metrics:
-            entry["instance"] = instance_scores(inst[i])
-        per_label.append(entry)
-    ious = [e["pixel"]["iou"] for e in per_label if e["pixel"]["iou"] is not None]
-    out = {"per_label": per_label, "mean_iou": float(np.mean(ious)) if ious else None}
-    if kind.object_metrics:
-        f1s = [e["instance"]["f1"] for e in per_label if e["instance"]["f1"] is not None]
-        out["mean_f1"] = float(np.mean(f1s)) if f1s else None
-    return out
+    """Per-label scores on the validation images with the given post-processing (the training type's
+    :meth:`~core.training.types.base.TrainingType.final_metrics`)."""
+    return _type(config.training_type).final_metrics(maps, images, config, params)
 
 
 def _pixel_summary(counts: np.ndarray, prefix: str) -> dict:

@@ -27,6 +27,11 @@ from core.training.config import check_views
 _VIEWS = ((0, False), (0, True), (2, False), (2, True), (1, False), (1, True), (3, False), (3, True))
 
 Maps = dict[str, torch.Tensor]
+#: Maps that hold a length along one image axis (0: rows, 1: columns), e.g. a detection's box height and
+#: width: a quarter turn swaps the axes, and a working scale below 1 shortens them
+#: (:func:`core.training.predict.predict_maps` stretches them back).
+LENGTH_MAPS = {"box_h": 0, "box_w": 1}
+_ACROSS = {"box_h": "box_w", "box_w": "box_h"}
 
 
 def card_views(card: dict) -> int:
@@ -50,6 +55,8 @@ def averaged_maps(network: Callable[[torch.Tensor], Maps], batch: torch.Tensor, 
     for turns, mirror in _VIEWS[:views]:
         maps = network(_turn(batch, turns, mirror))
         back = {name: _unturn(value, turns, mirror) for name, value in maps.items()}
+        if turns % 2:  # a length along the turned view's rows is one along the image's columns
+            back = {_ACROSS.get(name, name): value for name, value in back.items()}
         total = back if total is None else {name: total[name] + back[name] for name in total}
     assert total is not None  # views >= 1
     if views == 1:

@@ -18,7 +18,12 @@ A type says:
 * the card's fields: :meth:`card_fields`;
 * the report: :attr:`task`, :meth:`methods_sentences`, :meth:`postprocess_phrases`,
   :attr:`metrics_sentence`, :attr:`per_image_columns`, :attr:`per_image_names`;
-* what Apply shows and exports: :attr:`label_file_suffix` (and :attr:`object_ids`: object ids or masks).
+* what Apply shows and exports: :attr:`result_kind` (label images or boxes), :attr:`label_file_suffix`
+  (and :attr:`object_ids`: object ids or masks);
+* the curves: :attr:`curves` (the three charts of the training's page and report), and
+  :attr:`train_probe_images` (training images scored like the validation images each epoch);
+* ground truth from annotation shapes: :meth:`truth_planes`; the final search and scores:
+  :meth:`tune_and_score`, :meth:`final_metrics` (the pixel types share :mod:`.pixel_results`).
 
 A type without pixel masks (boxes, image classes) answers the pixel questions with what it has; the
 attributes above that only make sense for pixel outputs say so in their documentation.
@@ -39,6 +44,14 @@ if TYPE_CHECKING:
 #: Annotation kinds a type may train on: shapes with pixel outlines (polygons, brush strokes, rectangles
 #: as areas), boxes (a rectangle or a shape's bounding box per object), classes of whole images.
 SHAPES, BOXES, IMAGE_CLASSES = "shapes", "boxes", "image_classes"
+#: What a prediction produces: label images (one plane per label) or boxes with labels and scores.
+LABEL_IMAGES, BOX_LISTS = "labels", "boxes"
+#: The three charts of the pixel types: (title, y-axis label, training key, validation key).
+PIXEL_CURVES = (
+    ("Loss", "loss", "train_loss", "val_loss"),
+    ("Accuracy", "pixel accuracy", "train_accuracy", "val_accuracy"),
+    ("IoU", "IoU", "train_iou", "val_iou"),
+)
 #: One validation image's maps (``{name: (L, H, W)}``), as the epoch and final searches take them.
 Maps = dict[str, np.ndarray]
 
@@ -85,6 +98,16 @@ class TrainingType(ABC):
     per_image_names: dict[str, str]
     #: Apply's label file per label: ``<stem>_<label>_<suffix>.tif``
     label_file_suffix: str
+    #: what a prediction produces (:data:`LABEL_IMAGES` or :data:`BOX_LISTS`)
+    result_kind: str = LABEL_IMAGES
+    #: the training's three charts per epoch: (title, y-axis label, training key, validation key) each
+    curves: tuple[tuple[str, str, str, str], ...] = PIXEL_CURVES
+    #: training images scored each epoch as validation scores its images (their record's keys start with
+    #: ``train_``); 0: the training curves come from the training batches' pixel counts
+    train_probe_images: int = 0
+    #: the type's own defaults of :class:`~core.training.config.TrainConfig` fields (e.g. augmentations
+    #: that do not suit it), applied where a training is configured
+    config_defaults: dict[str, Any] = {}  # noqa: RUF012 - read only
 
     # Targets -----------------------------------------------------------------------------------------
     @abstractmethod
@@ -97,6 +120,20 @@ class TrainingType(ABC):
         self, labels: np.ndarray, valid: np.ndarray, config: TrainConfig, *, rays: bool
     ) -> dict[str, np.ndarray]:
         """One patch's training targets from its ground truth ``(L, P, P)`` and valid mask ``(P, P)``."""
+
+    def truth_planes(
+        self,
+        shapes: Sequence[Any],
+        label_ids: Sequence[int],
+        hw: tuple[int, int],
+        region: tuple[int, int, int, int],
+    ) -> np.ndarray:
+        """int32 ``(L, h, w)`` object ids of annotation ``shapes``
+        (:class:`~core.annotations.shapes.ShapeData`) in ``region`` ``(y, x, h, w)`` of an image of size
+        ``hw``: each shape one object (the training's ``"instances"``)."""
+        from core.annotations.raster import instance_labels
+
+        return np.stack([instance_labels(shapes, lab, hw, region=region) for lab in label_ids])
 
     def truth_foreground(self, labels: np.ndarray) -> np.ndarray:
         """bool ``(L, H, W)``: where the ground truth has an object (for the pixel counts)."""
@@ -169,6 +206,23 @@ class TrainingType(ABC):
     def refine(self, maps: Sequence[Maps], images: Sequence[Any], params: list[dict]) -> list[dict] | None:
         """A finer search around the tuned values, per label: the new values, or None when none changed."""
         return None
+
+    def tune_and_score(
+        self, maps: Sequence[Maps], images: Sequence[Any], config: TrainConfig, *, tune: bool
+    ) -> tuple[list[dict], dict]:
+        """Post-processing values per label (``{"label_id", "label", ..., "tuned_score"}``) searched on the
+        validation maps (the defaults when ``tune`` is off) and :meth:`final_metrics` with them."""
+        from core.training.types import pixel_results
+
+        return pixel_results.tune_and_score(self, maps, images, config, tune=tune)
+
+    def final_metrics(
+        self, maps: Sequence[Maps], images: Sequence[Any], config: TrainConfig, params: list[dict]
+    ) -> dict:
+        """``{"per_label": [...], <score_key>: ..., ...}`` on the validation images with ``params``."""
+        from core.training.types import pixel_results
+
+        return pixel_results.final_metrics(self, maps, images, config, params)
 
     @abstractmethod
     def result_plane(self, maps: Maps, index: int, values: dict) -> np.ndarray:
