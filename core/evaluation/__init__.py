@@ -4,6 +4,7 @@ Modules, one concept each:
 
 - :mod:`.pixel`        pixel counts (TP/FP/FN/TN per label) and the scores reduced from them
 - :mod:`.instance`     one-to-one object matching on IoU, instance counts and scores (DSB AP)
+- :mod:`.detection`    box IoU, COCO greedy matching, precision-recall curves, AP / mAP, best score threshold
 - :mod:`.postprocess`  probability maps -> masks or instance labels (threshold, watershed, min size)
 - :mod:`.targets`      instance labels -> 3-class (background / interior / boundary) and distance targets
 - :mod:`.tuning`       grid search of the post-processing values on validation images

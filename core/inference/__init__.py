@@ -12,6 +12,8 @@ Modules, one concept each:
 - :mod:`.measure`     per-object measurements (regionprops values), streamed per block
 - :mod:`.polygons`    label image -> pixel-exact shapely geometries
 - :mod:`.export`      label TIFFs per label, measurements CSV, GeoJSON for QuPath, one ZIP
+- :mod:`.boxes`       detection boxes: NMS (per label), centre ownership, merging of overlapping tiles
+- :mod:`.box_export`  detection outputs: boxes CSV, counts, COCO JSON, GeoJSON for QuPath, drawn boxes
 - :mod:`.fit`         does an image fit a model (channels, bit depth, not empty)
 - :mod:`.package_io`  model package import (checked) and export
 - :mod:`.accept`      predictions -> annotation shapes (source "prediction")
