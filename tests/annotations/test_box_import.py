@@ -214,6 +214,17 @@ def test_a_corrupt_coco_file_is_one_line(settings, engine, project, tmp_path, te
     assert not outcome.stored and len(outcome.errors) == 1 and outcome.errors[0].startswith(says)
 
 
+def test_coco_ids_that_are_not_numbers_or_text_match_nothing(settings, engine, project, tmp_path):
+    path = _write(tmp_path / "odd.json", json.dumps({
+        "images": [{"id": [1], "file_name": "a.png"}, {"id": True, "file_name": "b.png"}],
+        "categories": [{"id": {"x": 1}, "name": "cell"}],
+        "annotations": [{"id": 1, "image_id": [1], "category_id": {"x": 1}, "bbox": [1, 1, 2, 2]}]}))
+    outcome = import_boxes(settings, engine, project, path)
+    assert not outcome.stored
+    assert "odd.json: 2 entr(ies) of images[] have no id or file_name" in _errors(outcome)
+    assert "odd.json: 1 annotation(s) name image_id None" in _errors(outcome)
+
+
 # --- Pascal VOC -------------------------------------------------------------------------------------------
 def _voc(filename: str, objects: list[tuple[str, tuple]], size=(40, 30)) -> str:
     parts = [f"<annotation><folder>x</folder><filename>{filename}</filename>"

@@ -41,6 +41,13 @@ def _number(value: Any) -> float | None:
     return number if math.isfinite(number) else None
 
 
+def _key(value: Any) -> int | float | str | None:
+    """An id of the file: a number or text as it is; anything else (a list, an object, a boolean) is no id."""
+    if isinstance(value, (int, float, str)) and not isinstance(value, bool):
+        return value
+    return None
+
+
 def _size(width: Any, height: Any) -> tuple[int, int] | None:
     w, h = _number(width), _number(height)
     return (int(w), int(h)) if w and h and w > 0 and h > 0 else None
@@ -74,17 +81,20 @@ def read_coco(path: Path, *, shown: str | None = None, **_: Any) -> BoxReading:
             "\"categories\"; skipped."
         )
         return out
-    categories = {c["id"]: str(c["name"]) for c in data.get("categories") or []
-                  if isinstance(c, dict) and "id" in c and c.get("name") not in (None, "")}
+    categories: dict[Any, str] = {}
+    for entry in data.get("categories") or []:
+        if isinstance(entry, dict) and _key(entry.get("id")) is not None and entry.get("name"):
+            categories[_key(entry["id"])] = str(entry["name"])
     images: dict[Any, ImageRef] = {}
     nameless = 0
     for entry in data["images"]:
-        if not isinstance(entry, dict) or "id" not in entry or not isinstance(entry.get("file_name"), str):
+        if not isinstance(entry, dict) or _key(entry.get("id")) is None \
+                or not isinstance(entry.get("file_name"), str):
             nameless += 1
             continue
         name = entry["file_name"].replace("\\", "/").rsplit("/", 1)[-1]
         size = _size(entry.get("width"), entry.get("height"))
-        images[entry["id"]] = ImageRef(shown, name, image_stem(name), size)
+        images[_key(entry["id"])] = ImageRef(shown, name, image_stem(name), size)
     if nameless:
         out.problems.append(f"{shown}: {nameless} entr(ies) of images[] have no id or file_name; their boxes "
                             "cannot be matched to images and were skipped.")
@@ -96,14 +106,15 @@ def read_coco(path: Path, *, shown: str | None = None, **_: Any) -> BoxReading:
             out.problems.append(f"{shown} annotation #{index}: not an object {{...}}; skipped.")
             continue
         where = f"{shown} annotation {ann.get('id', f'#{index}')}"
-        ref = images.get(ann.get("image_id"))
+        image_id, category_id = _key(ann.get("image_id")), _key(ann.get("category_id"))
+        ref = images.get(image_id)
         if ref is None:
-            no_image[ann.get("image_id")] += 1
+            no_image[image_id] += 1
             continue
-        used.add(ann.get("image_id"))
-        label = categories.get(ann.get("category_id"))
+        used.add(image_id)
+        label = categories.get(category_id)
         if label is None:
-            no_category[ann.get("category_id")] += 1
+            no_category[category_id] += 1
             continue
         bbox = ann.get("bbox")
         values = [_number(v) for v in bbox] if isinstance(bbox, list) and len(bbox) == 4 else [None]
