@@ -48,8 +48,8 @@ from core.errors import InvalidInputError, SegStudioError
 from core.imaging import sanitize_filename
 
 REPLACE_HINT = (
-    "to replace them with the file's boxes, import again with --replace-annotations (command line) "
-    "or tick \"Replace objects of the same labels\" (Annotate page)"
+    "to replace them with the file's boxes, import again with --replace-annotations (command line) or tick "
+    "\"Replace objects of the same labels\" (Annotate page)"
 )
 _LISTED = 50  # names listed in one line before "… and N more"
 
@@ -92,8 +92,7 @@ class BoxImportOutcome:
         out = [(head, self.summary())]
         if self.background:
             out.append(("info", f"Marked {len(self.background)} image(s) background only (no objects), as "
-                                f"the "
-                                f"files list them with no box: {_names(self.background)}."))
+                                f"the files list them with no box: {_names(self.background)}."))
         out += [("info", m) for m in (*self.notes, *self.same, *self.replaced)]
         out += [("warning", m) for m in (*self.kept, *self.clipped)]
         out += [("error", m) for m in self.errors]
@@ -229,12 +228,10 @@ def _plan(records: Sequence[BoxRecord], images: _Images, labels: _Labels, outcom
                 sizes_reported.add((rec.image.file, image.id))  # type: ignore[arg-type]
                 w, h = rec.image.size
                 outcome.errors.append(
-                    f"{rec.image.file}: says {rec.image.shown} is {w}×{h} px, but the project's "
-                    f"{image.name} is "
-                    f"{image.width}×{image.height} px; its boxes were skipped, as they would land in the "
-                    f"wrong "
-                    "place. Check that the file belongs to this image (or scale its boxes to the image's "
-                    "size).")
+                    f"{rec.image.file}: says {rec.image.shown} is {w}×{h} px, but the project's {image.name} "
+                    f"is {image.width}×{image.height} px; its boxes were skipped, as they would land in the "
+                    "wrong place. Check that the file belongs to this image (or scale its boxes to the "
+                    "image's size).")
             continue
         label = labels.find(rec.label)
         if label is None:
@@ -256,8 +253,8 @@ def _fit(rec: BoxRecord, image: Image, label: LabelClass, plan: _Plan, seen: set
     where = f"{rec.where} ({image.name}, {image.width}×{image.height} px): box {rec.label!r} {box_text(box)}"
     if what == FIT_DEGENERATE:
         outcome.errors.append(f"{where} is {box[2] - box[0]:g}×{box[3] - box[1]:g} px, less than 1 px wide "
-                              f"or "
-                              "high; skipped. Check the order of its coordinates (minimum before maximum).")
+                              "or high; skipped. Check the order of its coordinates (minimum before "
+                              "maximum).")
         return
     if what == FIT_OUTSIDE:
         outcome.errors.append(f"{where} lies outside the image; skipped. Check that the file belongs to this "
@@ -280,21 +277,18 @@ def _report_unmatched(plan: _Plan, project: str, outcome: BoxImportOutcome) -> N
     if len(single) == 1:
         file, shown, n = single[0]
         outcome.errors.append(f"{file}: image {shown!r} matches no image of project {project!r} (by file "
-                              f"name "
-                              f"or stem); its {n} box(es) were skipped. {fix}")
+                              f"name or stem); its {n} box(es) were skipped. {fix}")
     elif single:
         listed = _names([f"{file} ({n})" for file, _, n in single])
-        outcome.errors.append(f"{len(single)} box files match no image of project {project!r} (by file "
-                              f"name or "
-                              f"stem), so their {sum(n for *_, n in single)} box(es) were skipped: "
+        outcome.errors.append(f"{len(single)} box files match no image of project {project!r} (by file name "
+                              f"or stem), so their {sum(n for *_, n in single)} box(es) were skipped: "
                               f"{listed}. {fix}")
     for file, counts in plan.unmatched.items():
         if len(counts) > 1:
             listed = _names([f"{shown} ({n})" for shown, n in counts.most_common()])
             outcome.errors.append(
                 f"{file}: {len(counts)} images with boxes match no image of project {project!r} (by file "
-                f"name "
-                f"or stem), so their {sum(counts.values())} box(es) were skipped: {listed}. {fix}")
+                f"name or stem), so their {sum(counts.values())} box(es) were skipped: {listed}. {fix}")
 
 
 def _report_unknown(plan: _Plan, project: str, labels: Sequence[LabelClass],
@@ -306,8 +300,8 @@ def _report_unknown(plan: _Plan, project: str, labels: Sequence[LabelClass],
                else "the project has no labels yet")
         outcome.errors.append(
             f"label {label!r} is not a label of project {project!r}: its {sum(files.values())} box(es) in "
-            f"{listed} were skipped. Add the label {label!r} to the project (Projects page, or "
-            f"`segstudio labels add {shlex.quote(project)} {shlex.quote(label)}`), or {fix}.")
+            f"{listed} were skipped. Add the label {label!r} to the project (Projects page, or `segstudio "
+            f"labels add {shlex.quote(project)} {shlex.quote(label)}`), or {fix}.")
 
 
 def _store(engine: Engine, plan: _Plan, images: dict[int, Image], labels: dict[int, LabelClass],
@@ -349,13 +343,11 @@ def _store(engine: Engine, plan: _Plan, images: dict[int, Image], labels: dict[i
     if done[repo.IMPORT_REPLACED]:
         n, names = listed(repo.IMPORT_REPLACED)
         outcome.replaced.append(f"Replaced the objects of the same labels on {n} image(s) by the file's "
-                                f"boxes: "
-                                f"{names}.")
+                                f"boxes: {names}.")
     if done[repo.IMPORT_KEPT]:
         n, names = listed(repo.IMPORT_KEPT)
         outcome.kept.append(f"Not imported, so nothing is doubled: {n} image(s) have other objects of the "
-                            f"same "
-                            f"labels already: {names}; {REPLACE_HINT}.")
+                            f"same labels already: {names}; {REPLACE_HINT}.")
 
 
 def _mark_background(engine: Engine, empty: Sequence[ImageRef], images: _Images, with_boxes: set[int],

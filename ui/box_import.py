@@ -38,9 +38,8 @@ def _stage(folder: Path, uploads: Sequence[Any]) -> list[Path]:
             with open(target, "wb") as out:
                 shutil.copyfileobj(upload, out, length=4 * 1024 * 1024)
         except OSError as exc:
-            raise StorageError(f"{upload.name}: could not be saved for import ({exc.strerror or exc}); "
-                               f"free some "
-                               "disk space and try again.") from exc
+            raise StorageError(f"{upload.name}: could not be saved for import ({exc.strerror or exc}); free "
+                               "some disk space and try again.") from exc
         if not is_class_file(target) and target not in paths:
             paths.append(target)
     return paths
@@ -54,8 +53,7 @@ def import_box_uploads(ctx: PageContext, project_id: int, uploads: Sequence[Any]
         paths = _stage(folder, uploads)
         if not paths:
             raise SegStudioError("Only class-name files were uploaded; add the box files (YOLO .txt, COCO "
-                                 ".json, "
-                                 "VOC .xml, .csv) or a ZIP of them.")
+                                 ".json, VOC .xml, .csv) or a ZIP of them.")
         return import_boxes(ctx.settings, ctx.engine, project_id, paths, replace=replace)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
@@ -77,8 +75,7 @@ def grouped(messages: Sequence[tuple[str, str]], *, limit: int = SHOWN_LINES) ->
             text = "\n".join(f"- {line}" for line in lines[:limit])
             if more > 0:
                 text += (f"\n- … and {more} more (`segstudio import PROJECT --boxes FILE` on the command "
-                         f"line "
-                         "lists them all)")
+                         "line lists them all)")
             out.append((kind, text))
     return out
 
@@ -91,19 +88,17 @@ def box_import_section(ctx: PageContext, project: Project, image_ids: Sequence[i
         st.caption(
             "Bounding boxes for the project's images, stored as rectangles of their labels: a COCO .json, "
             "Pascal VOC .xml files, YOLO .txt files with their classes.txt, obj.names or data.yaml, or .csv "
-            "files with the header label,x_min,y_min,x_max,y_max (one per image, named like it, or one "
-            "with an "
-            "image column), or a ZIP of them. Boxes find their image by file name or stem and their label by "
-            "name. The same boxes twice add nothing; an image with other objects of a label keeps them "
-            "unless "
-            "you tick Replace."
+            "files with the header label,x_min,y_min,x_max,y_max (one per image, named like it, or one with "
+            "an image column), or a ZIP of them. Boxes find their image by file name or stem and their label "
+            "by name. The same boxes twice add nothing; an image with other objects of a label keeps them "
+            "unless you tick Replace."
         )
         round_ = st.session_state.get(_ROUND, 0)
         uploads = st.file_uploader("Box files", type=UPLOAD_TYPES, accept_multiple_files=True,
                                    key=f"box_upload_{project.id}_{round_}")
         replace = st.checkbox("Replace objects of the same labels", key=f"box_replace_{project.id}",
-                              help="Replace the objects an image has already of a label the file gives "
-                                   "boxes of")
+                              help="Replace the objects an image has already of a label the file gives boxes "
+                                   "of")
         blocked = (f"Save or discard the unsaved changes first ({', '.join(unsaved)})" if unsaved else None)
         if uploads and st.button(f"Import boxes from {len(uploads)} file(s)", key="box_import",
                                  disabled=bool(unsaved), help=blocked):

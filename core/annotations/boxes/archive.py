@@ -32,8 +32,7 @@ def unpack_box_zip(zip_path: Path, dest: Path, *, shown: str | None = None) -> i
         archive = zipfile.ZipFile(zip_path)
     except (zipfile.BadZipFile, OSError) as exc:
         raise InvalidInputError(f"{shown}: not a readable ZIP ({exc}); give the box files themselves or a "
-                                f"ZIP "
-                                "made again.") from exc
+                                "ZIP made again.") from exc
     with archive:
         members = [(info, parts) for info in archive.infolist()
                    if not info.is_dir() and (parts := _safe_parts(info.filename)) is not None
@@ -56,8 +55,7 @@ def unpack_box_zip(zip_path: Path, dest: Path, *, shown: str | None = None) -> i
                         out.write(chunk)
             except (zipfile.BadZipFile, EOFError, RuntimeError, NotImplementedError) as exc:
                 raise InvalidInputError(f"{shown}: {info.filename} could not be unpacked ({exc}); make the "
-                                        f"ZIP "
-                                        "again.") from exc
+                                        "ZIP again.") from exc
     return len(members)
 
 

@@ -72,7 +72,7 @@ def read_coco(path: Path, *, shown: str | None = None, **_: Any) -> BoxReading:
         return out
     except json.JSONDecodeError as exc:
         out.problems.append(f"{shown}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}); "
-                            f"skipped.")
+                            "skipped.")
         return out
     if not isinstance(data, dict) or not isinstance(data.get("images"), list) \
             or not isinstance(data.get("annotations"), list):
@@ -119,15 +119,14 @@ def read_coco(path: Path, *, shown: str | None = None, **_: Any) -> BoxReading:
         bbox = ann.get("bbox")
         values = [_number(v) for v in bbox] if isinstance(bbox, list) and len(bbox) == 4 else [None]
         if any(v is None for v in values):
-            out.problems.append(f"{where}: bbox {json.dumps(bbox)[:60]} is not [x, y, width, height] "
-                                "(4 numbers); skipped.")
+            out.problems.append(f"{where}: bbox {json.dumps(bbox)[:60]} is not [x, y, width, height] (4 "
+                                "numbers); skipped.")
             continue
         x, y, w, h = values  # type: ignore[misc]
         out.records.append(BoxRecord(ref, where, label, x, y, x + w, y + h))  # type: ignore[operator]
     for image_id, count in no_image.items():
-        out.problems.append(f"{shown}: {count} annotation(s) name image_id {image_id!r}, which images[] "
-                            f"does not "
-                            "list; skipped. Add the image to images[] (id and file_name).")
+        out.problems.append(f"{shown}: {count} annotation(s) name image_id {image_id!r}, which images[] does "
+                            "not list; skipped. Add the image to images[] (id and file_name).")
     for category_id, count in no_category.items():
         known = ", ".join(f"{k} = {v}" for k, v in list(categories.items())[:12]) or "none"
         out.problems.append(f"{shown}: {count} annotation(s) have category_id {category_id!r}, which "
@@ -171,8 +170,7 @@ def read_voc(path: Path, *, shown: str | None = None, **_: Any) -> BoxReading:
                   else [None])
         if not label or any(v is None for v in values):
             out.problems.append(f"{where}: needs a <name> and a <bndbox> with xmin, ymin, xmax and ymax "
-                                f"numbers; "
-                                "skipped.")
+                                "numbers; skipped.")
             continue
         xmin, ymin, xmax, ymax = values  # type: ignore[misc]
         out.records.append(BoxRecord(ref, where, label, xmin - 1, ymin - 1, xmax, ymax))  # type: ignore[operator]
@@ -201,9 +199,8 @@ def read_csv(path: Path, *, shown: str | None = None, **_: Any) -> BoxReading:
     if missing:
         out.problems.append(
             f"{shown}: its header ({','.join(rows[0])[:80]}) lacks {', '.join(missing)}; a box CSV starts "
-            f"with "
-            "the header label,x_min,y_min,x_max,y_max (plus an image column for a CSV of several images); "
-            "skipped."
+            "with the header label,x_min,y_min,x_max,y_max (plus an image column for a CSV of several "
+            "images); skipped."
         )
         return out
     image_column = next((columns[name] for name in CSV_IMAGE_COLUMNS if name in columns), None)
@@ -230,7 +227,7 @@ def read_csv(path: Path, *, shown: str | None = None, **_: Any) -> BoxReading:
             value = row[image_column].strip()
             if not value:
                 out.problems.append(f"{where}: no image named in the {header[image_column]} column; line "
-                                    f"skipped.")
+                                    "skipped.")
                 continue
             ref = refs.setdefault(value, ImageRef(shown, _image_name(value), image_stem(value)))
         out.records.append(BoxRecord(ref, where, label, *values))  # type: ignore[arg-type]

@@ -18,8 +18,7 @@ READERS: dict[str, BoxReader] = {"coco": read_coco, "voc": read_voc, "yolo": rea
 FORMAT_TITLES = {"coco": "COCO JSON", "voc": "Pascal VOC XML", "yolo": "YOLO txt", "csv": "CSV"}
 _SUFFIX_FORMATS = {".json": "coco", ".xml": "voc", ".csv": "csv"}
 _GIVE = ("give a COCO .json, Pascal VOC .xml files, YOLO .txt files (with their classes.txt) or box .csv "
-         "files, "
-         "a folder of them, or a .zip of them")
+         "files, a folder of them, or a .zip of them")
 
 
 def _hidden(path: Path, root: Path) -> bool:
@@ -64,15 +63,13 @@ def detect_format(path: Path | str) -> str:
         if not found:
             raise InvalidInputError(f"{path}: holds no box files; {_GIVE}.")
         counts = ", ".join(f"{FORMAT_TITLES[f]} ({len(files)})" for f, files in found.items())
-        raise InvalidInputError(f"{path}: holds box files of several formats: {counts}; import one format "
-                                f"at a "
-                                "time (give that file, or a folder of one format).")
+        raise InvalidInputError(f"{path}: holds box files of several formats: {counts}; import one format at "
+                                "a time (give that file, or a folder of one format).")
     if not path.is_file():
         raise InvalidInputError(f"{path}: no such file or folder; {_GIVE}.")
     if is_class_file(path):
         raise InvalidInputError(f"{path.name}: names YOLO classes but holds no boxes; give the YOLO label "
-                                f"files "
-                                "(or their folder) with it beside them.")
+                                "files (or their folder) with it beside them.")
     fmt = _file_format(path, strict=False)
     if fmt is None:
         raise InvalidInputError(f"{path.name}: not a box file this program reads; {_GIVE}.")
@@ -128,7 +125,6 @@ def _read_folder(
                           root_shown=shown_root))
     if other:
         names = ", ".join(p.relative_to(folder).as_posix() for p in other[:5])
-        out.notes.append(f"{len(other)} .txt file(s) in {shown_root.rstrip('/')} are not box files and "
-                         f"were passed "
-                         f"over: {names}{', …' if len(other) > 5 else ''}.")
+        out.notes.append(f"{len(other)} .txt file(s) in {shown_root.rstrip('/')} are not box files and were "
+                         f"passed over: {names}{', …' if len(other) > 5 else ''}.")
     return out

@@ -17,8 +17,7 @@ def read_bytes(path: Path) -> bytes:
         if size > MAX_BOX_FILE_BYTES:
             raise Unreadable(
                 f"{size / 2**20:,.0f} MB, more than the {MAX_BOX_FILE_BYTES // 2**20} MB a box file may "
-                f"have; "
-                "split it into smaller files"
+                "have; split it into smaller files"
             )
         return path.read_bytes()
     except OSError as exc:

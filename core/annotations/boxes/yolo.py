@@ -72,7 +72,7 @@ def find_class_names(folder: Path, root: Path) -> tuple[dict[int, str] | None, P
                          else _names_from_yaml(path))
             except Unreadable as exc:
                 problems.append(f"{path.name}: could not be read for the YOLO class names ({exc}); passed "
-                                f"over.")
+                                "over.")
                 continue
             if names is not None:
                 return names, path, problems
@@ -97,16 +97,13 @@ def class_names(
     names = dict(enumerate(project_labels))
     if names:
         note = ("No classes.txt, obj.names or data.yaml lies beside the YOLO label files, so their class "
-                "numbers "
-                f"were read as the project's labels in their order: {_names_note(names)}. If that is not "
-                "right, put a classes.txt (one class name a line, class 0 first) beside the files and import "
-                "them again.")
+                f"numbers were read as the project's labels in their order: {_names_note(names)}. If that is "
+                "not right, put a classes.txt (one class name a line, class 0 first) beside the files and "
+                "import them again.")
     else:
-        note = ("No classes.txt, obj.names or data.yaml lies beside the YOLO label files and the project "
-                "has no "
-                "labels, so the class numbers have no names; put a classes.txt (one class name a line, "
-                "class 0 "
-                "first) beside the files.")
+        note = ("No classes.txt, obj.names or data.yaml lies beside the YOLO label files and the project has "
+                "no labels, so the class numbers have no names; put a classes.txt (one class name a line, "
+                "class 0 first) beside the files.")
     return names, "the project's labels", [note], problems
 
 
@@ -149,16 +146,14 @@ def read_yolo(
             continue
         cls, cx, cy, w, h = values
         if cls != int(cls) or cls < 0:
-            out.problems.append(f"{where}: the class {tokens[0]!r} is not a class number (0, 1, 2, …); "
-                                f"line skipped.")
+            out.problems.append(f"{where}: the class {tokens[0]!r} is not a class number (0, 1, 2, …); line "
+                                "skipped.")
             continue
         if max(cx, cy, w, h) > PIXEL_LIKE:
             out.problems.append(
-                f"{where}: {line.strip()[:60]!r} holds values above 1, but YOLO coordinates are fractions "
-                f"of the "
-                "image's width and height (0–1); these look like pixels. Convert them, or import them as a "
-                "CSV "
-                "of pixel boxes; line skipped."
+                f"{where}: {line.strip()[:60]!r} holds values above 1, but YOLO coordinates are fractions of "
+                "the image's width and height (0–1); these look like pixels. Convert them, or import them as "
+                "a CSV of pixel boxes; line skipped."
             )
             continue
         if int(cls) not in names:
