@@ -97,8 +97,8 @@ def box_import_section(ctx: PageContext, project: Project, image_ids: Sequence[i
         uploads = st.file_uploader("Box files", type=UPLOAD_TYPES, accept_multiple_files=True,
                                    key=f"box_upload_{project.id}_{round_}")
         replace = st.checkbox("Replace objects of the same labels", key=f"box_replace_{project.id}",
-                              help="Replace the objects an image has already of a label the file gives boxes "
-                                   "of")
+                              help="Replace an image's objects of a label by the file's boxes of that "
+                                   "label (without it, such images keep their objects and are listed)")
         blocked = (f"Save or discard the unsaved changes first ({', '.join(unsaved)})" if unsaved else None)
         if uploads and st.button(f"Import boxes from {len(uploads)} file(s)", key="box_import",
                                  disabled=bool(unsaved), help=blocked):

@@ -71,8 +71,8 @@ def find_class_names(folder: Path, root: Path) -> tuple[dict[int, str] | None, P
                 names = (_names_from_list(path) if path.suffix.lower() in (".txt", ".names")
                          else _names_from_yaml(path))
             except Unreadable as exc:
-                problems.append(f"{path.name}: could not be read for the YOLO class names ({exc}); passed "
-                                "over.")
+                problems.append(f"{path.name}: could not be read for the YOLO class names ({exc}); "
+                                "passed over.")
                 continue
             if names is not None:
                 return names, path, problems
