@@ -116,7 +116,7 @@ def cmd_labels_list(args: argparse.Namespace, settings: Settings) -> int:
 
 # --- images ---------------------------------------------------------------------------------------------
 def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
-    from core.projects import expand_paths, import_files
+    from core.projects import ImportReport, expand_paths, import_files
 
     engine = make_engine(settings.database_url)
     with session_scope(engine) as session:
@@ -126,8 +126,12 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
     if args.masks:
         pairing = _pair_masks(args, files)
         files = [f for f in files if f.resolve() not in pairing.masks]  # the masks are not images
-    if not files:
-        raise SegStudioError("No image files found in the paths given; give files or folders of images.")
+    if not files and not args.boxes:
+        raise SegStudioError("No image files found in the paths given; give files or folders of images "
+                             "(or --boxes FILE to import boxes for the project's images).")
+    if args.paths and not files:
+        print(f"warning: no image files in {', '.join(map(str, args.paths))}; importing the boxes for the "
+              "project's images.", file=sys.stderr)
 
     def progress(done: int, total: int, name: str) -> None:
         if name and not args.json:
@@ -137,18 +141,22 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
     pairs = [(p.name, p) for p in files]
     report = import_files(
         settings, engine, project.id, pairs, on_progress=progress, pages_as=pages_as  # type: ignore[arg-type]
-    )
+    ) if files else ImportReport()
     masks_failed = False
     if pairing is not None:
         masks_failed = _import_masks(args, settings, engine, project.id, pairing)  # type: ignore[arg-type]
+    boxes = None
+    if args.boxes:
+        boxes = _import_boxes(args, settings, engine, project.id)  # type: ignore[arg-type]
     if args.json:
         _print_json({
             "imported": [_image_record(im) for im in report.imported],
             "duplicates": report.duplicates,
             "errors": report.errors,
             "pages_unknown": report.pages_unknown,
+            **({"boxes": _boxes_record(boxes)} if boxes is not None else {}),
         })
-    else:
+    elif files:
         print(f"Imported {len(report.imported)} of {len(files)} files into {project.name!r}.")
         for image in report.imported:
             for note in image.notes:  # every conversion import made, so that nothing changes unseen
@@ -157,7 +165,8 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
             print(f"  duplicate: {message}")
     for message in [*report.errors, *report.pages_unknown.values()]:
         print(f"error: {message}", file=sys.stderr)
-    return 1 if (report.errors or report.pages_unknown or masks_failed) else 0
+    boxes_failed = boxes is not None and not boxes.stored  # nothing of the box files could be imported
+    return 1 if (report.errors or report.pages_unknown or masks_failed or boxes_failed) else 0
 
 
 def _pair_masks(args, files):  # type: ignore[no-untyped-def]
@@ -184,6 +193,31 @@ def _import_masks(args, settings, engine, project_id, pairing) -> bool:  # type:
         for message in outcome.skipped:
             print(f"  skipped: {message}")
     return bool(errors)
+
+
+_BOX_PREFIXES = {"info": "  note: ", "warning": "  warning: "}
+
+
+def _import_boxes(args, settings, engine, project_id):  # type: ignore[no-untyped-def]
+    """Import the boxes of ``--boxes`` (after the images of the same call) and print what happened: errors on
+    stderr, the rest on stdout (unless --json)."""
+    from core.box_import import import_boxes
+
+    outcome = import_boxes(settings, engine, project_id, args.boxes, replace=args.replace_annotations)
+    for kind, message in outcome.messages():
+        if kind == "error":
+            print(f"error: {message}", file=sys.stderr)
+        elif not args.json:
+            print(f"{_BOX_PREFIXES.get(kind, '')}{message}")
+    return outcome
+
+
+def _boxes_record(outcome) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    return {
+        "imported": outcome.boxes, "images": outcome.images, "by_label": dict(outcome.by_label),
+        "already": outcome.already, "background": outcome.background,
+        "messages": [{"kind": kind, "text": text} for kind, text in outcome.messages()],
+    }
 
 
 def cmd_images(args: argparse.Namespace, settings: Settings) -> int:
@@ -588,14 +622,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("import", help="import image files or folders into a project")
     p.add_argument("project")
-    p.add_argument("paths", nargs="+", type=Path)
+    p.add_argument("paths", nargs="*", type=Path, help="image files or folders (none: only --boxes)")
     p.add_argument("--masks", help="folder of label masks matched to the images by file stem, beside them "
                                    "or in the subfolder matching each image's folder")
     p.add_argument("--label", help="the label the masks are for")
+    p.add_argument("--boxes", type=Path, action="append", metavar="FILE|DIR",
+                   help="bounding boxes for the project's images (after the images of this call are "
+                        "imported): a COCO .json, Pascal VOC .xml, YOLO .txt (with classes.txt, obj.names or "
+                        "data.yaml beside) or .csv (label,x_min,y_min,x_max,y_max) file, a folder or a .zip of "
+                        "them; matched to images by file name or stem, labels by name. Repeat for several")
     p.add_argument("--replace-annotations", action="store_true",
                    help="with --masks: replace the objects of --label that an image has already by its "
-                        "mask's (without it, such images are skipped and listed; the same mask again adds "
-                        "nothing)")
+                        "mask's; with --boxes: replace an image's objects of a box's label by the file's "
+                        "boxes (without it, such images are skipped and listed; the same mask or boxes again "
+                        "add nothing)")
     p.add_argument("--pages-as-channels", action="store_true",
                    help="read the pages of multi-page TIFFs that do not say what they are as channels")
     p.add_argument("--json", action="store_true")

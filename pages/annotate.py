@@ -1,5 +1,5 @@
-"""Annotate: draw and edit polygons, brush strokes, rectangles and ROIs on the image (the project's own canvas:
-wheel zoom, drag pan, keyboard shortcuts, click-to-segment); assist mode; import masks."""
+"""Annotate: draw and edit polygons, brush strokes, rectangles and ROIs on the image (the project's own
+canvas: wheel zoom, drag pan, keyboard shortcuts, click-to-segment); assist mode; import masks and boxes."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from ui import annotation_session as work_store
 from ui.annotate_draw import draw_canvas, shortcuts_help
 from ui.annotator import needs_detail, page_viewport
 from ui.assist_panel import assist_canvas, assist_controls, preannotate_section, proposed_banner
+from ui.box_import import box_import_section
 from ui.context import page_context, require_project
 from ui.feedback import flash, show_error, show_flashes, user_errors
 from ui.draft_notes import draft_notes
@@ -156,7 +157,7 @@ for number, index in enumerate(in_view[:60], start=1):
 if len(in_view) > 60:
     st.caption(f"… and {len(in_view) - 60} more in view; zoom in to edit them.")
 
-# --- status and mask import --------------------------------------------------------------------------
+# --- status, mask and box import -----------------------------------------------------------------------
 st.subheader("Image status")
 n_annotations = sum(1 for s in work.shapes if s.kind == KIND_ANNOTATION)
 if image.status == PROPOSED:
@@ -198,3 +199,6 @@ with st.expander("Import a label mask for this image"):
                 st.rerun()
         finally:
             discard_staged(staged)
+
+box_import_section(ctx, project, image_ids,
+                   sorted({by_id[i].name for i in unsaved} | ({image.name} if work.dirty else set())))
