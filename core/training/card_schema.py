@@ -61,6 +61,8 @@ class Postprocess:
             "seed_threshold": Number(0.0, 1.0),
             "seed_height": Number(0.0, 1.0),
             "min_size": Whole(0, 10**9),
+            "score_threshold": Number(0.0, 1.0),
+            "nms_iou": Number(0.0, 1.0),
             "label_id": Whole(),
             "label": Text(100),
             "tuned_score": Nullable(Number(finite=False)),
@@ -70,12 +72,16 @@ class Postprocess:
     def check(self, value: object, path: str) -> None:
         if isinstance(value, list):
             ListOf(self.values, 1, MAX_LABELS).check(value, path)
-        elif isinstance(value, dict) and set(value) & set(POSTPROCESS_DEFAULTS):
+        elif isinstance(value, dict) and set(value) & VALUE_KEYS:
             self.values.check(value, path)
         elif isinstance(value, dict):
             MapOf(self.values, 100).check(value, path)
         else:
             raise Invalid(path, value, self.expected)
+
+
+#: the names of post-processing values (an object holding one of them is values, not values keyed by label)
+VALUE_KEYS = set(Postprocess.values.fields) - {"label_id", "label", "tuned_score"}
 
 
 class Scale:
@@ -132,8 +138,8 @@ OUTPUT_CHANNEL = Record(
         "channel": Whole(0, 4 * MAX_LABELS),
         "label_id": Whole(0),
         "label": Text(100),
-        "map": Text(choices=("prob", "background", "interior", "boundary", "distance")),
-        "activation": Text(choices=("sigmoid", "softmax3")),
+        "map": Text(choices=("prob", "background", "interior", "boundary", "distance", "heat", "box_h", "box_w")),
+        "activation": Text(choices=("sigmoid", "softmax3", "exp")),
     }
 )
 METRICS = Record(
@@ -286,7 +292,7 @@ def _check_agreement(card: dict) -> None:
 def _check_postprocess_labels(raw: object, labels: list[dict]) -> None:
     if isinstance(raw, list) and len(raw) != len(labels):
         raise Invalid("postprocess", raw, f"one entry per label ({len(labels)})")
-    if isinstance(raw, dict) and not set(raw) & set(POSTPROCESS_DEFAULTS):
+    if isinstance(raw, dict) and not set(raw) & VALUE_KEYS:
         known = {str(lab["name"]) for lab in labels} | {str(lab["id"]) for lab in labels}
         unknown = sorted(set(raw) - known)
         if unknown:

@@ -33,7 +33,7 @@ from core.training.device import DeviceChoice, pick_device
 from core.training.loader import BatchPrefetcher
 from core.training.lr_range import LrRangeResult, lr_range_test
 from core.training.card import base_card
-from core.training.models import ENCODERS, build_model, inference_model, out_channels, training_channels
+from core.training.models import ENCODERS, build_model, inference_model, set_output_bias, out_channels, training_channels
 from core.training.normalization import compute_normalization
 from core.training.package import write_package
 from core.training.sampling import Batch, PatchSampler
@@ -163,7 +163,9 @@ class _Run:
         self.n_out = out_channels(cfg.training_type, cfg.n_labels, distance=cfg.use_distance_head)
         n_train = training_channels(cfg.training_type, cfg.n_labels, distance=cfg.use_distance_head,
                                     rays=cfg.edge_rays)
-        self.model = build_model(cfg.encoder, in_ch, n_train).to(self.choice.device)
+        self.model = build_model(cfg.encoder, in_ch, n_train)
+        set_output_bias(self.model, training_type(cfg.training_type).output_bias(cfg.n_labels))
+        self.model = self.model.to(self.choice.device)
         if self.choice.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
         self.card = base_card(cfg, self.norm, self.scale, in_ch, self.train_images, self.val_images)

@@ -95,6 +95,15 @@ def build_model(encoder: str, in_channels: int, out_channels: int) -> torch.nn.M
     return model
 
 
+def set_output_bias(model: torch.nn.Module, biases: dict[int, float]) -> None:
+    """Start output channel ``k``'s bias at ``biases[k]`` (e.g. a low prior for a sparse heat map, so that
+    the first steps do not spend themselves unlearning 0.5 everywhere)."""
+    head = model.segmentation_head[0]
+    with torch.no_grad():
+        for channel, value in biases.items():
+            head.bias[channel] = float(value)
+
+
 def _drop_unused_stages(encoder: torch.nn.Module, depth: int) -> None:
     """smp builds every stage of an encoder even when a shallower depth uses fewer; drop the unused ones so
     that they take no room in the weights, the TorchScript file or the optimiser."""

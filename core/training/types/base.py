@@ -152,6 +152,10 @@ class TrainingType(ABC):
         """Output channels while training (training-only heads included)."""
         return self.out_channels(n_labels, distance=distance)
 
+    def output_bias(self, n_labels: int) -> dict[int, float]:
+        """Starting biases of output channels (channel -> value) where the default 0 does not suit."""
+        return {}
+
     @abstractmethod
     def output_layout(self, labels: list[dict], *, distance: bool) -> list[dict]:
         """One record per output channel (:func:`channel_record`)."""

@@ -24,6 +24,7 @@ from core.training.types.base import BOX_LISTS, BOXES, SHAPES, Maps, TrainingTyp
 if TYPE_CHECKING:
     from core.training.config import TrainConfig
 
+HEAT_PRIOR_BIAS = -2.19  # logit of 0.1
 LOG_SIZE_LIMIT = 9.0  # log pixels: box sides are read back up to e^9 (8,100 pixels)
 #: the size channels belong to no label; the card's layout names them so
 ALL_LABELS = {"id": 0, "name": "all labels"}
@@ -102,6 +103,11 @@ class Detection(TrainingType):
 
     def out_channels(self, n_labels: int, *, distance: bool) -> int:
         return n_labels + 2
+
+    def output_bias(self, n_labels: int) -> dict[int, float]:
+        """Heat maps start at a probability of 0.1 everywhere (CenterNet's prior), box sides at e^3 = 20
+        pixels."""
+        return {**{i: HEAT_PRIOR_BIAS for i in range(n_labels)}, n_labels: 3.0, n_labels + 1: 3.0}
 
     def output_layout(self, labels: list[dict], *, distance: bool) -> list[dict]:
         n = len(labels)
