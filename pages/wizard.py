@@ -108,6 +108,7 @@ elif key == "type":
         st.warning(f"{UNAVAILABLE_TYPES[picked]} is not available yet; choose {types_for()}.")
     else:
         choices.training_type = picked
+        st.caption(training_type(picked).annotation_hint)
 elif key == "labels":
     st.write("Select only the labels relevant to this training.")
     picked = [lab.id for lab in labels if st.checkbox(

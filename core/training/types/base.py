@@ -68,6 +68,8 @@ class TrainingType(ABC):
     short_title: str
     #: the report's methods phrase for the task ("semantic segmentation (one probability map ...)")
     task: str
+    #: what the wizard says this type trains on, and how to annotate for it
+    annotation_hint: str = ""
     #: annotation kinds it trains on (:data:`SHAPES`, :data:`BOXES`, :data:`IMAGE_CLASSES`)
     annotation_kinds: frozenset[str]
     #: whether its ground truth and outputs are pixel masks (False for boxes or image classes)

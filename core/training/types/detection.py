@@ -36,6 +36,10 @@ class Detection(TrainingType):
     short_title = "object detection"
     task = ("object detection (per label a heat map whose peaks are object centres, with the box height and "
             "width at each centre)")
+    annotation_hint = (
+        "Trains on boxes: each rectangle is an object's box, and any other outline counts as its bounding "
+        "box. Draw (or import) a box around every object of a label."
+    )
     annotation_kinds = frozenset({BOXES, SHAPES})
     pixel_masks = False
     image_types = ("2d", "multichannel")
@@ -46,8 +50,8 @@ class Detection(TrainingType):
     search_mode = "detection"
     tuning_grid = {"nms_iou": list(scoring.NMS_GRID)}
     metrics_sentence = (
-        " Predicted boxes were matched to true boxes greedily in the order of their scores (as in COCO): each "
-        "to the unmatched true box of its label that it overlaps most, if the intersection over union (IoU) "
+        " Predicted boxes were matched to true boxes greedily in the order of their scores (as in COCO): "
+        "each to the unmatched true box of its label that it overlaps most, if the intersection over union (IoU) "
         "is at least the threshold. Average precision (AP) is the area under the interpolated "
         "precision-recall curve at 101 recall points, at IoU 0.5 (AP50) and averaged over IoU 0.5 to 0.95 "
         "(AP50:95); precision, recall and F1 count matches at IoU 0.5 for the boxes above the label's score "
@@ -112,8 +116,8 @@ class Detection(TrainingType):
     def output_layout(self, labels: list[dict], *, distance: bool) -> list[dict]:
         n = len(labels)
         layout = [channel_record(i, lab, "heat", "sigmoid") for i, lab in enumerate(labels)]
-        return layout + [channel_record(n, ALL_LABELS, "box_h", "exp"),
-                         channel_record(n + 1, ALL_LABELS, "box_w", "exp")]
+        return [*layout, channel_record(n, ALL_LABELS, "box_h", "exp"),
+                channel_record(n + 1, ALL_LABELS, "box_w", "exp")]
 
     def logits_to_maps(
         self, logits: torch.Tensor, n_labels: int, *, distance: bool
@@ -130,8 +134,8 @@ class Detection(TrainingType):
         return box_loss.detection_loss_from_maps(maps, targets)
 
     def loss_description(self, *, distance: bool, rays: bool) -> str:
-        return ("penalty-reduced focal loss on Gaussian centre heat maps (CenterNet) + L1 on the log box height "
-                "and width around each centre (ignoring unannotated pixels)")
+        return ("penalty-reduced focal loss on Gaussian centre heat maps (CenterNet) + L1 on the log box "
+                "height and width around each centre (ignoring unannotated pixels)")
 
     # Validation and post-processing --------------------------------------------------------------------
     def batch_foreground(
@@ -187,10 +191,11 @@ class Detection(TrainingType):
         return {"distance_head": False}
 
     def methods_sentences(self, config: dict) -> str:
-        return (" Each box was learnt as a Gaussian peak at its centre (spread 0.09 times the box's height and "
-                "width) on its label's heat map, and its height and width (log pixels) where that peak is above "
-                "0.3; objects are the heat maps' local maxima, their boxes read from the size maps there, and "
-                "boxes of one label overlapping a higher-scoring box by more than the tuned IoU are dropped.")
+        return (" Each box was learnt as a Gaussian peak at its centre (spread 0.09 times the box's height "
+                "and width) on its label's heat map, and its height and width (log pixels) where that peak is "
+                "above 0.3; objects are the heat maps' local maxima, their boxes read from the size maps there, "
+                "and boxes of one label overlapping a higher-scoring box by more than the tuned IoU are "
+                "dropped.")
 
     def postprocess_phrases(self, values: dict, fmt: Callable[[object], str]) -> list[str]:
         if "score_threshold" not in values:

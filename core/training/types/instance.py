@@ -53,6 +53,10 @@ class Instance(TrainingType):
     short_title = "instance segmentation"
     task = ("instance segmentation (per label, background / interior / boundary maps from which "
             "touching objects were separated by a seeded watershed)")
+    annotation_hint = (
+        "Trains on each outline you drew (polygon, rectangle or brush stroke) as one object; draw every "
+        "object of a label."
+    )
     annotation_kinds = frozenset({SHAPES})
     image_types = ("2d", "multichannel")
     object_ids = True

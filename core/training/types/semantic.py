@@ -23,6 +23,9 @@ class Semantic(TrainingType):
     title = "Semantic segmentation — which pixels belong to each label (labels may overlap)"
     short_title = "semantic segmentation"
     task = "semantic segmentation (one probability map per label; labels may overlap)"
+    annotation_hint = (
+        "Trains on the outlines you drew (polygons, rectangles and brush strokes) as areas of each label."
+    )
     annotation_kinds = frozenset({SHAPES})
     object_ids = False
     object_metrics = False
