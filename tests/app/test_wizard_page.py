@@ -48,7 +48,7 @@ def test_walk_the_wizard_break_each_rule_and_start(app_env):
     at = _next(at)  # -> project
     assert "6 images · 6 annotated" in " ".join(c.value for c in at.caption)
     at = _next(at)  # -> training type
-    at.radio(key="wiz_type").set_value("object_detection").run()
+    at.radio(key="wiz_type").set_value("classification").run()
     assert any("not available yet" in w.value for w in at.warning)
     at.radio(key="wiz_type").set_value("instance").run()
     at = _next(at)  # -> labels
@@ -194,3 +194,22 @@ def test_mixed_bit_depths_are_accepted_and_a_small_validation_set_is_warned_abou
     at = _next(at)  # -> review: the warning again, before the start
     assert any("validation set is small" in w.value for w in at.warning)
     assert not _button(at, "wiz_start").disabled
+
+
+def test_a_detection_training_is_configured_on_the_boxes_of_the_outlines(app_env):
+    engine = make_engine(app_env.database_url)
+    project = create_demo_project(app_env, engine)
+    at = _open(project.id)
+    at = _next(_next(at))  # -> training type
+    at.radio(key="wiz_type").set_value("detection").run()
+    assert not at.warning and any("counts as its bounding box" in c.value for c in at.caption)
+    for _ in range(5):  # labels, split, images, duration -> review
+        at = _next(at)
+    assert "object detection" in at.markdown[-1].value or "detection" in " ".join(m.value for m in at.markdown)
+    at.text_input(key="wiz_name").set_value("nuclei boxes").run()
+    _button(at, "wiz_start").click().run()
+    assert not at.exception
+    with session_scope(engine) as s:
+        [training] = repo.list_trainings(s, project.id)
+    config = training.config["train_config"]
+    assert config["training_type"] == "detection" and config["augment"]["elastic"] is False
