@@ -13,17 +13,22 @@ from scipy import ndimage as ndi
 #: the lowest score decoded (average precision ranks every detection above it; the tuned score threshold
 #: decides which are reported)
 MIN_SCORE = 0.05
-MAX_PER_IMAGE = 1000  # highest-scoring peaks kept per label and image before merging overlaps
+#: highest-scoring peaks kept per label and image before merging overlaps: this many per megapixel, at
+#: least :data:`MIN_KEPT` (COCO scores 100 per image)
+MAX_PER_MEGAPIXEL = 1000
+MIN_KEPT = 300
 
 
 def peaks(
     heat: np.ndarray, min_score: float = MIN_SCORE, *, radius: int = 1
 ) -> tuple[np.ndarray, np.ndarray]:
     """``(rows, cols)`` of the local maxima of ``heat`` ``(H, W)`` at least ``min_score`` (a maximum of
-    its ``2 * radius + 1`` square), highest first, at most :data:`MAX_PER_IMAGE`."""
+    its ``2 * radius + 1`` square), highest first, at most :data:`MAX_PER_MEGAPIXEL` per megapixel (at
+    least :data:`MIN_KEPT`)."""
     top = ndi.maximum_filter(heat, size=2 * radius + 1, mode="constant", cval=-1.0)
     rows, cols = np.nonzero((heat >= top) & (heat >= min_score))
-    order = np.argsort(-heat[rows, cols], kind="stable")[:MAX_PER_IMAGE]
+    kept = max(MIN_KEPT, int(MAX_PER_MEGAPIXEL * heat.size / 1e6))
+    order = np.argsort(-heat[rows, cols], kind="stable")[:kept]
     return rows[order], cols[order]
 
 

@@ -104,15 +104,38 @@ def clip_boxes(boxes: np.ndarray, height: int, width: int) -> np.ndarray:
     return out
 
 
+#: boxes suppressed against one IoU matrix at a time (a block of this many rows: 2048 x N float64)
+_NMS_BLOCK = 2048
+
+
 def _nms(boxes: np.ndarray, scores: np.ndarray, thr: float) -> np.ndarray:
+    """Greedy suppression in score order; the overlaps of each block of boxes with all later ones are
+    computed at once (one IoU matrix per block instead of one call per kept box)."""
     order = np.argsort(-scores, kind="stable")
-    keep = []
-    while order.size:
-        best = order[0]
-        keep.append(best)
-        rest = order[1:]
-        order = rest[box_iou(boxes[best : best + 1], boxes[rest])[0] <= thr]
-    return np.asarray(keep, dtype=np.int64)
+    ranked = boxes[order]
+    alive = np.ones(len(order), dtype=bool)
+    for start in range(0, len(order), _NMS_BLOCK):
+        stop = min(start + _NMS_BLOCK, len(order))
+        if not alive[start:stop].any():
+            continue
+        over = _iou_rows(ranked[start:stop], ranked) > thr
+        for i in range(start, stop):
+            if alive[i]:
+                row = over[i - start]
+                row[: i + 1] = False
+                alive &= ~row
+    return order[alive].astype(np.int64)
+
+
+def _iou_rows(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """IoU of every box of ``a`` with every box of ``b`` (both already checked)."""
+    iw = np.clip(np.minimum(a[:, None, 2], b[None, :, 2]) - np.maximum(a[:, None, 0], b[None, :, 0]), 0, None)
+    ih = np.clip(np.minimum(a[:, None, 3], b[None, :, 3]) - np.maximum(a[:, None, 1], b[None, :, 1]), 0, None)
+    inter = iw * ih
+    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
+    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
+    union = area_a[:, None] + area_b[None, :] - inter
+    return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
 
 
 def _batched(boxes: np.ndarray, scores: np.ndarray, labels: np.ndarray, thresholds: dict) -> np.ndarray:
