@@ -32,13 +32,11 @@ def peaks(
     return rows[order], cols[order]
 
 
-def label_boxes(
-    heat: np.ndarray, box_h: np.ndarray, box_w: np.ndarray, *, nms_iou: float, min_score: float = MIN_SCORE
+def candidates(
+    heat: np.ndarray, box_h: np.ndarray, box_w: np.ndarray, *, min_score: float = MIN_SCORE
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Boxes ``(N, 4)`` and scores ``(N,)`` of one label's heat map with the shared size maps (all
-    ``(H, W)``); boxes overlapping a higher-scoring one by more than ``nms_iou`` are dropped."""
-    from core.inference.boxes import nms  # not at import time: core.inference imports the training types
-
+    """Every peak's box ``(N, 4)`` and score ``(N,)`` of one label's heat map with the shared size maps (all
+    ``(H, W)``), highest score first, before overlapping boxes are merged."""
     rows, cols = peaks(heat, min_score)
     scores = heat[rows, cols].astype(np.float64)
     h, w = box_h[rows, cols].astype(np.float64), box_w[rows, cols].astype(np.float64)
@@ -47,8 +45,23 @@ def label_boxes(
     boxes = np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], axis=1).reshape(-1, 4)
     boxes[:, 0::2] = np.clip(boxes[:, 0::2], 0.0, width)
     boxes[:, 1::2] = np.clip(boxes[:, 1::2], 0.0, height)
+    return boxes, scores
+
+
+def merged(boxes: np.ndarray, scores: np.ndarray, nms_iou: float) -> tuple[np.ndarray, np.ndarray]:
+    """``boxes`` and ``scores`` without those overlapping a higher-scoring box by more than ``nms_iou``."""
+    from core.inference.boxes import nms  # not at import time: core.inference imports the training types
+
     keep = nms(boxes, scores, nms_iou)
     return boxes[keep], scores[keep]
+
+
+def label_boxes(
+    heat: np.ndarray, box_h: np.ndarray, box_w: np.ndarray, *, nms_iou: float, min_score: float = MIN_SCORE
+) -> tuple[np.ndarray, np.ndarray]:
+    """Boxes ``(N, 4)`` and scores ``(N,)`` of one label's heat map with the shared size maps (all
+    ``(H, W)``); boxes overlapping a higher-scoring one by more than ``nms_iou`` are dropped."""
+    return merged(*candidates(heat, box_h, box_w, min_score=min_score), nms_iou)
 
 
 def detections(maps: dict[str, np.ndarray], values: list[dict], *, min_score: float = MIN_SCORE):

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from core.detection.decode import label_boxes
+from core.detection.decode import candidates, merged
 from core.detection.targets import plane_boxes
 from core.evaluation.detection import (
     average_precision,
@@ -42,17 +42,25 @@ def truth_boxes(image: Any, index: int) -> np.ndarray:
     return boxes[centres_inside(boxes, image.valid)]
 
 
-def predicted(maps: Maps, index: int, nms_iou: float, valid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Label ``index``'s decoded boxes and scores, inside the valid area."""
-    boxes, scores = label_boxes(maps["heat"][index], maps["box_h"][0], maps["box_w"][0], nms_iou=nms_iou)
-    inside = centres_inside(boxes, valid)
-    return boxes[inside], scores[inside]
+def label_candidates(maps: Sequence[Maps], images: Sequence[Any], index: int) -> list[Item]:
+    """``(candidate boxes, their scores, true boxes)`` of label ``index`` per image, inside the valid
+    area, before overlapping boxes are merged (merging is the only step the tuning varies)."""
+    out = []
+    for m, im in zip(maps, images, strict=True):
+        boxes, scores = candidates(m["heat"][index], m["box_h"][0], m["box_w"][0])
+        inside = centres_inside(boxes, im.valid)
+        out.append((boxes[inside], scores[inside], truth_boxes(im, index)))
+    return out
+
+
+def merge_items(items: Sequence[Item], nms_iou: float) -> list[Item]:
+    """The items with each image's overlapping boxes merged at ``nms_iou``."""
+    return [(*merged(boxes, scores, nms_iou), truth) for boxes, scores, truth in items]
 
 
 def label_items(maps: Sequence[Maps], images: Sequence[Any], index: int, nms_iou: float) -> list[Item]:
     """``(pred boxes, scores, true boxes)`` of label ``index`` per image."""
-    return [(*predicted(m, index, nms_iou, im.valid), truth_boxes(im, index))
-            for m, im in zip(maps, images, strict=True)]
+    return merge_items(label_candidates(maps, images, index), nms_iou)
 
 
 def epoch_scores(maps: Sequence[Maps], images: Sequence[Any], n_labels: int, prefix: str = "val") -> dict:
@@ -85,15 +93,16 @@ def tune(maps: Sequence[Maps], images: Sequence[Any], labels: Sequence[Any], *, 
         if not tune:
             params.append({**head, **DEFAULT_VALUES, "tuned_score": None})
             continue
+        found = label_candidates(maps, images, i)
         best: tuple[float, float] | None = None
         for iou in grid:
-            ap = average_precision(label_items(maps, images, i, iou), 0.5).ap
+            ap = average_precision(merge_items(found, iou), 0.5).ap
             if ap is not None and (best is None or ap > best[0]):
                 best = (ap, iou)
         if best is None:  # no true box of this label in the validation images
             params.append({**head, **DEFAULT_VALUES, "tuned_score": None})
             continue
-        threshold, _ = best_score_threshold(label_items(maps, images, i, best[1]), 0.5)
+        threshold, _ = best_score_threshold(merge_items(found, best[1]), 0.5)
         params.append({**head, "score_threshold": float(threshold), "nms_iou": float(best[1]),
                        "tuned_score": float(best[0])})
     return params
@@ -105,19 +114,14 @@ def final_metrics(
     """Per-label detection metrics (AP at IoU 0.5, 0.75 and 0.5:0.95; precision, recall, F1 and counts at the
     label's score threshold), their means, and true vs predicted object counts per image and label."""
     per_label = []
+    counts: list[dict] = [{"image": im.key} for im in images]
     for i, lab in enumerate(labels):
         items = label_items(maps, images, i, params[i]["nms_iou"])
-        scores = label_metrics(items, params[i]["score_threshold"])
-        per_label.append({"label_id": lab.id, "label": lab.name, "detection": scores})
+        threshold = params[i]["score_threshold"]
+        per_label.append({"label_id": lab.id, "label": lab.name, "detection": label_metrics(items, threshold)})
+        for row, (_, scores, truth) in zip(counts, items, strict=True):
+            row[lab.name] = {"true": len(truth), "predicted": int((scores >= threshold).sum())}
     means = mean_ap([e["detection"] for e in per_label])
     f1s = [e["detection"]["f1"] for e in per_label if e["detection"].get("f1") is not None]
-    counts = []
-    for m, im in zip(maps, images, strict=True):
-        row: dict = {"image": im.key}
-        for i, lab in enumerate(labels):
-            _, scores = predicted(m, i, params[i]["nms_iou"], im.valid)
-            row[lab.name] = {"true": len(truth_boxes(im, i)),
-                             "predicted": int((scores >= params[i]["score_threshold"]).sum())}
-        counts.append(row)
     return {"per_label": per_label, **means, "mean_f1": float(np.mean(f1s)) if f1s else None,
             "counts_per_image": counts}
