@@ -65,7 +65,10 @@ class PatchSampler:
         self.norm = norm
         self.batch_size = int(batch_size)
         self.augment = config.augment if augment is None else augment
-        self.instance = training_type(config.training_type).object_ids
+        kind = training_type(config.training_type)
+        self.instance = kind.object_ids
+        # per image, the object boxes of each label (patches then centre on a label drawn first)
+        self._by_label = [_boxes_by_label(im) for im in self.images] if kind.balance_labels else None
         self.window = max(1, int(round(config.patch_size / float(scale))))  # image pixels read per patch side
         sizes = np.array([im.height * im.width for im in self.images], dtype=np.float64)
         weights = np.sqrt(np.maximum(1.0, sizes / float(self.window) ** 2))
@@ -84,7 +87,7 @@ class PatchSampler:
         """One patch: image float32 ``(C, P, P)`` and its targets dict."""
         index = int(rng.choice(len(self.images), p=self._weights))
         im = self.images[index]
-        y, x = self._corner(im, rng)
+        y, x = self._corner(im, rng, index)
         size, norm = self.config.patch_size, self._norms[index]
         image, labels, valid = read_window(im, y, x, self.window, norm, instance=self.instance)
         if self.window != size:
@@ -94,12 +97,16 @@ class PatchSampler:
             image, labels, valid = augment_patch(image, labels, valid, rng, self.augment)
         return image, network_targets(labels, valid, self.config)
 
-    def _corner(self, im: TrainingImage, rng: np.random.Generator) -> tuple[int, int]:
+    def _corner(self, im: TrainingImage, rng: np.random.Generator, index: int) -> tuple[int, int]:
         """Top-left corner of the patch: centred on a random object (``object_bias``), else random
         (inside a random ROI box when training on ROIs)."""
         p = self.window
         if im.object_boxes and rng.random() < self.config.object_bias:
-            _, y0, x0, y1, x1 = im.object_boxes[int(rng.integers(len(im.object_boxes)))]
+            boxes = im.object_boxes
+            if self._by_label is not None:  # a label first, so rare labels are seen as often as common ones
+                groups = self._by_label[index]
+                boxes = groups[int(rng.integers(len(groups)))]
+            _, y0, x0, y1, x1 = boxes[int(rng.integers(len(boxes)))]
             cy, cx = int(rng.integers(y0, y1)), int(rng.integers(x0, x1))
         elif self.config.roi_only and im.roi_boxes:
             y0, x0, y1, x1 = im.roi_boxes[int(rng.integers(len(im.roi_boxes)))]
@@ -112,6 +119,14 @@ class PatchSampler:
         y = int(np.clip(cy - p // 2, 0, max(im.height - p, 0)))
         x = int(np.clip(cx - p // 2, 0, max(im.width - p, 0)))
         return y, x
+
+
+def _boxes_by_label(im: TrainingImage) -> list[list]:
+    """The image's object boxes grouped by label (labels in order)."""
+    groups: dict[int, list] = {}
+    for box in im.object_boxes:
+        groups.setdefault(box[0], []).append(box)
+    return [groups[k] for k in sorted(groups)]
 
 
 def read_window(

@@ -33,7 +33,9 @@ MAX_WIDTH = 32.0  # pixels: the resolution is halved while the median object is 
 MAX_MEASURED = 300  # objects measured for the auto choice (a seeded sample when there are more)
 
 
-def choose_scale(setting: float | str, images: Sequence[TrainingImage], *, seed: int = 0) -> dict:
+def choose_scale(
+    setting: float | str, images: Sequence[TrainingImage], *, seed: int = 0, smallest_label: bool = False
+) -> dict:
     """The working scale for ``setting`` (``"auto"`` or a number from :data:`MIN_SCALE` to 1) and the
     training images.
 
@@ -42,8 +44,15 @@ def choose_scale(setting: float | str, images: Sequence[TrainingImage], *, seed:
     """
     if setting != "auto":
         return {"factor": check_scale(setting), "rule": "set by the user"}
-    widths = object_widths(images, seed=seed)
-    record = {"rule": "auto", "max_width": MAX_WIDTH, "objects_measured": len(widths)}
+    if smallest_label:  # the label with the smallest objects decides (each label measured on its own)
+        groups = [object_widths(images, seed=seed, label=lab)
+                  for lab in sorted({box[0] for im in images for box in im.object_boxes})]
+        groups = [g for g in groups if g]
+        widths = min(groups, key=lambda g: float(np.median(g))) if groups else []
+    else:
+        widths = object_widths(images, seed=seed)
+    record = {"rule": "auto (smallest label)" if smallest_label else "auto", "max_width": MAX_WIDTH,
+              "objects_measured": len(widths)}
     if not widths:
         return {"factor": 1.0, **record, "median_width": None}
     median = float(np.median(widths))
@@ -64,10 +73,11 @@ def card_scale(card: dict) -> float:
         raise ModelPackageError(f"the model card's scale {record!r} is not valid: {exc}") from None
 
 
-def object_widths(images: Sequence[TrainingImage], *, seed: int = 0) -> list[float]:
+def object_widths(images: Sequence[TrainingImage], *, seed: int = 0, label: int | None = None) -> list[float]:
     """Widths in pixels (twice the largest inside distance to the edge) of up to :data:`MAX_MEASURED`
-    annotated objects, read box by box (large images are never read whole)."""
-    boxes = [(im, box) for im in images for box in im.object_boxes]
+    annotated objects (of label index ``label`` only, when given), read box by box (large images are never
+    read whole)."""
+    boxes = [(im, box) for im in images for box in im.object_boxes if label is None or box[0] == label]
     if len(boxes) > MAX_MEASURED:
         pick = np.random.default_rng(seed).choice(len(boxes), MAX_MEASURED, replace=False)
         boxes = [boxes[i] for i in sorted(pick)]

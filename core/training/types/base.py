@@ -107,6 +107,12 @@ class TrainingType(ABC):
     #: training images scored each epoch as validation scores its images (their record's keys start with
     #: ``train_``); 0: the training curves come from the training batches' pixel counts
     train_probe_images: int = 0
+    #: patches centred on an object pick a label first, then one of its objects (rare labels are learnt as
+    #: often as common ones); else any object
+    balance_labels: bool = False
+    #: the working scale keeps the label with the smallest objects visible (its median width), not the
+    #: median object of all labels
+    scale_by_smallest_label: bool = False
     #: the type's own defaults of :class:`~core.training.config.TrainConfig` fields (e.g. augmentations
     #: that do not suit it), applied where a training is configured
     config_defaults: dict[str, Any] = {}  # noqa: RUF012 - read only
