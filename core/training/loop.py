@@ -158,8 +158,9 @@ class _Run:
         self.norm = saved["norm"] if saved else compute_normalization(
             self.train_images, seed=cfg.seed, scope=cfg.normalization
         )
+        kind = training_type(cfg.training_type)
         self.scale = choose_scale(cfg.scale, self.train_images, seed=cfg.seed,  # deterministic: same on resume
-                                  smallest_label=training_type(cfg.training_type).scale_by_smallest_label)
+                                  smallest_label=kind.scale_by_smallest_label, max_width=kind.scale_max_width)
         in_ch = self.train_images[0].channels
         self.n_out = out_channels(cfg.training_type, cfg.n_labels, distance=cfg.use_distance_head)
         n_train = training_channels(cfg.training_type, cfg.n_labels, distance=cfg.use_distance_head,

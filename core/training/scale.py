@@ -34,7 +34,12 @@ MAX_MEASURED = 300  # objects measured for the auto choice (a seeded sample when
 
 
 def choose_scale(
-    setting: float | str, images: Sequence[TrainingImage], *, seed: int = 0, smallest_label: bool = False
+    setting: float | str,
+    images: Sequence[TrainingImage],
+    *,
+    seed: int = 0,
+    smallest_label: bool = False,
+    max_width: float = MAX_WIDTH,
 ) -> dict:
     """The working scale for ``setting`` (``"auto"`` or a number from :data:`MIN_SCALE` to 1) and the
     training images.
@@ -51,13 +56,13 @@ def choose_scale(
         widths = min(groups, key=lambda g: float(np.median(g))) if groups else []
     else:
         widths = object_widths(images, seed=seed)
-    record = {"rule": "auto (smallest label)" if smallest_label else "auto", "max_width": MAX_WIDTH,
+    record = {"rule": "auto (smallest label)" if smallest_label else "auto", "max_width": max_width,
               "objects_measured": len(widths)}
     if not widths:
         return {"factor": 1.0, **record, "median_width": None}
     median = float(np.median(widths))
     factor = 1.0
-    while median * factor >= MAX_WIDTH and factor / 2 >= MIN_SCALE:
+    while median * factor >= max_width and factor / 2 >= MIN_SCALE:
         factor /= 2
     return {"factor": factor, **record, "median_width": round(median, 1)}
 

@@ -170,3 +170,33 @@ def test_box_sides_found_at_a_working_scale_are_stretched_back_to_image_pixels(t
     np.testing.assert_allclose(full["box_h"], np.exp(2.3), rtol=1e-5)
     np.testing.assert_allclose(half["box_h"], 2 * np.exp(2.3), rtol=1e-5)
     np.testing.assert_allclose(half["box_w"], 2 * np.exp(2.3), rtol=1e-5)
+
+
+def _two_sizes():
+    """An image with 12 boxes of 40 px (label 0) and one of 20 px (label 1)."""
+    image = np.zeros((1, 256, 256), np.float32)
+    boxes = [(0, 4 + 60 * (k // 4), 4 + 60 * (k % 4), 44 + 60 * (k // 4), 44 + 60 * (k % 4)) for k in range(12)]
+    boxes.append((1, 200, 200, 220, 220))
+    return BoxImage("two", image, boxes, n_labels=2)
+
+
+def test_the_working_scale_can_follow_the_label_with_the_smallest_objects():
+    from core.training.scale import choose_scale
+
+    images = [_two_sizes()]
+    assert choose_scale("auto", images, max_width=16.0)["factor"] == 0.25  # the 40 px boxes decide
+    chosen = choose_scale("auto", images, smallest_label=True, max_width=16.0)
+    assert chosen["factor"] == 0.5 and chosen["median_width"] == 20.0
+
+
+def test_patches_centre_on_a_rare_label_as_often_as_on_a_common_one():
+    from core.training.sampling import PatchSampler
+
+    cfg = TrainConfig(training_type="detection", labels=(LabelSpec(1, "a"), LabelSpec(2, "b")), patch_size=64,
+                      object_bias=1.0, **DETECTION.config_defaults)
+    sampler = PatchSampler([_two_sizes()], cfg, {"method": "percentile", "scope": "dataset", "low": [0.0],
+                                                 "high": [1.0]}, batch_size=1)
+    rng = np.random.default_rng(0)
+    corners = [sampler._corner(sampler.images[0], rng, 0) for _ in range(400)]
+    near_rare = np.mean([y >= 150 and x >= 150 for y, x in corners])
+    assert 0.4 < near_rare < 0.6  # one box of 13, drawn about half the time

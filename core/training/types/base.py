@@ -113,6 +113,8 @@ class TrainingType(ABC):
     #: the working scale keeps the label with the smallest objects visible (its median width), not the
     #: median object of all labels
     scale_by_smallest_label: bool = False
+    #: the automatic working scale halves the resolution while the objects are this many pixels wide or more
+    scale_max_width: float = 32.0
     #: the type's own defaults of :class:`~core.training.config.TrainConfig` fields (e.g. augmentations
     #: that do not suit it), applied where a training is configured
     config_defaults: dict[str, Any] = {}  # noqa: RUF012 - read only
