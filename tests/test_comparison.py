@@ -52,7 +52,8 @@ def test_curves_table_and_kept_epoch_per_training():
     result = compare([a, b])
     assert [c["label"] for c in result.curves] == ["#1 first", "#2 second"]
     assert result.curves[0]["epoch"] == [1, 2, 3] and result.curves[1]["val_iou"] == [0.1, 0.2]
-    assert result.curves[0]["kept"] == (2, {"accuracy": 0.98765, "iou": 0.81234})
+    # marked on the validation curves
+    assert result.curves[0]["kept"] == (2, {"val_accuracy": 0.98765, "val_iou": 0.81234})
     first, second = result.scores
     assert first == {"Training": "#1 first", "Pixel accuracy": 0.988, "IoU": 0.812, "F1@0.5": None,
                      "nucleus IoU": 0.804, "nucleus Dice": 0.89}

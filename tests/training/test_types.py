@@ -21,7 +21,7 @@ _ASKS = re.compile(r'training_type\s*[!=]=|[!=]=\s*"(instance|semantic|detection
 
 def test_an_unknown_name_lists_the_known_ones():
     with pytest.raises(InvalidInputError) as err:
-        training_type("detection")
+        training_type("classification")
     assert all(name in str(err.value) for name in TRAINING_TYPES)
     with pytest.raises(InvalidInputError):
         training_type(None)
@@ -31,7 +31,7 @@ def test_the_configuration_and_the_card_schema_take_their_names_from_the_registr
     assert config_module.TRAINING_TYPES == tuple(TRAINING_TYPES)
     assert card_schema.TRAINING_TYPES is config_module.TRAINING_TYPES
     with pytest.raises(InvalidInputError, match="semantic"):
-        config("detection")
+        config("classification")
 
 
 @pytest.mark.parametrize("name", list(TRAINING_TYPES))
@@ -60,8 +60,26 @@ def test_each_entry_answers_the_same_interface_consistently(name):
     values = kind.default_postprocess()
     plane = kind.result_plane(maps, 0, {**values, "min_size": 0})
     assert plane.shape == (32, 32) and kind.objects_plane(maps, 0, values).shape == (32, 32)
-    assert kind.score_key in ("mean_iou", "mean_f1") and kind.label_file_suffix
+    assert kind.score_key in ("mean_iou", "mean_f1", "map_50") and kind.label_file_suffix
     assert set(kind.card_fields(cfg)) == {"distance_head"}
+
+
+@pytest.mark.parametrize("name", list(TRAINING_TYPES))
+def test_each_entry_names_its_curves_and_where_the_kept_model_marks_them(name):
+    kind = TRAINING_TYPES[name]
+    assert len(kind.curves) == 3 and kind.curves[0][2:] == ("train_loss", "val_loss")
+    for title, ylabel, train_key, val_key in kind.curves:
+        assert title and ylabel and train_key.startswith("train_") and val_key == "val_" + train_key[6:]
+    validation = {chart[3] for chart in kind.curves}
+    assert kind.kept_scores and set(kind.kept_scores) <= validation  # a star only on a drawn curve
+    key, shown = kind.headline
+    assert key and shown
+
+
+def test_detection_curves_are_its_epoch_records_keys():
+    kind = training_type("detection")
+    assert [chart[0] for chart in kind.curves] == ["Loss", "mAP@0.5", "F1"]
+    assert kind.kept_scores == {"val_map50": "map_50", "val_f1": "mean_f1"} and kind.headline[0] == "map_50"
 
 
 def test_no_code_outside_the_registry_asks_which_type_it_has():
