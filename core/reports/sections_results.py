@@ -175,7 +175,7 @@ def _detection_tables(pdf: ReportPDF, per_label: list[dict]) -> None:
         size=8,
         muted=True,
     )
-    _metric_table(pdf, per_label, ["label"], columns, first_width=0.19, size=7.5,
+    _metric_table(pdf, per_label, ["label"], columns, first_width=0.15, size=7.2,
                   names=dict(DETECTION_COLUMNS))
 
 
