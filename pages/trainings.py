@@ -7,11 +7,14 @@ from datetime import datetime, timezone
 
 import streamlit as st
 
+from core.comparison import OVERALL_NAMES
 from core.db import repo, session_scope
 from core.db.models import FAILED, QUEUED, RUNNING, SUCCEEDED, Training
 from core.jobs import queue
-from core.queue_view import queue_entries
 from core.jobs.worker import worker_serving
+from core.queue_view import queue_entries
+from core.training.types import stored_type
+from core.training.types.base import PIXEL_CURVES, PIXEL_KEPT_SCORES
 from core.trainings import (
     can_resume,
     delete_training,
@@ -20,9 +23,6 @@ from core.trainings import (
     resume_training,
     training_validation_warning,
 )
-from core.comparison import OVERALL_NAMES
-from core.training.types import stored_type
-from core.training.types.base import PIXEL_CURVES, PIXEL_KEPT_SCORES
 from ui.context import PROJECT_KEY, page_context, require_project, set_current_project
 from ui.curves import curves_figure, kept_point
 from ui.downloads import file_download

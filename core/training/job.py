@@ -12,17 +12,17 @@ import numpy as np
 
 from core.db import repo, session_scope
 from core.db.models import Training
-from core.jobs.context import JobCancelled, JobContext
 from core.errors import SegStudioError, StorageError
 from core.imaging.atomic import disk_full
+from core.jobs.context import JobCancelled, JobContext
 from core.jobs.disk import disk_full_message
 from core.training import checkpoint as ckpt
 from core.training.assessment import Sample, assess
-from core.training.report_assembly import build_training_report, examples_from
 from core.training.config import TrainConfig
 from core.training.loop import CANCELLED, Progress, train
 from core.training.package import load_model
 from core.training.project_data import load_split
+from core.training.report_assembly import build_training_report, examples_from
 from core.training.sources import TrainingImage
 from core.training.types import training_type
 
