@@ -36,11 +36,6 @@ class Sample:
     valid: np.ndarray | None = None
     boxes: list = field(default_factory=list)
 
-    @property
-    def labels(self) -> np.ndarray:
-        """The ground truth under the name validation images give it (detection's scoring reads both)."""
-        return self.truth
-
 
 @dataclass
 class Assessment:
