@@ -331,8 +331,13 @@ def cmd_resume(args: argparse.Namespace, settings: Settings) -> int:
     return _run_claimed(args, settings, engine, training.id)  # type: ignore[arg-type]
 
 
+#: metric keys printed under another name
+_SHOWN = {"map_50": "mAP@0.5", "map_50_95": "mAP@0.5:0.95", "ap_50": "AP50", "ap_75": "AP75",
+          "ap_50_95": "AP50:95"}
+
+
 def _format_overall(overall: dict[str, Any], prefix: str = "Validation") -> str:
-    parts = [f"{k} {v:.3f}" for k, v in overall.items() if isinstance(v, (int, float))]
+    parts = [f"{_SHOWN.get(k, k)} {v:.3f}" for k, v in overall.items() if isinstance(v, (int, float))]
     return f"{prefix}: " + ", ".join(parts) if parts else ""
 
 
@@ -364,8 +369,8 @@ def cmd_cancel(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:
     from core.training.assessment import assess
-    from core.training.folder_data import folder_samples
     from core.training.package import load_model
+    from core.training.types import training_type
 
     engine = make_engine(settings.database_url)
     with session_scope(engine) as session:
@@ -373,11 +378,27 @@ def cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:
     if not training.model_dir:
         raise SegStudioError(f"Training {training.name!r} has no model ({training.status}); train it first.")
     model, card = load_model(settings.data_dir / training.model_dir, "cpu")
-    samples, problems = folder_samples(Path(args.images), Path(args.masks), card, label=args.label)
+    kind = training_type(card["training_type"])
+    if kind.pixel_masks:
+        if args.masks is None or args.boxes is not None:
+            raise SegStudioError(f"{training.name!r} is a model for {kind.short_title}: give its ground "
+                                 "truth as --masks FOLDER (label masks matched to the images by file stem), "
+                                 "not --boxes.")
+        from core.training.folder_data import folder_samples
+
+        samples, problems = folder_samples(Path(args.images), Path(args.masks), card, label=args.label)
+    else:
+        if args.boxes is None or args.masks is not None:
+            raise SegStudioError(f"{training.name!r} is a model for {kind.short_title}: give its ground "
+                                 "truth as --boxes FILE|DIR (COCO .json, Pascal VOC .xml, YOLO .txt or .csv "
+                                 "box files, a folder or a .zip of them), not --masks.")
+        from core.training.folder_boxes import folder_box_samples
+
+        samples, problems = folder_box_samples(Path(args.images), Path(args.boxes), card)
     for message in problems:
         print(f"error: {message}", file=sys.stderr)
     if not samples:
-        raise SegStudioError("No image with a matching mask to evaluate.")
+        raise SegStudioError("No image with matching ground truth to evaluate.")
     result = assess(model, card, samples, keep_predictions=False,
                     on_image=None if args.json else lambda i, n: print(f"[{i}/{n}]", file=sys.stderr))
     record = {"training": training.id, "images": len(samples), "overall": result.overall(),
@@ -387,7 +408,8 @@ def cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:
     else:
         print(f"{len(samples)} image(s). {_format_overall(record['overall'], 'Overall')}")
         for row in record["per_label"]:
-            print("  " + ", ".join(f"{k}={v:.3f}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()))
+            print("  " + ", ".join(f"{_SHOWN.get(k, k)}={v:.3f}" if isinstance(v, float)
+                                   else f"{_SHOWN.get(k, k)}={v}" for k, v in row.items()))
     return 1 if problems else 0
 
 
@@ -419,14 +441,15 @@ def _rebuild_report(settings: Settings, engine, training) -> Path:  # type: igno
 
     if training.status in ("queued", "running"):
         raise SegStudioError(f"Training {training.name!r} is {training.status}; its report comes when it ends.")
-    examples = []
+    examples, pr_curves = [], []
     if training.status == "succeeded" and training.model_dir:
         config = TrainConfig.from_dict(training.config["train_config"])
         _, val_images, _, _ = load_split(settings, engine, training.project_id, training.split, config)
         model, card = load_model(settings.data_dir / training.model_dir, "cpu")
         samples = validation_samples(val_images, config)
-        examples = examples_from(samples, assess(model, card, samples))
-    return build_training_report(settings, engine, training.id, examples=examples)
+        assessment = assess(model, card, samples)
+        examples, pr_curves = examples_from(samples, assessment), assessment.pr_curves()
+    return build_training_report(settings, engine, training.id, examples=examples, pr_curves=pr_curves)
 
 
 def cmd_predict(args: argparse.Namespace, settings: Settings) -> int:
@@ -667,11 +690,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=cmd_resume)
 
-    p = sub.add_parser("evaluate", help="score a trained model on a folder of images and ground-truth masks")
+    p = sub.add_parser("evaluate", help="score a trained model on a folder of images and their ground truth "
+                                        "(masks, or boxes for a detection model)")
     p.add_argument("training")
     p.add_argument("--images", required=True)
-    p.add_argument("--masks", required=True, help="label masks matched to the images by file stem")
+    p.add_argument("--masks", help="segmentation models: label masks matched to the images by file stem")
     p.add_argument("--label", help="which label of the model the masks are for (default: its only label)")
+    p.add_argument("--boxes", help="detection models: the true boxes, a COCO .json, Pascal VOC .xml, YOLO "
+                                   ".txt (with classes.txt beside) or .csv (label,x_min,y_min,x_max,y_max) "
+                                   "file, a folder or a .zip of them; matched to the images by file name or "
+                                   "stem, labels by name")
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=cmd_evaluate)
 

@@ -20,16 +20,17 @@ from core.db.models import Training
 from core.errors import InvalidInputError, ModelPackageError
 from core.reports.formatting import format_duration
 from core.training.package import CARD, read_card
+from core.training.types import stored_type
+from core.training.types.base import PIXEL_CURVES, PIXEL_KEPT_SCORES
 
-#: the curves of each training: the columns of an epoch row, as the Trainings page draws them
-CURVE_KEYS = ("train_loss", "val_loss", "train_accuracy", "val_accuracy", "train_iou", "val_iou")
 #: overall score -> the name shown (the words of the Trainings page's tables and the report)
 OVERALL_NAMES = {
     "accuracy": "Pixel accuracy", "iou": "IoU", "f1": "F1@0.5", "precision": "Precision", "recall": "Recall",
-    "mean_ap": "mAP", "mean_matched_iou": "IoU of matches",
+    "mean_ap": "mAP", "mean_matched_iou": "IoU of matches", "map_50": "mAP@0.5", "map_50_95": "mAP@0.5:0.95",
 }
 #: per-label score -> the name shown after the label's name ("nucleus IoU")
 LABEL_NAMES = {"pixel_iou": "IoU", "pixel_dice": "Dice", "f1": "F1@0.5", "ap_50": "AP@0.5"}
+Chart = tuple[str, str, str, str]  # title, y-axis label, training key, validation key
 #: setting -> the name shown in the configuration diff, in this order; other settings follow by their key
 SETTING_NAMES = {
     "training_type": "Training type", "labels": "Labels", "split_mode": "Split", "image_type": "Image type",
@@ -48,7 +49,8 @@ _NAMED_IMAGES = 4  # image names listed before "and N more"
 
 @dataclass(frozen=True)
 class Comparison:
-    """``curves``: one dict per training (``label``, ``epoch`` and the :data:`CURVE_KEYS` lists, ``kept``);
+    """``curves``: one dict per training (``label``, ``epoch``, ``charts`` (its training type's: title, y-axis
+    label, training key, validation key), a list per chart key (:func:`curve_keys`) and ``kept``);
     ``facts`` and ``scores``: one row per training (readable column names, rounded); ``diff``: one row per
     setting that differs (``Setting`` and one column per training)."""
 
@@ -58,14 +60,22 @@ class Comparison:
     diff: list[dict[str, Any]]
 
 
-def kept_epoch(metrics: dict, last_epoch: int | None) -> tuple[int, dict[str, float | None]] | None:
-    """(epoch, {"accuracy", "iou"}) of the model the metrics table scores (the Trainings page marks it), or
-    None when unknown: the best epoch, or the last one when the late weights' average was kept."""
+def kept_epoch(
+    metrics: dict, last_epoch: int | None, marks: dict[str, str] = PIXEL_KEPT_SCORES
+) -> tuple[int, dict[str, float | None]] | None:
+    """(epoch, {validation key: value}) of the model the metrics table scores (the Trainings page marks it),
+    or None when unknown: the best epoch, or the last one when the late weights' average was kept.
+    ``marks``: validation key -> key of the metrics' ``overall`` (the training type's ``kept_scores``)."""
     kept, overall = metrics.get("kept") or {}, metrics.get("overall") or {}
     if last_epoch is None or not overall or kept.get("epoch") is None:
         return None
     epoch = last_epoch if kept.get("weight_average") else int(kept["epoch"])
-    return epoch, {"accuracy": overall.get("accuracy"), "iou": overall.get("iou")}
+    return epoch, {val_key: overall.get(key) for val_key, key in marks.items()}
+
+
+def curve_keys(charts: Sequence[Chart]) -> tuple[str, ...]:
+    """The epoch-row keys of ``charts``: each chart's training and validation key."""
+    return tuple(dict.fromkeys(key for chart in charts for key in chart[2:]))
 
 
 def compare(trainings: Sequence[dict[str, Any]]) -> Comparison:
@@ -78,9 +88,12 @@ def compare(trainings: Sequence[dict[str, Any]]) -> Comparison:
     curves = []
     for t, label in zip(trainings, labels, strict=True):
         rows = sorted(t.get("curves") or [], key=lambda r: r["epoch"])
-        entry: dict[str, Any] = {"label": label, "epoch": [r["epoch"] for r in rows]}
-        entry.update({key: [r.get(key) for r in rows] for key in CURVE_KEYS})
-        entry["kept"] = kept_epoch(t.get("metrics") or {}, rows[-1]["epoch"] if rows else None)
+        kind = stored_type(t.get("config"))
+        charts = kind.curves if kind is not None else PIXEL_CURVES
+        entry: dict[str, Any] = {"label": label, "epoch": [r["epoch"] for r in rows], "charts": charts}
+        entry.update({key: [r.get(key) for r in rows] for key in curve_keys(charts)})
+        entry["kept"] = kept_epoch(t.get("metrics") or {}, rows[-1]["epoch"] if rows else None,
+                                   kind.kept_scores if kind is not None else PIXEL_KEPT_SCORES)
         curves.append(entry)
     facts = [_facts(t, label) for t, label in zip(trainings, labels, strict=True)]
     scores = [_scores(t, label) for t, label in zip(trainings, labels, strict=True)]
@@ -145,8 +158,7 @@ def load_comparison(settings: Settings, engine: Engine, training_ids: Sequence[i
         projects = {p.id: p.name for p in repo.list_projects(session)}
         for training_id in dict.fromkeys(training_ids):
             training = repo.get_training(session, training_id)
-            curves = [row.model_dump(exclude={"id", "training_id"})
-                      for row in repo.list_epoch_metrics(session, training_id)]
+            curves = repo.epoch_records(session, training_id)
             names = {im.id: im.name for im in repo.list_images(session, training.project_id)}
             records.append((training, curves, names))
     out = []

@@ -55,8 +55,9 @@ if len(chosen) < 2:
 with user_errors():
     result = load_comparison(ctx.settings, ctx.engine, chosen)
     st.subheader("Curves")
-    st.caption("Training dashed, validation solid (the network output at 0.5 at the end of each epoch); a "
-               "star marks each training's kept model with the number its metrics table shows.")
+    st.caption("Training dashed, validation solid (the network output at the end of each epoch, one view, "
+               "before the tuned post-processing); a star marks each training's kept model with the number "
+               "its metrics table shows.")
     st.plotly_chart(comparison_figure(result.curves), key="compare_curves")
     st.subheader("Metrics")
     st.caption("Validation scores of each kept model, after its post-processing; "

@@ -7,11 +7,14 @@ from datetime import datetime, timezone
 
 import streamlit as st
 
+from core.comparison import OVERALL_NAMES
 from core.db import repo, session_scope
 from core.db.models import FAILED, QUEUED, RUNNING, SUCCEEDED, Training
 from core.jobs import queue
-from core.queue_view import queue_entries
 from core.jobs.worker import worker_serving
+from core.queue_view import queue_entries
+from core.training.types import stored_type
+from core.training.types.base import PIXEL_CURVES, PIXEL_KEPT_SCORES
 from core.trainings import (
     can_resume,
     delete_training,
@@ -66,6 +69,10 @@ def _duration(t: Training) -> str:
 
 def _key_metric(t: Training) -> str:
     overall = (t.metrics or {}).get("overall", {})
+    kind = stored_type(t.config)
+    if kind is not None:  # the score the training type leads with
+        key, name = kind.headline
+        return f"{name} {overall[key]:.3f}" if isinstance(overall.get(key), (int, float)) else ""
     if "f1" in overall and overall["f1"] is not None:
         return f"F1@0.5 {overall['f1']:.3f}"
     if "iou" in overall and overall["iou"] is not None:
@@ -178,18 +185,22 @@ def detail(training_id: int) -> None:
                 flash(f"Deleted {t.name!r}.")
                 st.rerun()
 
+    kind = stored_type(t.config)  # None for records that name no known type: the pixel types' charts
+    charts = kind.curves if kind is not None else PIXEL_CURVES
+    marks = kind.kept_scores if kind is not None else PIXEL_KEPT_SCORES
+
     @st.fragment(run_every=2 if t.status in (QUEUED, RUNNING) else None)
     def live() -> None:
         with session_scope(ctx.engine) as session:
             current = repo.get_training(session, training_id)
-            rows = repo.list_epoch_metrics(session, training_id)
+            rows = repo.epoch_records(session, training_id)
         if current.status == RUNNING:
             st.progress(min(max(current.progress, 0.0), 1.0), text=f"{current.progress:.0%} · epoch {current.epoch}")
         elif current.status == FAILED:
             st.error(f"This training failed: {current.error}")
         if rows:
-            kept = kept_point(current.metrics or {}, rows)
-            st.plotly_chart(curves_figure(rows, kept), key=f"curves_{training_id}_{len(rows)}")
+            kept = kept_point(current.metrics or {}, rows, marks)
+            st.plotly_chart(curves_figure(rows, kept, charts), key=f"curves_{training_id}_{len(rows)}")
         elif current.status in (QUEUED, RUNNING):
             st.caption("The curves appear after the first epoch.")
         if current.status != t.status:
@@ -200,12 +211,19 @@ def detail(training_id: int) -> None:
     if small:
         st.warning(small, icon=":material/warning:")
     metrics = t.metrics or {}
+    overall = {key: value for key, value in (metrics.get("overall") or {}).items()
+               if key in OVERALL_NAMES and isinstance(value, (int, float))}
+    if overall:
+        st.markdown("**Validation metrics of the kept model**")
+        for column, (key, value) in zip(st.columns(len(overall)), overall.items(), strict=True):
+            column.metric(OVERALL_NAMES[key], f"{value:.3f}")
     if metrics.get("per_label"):
         st.markdown("**Validation metrics per label**")
-        metrics_tables(metrics["per_label"])
+        metrics_tables(metrics["per_label"], kind)
     if metrics.get("per_image"):
-        with st.expander("Metrics per validation image"):
-            metrics_tables(metrics["per_image"])
+        with st.expander("Metrics per validation image" if kind is None or kind.pixel_masks
+                         else "True and predicted boxes per validation image"):
+            metrics_tables(metrics["per_image"], kind)
     vis_dir = ctx.settings.training_dir(training_id) / "validation_visualizations"
     pictures = sorted(vis_dir.glob("*.png")) if vis_dir.exists() else []
     if pictures:

@@ -52,7 +52,8 @@ def test_curves_table_and_kept_epoch_per_training():
     result = compare([a, b])
     assert [c["label"] for c in result.curves] == ["#1 first", "#2 second"]
     assert result.curves[0]["epoch"] == [1, 2, 3] and result.curves[1]["val_iou"] == [0.1, 0.2]
-    assert result.curves[0]["kept"] == (2, {"accuracy": 0.98765, "iou": 0.81234})
+    # marked on the validation curves
+    assert result.curves[0]["kept"] == (2, {"val_accuracy": 0.98765, "val_iou": 0.81234})
     first, second = result.scores
     assert first == {"Training": "#1 first", "Pixel accuracy": 0.988, "IoU": 0.812, "F1@0.5": None,
                      "nucleus IoU": 0.804, "nucleus Dice": 0.89}
@@ -93,3 +94,27 @@ def test_load_comparison_reads_trainings_of_two_projects(settings, engine):
     assert result.facts[0]["Steps"] == 120 and result.facts[0]["Device"] == "CPU (2 threads)"  # from the card
     assert [r["Setting"] for r in result.diff] == ["Seed"]
     assert result.curves[0]["val_accuracy"] == [0.6, 0.9] and result.curves[0]["kept"][0] == 2
+
+
+def test_a_detection_training_brings_its_own_charts_and_its_kept_map():
+    from ui.compare_view import comparison_figure
+
+    detection = _config()
+    detection["train_config"]["training_type"] = detection["wizard"]["training_type"] = "detection"
+    a = _record(1, "pixels", _config(), val=[4], curves=2, overall={"iou": 0.8, "accuracy": 0.9})
+    b = _record(2, "boxes", detection, val=[4], curves=3, overall={"map_50": 0.71, "mean_f1": 0.66})
+    for e, row in enumerate(b["curves"], start=1):
+        row.update(train_map50=e / 10, val_map50=e / 20, train_f1=e / 8, val_f1=e / 9)
+    result = compare([a, b])
+    pixels, boxes = result.curves
+    assert [c[0] for c in pixels["charts"]] == ["Loss", "Accuracy", "IoU"]
+    assert [c[0] for c in boxes["charts"]] == ["Loss", "mAP@0.5", "F1"]
+    assert boxes["val_map50"] == [0.05, 0.1, 0.15] and "val_iou" not in boxes
+    assert boxes["kept"] == (2, {"val_map50": 0.71, "val_f1": 0.66})
+    row = next(r for r in result.scores if r["Training"] == "#2 boxes")
+    assert row["mAP@0.5"] == 0.71
+    figure = comparison_figure(result.curves)
+    titles = [a.text for a in figure.layout.annotations]
+    assert titles == ["Loss", "Accuracy", "IoU", "mAP@0.5", "F1"]  # both trainings' charts, loss shared
+    stars = [t for t in figure.data if t.name == "#2 boxes · kept model (as in the table)"]
+    assert [(list(t.x), list(t.y), t.xaxis) for t in stars] == [([2], [0.71], "x4"), ([2], [0.66], "x5")]

@@ -1,9 +1,13 @@
 """The metrics tables of the trainings page: readable column names, rounded values, split in two so that
-neither is cut off on the right (pixel scores; object scores)."""
+neither is cut off on the right (pixel scores; object scores), or one table of box scores for a training
+type whose results are boxes."""
 
 from __future__ import annotations
 
 import streamlit as st
+
+from core.training.types import TrainingType
+from core.training.types.base import BOX_LISTS
 
 #: stored column -> the name shown (the same words as the curves and the report)
 NAMES = {
@@ -12,28 +16,38 @@ NAMES = {
     "pixel_accuracy": "Pixel accuracy",
     "n_gt": "Objects (truth)", "n_pred": "Objects (predicted)", "tp": "TP", "fp": "FP", "fn": "FN",
     "precision": "Precision", "recall": "Recall", "f1": "F1@0.5", "mean_matched_iou": "IoU of matches",
-    "ap_50": "AP@0.5", "ap_75": "AP@0.75", "mean_ap": "mAP",
+    "ap_50": "AP@0.5", "ap_75": "AP@0.75", "mean_ap": "mAP", "ap_50_95": "AP@0.5:0.95",
 }
+#: the names of the box tables where they differ
+BOX_NAMES = {**NAMES, "n_gt": "True boxes", "n_pred": "Predicted boxes"}
 KEYS = ("image", "label")
 PIXEL = ("pixel_accuracy", "pixel_iou", "pixel_dice", "pixel_precision", "pixel_recall")
 OBJECTS = ("n_gt", "n_pred", "tp", "fp", "fn", "precision", "recall", "f1", "mean_matched_iou", "ap_50",
            "ap_75", "mean_ap")
+BOXES = ("ap_50", "ap_75", "ap_50_95", "precision", "recall", "f1", "tp", "fp", "fn", "n_gt", "n_pred")
 
 
-def _rows(rows: list[dict], columns: tuple[str, ...]) -> list[dict]:
+def _rows(rows: list[dict], columns: tuple[str, ...], names: dict[str, str] = NAMES) -> list[dict]:
     out = []
     for row in rows:
         shown = {}
         for key in (*KEYS, *columns):
             if key in row:
                 value = row[key]
-                shown[NAMES[key]] = round(value, 3) if isinstance(value, float) else value
+                shown[names[key]] = round(value, 3) if isinstance(value, float) else value
         out.append(shown)
     return out
 
 
-def metrics_tables(rows: list[dict]) -> None:
-    """Pixel scores (of the kept model, post-processed), then object scores where there are any."""
+def metrics_tables(rows: list[dict], kind: TrainingType | None = None) -> None:
+    """Pixel scores (of the kept model, post-processed), then object scores where there are any; for a
+    training ``kind`` whose results are boxes, its box scores."""
+    if kind is not None and kind.result_kind == BOX_LISTS:
+        st.caption("Box scores (kept model): COCO average precision (AP) at box IoU 0.5, 0.75 and 0.5 to "
+                   "0.95; precision, recall, F1 and TP / FP / FN at the label's score threshold, a match is "
+                   "IoU ≥ 0.5")
+        st.dataframe(_rows(rows, BOXES, BOX_NAMES), hide_index=True)
+        return
     if any(key in row for row in rows for key in PIXEL):
         st.caption("Pixel scores (kept model, after post-processing)")
         st.dataframe(_rows(rows, PIXEL), hide_index=True)

@@ -146,6 +146,11 @@ class EpochMetric(SQLModel, table=True):
     val_iou: float | None = None
     learning_rate: float | None = None
     seconds: float = 0.0
+    #: the training type's own per-epoch values that have no column (detection: ``train_map50``,
+    #: ``val_map50``, ``val_precision``, ...), name -> number or None (not measured)
+    scores: dict[str, Any] = Field(
+        default_factory=dict, sa_column=Column(JSON, nullable=False, server_default="{}")
+    )
 
 
 class RunJob(SQLModel):

@@ -615,6 +615,31 @@ def list_epoch_metrics(session: Session, training_id: int) -> list[EpochMetric]:
     return list(session.exec(select(EpochMetric).where(EpochMetric.training_id == training_id).order_by(EpochMetric.epoch)))
 
 
+#: the columns of an epoch's record (what :func:`epoch_records` flattens besides ``scores``)
+EPOCH_COLUMNS = tuple(k for k in EpochMetric.model_fields if k not in ("id", "training_id", "scores"))
+
+
+def epoch_metric(training_id: int, record: dict[str, Any]) -> EpochMetric:
+    """The row of one epoch's record (:class:`core.training.loop.Progress`'s ``record``): its columns, and
+    every other number (or None: not measured) in ``scores``."""
+    values = {k: int(record[k]) if k in ("epoch", "step") else float(record[k])
+              for k in EPOCH_COLUMNS if record.get(k) is not None}
+    scores = {k: (None if v is None else float(v)) for k, v in record.items()
+              if k not in EPOCH_COLUMNS and (v is None or _number(v))}
+    return EpochMetric(training_id=training_id, **values, scores=scores)
+
+
+def _number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def epoch_records(session: Session, training_id: int) -> list[dict[str, Any]]:
+    """The epochs of a training as flat dicts (columns and ``scores`` together, by epoch): the rows the
+    curves, the report and the comparison read."""
+    return [{**{k: getattr(m, k) for k in EPOCH_COLUMNS}, **(m.scores or {})}
+            for m in list_epoch_metrics(session, training_id)]
+
+
 def steps_by_training(session: Session, training_ids: Iterable[int]) -> dict[int, int]:
     """training id -> training steps done at its last recorded epoch (trainings without an epoch left out)."""
     ids = list(training_ids)

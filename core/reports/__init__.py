@@ -2,14 +2,16 @@
 
 Public API::
 
-    from core.reports import ReportData, ValidationExample, build_report_zip, downscale_example
+    from core.reports import (BoxExample, ReportData, ValidationExample, build_report_zip,
+                              downscale_box_example, downscale_example)
 
 Modules, one concept each:
 
 - :mod:`.data`              the input dataclasses
 - :mod:`.images`            downscaling of images and label images for the report
 - :mod:`.visuals`           validation visualisations (image | ground truth | prediction | TP/FP/FN)
-- :mod:`.figures`           training curves (matplotlib Agg, PNG in memory)
+- :mod:`.box_visuals`       the same for boxes (detection)
+- :mod:`.figures`           training curves and precision-recall curves (matplotlib Agg, PNG in memory)
 - :mod:`.fonts`             DejaVu from matplotlib, Last Resort fallback for characters DejaVu lacks
 - :mod:`.formatting`        numbers, "n/d", dates, durations, shortened names
 - :mod:`.document`          the PDF frame and its building blocks (fpdf2)
@@ -22,14 +24,16 @@ Modules, one concept each:
 """
 
 from core.reports.build import build_report_zip
-from core.reports.data import ReportData, ValidationExample
-from core.reports.images import EMBED_MAX_SIDE, downscale_example, downscale_for_report
+from core.reports.data import BoxExample, ReportData, ValidationExample
+from core.reports.images import EMBED_MAX_SIDE, downscale_box_example, downscale_example, downscale_for_report
 
 __all__ = [
     "EMBED_MAX_SIDE",
+    "BoxExample",
     "ReportData",
     "ValidationExample",
     "build_report_zip",
+    "downscale_box_example",
     "downscale_example",
     "downscale_for_report",
 ]

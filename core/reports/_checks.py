@@ -15,9 +15,10 @@ from pathlib import Path
 import numpy as np
 
 from core.errors import InvalidInputError, NotFoundError
-from core.reports.data import ReportData, ValidationExample
-from core.reports.images import EMBED_MAX_SIDE, downscale_example
+from core.reports.data import BoxExample, ReportData, ValidationExample
+from core.reports.images import EMBED_MAX_SIDE, downscale_box_example, downscale_example
 from core.training import types as training_types
+from core.training.types.base import BOX_LISTS
 
 STATUSES = ("queued", "running", "succeeded", "failed", "cancelled")
 _COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
@@ -49,11 +50,14 @@ def check_report_data(data: ReportData) -> ReportData:
     _check_metrics(cleaned.metrics)
     if cleaned.is_full:
         _check_full(cleaned)
-        examples = [_check_example(ex, k, cleaned) for k, ex in enumerate(data.examples)]
+        boxes = training_types.TRAINING_TYPES[cleaned.training_type].result_kind == BOX_LISTS
+        check = _check_box_example if boxes else _check_example
+        examples = [check(ex, k, cleaned) for k, ex in enumerate(data.examples)]
+        pr_curves = _check_pr_curves(data.pr_curves, cleaned.label_names)
         model_dir = _check_model_dir(data.model_dir)
-    else:
-        examples, model_dir = [], None  # the short report of a failed training has neither
-    return replace(cleaned, examples=examples, model_dir=model_dir)
+    else:  # the short report of a failed training has none of these
+        examples, pr_curves, model_dir = [], [], None
+    return replace(cleaned, examples=examples, pr_curves=pr_curves, model_dir=model_dir)
 
 
 def _check_training(training: dict) -> None:
@@ -128,13 +132,7 @@ def _check_example(example: object, k: int, data: ReportData) -> ValidationExamp
     where = f"validation example {example.name!r}"
     if not isinstance(example.name, str) or not example.name.strip():
         raise InvalidInputError(f"examples[{k}] has name {example.name!r}; give the image's name.")
-    image = np.asarray(example.image_rgb)
-    if image.dtype != np.uint8 or not (image.ndim == 2 or (image.ndim == 3 and image.shape[2] == 3)):
-        raise InvalidInputError(
-            f"{where}: image_rgb must be uint8 (H, W, 3) or (H, W), got {image.dtype} {image.shape}; "
-            "convert it for display first (e.g. core.imaging display conversion) and downscale it with "
-            "downscale_for_report."
-        )
+    image = _display_image(example.image_rgb, where)
     gt, pred = np.asarray(example.gt), np.asarray(example.pred)
     n_labels = len(data.label_names)
     instance = training_types.TRAINING_TYPES[data.training_type].object_ids
@@ -174,6 +172,86 @@ def _check_example(example: object, k: int, data: ReportData) -> ValidationExamp
     if max(image.shape[:2]) > EMBED_MAX_SIDE:
         checked = downscale_example(checked, max_side=EMBED_MAX_SIDE)
     return checked
+
+
+def _check_box_example(example: object, k: int, data: ReportData) -> BoxExample:
+    if not isinstance(example, BoxExample):
+        raise InvalidInputError(
+            f"examples[{k}] must be a BoxExample for a {data.training_type} training (its results are "
+            "boxes), "
+            f"got {type(example).__name__}."
+        )
+    where = f"validation example {example.name!r}"
+    if not isinstance(example.name, str) or not example.name.strip():
+        raise InvalidInputError(f"examples[{k}] has name {example.name!r}; give the image's name.")
+    image = _display_image(example.image_rgb, where)
+    n_labels = len(data.label_names)
+    parts = {}
+    for name in ("truth", "pred", "matched"):
+        value = getattr(example, name)
+        if not isinstance(value, (list, tuple)) or len(value) != n_labels:
+            raise InvalidInputError(
+                f"{where}: {name} must hold one array per label ({n_labels}: {data.label_names}), got "
+                f"{_preview(value)}."
+            )
+        parts[name] = [np.asarray(v) for v in value]
+    for label, (truth, pred, matched) in enumerate(zip(parts["truth"], parts["pred"], parts["matched"],
+                                                       strict=True)):
+        for name, boxes in (("truth", truth), ("pred", pred)):
+            shaped = boxes.ndim == 2 and boxes.shape[1] == 4 and np.issubdtype(boxes.dtype, np.number)
+            if boxes.size and not shaped:
+                raise InvalidInputError(
+                    f"{where}: {name} of label {data.label_names[label]!r} must be (N, 4) numbers "
+                    f"[x_min, y_min, x_max, y_max], got {boxes.dtype} {boxes.shape}."
+                )
+        n_truth, n_pred = len(truth.reshape(-1, 4)), len(pred.reshape(-1, 4))
+        ok = matched.shape == (n_pred,) and (not matched.size or (
+            np.issubdtype(matched.dtype, np.integer) and matched.min() >= -1 and matched.max() < n_truth))
+        if not ok:
+            raise InvalidInputError(
+                f"{where}: matched of label {data.label_names[label]!r} must give each of its {n_pred} "
+                f"predictions the index of its true box (0..{n_truth - 1}) or -1 "
+                "(core.evaluation.detection.matched_truth), got "
+                f"{_preview(matched.tolist())}."
+            )
+    checked = BoxExample(
+        example.name, image,
+        [t.astype(np.float64).reshape(-1, 4) for t in parts["truth"]],
+        [p.astype(np.float64).reshape(-1, 4) for p in parts["pred"]],
+        [m.astype(np.int64).reshape(-1) for m in parts["matched"]],
+    )
+    if max(image.shape[:2]) > EMBED_MAX_SIDE:
+        checked = downscale_box_example(checked, max_side=EMBED_MAX_SIDE)
+    return checked
+
+
+def _display_image(value: object, where: str) -> np.ndarray:
+    image = np.asarray(value)
+    if image.dtype != np.uint8 or not (image.ndim == 2 or (image.ndim == 3 and image.shape[2] == 3)):
+        raise InvalidInputError(
+            f"{where}: image_rgb must be uint8 (H, W, 3) or (H, W), got {image.dtype} {image.shape}; "
+            "convert it for display first (e.g. core.imaging display conversion) and downscale it with "
+            "downscale_for_report."
+        )
+    return image
+
+
+def _check_pr_curves(curves: object, labels: list[str]) -> list[dict]:
+    if not isinstance(curves, list) or not all(isinstance(c, dict) for c in curves):
+        raise InvalidInputError(f"pr_curves must be a list of dicts, one per label, got {_preview(curves)}.")
+    out = []
+    for curve in curves:
+        precision = np.asarray(curve.get("precision", []), dtype=np.float64).reshape(-1)
+        recall = np.asarray(curve.get("recall", []), dtype=np.float64).reshape(-1)
+        if curve.get("label") not in labels or precision.shape != recall.shape:
+            raise InvalidInputError(
+                f"each precision-recall curve needs a 'label' of the report ({labels}) and as many "
+                f"'precision' as 'recall' values; got label {curve.get('label')!r} with {precision.size} and "
+                f"{recall.size}."
+            )
+        out.append({**_clean({k: v for k, v in curve.items() if k not in ("precision", "recall")}),
+                    "precision": precision, "recall": recall})
+    return out
 
 
 def _check_model_dir(model_dir: object) -> Path | None:

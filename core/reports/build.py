@@ -6,6 +6,7 @@ ZIP layout (full report of a succeeded training)::
     metrics.json                     facts and every metric (null = not defined)
     metrics_per_image.csv            one row per validation image and label
     curves.csv                       one row per epoch
+    precision_recall.csv             detection: the precision-recall curve of each label
     validation_visualizations/*.png  image | ground truth | prediction | TP/FP/FN, per validation image
     model/...                        a copy of the model package folder
     README.txt                       what each file is
@@ -26,14 +27,23 @@ from core.errors import InvalidInputError, StorageError
 from core.reports import sections_overview as overview
 from core.reports import sections_results as results
 from core.reports._checks import check_report_data
-from core.reports.data import ReportData
+from core.reports.box_visuals import render_box_panel
+from core.reports.data import BoxExample, ReportData
 from core.reports.document import ReportPDF
-from core.reports.exports import curves_csv, metrics_json, per_image_csv, visualization_file_names
-from core.reports.figures import curves_png
+from core.reports.exports import (
+    PR_FILE,
+    curves_csv,
+    metrics_json,
+    per_image_csv,
+    pr_csv,
+    visualization_file_names,
+)
+from core.reports.figures import CURVES, curves_png, pr_curves_png
 from core.reports.fonts import missing_characters
 from core.reports.readme import readme_text
 from core.reports.visuals import TILE_SIDE, png_bytes, render_panel
 from core.training import types as training_types
+from core.training.types.base import PIXEL_KEPT_SCORES
 
 VIS_DIR = "validation_visualizations"
 MODEL_DIR = "model"
@@ -93,9 +103,14 @@ def _write_zip(data: ReportData, path: Path, tile_side: int) -> None:
         kind = training_types.TRAINING_TYPES.get(data.training_type)  # checked for full reports
         instance = kind is not None and kind.object_ids
         for example, arcname in zip(data.examples, visualizations.values(), strict=True):
-            panel = render_panel(
-                example, instance=instance, label_names=labels, label_colors=colors, tile_side=tile_side
-            )
+            if isinstance(example, BoxExample):
+                panel = render_box_panel(
+                    example, label_names=labels, label_colors=colors, tile_side=tile_side
+                )
+            else:
+                panel = render_panel(
+                    example, instance=instance, label_names=labels, label_colors=colors, tile_side=tile_side
+                )
             _add(zf, arcname, png_bytes(panel))
             if len(pdf_panels) < results.MAX_PDF_EXAMPLES:
                 pdf_panels.append(
@@ -109,7 +124,10 @@ def _write_zip(data: ReportData, path: Path, tile_side: int) -> None:
                 "metrics_per_image.csv",
                 per_image_csv(data.metrics.get("per_image") or []).encode("utf-8"),
             )
-        _add(zf, "curves.csv", curves_csv(data.curves).encode("utf-8"))
+        charts = kind.curves if kind is not None else None
+        _add(zf, "curves.csv", curves_csv(data.curves, charts).encode("utf-8"))
+        if data.pr_curves:
+            _add(zf, PR_FILE, pr_csv(data.pr_curves).encode("utf-8"))
         for relative, source in model_files:
             zf.write(source, f"{MODEL_DIR}/{relative}", compress_type=_compression(relative))
         readme = readme_text(
@@ -134,10 +152,13 @@ def _pdf(data: ReportData, panels: list[results.PdfPanel]) -> bytes:
 
 def _sections(pdf: ReportPDF, data: ReportData, panels: list[results.PdfPanel]) -> None:
     overall = data.metrics.get("overall") or {}
+    kind = training_types.TRAINING_TYPES.get(data.training_type)
+    charts = kind.curves if kind is not None else CURVES
+    marks = kind.kept_scores if kind is not None else PIXEL_KEPT_SCORES
     kept = None if (data.training.get("weight_average") or {}).get("kept") else {
-        "val_accuracy": overall.get("accuracy"), "val_iou": overall.get("iou")}
+        val_key: overall.get(key) for val_key, key in marks.items()}
     best = data.training.get("best_epoch")
-    chart = curves_png(data.curves, best_epoch=best, kept=kept) if data.curves else None
+    chart = curves_png(data.curves, charts=charts, best_epoch=best, kept=kept) if data.curves else None
     overview.title_page(pdf, data)
     if data.is_full:
         pdf.add_page()
@@ -149,8 +170,11 @@ def _sections(pdf: ReportPDF, data: ReportData, panels: list[results.PdfPanel]) 
         results.curves_section(pdf, data, chart)
         pdf.add_page()
         results.metrics_section(pdf, data)
+        if data.pr_curves:
+            colors = dict(zip(data.label_names, data.label_colors, strict=True))
+            results.pr_curves_section(pdf, data, pr_curves_png(data.pr_curves, label_colors=colors))
         pdf.add_page()
-        results.visualizations_section(pdf, panels, len(data.examples))
+        results.visualizations_section(pdf, data, panels, len(data.examples))
     else:
         pdf.add_page()
         results.curves_section(pdf, data, chart)

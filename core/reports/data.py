@@ -39,6 +39,31 @@ class ValidationExample:
 
 
 @dataclass
+class BoxExample:
+    """One validation image of a detection training with its true and predicted boxes, already downscaled
+    by the caller (:func:`core.reports.images.downscale_box_example`).
+
+    Boxes are float ``(N, 4)`` ``[x_min, y_min, x_max, y_max]`` in ``image_rgb``'s pixels, one array per
+    label of the report (in label order).
+
+    Attributes:
+        name: image name (as :class:`ValidationExample`).
+        image_rgb: uint8 (H, W, 3) or (H, W) display image.
+        truth: per label, the true boxes ``(M, 4)``.
+        pred: per label, the predicted boxes ``(N, 4)`` at or above the label's score threshold.
+        matched: per label, int ``(N,)``: the index of the true box each prediction matched at IoU >= 0.5,
+            -1 for a false positive (:func:`core.evaluation.detection.matched_truth`); true boxes that no
+            prediction matched are the false negatives.
+    """
+
+    name: str
+    image_rgb: np.ndarray
+    truth: list[np.ndarray]
+    pred: list[np.ndarray]
+    matched: list[np.ndarray]
+
+
+@dataclass
 class ReportData:
     """Everything in one training report.
 
@@ -50,17 +75,24 @@ class ReportData:
         dataset: ``images``: list of ``{name, width, height, channels, dtype, set ("training" |
             "validation"), objects ({label name: count}), annotated_by ("hand" | "proposal" | "import")}``;
             ``labels``: list of ``{name, color ("#rrggbb")}``.
-        config: the training configuration; ``training_type`` ("semantic" | "instance") is required, the
-            rest is shown as given. The methods paragraph reads ``encoder``, ``in_channels``,
-            ``normalization``, ``patch_size``, ``batch_size``, ``learning_rate``, ``lr_test``,
-            ``augment``, ``loss``, ``optimizer``, ``weight_decay``, ``epochs``, ``postprocess``, ``split``,
-            ``roi_only``, ``duration`` when present.
-        curves: one dict per epoch: ``epoch``, ``train_loss``, ``val_loss``, ``train_accuracy``,
-            ``val_accuracy``, ``train_iou``, ``val_iou`` (None where not measured); extra keys are kept
-            in ``curves.csv``.
-        metrics: ``per_label`` and ``per_image`` rows of :mod:`core.evaluation.report` and ``overall``
-            (a flat dict of headline numbers). None means "not defined" and is shown as "n/d".
-        examples: validation examples for the visualisations.
+        config: the training configuration; ``training_type`` (a key of
+            :data:`core.training.types.TRAINING_TYPES`) is required, the rest is shown as given. The
+            methods paragraph reads ``encoder``, ``in_channels``, ``normalization``, ``patch_size``,
+            ``batch_size``, ``learning_rate``, ``lr_test``, ``augment``, ``loss``, ``optimizer``,
+            ``weight_decay``, ``epochs``, ``postprocess``, ``split``, ``roi_only``, ``duration`` when present.
+        curves: one dict per epoch: ``epoch`` and the training type's curve keys
+            (:attr:`~core.training.types.base.TrainingType.curves`: ``train_loss``, ``val_loss``,
+            ``train_accuracy``, ... or ``train_map50``, ``val_map50``, ...), None where not measured; extra
+            keys are kept in ``curves.csv``.
+        metrics: ``per_label`` and ``per_image`` rows (:mod:`core.evaluation.report`, or the detection
+            assessment's) and ``overall`` (a flat dict of headline numbers). None means "not defined" and
+            is shown as "n/d".
+        examples: validation examples for the visualisations: :class:`ValidationExample` (label images) or,
+            for a training type whose results are boxes, :class:`BoxExample`.
+        pr_curves: precision-recall curves per label (detection): ``label``, ``ap`` (at IoU 0.5),
+            ``precision`` and ``recall`` (one value per prediction ranked by score), ``score_threshold`` and
+            the ``operating_point`` ``(recall, precision)`` there; drawn in the report and written to
+            ``precision_recall.csv``.
         reproducibility: ``seed``, ``package_versions`` ({name: version}), ``data_hashes``
             ({image name: sha256}).
         model_dir: the model package folder, copied into ``model/``; None for a failed training.
@@ -71,7 +103,8 @@ class ReportData:
     config: dict = field(default_factory=dict)
     curves: list[dict] = field(default_factory=list)
     metrics: dict = field(default_factory=dict)
-    examples: list[ValidationExample] = field(default_factory=list)
+    examples: list[ValidationExample | BoxExample] = field(default_factory=list)
+    pr_curves: list[dict] = field(default_factory=list)
     reproducibility: dict = field(default_factory=dict)
     model_dir: Path | None = None
 

@@ -1,5 +1,5 @@
-"""The machine-readable files of the report: metrics.json, metrics_per_image.csv, curves.csv, and the
-file names of the validation visualisations.
+"""The machine-readable files of the report: metrics.json, metrics_per_image.csv, curves.csv,
+precision_recall.csv (detection), and the file names of the validation visualisations.
 
 Undefined metrics are ``null`` in JSON and empty cells in CSV (never 0 or NaN). Text is UTF-8; names keep
 every character (the PDF may draw some with a fallback font, these files never change them).
@@ -22,7 +22,9 @@ import numpy as np
 from core.reports.data import ReportData
 
 REPORT_FORMAT = 1
+#: the first columns of curves.csv when the training type gives no charts (the pixel types' curves)
 CURVE_COLUMNS = ("epoch", "train_loss", "val_loss", "train_accuracy", "val_accuracy", "train_iou", "val_iou")
+PR_FILE = "precision_recall.csv"
 NOT_DEFINED_NOTE = (
     "null means the metric is not defined (its denominator is 0, e.g. a label without validation objects); "
     "the PDF shows it as n/d"
@@ -46,6 +48,12 @@ def metrics_json(data: ReportData, visualizations: dict[str, str]) -> str:
         "per_image": (data.metrics.get("per_image") or []) if data.is_full else [],
         "validation_visualizations": visualizations,
     }
+    if data.is_full and data.pr_curves:
+        doc["precision_recall"] = {
+            "file": PR_FILE,
+            "labels": [{k: v for k, v in curve.items() if k not in ("precision", "recall", "scores")}
+                       for curve in data.pr_curves],
+        }
     return json.dumps(doc, indent=2, ensure_ascii=False, allow_nan=False, default=_json_default) + "\n"
 
 
@@ -64,8 +72,30 @@ def rows_csv(rows: Sequence[dict], *, first: Sequence[str] = ()) -> str:
     return buffer.getvalue()
 
 
-def curves_csv(curves: Sequence[dict]) -> str:
-    return rows_csv(curves, first=CURVE_COLUMNS)
+def curve_columns(charts: Sequence[tuple[str, str, str, str]] | None = None) -> tuple[str, ...]:
+    """The first columns of curves.csv: ``epoch``, then each chart's training and validation key."""
+    if charts is None:
+        return CURVE_COLUMNS
+    return ("epoch", *dict.fromkeys(key for chart in charts for key in chart[2:]))
+
+
+def curves_csv(curves: Sequence[dict], charts: Sequence[tuple[str, str, str, str]] | None = None) -> str:
+    """One row per epoch: the charts' keys first (``charts`` as the training type's
+    :attr:`~core.training.types.base.TrainingType.curves`; None: the pixel types'), then any other."""
+    return rows_csv(curves, first=curve_columns(charts))
+
+
+def pr_csv(curves: Sequence[dict]) -> str:
+    """precision_recall.csv: per label, one row per prediction ranked by score: its ``rank``, the
+    ``recall`` and ``precision`` of the predictions down to it (at IoU 0.5) and its ``score``."""
+    rows = []
+    for curve in curves:
+        scores = curve.get("scores")
+        for k, (recall, precision) in enumerate(zip(curve["recall"], curve["precision"], strict=True)):
+            rows.append({"label": curve["label"], "rank": k + 1, "recall": float(recall),
+                         "precision": float(precision),
+                         "score": float(scores[k]) if scores is not None and k < len(scores) else None})
+    return rows_csv(rows, first=("label", "rank", "recall", "precision", "score"))
 
 
 def per_image_csv(rows: Sequence[dict]) -> str:

@@ -12,7 +12,7 @@ import numpy as np
 from PIL import Image
 
 from core.errors import InvalidInputError
-from core.reports.data import ValidationExample
+from core.reports.data import BoxExample, ValidationExample
 
 #: Largest side of anything embedded in a report (validation examples are downscaled to it).
 EMBED_MAX_SIDE = 1024
@@ -56,6 +56,21 @@ def downscale_example(example: ValidationExample, *, max_side: int = EMBED_MAX_S
         pred=downscale_for_report(example.pred, max_side=max_side, labels=True),
         label_index=example.label_index,
     )
+
+
+def downscale_box_example(example: BoxExample, *, max_side: int = EMBED_MAX_SIDE) -> BoxExample:
+    """The box example with its image downscaled as :func:`downscale_for_report` does and its boxes divided
+    by the same factor."""
+    factor = math.ceil(max(np.shape(example.image_rgb)[:2]) / max_side)
+    if factor <= 1:
+        return example
+    image = downscale_for_report(example.image_rgb, max_side=max_side)
+
+    def shrink(boxes: list[np.ndarray]) -> list[np.ndarray]:
+        return [np.asarray(b, dtype=np.float64).reshape(-1, 4) / factor for b in boxes]
+
+    return BoxExample(example.name, image, shrink(example.truth), shrink(example.pred),
+                      [np.asarray(m, dtype=np.int64) for m in example.matched])
 
 
 def _centres(n: int, factor: int) -> np.ndarray:

@@ -278,7 +278,11 @@ def _metrics(training_type: str) -> str:
         "recall = TP / (TP + FN)."
     )
     entry = training_types.TRAINING_TYPES.get(training_type)
-    return pixel + (entry.metrics_sentence if entry is not None else "")
+    if entry is None:
+        return pixel
+    if not entry.pixel_masks:  # boxes or image classes: no pixel metrics, only the type's own
+        return entry.metrics_sentence.strip()
+    return pixel + entry.metrics_sentence
 
 
 def _software(versions: dict) -> str:

@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 from core.reports.data import ReportData
+from core.reports.exports import PR_FILE
+from core.training import types as training_types
+from core.training.types.base import BOX_LISTS, PIXEL_CURVES
 
 
 def readme_text(data: ReportData, *, visualizations: list[str], model_files: list[str]) -> str:
     name = data.training["name"]
+    kind = training_types.TRAINING_TYPES.get(data.training_type)
+    boxes = kind is not None and kind.result_kind == BOX_LISTS
+    charts = kind.curves if kind is not None else PIXEL_CURVES
     status = str(data.training.get("status", "")).lower()
     lines = [
         f"segstudio training report: {name}",
@@ -35,7 +41,15 @@ def readme_text(data: ReportData, *, visualizations: list[str], model_files: lis
         "    such values as n/d.",
         "",
     ]
-    if data.is_full:
+    if data.is_full and boxes:
+        lines += [
+            "metrics_per_image.csv",
+            "    One row per validation image and label: the true boxes (n_gt) and the predicted boxes at or",
+            "    above the label's score threshold (n_pred), and how many of them matched one-to-one at",
+            "    IoU >= 0.5 (tp, fp, fn, precision, recall, f1); an empty cell means 'not defined'.",
+            "",
+        ]
+    elif data.is_full:
         lines += [
             "metrics_per_image.csv",
             "    One row per validation image and label with all metric columns; an empty cell means",
@@ -44,12 +58,32 @@ def readme_text(data: ReportData, *, visualizations: list[str], model_files: lis
             "    recall, f1) and give the DSB 2018 average precision (ap_50, ap_75, mean_ap).",
             "",
         ]
+    if data.is_full and data.pr_curves:
+        lines += [
+            PR_FILE,
+            "    Per label, one row per predicted box of the validation images ranked by score: the",
+            "    recall and precision of the boxes down to it (a true box is found at IoU >= 0.5) and its",
+            "    score. The label's average precision (AP50) is the area under this curve (COCO's",
+            "    101-point interpolation); metrics.json gives it with the score threshold chosen.",
+            "",
+        ]
+    shown = [chart[1].split(" (")[0] for chart in charts]
+    quantities = ", ".join(shown[:-1]) + (" and " if len(shown) > 1 else "") + shown[-1]
     lines += [
         "curves.csv",
-        "    One row per epoch: training and validation loss, pixel accuracy and IoU (empty = not measured).",
+        f"    One row per epoch: training and validation {quantities} (empty = not measured).",
         "",
     ]
-    if visualizations:
+    if visualizations and boxes:
+        lines += [
+            f"validation_visualizations/ ({len(visualizations)} PNG files)",
+            "    One picture per validation image: image | true boxes | predicted boxes (at the label's",
+            "    score threshold) | TP/FP/FN, one row per label. Green = predicted box matched to a true",
+            "    box at IoU >= 0.5, red = predicted box without a match, blue = true box without a match.",
+            "    Large images are downscaled. metrics.json maps each image name to its file.",
+            "",
+        ]
+    elif visualizations:
         lines += [
             f"validation_visualizations/ ({len(visualizations)} PNG files)",
             "    One picture per validation image: image | ground truth | prediction | TP/FP/FN overlay,",

@@ -18,6 +18,7 @@ from core.reports.formatting import (
     shorten,
 )
 from core.reports.methods import methods_paragraph
+from core.training import types as training_types
 from core.training.split import validation_size_warning
 
 TITLE_MAX_CHARS = 200
@@ -54,6 +55,8 @@ _SKIP_CONFIG = {"normalization", "scale"}  # records of the model card; summaris
 
 def title_page(pdf: ReportPDF, data: ReportData) -> None:
     t = data.training
+    kind = training_types.TRAINING_TYPES.get(data.training_type)
+    what = kind.short_title.upper() if kind is not None else "SEGMENTATION"
     pdf.add_page()
     pdf.set_y(45)
     pdf.set_font(SANS, "B", 10)
@@ -61,7 +64,7 @@ def title_page(pdf: ReportPDF, data: ReportData) -> None:
     pdf.cell(
         0,
         6,
-        "SEGMENTATION TRAINING REPORT"
+        f"{what} TRAINING REPORT"
         if data.is_full
         else "TRAINING REPORT (SHORT: TRAINING DID NOT SUCCEED)",
         new_x="LMARGIN",
@@ -117,8 +120,13 @@ def title_page(pdf: ReportPDF, data: ReportData) -> None:
     )
 
 
+#: overall scores whose key does not read as a name ("map 50")
+OVERALL_NAMES = {"map_50": "mAP@0.5", "map_50_95": "mAP@0.5:0.95"}
+
+
 def overall_rows(overall: dict) -> list[tuple[str, str]]:
-    return [(key.replace("_", " "), format_value(value)) for key, value in _flatten(overall)]
+    return [(OVERALL_NAMES.get(key, key.replace("_", " ")), format_value(value))
+            for key, value in _flatten(overall)]
 
 
 def dataset_section(pdf: ReportPDF, data: ReportData) -> None:

@@ -15,6 +15,7 @@ from core.reports.fonts import SANS
 from core.reports.formatting import format_value
 from core.reports.sections_overview import overall_rows
 from core.training import types as training_types
+from core.training.types.base import BOX_LISTS, PIXEL_CURVES, PIXEL_KEPT_SCORES
 
 #: Validation visualisations shown in the PDF (all of them are in validation_visualizations/).
 MAX_PDF_EXAMPLES = 6
@@ -40,6 +41,24 @@ INSTANCE_COLUMNS = (
     ("ap_75", "AP75"),
     ("mean_ap", "mAP"),
 )
+#: the detection metrics per label (the detection assessment's rows)
+DETECTION_COLUMNS = (
+    ("ap_50", "AP50"),
+    ("ap_75", "AP75"),
+    ("ap_50_95", "AP\n50:95"),
+    ("precision", "Prec."),
+    ("recall", "Recall"),
+    ("f1", "F1"),
+    ("tp", "TP"),
+    ("fp", "FP"),
+    ("fn", "FN"),
+    ("n_gt", "true"),
+    ("n_pred", "pred."),
+)
+#: height / width of the precision-recall figure (core.reports.figures.pr_curves_png)
+PR_ASPECT = 3.2 / 3.6
+#: the pixel curves' values are the network output at probability 0.5
+AT_HALF = frozenset({"train_accuracy", "val_accuracy", "train_iou", "val_iou"})
 PER_IMAGE_PIXEL = ("pixel_iou", "pixel_dice", "pixel_precision", "pixel_recall")
 PER_IMAGE_INSTANCE = ("n_gt", "n_pred", "tp", "fp", "fn", "f1", "ap_50", "mean_ap", "pixel_iou")
 _NAMES = dict(PIXEL_COLUMNS) | dict(INSTANCE_COLUMNS)
@@ -50,35 +69,43 @@ def curves_section(pdf: ReportPDF, data: ReportData, curves_png: bytes | None) -
     if curves_png is None:
         pdf.paragraph("No epoch was completed, so there are no curves.", muted=True)
         return
+    kind = training_types.TRAINING_TYPES.get(data.training_type)
+    charts = kind.curves if kind is not None else PIXEL_CURVES
+    names = [chart[1] for chart in charts]
+    what = (", ".join(names[:-1]) + " and " + names[-1]) if len(names) > 1 else names[0]
+    what = what[:1].upper() + what[1:]
+    probe = kind.train_probe_images if kind is not None else 0
+    where = ("on the training patches (solid)" if not probe else
+             "on the training data (solid: the loss on the training patches, the other scores on up to "
+             f"{probe} whole training images scored like the validation images)")
     pdf.paragraph(
-        "Loss, pixel accuracy and IoU per epoch on the training patches (solid) and the validation images "
-        "(dashed). The values are in curves.csv.",
+        f"{what} per epoch {where} and the validation images (dashed). The values are in curves.csv.",
         size=8.5,
         muted=True,
     )
     pdf.figure(curves_png)
     last = data.curves[-1]
-    rows = [
-        (name, format_value(last.get(key)))
-        for key, name in (
-            ("train_loss", "training loss"), ("val_loss", "validation loss"),
-            ("train_accuracy", "training pixel accuracy at 0.5"),
-            ("val_accuracy", "validation pixel accuracy at 0.5"),
-            ("train_iou", "training IoU at 0.5"), ("val_iou", "validation IoU at 0.5"),
-        )
-    ]
+    rows = []
+    for _, name, train_key, val_key in charts:
+        for key, split in ((train_key, "training"), (val_key, "validation")):
+            rows.append((f"{split} {name}{' at 0.5' if key in AT_HALF else ''}", format_value(last.get(key))))
     pdf.heading(f"Last epoch ({last['epoch']})", level=2)
     pdf.key_value_table(rows, key_width=0.3)
     overall = data.metrics.get("overall") or {}
-    if data.is_full and overall.get("accuracy") is not None:
+    marks = kind.kept_scores if kind is not None else PIXEL_KEPT_SCORES
+    named = {val_key: name for _, name, _, val_key in charts}
+    kept = [(named.get(val_key, val_key), overall.get(key)) for val_key, key in marks.items()]
+    if data.is_full and kept and kept[0][1] is not None:
         average = (data.training.get("weight_average") or {}).get("kept")
         which = "the mean of the late weights" if average else f"epoch {data.training.get('best_epoch')}"
+        output = ("network output at probability 0.5 (one view, before post-processing)"
+                  if kind is None or kind.pixel_masks else
+                  "boxes (one view, the default box merging, each label's best score threshold)")
+        numbers = ", ".join(f"{name} {format_value(value)}" for name, value in kept)
         pdf.paragraph(
-            "The curves show each epoch's network output at probability 0.5 (one view, before "
-            "post-processing). "
+            f"The curves show each epoch's {output}. "
             f"The metrics tables score the kept model ({which}) after its tuned post-processing: "
-            f"validation pixel accuracy {format_value(overall.get('accuracy'))}, "
-            f"IoU {format_value(overall.get('iou'))}.",
+            f"validation {numbers}.",
             size=8.5,
             muted=True,
         )
@@ -91,6 +118,9 @@ def metrics_section(pdf: ReportPDF, data: ReportData) -> None:
     if not per_label and not per_image and not data.metrics.get("overall"):
         pdf.paragraph("No metrics were recorded for this training.", muted=True)
         return
+    # the type is checked for full reports, which have metrics
+    kind = training_types.TRAINING_TYPES.get(data.training_type)
+    boxes = kind is not None and kind.result_kind == BOX_LISTS
     pdf.paragraph(
         "Computed on the validation images with the final post-processing. Per-label values sum the counts "
         "of all validation images before dividing. n/d = not defined (the denominator is 0, e.g. a label "
@@ -101,6 +131,20 @@ def metrics_section(pdf: ReportPDF, data: ReportData) -> None:
     if data.metrics.get("overall"):
         pdf.heading("Overall", level=2)
         pdf.key_value_table(overall_rows(data.metrics["overall"]), key_width=0.4)
+    if boxes:
+        _detection_tables(pdf, per_label)
+    else:
+        _segmentation_tables(pdf, per_label)
+    if per_image:
+        keys = kind.per_image_columns if kind is not None else PER_IMAGE_PIXEL
+        columns = _present(per_image, list(keys))
+        pdf.heading("Boxes per image: true and predicted" if boxes else "Per image", level=2)
+        pdf.paragraph("All columns of every image are in metrics_per_image.csv.", size=8, muted=True)
+        names = kind.per_image_names if kind is not None else {}
+        _metric_table(pdf, per_image, ["image", "label"], columns, first_width=0.42, size=7.5, names=names)
+
+
+def _segmentation_tables(pdf: ReportPDF, per_label: list[dict]) -> None:
     pixel = _present(per_label, [key for key, _ in PIXEL_COLUMNS])
     if pixel:
         pdf.heading("Per label: pixel metrics", level=2)
@@ -116,15 +160,37 @@ def metrics_section(pdf: ReportPDF, data: ReportData) -> None:
             muted=True,
         )
         _metric_table(pdf, per_label, ["label"], instance, first_width=0.19, size=7.5)
-    if per_image:
-        # the type is checked for full reports, which have per-image rows
-        kind = training_types.TRAINING_TYPES.get(data.training_type)
-        keys = kind.per_image_columns if kind is not None else PER_IMAGE_PIXEL
-        columns = _present(per_image, list(keys))
-        pdf.heading("Per image", level=2)
-        pdf.paragraph("All columns of every image are in metrics_per_image.csv.", size=8, muted=True)
-        names = kind.per_image_names if kind is not None else {}
-        _metric_table(pdf, per_image, ["image", "label"], columns, first_width=0.42, size=7.5, names=names)
+
+
+def _detection_tables(pdf: ReportPDF, per_label: list[dict]) -> None:
+    columns = _present(per_label, [key for key, _ in DETECTION_COLUMNS])
+    if not columns:
+        return
+    pdf.heading("Per label: detection metrics", level=2)
+    pdf.paragraph(
+        "AP50, AP75: COCO average precision (area under the interpolated precision-recall curve, 101 recall "
+        "points) at box IoU 0.5 and 0.75; AP50:95: its mean over IoU 0.5 to 0.95. Precision, recall, F1 and "
+        "TP / FP / FN count the boxes at or above the label's tuned score threshold, matched at IoU ≥ 0.5; "
+        "true and predicted: the boxes in the validation images.",
+        size=8,
+        muted=True,
+    )
+    _metric_table(pdf, per_label, ["label"], columns, first_width=0.15, size=7.2,
+                  names=dict(DETECTION_COLUMNS))
+
+
+def pr_curves_section(pdf: ReportPDF, data: ReportData, figure_png: bytes) -> None:
+    width = 0.6 * pdf.text_width
+    pdf.ensure_space(width * PR_ASPECT + 40)  # heading, note and figure on one page
+    pdf.heading("Precision-recall curves", level=2)
+    pdf.paragraph(
+        "Per label, the precision and recall of the validation boxes ranked by score (the tuned box "
+        "merging), a box counting as found at IoU ≥ 0.5; the dot marks the label's score threshold (the "
+        "precision and recall of the tables). Every point is in precision_recall.csv.",
+        size=8,
+        muted=True,
+    )
+    pdf.figure(figure_png, width=width)
 
 
 class PdfPanel(NamedTuple):
@@ -135,19 +201,23 @@ class PdfPanel(NamedTuple):
     aspect: float
 
 
-def visualizations_section(pdf: ReportPDF, panels: list[PdfPanel], n_total: int) -> None:
+def visualizations_section(pdf: ReportPDF, data: ReportData, panels: list[PdfPanel], n_total: int) -> None:
     pdf.heading("Validation visualisations")
     if not panels:
         pdf.paragraph("No validation visualisation was made for this training.", muted=True)
         return
     shown = f"the first {len(panels)} of {n_total}" if n_total > len(panels) else f"all {n_total}"
-    pdf.paragraph(
-        f"Image, ground truth, prediction and the comparison of the two, for {shown} validation images "
-        "(all are in validation_visualizations/). Instance training colours whole objects by their match "
-        "at IoU ≥ 0.5; semantic training colours pixels.",
-        size=8.5,
-        muted=True,
-    )
+    kind = training_types.TRAINING_TYPES.get(data.training_type)
+    if kind is not None and kind.result_kind == BOX_LISTS:
+        text = ("Image, true boxes, predicted boxes (at the label's score threshold) and their comparison, "
+                f"for {shown} validation images (all are in validation_visualizations/): a predicted box "
+                "matched to a true box at IoU ≥ 0.5 is a true positive, an unmatched one a false positive, "
+                "and a true box without a match a false negative.")
+    else:
+        text = (f"Image, ground truth, prediction and the comparison of the two, for {shown} validation "
+                "images (all are in validation_visualizations/). Instance training colours whole objects by "
+                "their match at IoU ≥ 0.5; semantic training colours pixels.")
+    pdf.paragraph(text, size=8.5, muted=True)
     _legend(pdf)
     for panel in panels:
         height = pdf.text_width * panel.aspect

@@ -72,7 +72,7 @@ def render_panel(
             downscale_for_report(tpfpfn_overlay(image, pred, gt, instance=instance), max_side=tile_side),
         ]
         rows.append((caption, tiles))
-    return _compose(example.name, rows, instance=instance)
+    return compose_panel(example.name, rows, instance=instance)
 
 
 def _enlarge_small(example: ValidationExample, min_side: int) -> ValidationExample:
@@ -148,7 +148,9 @@ def _fallback_font(size: int) -> ImageFont.FreeTypeFont:
     return ImageFont.truetype(str(fallback_path()), size)
 
 
-def _compose(name: str, rows: list[tuple[str, list[np.ndarray]]], *, instance: bool) -> np.ndarray:
+def compose_panel(name: str, rows: list[tuple[str, list[np.ndarray]]], *, instance: bool) -> np.ndarray:
+    """The picture of one example: its name, the :data:`COLUMNS` headings, one captioned row of four tiles
+    per label (all tiles of one size) and the TP / FP / FN legend (``instance``: of objects, else pixels)."""
     tile_h, tile_w = rows[0][1][0].shape[:2]
     scale = max(1.0, tile_w / 220)  # text grows with the tiles, so it stays readable when the panel is shrunk
     title_font, head_font, small_font = (

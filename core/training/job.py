@@ -11,18 +11,18 @@ from typing import Any
 import numpy as np
 
 from core.db import repo, session_scope
-from core.db.models import EpochMetric, Training
-from core.jobs.context import JobCancelled, JobContext
+from core.db.models import Training
 from core.errors import SegStudioError, StorageError
 from core.imaging.atomic import disk_full
+from core.jobs.context import JobCancelled, JobContext
 from core.jobs.disk import disk_full_message
 from core.training import checkpoint as ckpt
-from core.training.assessment import Assessment, Sample, assess
-from core.training.report_assembly import build_training_report, examples_from
+from core.training.assessment import Sample, assess
 from core.training.config import TrainConfig
 from core.training.loop import CANCELLED, Progress, train
 from core.training.package import load_model
 from core.training.project_data import load_split
+from core.training.report_assembly import build_training_report, examples_from
 from core.training.sources import TrainingImage
 from core.training.types import training_type
 
@@ -32,15 +32,9 @@ def _progress_writer(ctx: JobContext):  # type: ignore[no-untyped-def]
         ctx.report(progress=float(min(max(p.fraction, 0.0), 0.99)), epoch=int(p.epoch),
                    eta_seconds=p.eta_seconds, message=p.message or p.phase)
         if p.record:
-            r = p.record
+            record = {"epoch": p.epoch, "step": p.step, **p.record}
             with session_scope(ctx.engine) as session:
-                repo.add_epoch_metric(session, EpochMetric(
-                    training_id=ctx.job_id, epoch=int(r.get("epoch", p.epoch)), step=int(r.get("step", p.step)),
-                    train_loss=r.get("train_loss"), val_loss=r.get("val_loss"),
-                    train_accuracy=r.get("train_accuracy"), val_accuracy=r.get("val_accuracy"),
-                    train_iou=r.get("train_iou"), val_iou=r.get("val_iou"),
-                    learning_rate=r.get("learning_rate"), seconds=float(r.get("seconds", 0.0)),
-                ))
+                repo.add_epoch_metric(session, repo.epoch_metric(ctx.job_id, record))
     return on_progress
 
 
@@ -66,16 +60,20 @@ def remove_checkpoints(workdir: Path) -> None:
 
 
 def validation_samples(images: list[TrainingImage], config: TrainConfig) -> list[Sample]:
+    """The validation images read whole with their ground truth (and exact object boxes) for
+    :func:`~core.training.assessment.assess`."""
     samples = []
     for im in images:
         truth = im.targets(0, 0, im.height, im.width)
         labels = training_type(config.training_type).ground_truth(truth)
         samples.append(Sample(im.key, np.asarray(im.read(0, 0, im.height, im.width)), np.asarray(labels),
-                              np.asarray(truth["valid"], dtype=bool)))
+                              np.asarray(truth["valid"], dtype=bool), list(im.object_boxes)))
     return samples
 
 
-def metrics_summary(assessment: Assessment, train_metrics: dict) -> dict[str, Any]:
+def metrics_summary(assessment: Any, train_metrics: dict) -> dict[str, Any]:
+    """What a training's ``metrics`` hold: the assessment's ``overall``, ``per_label`` and ``per_image`` and
+    the training's own final metrics (without their per-label rows)."""
     return {
         "overall": assessment.overall(),
         "per_label": assessment.per_label(),
@@ -145,7 +143,8 @@ def _run(ctx: JobContext) -> dict[str, Any]:
                              model_dir=Path(result.package_dir).relative_to(settings.data_dir).as_posix())  # type: ignore[arg-type]
     ctx.report(message="writing the report", progress=0.995)
     examples = examples_from(samples, assessment)
-    report = build_training_report(settings, engine, ctx.job_id, status="succeeded", examples=examples)
+    report = build_training_report(settings, engine, ctx.job_id, status="succeeded", examples=examples,
+                                   pr_curves=assessment.pr_curves())
     extract_visualizations(report, workdir / "validation_visualizations")
     remove_checkpoints(workdir)
     return {

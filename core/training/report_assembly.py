@@ -16,8 +16,8 @@ from core.config import Settings
 from core.db import repo, session_scope
 from core.db.models import Training
 from core.imaging import auto_contrast, compose_rgb
-from core.reports import ReportData, ValidationExample, build_report_zip, downscale_example
-from core.training.assessment import Assessment, Sample
+from core.reports import BoxExample, ReportData, ValidationExample, build_report_zip
+from core.training.assessment import Sample
 from core.training.package import CARD, read_card
 from core.training.sampling import CONTACT_REACH
 
@@ -45,14 +45,14 @@ def display_rgb(pixels: np.ndarray) -> np.ndarray:
     return compose_rgb(pixels, contrast=auto_contrast(pixels), is_rgb=is_rgb)
 
 
-def examples_from(samples: list[Sample], assessment: Assessment) -> list[ValidationExample]:
+def examples_from(samples: list[Sample], assessment: Any) -> list[ValidationExample | BoxExample]:
+    """The validation pictures of ``samples`` as their assessment (:func:`core.training.assessment.assess`)
+    draws them: label images, or boxes for a type whose results are boxes."""
     out = []
     for sample in samples:
-        pred = assessment.predictions.get(sample.name)
-        if pred is None:
-            continue
-        example = ValidationExample(sample.name, display_rgb(sample.pixels), sample.truth, pred)
-        out.append(downscale_example(example))
+        example = assessment.example(sample, display_rgb(sample.pixels))
+        if example is not None:
+            out.append(example)
     return out
 
 
@@ -63,13 +63,16 @@ def build_training_report(
     *,
     status: str | None = None,
     error: str | None = None,
-    examples: list[ValidationExample] | None = None,
+    examples: list[ValidationExample | BoxExample] | None = None,
+    pr_curves: list[dict] | None = None,
 ) -> Path:
-    """Write ``trainings/<id>/report.zip`` and record it; a failed training gets the short report."""
+    """Write ``trainings/<id>/report.zip`` and record it; a failed training gets the short report.
+    ``examples`` and ``pr_curves`` come from the assessment of the validation images
+    (:func:`examples_from`, the assessment's ``pr_curves()``)."""
     with session_scope(engine) as session:
         t = repo.get_training(session, training_id)
         project = repo.get_project(session, t.project_id)
-        curves = [m.model_dump(exclude={"id", "training_id"}) for m in repo.list_epoch_metrics(session, training_id)]
+        curves = repo.epoch_records(session, training_id)
     workdir = settings.training_dir(training_id)
     dataset_file = workdir / "dataset.json"
     dataset = json.loads(dataset_file.read_text(encoding="utf-8")) if dataset_file.exists() else {}
@@ -116,6 +119,7 @@ def build_training_report(
         curves=curves,
         metrics={k: v for k, v in (t.metrics or {}).items() if k in ("overall", "per_label", "per_image")},
         examples=examples or [],
+        pr_curves=pr_curves or [],
         reproducibility={"seed": train_config.get("seed"), "package_versions": versions,
                          "data_hashes": {r["name"]: r.get("content_hash", "") for r in images}},
         model_dir=model_dir if final_status == "succeeded" and card else None,

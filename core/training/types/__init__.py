@@ -12,7 +12,9 @@ from core.training.types.semantic import SEMANTIC
 
 TRAINING_TYPES: dict[str, TrainingType] = {t.name: t for t in (SEMANTIC, INSTANCE, DETECTION)}
 
-__all__ = ["BOXES", "IMAGE_CLASSES", "SHAPES", "TRAINING_TYPES", "TrainingType", "training_type"]
+__all__ = [
+    "BOXES", "IMAGE_CLASSES", "SHAPES", "TRAINING_TYPES", "TrainingType", "stored_type", "training_type",
+]
 
 
 def training_type(name: object) -> TrainingType:
@@ -21,3 +23,17 @@ def training_type(name: object) -> TrainingType:
     if entry is None:
         raise InvalidInputError(f"training type {name!r} is not known; choose one of {list(TRAINING_TYPES)}")
     return entry
+
+
+def stored_type(config: object) -> TrainingType | None:
+    """The entry a stored training's configuration names (``Training.config``: its ``train_config``'s
+    ``training_type``, else the wizard's), or None when it names none that is known (old or hand-made
+    records)."""
+    if not isinstance(config, dict):
+        return None
+    for part in ("train_config", "wizard"):
+        section = config.get(part)
+        name = section.get("training_type") if isinstance(section, dict) else None
+        if isinstance(name, str) and name in TRAINING_TYPES:
+            return TRAINING_TYPES[name]
+    return None

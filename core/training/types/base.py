@@ -20,8 +20,12 @@ A type says:
   :attr:`metrics_sentence`, :attr:`per_image_columns`, :attr:`per_image_names`;
 * what Apply shows and exports: :attr:`result_kind` (label images or boxes), :attr:`label_file_suffix`
   (and :attr:`object_ids`: object ids or masks);
-* the curves: :attr:`curves` (the three charts of the training's page and report), and
-  :attr:`train_probe_images` (training images scored like the validation images each epoch);
+* the curves: :attr:`curves` (the three charts of the training's page and report),
+  :attr:`kept_scores` (where the kept model's own scores mark them) and :attr:`train_probe_images`
+  (training images scored like the validation images each epoch);
+* the headline: :attr:`headline` (the overall score a training is listed with);
+* scoring a trained model on images with ground truth (the report after training, a rebuilt report,
+  ``segstudio evaluate``): :meth:`assess`;
 * ground truth from annotation shapes: :meth:`truth_planes`; the final search and scores:
   :meth:`tune_and_score`, :meth:`final_metrics` (the pixel types share :mod:`.pixel_results`).
 
@@ -52,6 +56,9 @@ PIXEL_CURVES = (
     ("Accuracy", "pixel accuracy", "train_accuracy", "val_accuracy"),
     ("IoU", "IoU", "train_iou", "val_iou"),
 )
+#: Where the kept model's scores (its post-processed metrics, key of the assessment's ``overall``) mark the
+#: pixel types' curves: validation key -> overall key.
+PIXEL_KEPT_SCORES = {"val_accuracy": "accuracy", "val_iou": "iou"}
 #: One validation image's maps (``{name: (L, H, W)}``), as the epoch and final searches take them.
 Maps = dict[str, np.ndarray]
 
@@ -104,6 +111,11 @@ class TrainingType(ABC):
     result_kind: str = LABEL_IMAGES
     #: the training's three charts per epoch: (title, y-axis label, training key, validation key) each
     curves: tuple[tuple[str, str, str, str], ...] = PIXEL_CURVES
+    #: the validation curves (keys of :attr:`curves`) on which the kept model's post-processed score is marked
+    #: at the kept epoch: validation key -> key of the assessment's ``overall`` (the metrics table's number)
+    kept_scores: dict[str, str] = PIXEL_KEPT_SCORES
+    #: the overall score a training is listed with: (key of the assessment's ``overall``, its name)
+    headline: tuple[str, str] = ("iou", "IoU")
     #: training images scored each epoch as validation scores its images (their record's keys start with
     #: ``train_``); 0: the training curves come from the training batches' pixel counts
     train_probe_images: int = 0
@@ -237,6 +249,25 @@ class TrainingType(ABC):
         from core.training.types import pixel_results
 
         return pixel_results.final_metrics(self, maps, images, config, params)
+
+    def assess(
+        self,
+        model: torch.nn.Module,
+        card: dict,
+        samples: Sequence[Any],
+        *,
+        on_image: Callable[[int, int], None] | None = None,
+        keep_predictions: bool = True,
+    ) -> Any:
+        """Score a trained ``model`` (its ``card``) on ``samples``
+        (:class:`~core.training.assessment.Sample`: images with ground truth, re-predicted here). Returns an
+        assessment with ``overall()``, ``per_label()``, ``per_image()`` (rows for the tables),
+        ``example(sample, rgb)`` (a sample's validation picture, or None) and ``pr_curves()``; the pixel
+        types' is :class:`~core.training.assessment.Assessment` (label images, pixel and object counts)."""
+        from core.training.assessment import assess_label_images
+
+        return assess_label_images(self, model, card, samples, on_image=on_image,
+                                   keep_predictions=keep_predictions)
 
     @abstractmethod
     def result_plane(self, maps: Maps, index: int, values: dict) -> np.ndarray:

@@ -58,7 +58,7 @@ class Detection(TrainingType):
         "threshold."
     )
     per_image_columns = ("n_gt", "n_pred", "tp", "fp", "fn", "f1")
-    per_image_names: dict[str, str] = {}
+    per_image_names = {"n_gt": "true\nboxes", "n_pred": "predicted\nboxes"}  # noqa: RUF012 - read only
     label_file_suffix = "boxes"
     result_kind = BOX_LISTS
     curves = (
@@ -66,6 +66,8 @@ class Detection(TrainingType):
         ("mAP@0.5", "mAP@0.5", "train_map50", "val_map50"),
         ("F1", "F1 (best score threshold)", "train_f1", "val_f1"),
     )
+    kept_scores = {"val_map50": "map_50", "val_f1": "mean_f1"}  # noqa: RUF012 - read only
+    headline = ("map_50", "mAP@0.5")
     train_probe_images = 8
     # blood smears: 2539 red cells, 220 white cells and 215 platelets; platelets a third of a red cell's size
     balance_labels = True
@@ -179,6 +181,23 @@ class Detection(TrainingType):
         self, maps: Sequence[Maps], images: Sequence[Any], config: TrainConfig, params: list[dict]
     ) -> dict:
         return scoring.final_metrics(maps, images, config.labels, params)
+
+    def assess(
+        self,
+        model: torch.nn.Module,
+        card: dict,
+        samples: Sequence[Any],
+        *,
+        on_image: Callable[[int, int], None] | None = None,
+        keep_predictions: bool = True,
+    ) -> Any:
+        """The boxes of each sample scored against its true boxes
+        (:class:`~core.training.box_assessment.BoxAssessment`: COCO AP per label, counts per image,
+        precision-recall curves, pictures with TP / FP / FN boxes); boxes are small, so they are always
+        kept."""
+        from core.training.box_assessment import assess_boxes
+
+        return assess_boxes(self, model, card, samples, on_image=on_image)
 
     def result_plane(self, maps: Maps, index: int, values: dict) -> np.ndarray:
         """The label's boxes above its score threshold, painted as rectangles of their own ids."""

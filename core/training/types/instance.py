@@ -76,6 +76,7 @@ class Instance(TrainingType):
     per_image_columns = ("n_gt", "n_pred", "tp", "fp", "fn", "f1", "ap_50", "mean_ap", "pixel_iou")
     per_image_names = {"pixel_iou": "pixel\nIoU"}
     label_file_suffix = "labels"
+    headline = ("f1", "F1@0.5")
 
     # Targets ---------------------------------------------------------------------------------------------
     def ground_truth(self, truth: dict[str, np.ndarray]) -> np.ndarray:
