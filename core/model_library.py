@@ -78,13 +78,14 @@ def list_models(settings: Settings, engine: Engine) -> list[ModelEntry]:
             overall = (t.metrics or {}).get("overall") or {}
             entries.append(ModelEntry(
                 model.key, t.name, projects.get(t.project_id, MISSING), kind, labels,
-                headline_score(kind, overall.get("f1"), overall.get("iou")), _size(model.package_dir),
+                headline_score(kind, overall), _size(model.package_dir),
                 format_datetime(t.finished_at or card.get("created_at")), model.package_dir, t.id))
         else:
             recorded = card.get("metrics") or {}
             entries.append(ModelEntry(
                 model.key, _imported_name(card, model.package_dir), IMPORTED, kind, labels,
-                headline_score(kind, recorded.get("mean_f1"), recorded.get("mean_iou")),
+                headline_score(kind, {"f1": recorded.get("mean_f1"), "iou": recorded.get("mean_iou"),
+                                      "map_50": recorded.get("map_50")}),
                 _size(model.package_dir), format_datetime(card.get("created_at")), model.package_dir, None))
     for bad in catalog.broken:
         training_id = int(bad.key.split(":", 1)[1]) if bad.key.startswith("training:") else None
@@ -97,15 +98,13 @@ def list_models(settings: Settings, engine: Engine) -> list[ModelEntry]:
     return entries
 
 
-def headline_score(training_type: str, f1: object, iou: object) -> str:
-    """F1@0.5 for types that match objects (instance), IoU otherwise (the score the wizard and the report lead
-    with)."""
-    objects = training_type in TRAINING_TYPES and TRAINING_TYPES[training_type].object_metrics
-    for name, value in (("F1@0.5", f1), ("IoU", iou)) if objects else (("IoU", iou),):
-        number = isinstance(value, (int, float)) and not isinstance(value, bool)
-        if number and value == value and abs(value) < 2:
-            return f"{name} {value:.3f}"
-    return MISSING
+def headline_score(training_type: str, overall: dict) -> str:
+    """The score the type is listed with (its entry's ``headline``: instance F1@0.5, semantic IoU, detection
+    mAP@0.5), formatted; the IoU for a type this version does not know."""
+    key, name = TRAINING_TYPES[training_type].headline if training_type in TRAINING_TYPES else ("iou", "IoU")
+    value = overall.get(key)
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    return f"{name} {value:.3f}" if number and value == value and abs(value) < 2 else MISSING
 
 
 def find_entry(entries: list[ModelEntry], ref: str) -> ModelEntry:

@@ -75,7 +75,11 @@ class Detection(TrainingType):
     # a centre and a size need fewer pixels than an outline: BCCD's platelets (38 px) are learnt at a quarter
     scale_max_width = 16.0
     #: elastic deformation bends boxes out of shape (flips and quarter turns keep them boxes)
-    config_defaults = {"augment": {"elastic": False}}  # noqa: RUF012 - read only
+    config_defaults = {  # noqa: RUF012 - read only
+        "augment": {"elastic": False},
+        # the segmentation heads' settings do not apply: off, so that the configuration says so
+        "use_distance_head": False, "edge_rays": False, "contact_weight": 0.0,
+    }
 
     # Targets -----------------------------------------------------------------------------------------
     def truth_planes(
