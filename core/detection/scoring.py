@@ -42,6 +42,14 @@ def truth_boxes(image: Any, index: int) -> np.ndarray:
     return boxes[centres_inside(boxes, image.valid)]
 
 
+def predicted(maps: Maps, index: int, nms_iou: float, valid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Label ``index``'s boxes and scores of one image's maps, merged at ``nms_iou``, inside the valid
+    area."""
+    boxes, scores = candidates(maps["heat"][index], maps["box_h"][0], maps["box_w"][0])
+    inside = centres_inside(boxes, valid)
+    return merged(boxes[inside], scores[inside], nms_iou)
+
+
 def label_candidates(maps: Sequence[Maps], images: Sequence[Any], index: int) -> list[Item]:
     """``(candidate boxes, their scores, true boxes)`` of label ``index`` per image, inside the valid
     area, before overlapping boxes are merged (merging is the only step the tuning varies)."""
