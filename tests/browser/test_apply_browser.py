@@ -91,3 +91,76 @@ def test_an_object_clicked_in_the_picture_selects_its_row(running_app, browser_p
     _click_image_point(page, 300, 200)  # background: no row
     page.get_by_text("Selected: object").wait_for(state="detached")
     assert _selected_rows(page) == []
+
+
+def _real_model(settings: Settings, channels: int) -> Path:
+    """A small untrained model package that loads and predicts (what the worker runs)."""
+    import torch
+
+    from core.predictions import MODELS_DIR
+    from core.training.models import build_model
+    from core.training.package import write_package
+
+    torch.manual_seed(0)
+    card = {"encoder": "resnet18-compact", "in_channels": channels, "out_channels": 1,
+            "training_type": "semantic", "labels": [{"id": 1, "name": "nucleus", "color": "#e6194b"}],
+            "distance_head": False,
+            "normalization": {"method": "percentile", "low": [0.0] * channels, "high": [255.0] * channels}}
+    package = settings.data_dir / MODELS_DIR / "pointwise"
+    write_package(package, build_model("resnet18-compact", channels, 1), card, trace_size=64)
+    return package
+
+
+def _choose_first_image(page) -> None:
+    page.locator(".st-key-apply_images").click()
+    page.get_by_role("option").first.click()
+    page.keyboard.press("Escape")
+    wait_for_idle(page)
+
+
+def _apply(page) -> None:
+    page.get_by_role("button", name="Apply the model", disabled=False).click()
+
+
+def _run_shown(page) -> str:
+    """The prediction run the page shows (its picker's text)."""
+    return page.locator(".st-key-apply_run_picker input").input_value()
+
+
+def test_apply_follows_the_run_it_queued_to_its_result_or_its_failure(running_app, browser_page):
+    from core.demo import create_demo_project
+
+    settings = Settings(data_dir=running_app.data_dir)
+    engine = make_engine(settings.database_url)
+    project = create_demo_project(settings, engine)
+    with session_scope(engine) as s:
+        image = repo.list_images(s, project.id)[0]
+    package = _real_model(settings, image.channels)
+    page = browser_page
+    page.goto(f"{running_app.url}/apply")
+    wait_for_idle(page)
+    _choose_first_image(page)
+    _apply(page)
+    # its progress first (queued, then running), on the same page: no reload from here on
+    page.locator('[data-testid="stProgress"]').first.wait_for()
+    with session_scope(engine) as s:
+        run = repo.list_predictions(s, limit=1)[0]
+    assert _run_shown(page).startswith(f"#{run.id} ")
+    # then its result, once the worker has finished it
+    page.get_by_text("nucleus objects").first.wait_for(timeout=180_000)
+    page.locator('[data-testid="stProgress"]').wait_for(state="detached")
+    with session_scope(engine) as s:
+        assert repo.get_prediction(s, run.id).status == "succeeded"
+    page.get_by_role("button", name="Measurements (CSV)").first.wait_for()
+    assert page.get_by_text("Queued prediction run").count() == 0  # the page no longer says it is queued
+
+    for name in ("weights.pt", "model.torchscript.pt"):  # a damaged model: the next run fails
+        (package / name).write_bytes(b"damaged")
+    _apply(page)  # the image is still chosen
+    page.get_by_text("This prediction run failed").wait_for(timeout=120_000)
+    with session_scope(engine) as s:
+        failed = repo.list_predictions(s, limit=1)[0]
+    assert failed.id != run.id and failed.status == "failed"
+    assert _run_shown(page).startswith(f"#{failed.id} ")
+    assert page.get_by_text("nucleus objects").count() == 0  # the failed run's page, not the earlier result
+    engine.dispose()
