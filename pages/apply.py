@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import streamlit as st
 
 from core.db import repo, session_scope
@@ -14,7 +16,7 @@ from core.projects import discard_staged, stage_upload
 from ui.context import current_project, page_context
 from ui.downloads import file_download
 from ui.feedback import flash, show_error, show_flashes, user_errors
-from ui.measurements import measurements_table
+from ui.measurements import measurements_table, select_object
 from ui.result_view import prediction_viewer
 
 UPLOAD_TYPES = ["tif", "tiff", "png", "jpg", "jpeg", "svs", "ndpi", "scn", "bif", "btf"]
@@ -144,11 +146,15 @@ for index, item in enumerate(results):
         for col, (name, n) in zip(cols, counts.items(), strict=False):
             col.metric(f"{name} objects", n)
         source = item.get("stored") or (by_id[item["image_id"]].stored_path if item.get("image_id") in by_id else None)
-        view_slot = st.container()  # the picture above its table; a row picked in the table is outlined in it
-        picked = None
+        # the picture above its table: a row picked in the table is outlined in it, an object clicked in it
+        # selects its row
+        view_slot = st.container()
+        picked = on_pick = None
         csv_path = ctx.settings.data_dir / item["csv"]
         if csv_path.exists():
-            picked = measurements_table(csv_path, key=f"measure_{run_id}_{index}")
+            table_key = f"measure_{run_id}_{index}"
+            picked = measurements_table(csv_path, key=table_key)
+            on_pick = partial(select_object, csv_path, key=table_key)
             d1, d2, d3 = st.columns(3)
             file_download(d1, "Measurements (CSV)", csv_path, mime="text/csv", key=f"csv_{run_id}_{index}")
             geo = ctx.settings.data_dir / item["geojson"]
@@ -161,7 +167,7 @@ for index, item in enumerate(results):
                 prediction_viewer(str(ctx.settings.data_dir / source), str(ctx.settings.data_dir / item["labels"]),
                                   is_rgb=by_id[item["image_id"]].is_rgb if item.get("image_id") in by_id else False,
                                   colors=[lab.get("color", "#ff0000") for lab in model.card.get("labels", [])],
-                                  key=f"{run_id}_{index}", picked=picked)
+                                  key=f"{run_id}_{index}", picked=picked, on_pick=on_pick)
         if item.get("image_id") in by_id and project is not None:
             with session_scope(ctx.engine) as session:
                 project_labels = repo.list_labels(session, project.id)  # type: ignore[arg-type]

@@ -1,9 +1,11 @@
-"""A prediction over its image, in the same zoomable viewport as the annotate page (any image size)."""
+"""A prediction over its image, in the same zoomable viewport as the annotate page (any image size); a click
+on an object of the picture picks it (Apply then selects its row in the measurements table)."""
 
 from __future__ import annotations
 
 import io
 import math
+from collections.abc import Callable
 
 import numpy as np
 import streamlit as st
@@ -14,9 +16,11 @@ from core.evaluation.overlay import label_overlay
 from core.inference import open_labels
 from ui.image_view import default_contrast, image_reader, render_view_png
 from ui.measurements import PickedObject
+from ui.picture_click import clickable_picture
 
 VIEW_W, VIEW_H = 768, 576
 HIGHLIGHT = (255, 255, 0)  # the outline of the object picked in the measurements table
+ObjectHit = tuple[str, int]  # an object of a prediction: its label (plane name) and its id in that plane
 
 
 def _labels_in_view(labels_path: str, viewport: Viewport, size: tuple[int, int]) -> list[np.ndarray]:
@@ -36,6 +40,30 @@ def _labels_in_view(labels_path: str, viewport: Viewport, size: tuple[int, int])
     return planes
 
 
+def _visible_size(viewport: Viewport, width: int, height: int) -> tuple[int, int]:
+    """``(vis_w, vis_h)``: the canvas pixels of the view that show image (``width`` by ``height`` pixels)."""
+    vis_w = min(VIEW_W, math.ceil((width - viewport.x0) * viewport.scale - 0.5))
+    vis_h = min(VIEW_H, math.ceil((height - viewport.y0) * viewport.scale - 0.5))
+    return vis_w, vis_h
+
+
+def object_at(labels_path: str, viewport: Viewport, x: float, y: float) -> ObjectHit | None:
+    """The object under point ``(x, y)`` of the view's picture (canvas pixels from its top-left corner), as
+    ``(label, object id)``; None on background or outside the image. Where objects of several labels overlap,
+    the first label's."""
+    col = math.floor(viewport.x0 + (math.floor(x) + 0.5) / viewport.scale)  # as _labels_in_view samples
+    row = math.floor(viewport.y0 + (math.floor(y) + 0.5) / viewport.scale)
+    with open_labels(labels_path) as labels:
+        _, height, width = labels.shape
+        if not (0 <= x and 0 <= y and 0 <= col < width and 0 <= row < height):
+            return None
+        for plane, name in enumerate(labels.names):
+            value = int(labels.read(plane, row, col, 1, 1)[0, 0])
+            if value:
+                return str(name), value
+    return None
+
+
 def _outline(mask: np.ndarray) -> np.ndarray:
     """The border of ``mask`` (pixels of the mask next to one outside it), grown to 2 pixels wide."""
     from scipy import ndimage as ndi
@@ -45,9 +73,11 @@ def _outline(mask: np.ndarray) -> np.ndarray:
 
 
 def prediction_viewer(image_path: str, labels_path: str, *, is_rgb: bool, colors: list[str], key: str,
-                      picked: PickedObject | None = None) -> None:
+                      picked: PickedObject | None = None,
+                      on_pick: Callable[[ObjectHit | None], None] | None = None) -> None:
     """The prediction over its image; ``picked`` (a row of the measurements table) is outlined, and the view
-    moves to it when it was picked just now and lies outside the view."""
+    moves to it when it was picked just now and lies outside the view. A click on the picture calls
+    ``on_pick`` with the object under it (None on background) before the page's next run."""
     reader = image_reader(image_path)
     _, height, width = reader.shape
     state_key = f"result_view_{key}"
@@ -75,10 +105,24 @@ def prediction_viewer(image_path: str, labels_path: str, *, is_rgb: bool, colors
             st.session_state[state_key] = move(viewport)
             st.rerun()
     picture = view_picture(image_path, labels_path, viewport, is_rgb=is_rgb, colors=colors, picked=picked)
+    vis_w, vis_h = _visible_size(viewport, width, height)
+    if vis_w > 0 and vis_h > 0:
+        picture = picture[:vis_h, :vis_w]  # no dark strip beside an image smaller than the view
+    buffer = io.BytesIO()
+    PILImage.fromarray(picture).save(buffer, format="PNG", compress_level=1)
+
+    def clicked(x: float, y: float) -> None:  # the view the picture clicked on showed (this run's)
+        if on_pick is not None:
+            on_pick(object_at(labels_path, viewport, x, y))
+
     note = f"Object {picked.object_id} ({picked.label}) outlined in yellow · " if picked is not None else ""
     x1, y1 = viewport.x0 + viewport.view_w, viewport.y0 + viewport.view_h
-    st.image(picture, caption=f"{note}Zoom {viewport.scale:.3g}× · x {viewport.x0:.0f}–{x1:.0f}, "
-                              f"y {viewport.y0:.0f}–{y1:.0f} of {width}×{height}")
+    caption = (f"{note}Zoom {viewport.scale:.3g}× · x {viewport.x0:.0f}–{x1:.0f}, "
+               f"y {viewport.y0:.0f}–{y1:.0f} of {width}×{height}")
+    clickable_picture(buffer.getvalue(), key=f"{state_key}_picture", on_click=clicked, alt=caption,
+                      marks={"x0": viewport.x0, "y0": viewport.y0, "scale": viewport.scale})
+    hint = " · Click an object to select its row in the table." if on_pick is not None else ""
+    st.caption(caption + hint)
 
 
 def view_picture(image_path: str, labels_path: str, viewport: Viewport, *, is_rgb: bool, colors: list[str],
@@ -88,8 +132,7 @@ def view_picture(image_path: str, labels_path: str, viewport: Viewport, *, is_rg
     _, height, width = image_reader(image_path).shape
     contrast = tuple(default_contrast(image_path))
     base = np.asarray(PILImage.open(io.BytesIO(render_view_png(image_path, viewport, contrast, None, is_rgb))))
-    vis_w = min(VIEW_W, math.ceil((width - viewport.x0) * viewport.scale - 0.5))
-    vis_h = min(VIEW_H, math.ceil((height - viewport.y0) * viewport.scale - 0.5))
+    vis_w, vis_h = _visible_size(viewport, width, height)
     picture = base.copy()
     if vis_w > 0 and vis_h > 0:
         part = picture[:vis_h, :vis_w]

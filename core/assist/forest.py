@@ -22,15 +22,18 @@ import os
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-from sklearn.ensemble import RandomForestClassifier
 
 from core.assist import context as ctx
 from core.assist.features import FeatureSpec
 from core.assist.proposal import Proposal
 from core.assist.strokes import MAX_CLASSES, stroke_samples
 from core.errors import InvalidInputError
+
+if TYPE_CHECKING:  # scikit-learn is imported when a forest is trained: the annotate page imports this module
+    from sklearn.ensemble import RandomForestClassifier
 
 #: Trees per stage (tuned: 1024 x 768 strokes -> proposal in about 2 s on 2 cores).
 N_ESTIMATORS = 16
@@ -275,6 +278,8 @@ def _with_context(features: np.ndarray, maps: np.ndarray) -> np.ndarray:
 
 
 def _fit_stage(X: np.ndarray, y: np.ndarray, seed: int) -> RandomForestClassifier:
+    from sklearn.ensemble import RandomForestClassifier
+
     forest = RandomForestClassifier(n_estimators=N_ESTIMATORS, n_jobs=worker_count(), random_state=seed)
     forest.fit(X, y)
     return forest

@@ -18,10 +18,7 @@ import pickle
 import warnings
 from pathlib import Path
 
-import joblib
 import numpy as np
-import sklearn
-from sklearn.ensemble import RandomForestClassifier
 
 from core.assist import context as ctx
 from core.assist.features import FeatureSpec
@@ -39,8 +36,14 @@ def metadata_path(path: Path) -> Path:
     return path.with_name(path.name + ".json")
 
 
+# joblib and scikit-learn are imported where forests are written and read, not with this module: the annotate
+# page imports it (through core.assist) for the metadata alone.
+
+
 def save_forest(forest, path: Path) -> None:
     """Write ``forest`` to ``path`` and ``metadata_path(path)`` (each atomically; metadata last)."""
+    import joblib
+
     path = Path(path)
     with atomic_output(path) as tmp:
         joblib.dump({"format": FORMAT, "stages": list(forest.stages)}, tmp, compress=3)
@@ -76,6 +79,9 @@ def read_metadata(path: Path) -> dict:
 
 def load_forest(path: Path):
     """Read a forest written by :func:`save_forest`."""
+    import joblib
+    import sklearn
+
     from core.assist.forest import ScribbleForest
 
     path = Path(path)
@@ -113,6 +119,8 @@ def load_forest(path: Path):
 
 
 def _check_stages(stages: object, spec: FeatureSpec, channels: int, path: Path) -> None:
+    from sklearn.ensemble import RandomForestClassifier
+
     if (not isinstance(stages, list) or not 1 <= len(stages) <= 2
             or not all(isinstance(s, RandomForestClassifier) for s in stages)):
         raise ModelPackageError(

@@ -12,7 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 
 from core.errors import InvalidInputError
 from core.evaluation import _checks
@@ -317,6 +316,8 @@ def _match(
     cols, col_of = np.unique(pi, return_inverse=True)
     if len(rows) == len(gi) and len(cols) == len(pi):  # no object has two candidates: nothing to choose
         return gi, pi, iou
+    from scipy.optimize import linear_sum_assignment  # here, not at import: pages import this module
+
     cost = np.zeros((len(rows), len(cols)))
     # count dominates: the IoU term of all matches together stays below 1
     cost[row_of, col_of] = -1.0 - iou / (2.0 * len(iou))

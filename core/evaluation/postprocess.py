@@ -17,8 +17,6 @@ from typing import NamedTuple
 
 import numpy as np
 from scipy import ndimage as ndi
-from skimage.morphology import h_maxima
-from skimage.segmentation import watershed
 
 from core.evaluation import _checks
 
@@ -116,6 +114,8 @@ def seeds(
 def seed_maxima(landscape: np.ndarray, seed_height: float) -> np.ndarray:
     """bool (H, W): the regional maxima of ``landscape`` rising at least ``seed_height`` above their
     surroundings (skimage's h-maxima). Inputs trusted."""
+    from skimage.morphology import h_maxima  # on use: pages read only this module's defaults
+
     return h_maxima(np.asarray(landscape, dtype=np.float64), seed_height).astype(bool)
 
 
@@ -169,6 +169,8 @@ def seeded_watershed(
         comp_start = np.searchsorted(pair_comp, np.arange(n_comps + 1))
         local = np.zeros(region_box.shape, dtype=np.int32)
         local[sel] = first[sel_comps] + (rank - comp_start[sel_comps])
+        from skimage.segmentation import watershed
+
         flooded = watershed(-landscape[box].astype(np.float32), local, mask=region_box, connectivity=2)
         labels[box][region_box] = flooded[region_box]
     return labels

@@ -24,14 +24,12 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
-import shapely
 import tifffile
 
 from core.errors import InvalidInputError
 from core.imaging.atomic import atomic_output
 from core.inference.labels_io import LabelImage, open_labels
 from core.inference.measure import measure_streamed
-from core.inference.polygons import mask_geometry
 from core.inference.progress import StopCheck, check_stop
 from core.training.types import training_type
 
@@ -207,6 +205,10 @@ def _features(
     should_stop: StopCheck,
 ) -> Iterator[dict]:
     """GeoJSON features of one label plane, reading one window per block of objects' top-left corners."""
+    import shapely  # with the outlines, on use: pages import core.inference for light things
+
+    from core.inference.polygons import mask_geometry
+
     numeric = [k for k in measurements if k not in ("label", "id")]
     y0s, x0s = measurements["bbox_y0"][rows], measurements["bbox_x0"][rows]
     y1s, x1s = measurements["bbox_y1"][rows], measurements["bbox_x1"][rows]

@@ -20,9 +20,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy import ndimage as ndi
-from scipy.spatial import ConvexHull, QhullError
-from skimage.measure import grid_points_in_poly
 
 from core.errors import InvalidInputError
 from core.inference.progress import check_stop
@@ -153,6 +150,8 @@ class _Accumulator:
         add("scc", cols * cols)
         add("src", rows * cols)
         add("perimeter", _perimeter_weights(ring))
+        from scipy import ndimage as ndi  # imported on use: pages import core.inference for light things
+
         boxes = ndi.find_objects(compact)
         for k, box in enumerate(boxes, start=1):
             if box is None:
@@ -294,6 +293,8 @@ def _extreme_points(mask: np.ndarray) -> np.ndarray:
 
 def _reduce(points: np.ndarray) -> np.ndarray:
     """The hull vertices of pixel positions (all of them when collinear): enough to rebuild the hull."""
+    from scipy.spatial import ConvexHull, QhullError
+
     try:
         return points[ConvexHull(points).vertices]
     except QhullError:
@@ -302,12 +303,16 @@ def _reduce(points: np.ndarray) -> np.ndarray:
 
 def _hull_vertices(points: np.ndarray) -> np.ndarray:
     """Vertices of the hull of the pixels' edge midpoints (what skimage's convex_hull_image uses)."""
+    from scipy.spatial import ConvexHull
+
     coords = np.unique((points[:, None, :] + _DIAMOND).reshape(-1, 2), axis=0)
     return coords[ConvexHull(coords).vertices]
 
 
 def _convex_area(points: np.ndarray) -> float:
     """Pixel count of skimage's convex hull image of pixels whose extremes are ``points`` (row, col)."""
+    from skimage.measure import grid_points_in_poly
+
     vertices = _hull_vertices(points)
     lo = np.floor(vertices.min(axis=0)).astype(np.int64)
     hi = np.ceil(vertices.max(axis=0)).astype(np.int64)

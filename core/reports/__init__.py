@@ -23,7 +23,10 @@ Modules, one concept each:
 - :mod:`.build`             the ZIP (atomic)
 """
 
-from core.reports.build import build_report_zip
+from __future__ import annotations
+
+from pathlib import Path
+
 from core.reports.data import BoxExample, ReportData, ValidationExample
 from core.reports.images import EMBED_MAX_SIDE, downscale_box_example, downscale_example, downscale_for_report
 
@@ -37,3 +40,12 @@ __all__ = [
     "downscale_example",
     "downscale_for_report",
 ]
+
+
+def build_report_zip(data: ReportData, out_path: Path, **options: int) -> Path:
+    """:func:`core.reports.build.build_report_zip`, imported when a report is built: the PDF and figure
+    libraries it loads (fpdf2, matplotlib) cost seconds that pages which only format numbers
+    (:mod:`.formatting`) should not pay."""
+    from core.reports.build import build_report_zip as build
+
+    return build(data, out_path, **options)
