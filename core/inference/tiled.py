@@ -216,15 +216,34 @@ def _predict_block(
 ) -> Maps:
     """Maps ``{name: (L, h, w)}`` of the map block whose cores the ``tiles`` partition (pixels normalised
     with ``record``, the card's normalisation resolved for the whole image)."""
+    y0, x0 = tiles[0].core_y[0], tiles[0].core_x[0]
+    h, w = tiles[-1].core_y[1] - y0, tiles[-1].core_x[1] - x0
+    out: Maps = {}
+    for t, maps in tile_maps(src, predictor, record, grid, tiles):
+        (cy0, cy1), (cx0, cx1) = t.core_y, t.core_x
+        oy, ox = cy0 - t.window_y[0], cx0 - t.window_x[0]
+        for name, value in maps.items():
+            if name not in out:
+                out[name] = np.empty((value.shape[0], h, w), dtype=np.float32)
+            out[name][:, cy0 - y0 : cy1 - y0, cx0 - x0 : cx1 - x0] = value[
+                :, oy : oy + cy1 - cy0, ox : ox + cx1 - cx0
+            ]
+    return out
+
+
+def tile_maps(
+    src: _Source, predictor: Predictor, record: dict, grid: Grid, tiles: list[Tile]
+) -> Iterator[tuple[Tile, Maps]]:
+    """Each of ``tiles`` (the tiles of one map block) with the maps ``{name: (L, h, w)}`` of its whole
+    window (core and halo; past the image's bottom/right edge the window holds reflect-padding). The
+    block's pixels are read once and normalised with ``record``; the tiles go through the network in
+    batches of ``predictor.batch_size``."""
     wy0 = min(t.window_y[0] for t in tiles)
     wy1 = max(t.window_y[1] for t in tiles)
     wx0 = min(t.window_x[0] for t in tiles)
     wx1 = max(t.window_x[1] for t in tiles)
     raw = src.read((wy0, min(wy1, grid.height)), (wx0, min(wx1, grid.width)))
     norm = _pad(predictor.normalize(np.asarray(raw), record), wy1 - wy0, wx1 - wx0)
-    y0, x0 = tiles[0].core_y[0], tiles[0].core_x[0]
-    h, w = tiles[-1].core_y[1] - y0, tiles[-1].core_x[1] - x0
-    out: Maps = {}
     for i in range(0, len(tiles), predictor.batch_size):
         chunk = tiles[i : i + predictor.batch_size]
         batch = np.stack(
@@ -234,16 +253,8 @@ def _predict_block(
             ]
         )
         maps = predictor.forward(batch)
-        for name, value in maps.items():
-            if name not in out:
-                out[name] = np.empty((value.shape[1], h, w), dtype=np.float32)
-            for j, t in enumerate(chunk):
-                (cy0, cy1), (cx0, cx1) = t.core_y, t.core_x
-                oy, ox = cy0 - t.window_y[0], cx0 - t.window_x[0]
-                out[name][:, cy0 - y0 : cy1 - y0, cx0 - x0 : cx1 - x0] = value[
-                    j, :, oy : oy + cy1 - cy0, ox : ox + cx1 - cx0
-                ]
-    return out
+        for j, t in enumerate(chunk):
+            yield t, {name: value[j] for name, value in maps.items()}
 
 
 def _pad(x: np.ndarray, h: int, w: int) -> np.ndarray:
