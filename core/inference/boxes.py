@@ -104,7 +104,13 @@ def clip_boxes(boxes: np.ndarray, height: int, width: int) -> np.ndarray:
     return out
 
 
+#: above this many boxes :func:`_nms` compares each box only with the kept boxes near it (the same result)
+GRID_NMS_FROM = 256
+
+
 def _nms(boxes: np.ndarray, scores: np.ndarray, thr: float) -> np.ndarray:
+    if len(boxes) > GRID_NMS_FROM:
+        return _grid_nms(boxes, scores, thr)
     order = np.argsort(-scores, kind="stable")
     keep = []
     while order.size:
@@ -113,6 +119,43 @@ def _nms(boxes: np.ndarray, scores: np.ndarray, thr: float) -> np.ndarray:
         rest = order[1:]
         order = rest[box_iou(boxes[best : best + 1], boxes[rest])[0] <= thr]
     return np.asarray(keep, dtype=np.int64)
+
+
+def _grid_nms(boxes: np.ndarray, scores: np.ndarray, thr: float) -> np.ndarray:
+    """The greedy NMS of :func:`_nms` for many boxes (a whole-slide image's): each box, in descending score,
+    is compared only with the kept boxes that share a cell of a square grid with it (boxes that overlap
+    share the cell holding a point of their intersection), so the time grows with the number of boxes, not
+    its square."""
+    order = np.argsort(-scores, kind="stable")
+    sides = np.maximum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1])
+    cell = max(2.0 * float(np.median(sides)), float(sides.max()) / 8, 1.0)  # a box covers <= 10 x 10 cells
+    lo = np.floor(boxes[:, :2] / cell).astype(np.int64)  # (col, row) of the cell of (x_min, y_min)
+    hi = np.floor(boxes[:, 2:] / cell).astype(np.int64)
+    cells: dict[tuple[int, int], list[int]] = {}
+    keep = []
+    for i in order:
+        covered = [(r, c) for r in range(lo[i, 1], hi[i, 1] + 1) for c in range(lo[i, 0], hi[i, 0] + 1)]
+        near = {j for rc in covered for j in cells.get(rc, ())}
+        if near:
+            others = np.fromiter(near, dtype=np.int64, count=len(near))
+            if (_iou_one(boxes[i], boxes[others]) > thr).any():
+                continue
+        keep.append(i)
+        for rc in covered:
+            cells.setdefault(rc, []).append(int(i))
+    return np.asarray(keep, dtype=np.int64)
+
+
+def _iou_one(box: np.ndarray, others: np.ndarray) -> np.ndarray:
+    """IoU of one box with each of ``others`` (as :func:`~core.evaluation.detection.box_iou`: boxes without
+    area have IoU 0), without re-checking boxes already checked."""
+    w = np.minimum(box[2], others[:, 2]) - np.maximum(box[0], others[:, 0])
+    h = np.minimum(box[3], others[:, 3]) - np.maximum(box[1], others[:, 1])
+    inter = np.clip(w, 0, None) * np.clip(h, 0, None)
+    area = max(box[2] - box[0], 0.0) * max(box[3] - box[1], 0.0)
+    areas = np.clip(others[:, 2] - others[:, 0], 0, None) * np.clip(others[:, 3] - others[:, 1], 0, None)
+    union = area + areas - inter
+    return np.divide(inter, union, out=np.zeros_like(inter), where=(union > 0) & (area > 0) & (areas > 0))
 
 
 def _batched(boxes: np.ndarray, scores: np.ndarray, labels: np.ndarray, thresholds: dict) -> np.ndarray:

@@ -45,6 +45,7 @@ from core.training.normalization import depth_warning, floor_warning
 
 OUTPUT_TILE = 256
 MAX_IN_MEMORY_PIXELS = 64_000_000
+MIN_CONTEXT = 32
 Maps = dict[str, np.ndarray]
 
 
@@ -354,9 +355,20 @@ def _write_tiff(
 def _check_args(
     src: _Source, predictor: Predictor, tile: int, halo: int, block: int, context: int, out
 ) -> Grid:
+    grid = check_grid(src, predictor, tile, halo, block, context)
+    if out is None and grid.height * grid.width > MAX_IN_MEMORY_PIXELS:
+        raise InvalidInputError(
+            f"the image is {grid.width} x {grid.height} px, too large to keep the labels in memory; "
+            "pass out=<path of a .tif>"
+        )
+    return grid
+
+
+def check_grid(src: _Source, predictor: Predictor, tile: int, halo: int, block: int, context: int) -> Grid:
+    """The grid of ``src`` after checking that the image fits the model and the tiling values are valid."""
     c, h, w = src.shape
     check_image_fits(predictor.card, c, src.dtype)
-    for name, value, minimum in (("tile", tile, 32), ("halo", halo, 0), ("context", context, 32)):
+    for name, value, minimum in (("tile", tile, 32), ("halo", halo, 0), ("context", context, MIN_CONTEXT)):
         if isinstance(value, bool) or not isinstance(value, int) or value < minimum or value % 32:
             raise InvalidInputError(
                 f"{name}={value!r} must be a multiple of 32 and at least {minimum}, e.g. 64"
@@ -365,9 +377,5 @@ def _check_args(
         raise InvalidInputError(
             f"block={block!r} must be a multiple of tile={tile} and at least 2 * context={2 * context}; "
             "e.g. 1024"
-        )
-    if out is None and h * w > MAX_IN_MEMORY_PIXELS:
-        raise InvalidInputError(
-            f"the image is {w} x {h} px, too large to keep the labels in memory; pass out=<path of a .tif>"
         )
     return Grid(h, w, tile, halo, block, context)

@@ -1,0 +1,182 @@
+"""Tiled prediction of an image of any size to boxes (a detection model): boxes with labels and scores.
+
+:func:`predict_boxes` walks the same :class:`~core.inference.grid.Grid` of network tiles as
+:func:`~core.inference.tiled.predict_image`, with the same region reads, the same normalisation (the card's
+record resolved once for the whole image) and the same :class:`~core.inference.predictor.Predictor`:
+
+1. each tile's maps cover its window (its core and a ``halo`` on every side); each label's heat-map peaks
+   in the window are decoded to boxes (:func:`core.detection.decode.peaks`, the sides read from the size
+   maps at the peak) and the tile keeps the boxes centred in its **core**
+   (:func:`core.inference.boxes.centres_in`). Cores partition the image, so every object belongs to exactly
+   one tile: the one whose core holds its centre. That tile sees the whole object when the halo is at
+   least half the object's longest side, i.e. when neighbouring windows overlap by more than the largest
+   object (:func:`box_halo`: from the model card's ``largest_box``);
+2. the kept boxes are clipped to the image and, per label, boxes overlapping a higher-scoring one by more
+   than the label's ``nms_iou`` are dropped (:func:`core.inference.boxes.batched_nms`), as the validation
+   decoded them (:func:`core.detection.decode.label_boxes`); only peaks at or above the label's
+   ``score_threshold`` are decoded (a box below it can only suppress boxes below it).
+
+Memory holds one block's pixels and one batch of tiles' maps, whatever the image size; the boxes are the
+only thing that grows with the image (six numbers each).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from core.detection.decode import MIN_SCORE, peaks
+from core.errors import InvalidInputError
+from core.inference.boxes import batched_nms, centres_in, clip_boxes
+from core.inference.fit import check_not_empty
+from core.inference.grid import Grid, Tile
+from core.inference.predictor import Predictor
+from core.inference.progress import check_stop
+from core.inference.receptive import round_halo
+from core.inference.tiled import MIN_CONTEXT, Maps, _Source, check_grid, tile_maps
+from core.training.normalization import depth_warning, floor_warning
+from core.training.types.base import BOX_LISTS
+
+#: predicted boxes may be a little larger than the largest annotated one: the halo covers this much more
+BOX_MARGIN = 1.25
+
+
+@dataclass
+class BoxPrediction:
+    """The boxes of one image: ``boxes`` float64 ``(N, 4)`` ``[x_min, y_min, x_max, y_max]`` in image pixels,
+    ``scores`` ``(N,)``, ``labels`` ``(N,)`` label indices into ``label_names``; sorted by label, then
+    descending score."""
+
+    shape: tuple[int, int]
+    label_names: list[str]
+    label_ids: list
+    boxes: np.ndarray
+    scores: np.ndarray
+    labels: np.ndarray
+    tiles: int = 0
+    seconds: float = 0.0
+    tile: int = 0
+    halo: int = 0
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def counts(self) -> list[int]:
+        """Boxes per label, in label order."""
+        return [int(n) for n in np.bincount(self.labels, minlength=len(self.label_names))]
+
+    @property
+    def counts_by_label(self) -> dict[str, int]:
+        return dict(zip(self.label_names, self.counts, strict=True))
+
+
+def box_halo(predictor: Predictor) -> int:
+    """The halo (image pixels, a multiple of 32) for boxes: the network's own
+    (:attr:`Predictor.halo`), or more where the card's ``largest_box`` needs it: half the longest side of
+    the training's boxes times :data:`BOX_MARGIN`, so that the tile owning an object's centre sees all of
+    it. Cards without ``largest_box`` keep the network's halo."""
+    largest = predictor.card.get("largest_box")
+    if isinstance(largest, bool) or not isinstance(largest, (int, float)) or not largest > 0:
+        return predictor.halo
+    return max(predictor.halo, round_halo(largest * BOX_MARGIN / 2))
+
+
+def predict_boxes(
+    source: object,
+    predictor: Predictor,
+    *,
+    tile: int = 512,
+    halo: int | None = None,
+    block: int = 1024,
+    on_progress: Callable[[float], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> BoxPrediction:
+    """The boxes of ``source`` (``(C, H, W)`` / ``(H, W)`` array or a reader) predicted by ``predictor`` (a
+    detection model: maps ``heat``, ``box_h``, ``box_w``) with the card's ``score_threshold`` and
+    ``nms_iou`` per label.
+
+    Args:
+        tile: core size of a network tile in pixels (multiple of 32); the network sees ``tile + 2 * halo``.
+        halo: context around each tile core (multiple of 32); None = :func:`box_halo`.
+        block: pixels read at once (a multiple of ``tile``): the tiles of one block share one region read.
+        on_progress: called with the fraction done (0..1) after each block.
+        should_stop: polled before each block; True stops with
+            :class:`~core.inference.progress.PredictionCancelled`.
+    """
+    src = _Source(source)
+    halo = box_halo(predictor) if halo is None else halo
+    _check_boxes_model(predictor)
+    grid: Grid = check_grid(src, predictor, tile, halo, block, MIN_CONTEXT)
+    check_not_empty(src.original)
+    start = time.perf_counter()
+    record = predictor.image_normalization(src.shape, src.read_window)
+    values = predictor.postprocess
+    parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    n_tiles, total = 0, grid.rows * grid.cols
+    for r in range(grid.rows):
+        for c in range(grid.cols):
+            check_stop(should_stop, "prediction")
+            tiles = grid.tiles(r, c)
+            if tiles:
+                for t, maps in tile_maps(src, predictor, record, grid, tiles):
+                    parts.append(tile_boxes(maps, t, values, (grid.height, grid.width)))
+                n_tiles += len(tiles)
+            if on_progress is not None:
+                on_progress(0.97 * (r * grid.cols + c + 1) / total)
+    boxes = np.concatenate([p[0] for p in parts] or [np.zeros((0, 4))])
+    scores = np.concatenate([p[1] for p in parts] or [np.zeros(0)])
+    labels = np.concatenate([p[2] for p in parts] or [np.zeros(0, dtype=np.int64)])
+    keep = batched_nms(boxes, scores, labels, [v["nms_iou"] for v in values])
+    keep = keep[np.lexsort((-scores[keep], labels[keep]))]  # keep is in score order: lexsort is stable
+    result = BoxPrediction(
+        shape=(grid.height, grid.width),
+        label_names=[str(lab["name"]) for lab in predictor.labels],
+        label_ids=[lab.get("id") for lab in predictor.labels],
+        boxes=boxes[keep],
+        scores=scores[keep],
+        labels=labels[keep],
+        tiles=n_tiles,
+        seconds=time.perf_counter() - start,
+        tile=tile,
+        halo=halo,
+        warnings=[w for w in (depth_warning(record), floor_warning(record)) if w],
+    )
+    if on_progress is not None:
+        on_progress(1.0)
+    return result
+
+
+def tile_boxes(
+    maps: Maps, tile: Tile, values: list[dict], image_hw: tuple[int, int]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The boxes one tile owns: ``(boxes (N, 4), scores (N,), labels (N,))`` in image pixels, clipped to the
+    image, from the maps of its window (``heat`` ``(L, h, w)``, ``box_h``/``box_w`` ``(1, h, w)``), each
+    label's peaks at or above its ``score_threshold`` and centred in the tile's core."""
+    height, width = image_hw
+    wy0, wx0 = tile.window_y[0], tile.window_x[0]
+    # the window's part inside the image (past the edge it holds padding; a peak there is no object)
+    h, w = min(tile.window_y[1], height) - wy0, min(tile.window_x[1], width) - wx0
+    core = (tile.core_y[0], tile.core_x[0], tile.core_y[1], tile.core_x[1])
+    box_h, box_w = maps["box_h"][0, :h, :w], maps["box_w"][0, :h, :w]
+    found_boxes, found_scores, found_labels = [], [], []
+    for index, v in enumerate(values):
+        heat = maps["heat"][index, :h, :w]
+        rows, cols = peaks(heat, max(MIN_SCORE, float(v["score_threshold"])))
+        bh, bw = box_h[rows, cols].astype(np.float64), box_w[rows, cols].astype(np.float64)
+        cy, cx = wy0 + rows + 0.5, wx0 + cols + 0.5
+        boxes = np.stack([cx - bw / 2, cy - bh / 2, cx + bw / 2, cy + bh / 2], axis=1).reshape(-1, 4)
+        owned = centres_in(boxes, core)  # unclipped: the centre is the peak's pixel, in exactly one core
+        found_boxes.append(clip_boxes(boxes[owned], height, width))
+        found_scores.append(heat[rows, cols].astype(np.float64)[owned])
+        found_labels.append(np.full(int(owned.sum()), index, dtype=np.int64))
+    return np.concatenate(found_boxes), np.concatenate(found_scores), np.concatenate(found_labels)
+
+
+def _check_boxes_model(predictor: Predictor) -> None:
+    if predictor.kind.result_kind != BOX_LISTS:
+        raise InvalidInputError(
+            f"the model is a {predictor.kind.short_title} model: it predicts label images, not boxes; "
+            "apply it with core.inference.predict_image"
+        )
