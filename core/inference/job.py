@@ -34,6 +34,7 @@ def run_prediction_job(ctx: JobContext) -> dict[str, Any]:
     predictor = Predictor.from_package(settings.data_dir / prediction.model_dir, device=settings.device,
                                        views=prediction.config.get("views"))
     writer = result_writer(predictor.kind.result_kind)
+    colors = {str(lab["name"]): lab.get("color") for lab in predictor.labels}  # the run's model's colours
     results: list[dict[str, Any]] = []
     for index, item in enumerate(items):
         ctx.check_cancel()
@@ -67,7 +68,8 @@ def run_prediction_job(ctx: JobContext) -> dict[str, Any]:
             entry["error"] = str(exc)
         else:
             entry.update({k: Path(files[k]).relative_to(settings.data_dir).as_posix() for k in writer.files},
-                         counts=files["counts"], result_kind=files["result_kind"])
+                         counts=files["counts"], result_kind=files["result_kind"], is_rgb=bool(is_rgb),
+                         colors=colors)
             if files["warnings"]:
                 entry["warnings"] = files["warnings"]
             archive = writer.archive(files, folder, stem)
