@@ -122,38 +122,51 @@ def _nms(boxes: np.ndarray, scores: np.ndarray, thr: float) -> np.ndarray:
 
 
 def _grid_nms(boxes: np.ndarray, scores: np.ndarray, thr: float) -> np.ndarray:
-    """The greedy NMS of :func:`_nms` for many boxes (a whole-slide image's): each box, in descending score,
-    is compared only with the kept boxes that share a cell of a square grid with it (boxes that overlap
-    share the cell holding a point of their intersection), so the time grows with the number of boxes, not
-    its square."""
+    """The greedy NMS of :func:`_nms` for many boxes (a whole-slide image's): the boxes are indexed by the
+    cells of a square grid they cover (boxes that overlap share the cell holding a point of their
+    intersection); each box kept, in descending score, suppresses the boxes still alive in its cells. The
+    work grows with the boxes kept times their neighbours, not with the square of all boxes."""
+    n = len(boxes)
     order = np.argsort(-scores, kind="stable")
     sides = np.maximum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1])
     cell = max(2.0 * float(np.median(sides)), float(sides.max()) / 8, 1.0)  # a box covers <= 10 x 10 cells
     lo = np.floor(boxes[:, :2] / cell).astype(np.int64)  # (col, row) of the cell of (x_min, y_min)
-    hi = np.floor(boxes[:, 2:] / cell).astype(np.int64)
-    cells: dict[tuple[int, int], list[int]] = {}
+    span = np.floor(boxes[:, 2:] / cell).astype(np.int64) - lo + 1  # cells covered across, down
+    lo -= lo.min(axis=0)
+    per = span[:, 0] * span[:, 1]
+    owner = np.repeat(np.arange(n), per)
+    k = np.arange(int(per.sum())) - np.repeat(np.cumsum(per) - per, per)  # the cell's number within its box
+    cols = lo[owner, 0] + k % span[owner, 0]
+    rows = lo[owner, 1] + k // span[owner, 0]
+    keys = rows * (int(cols.max()) + 1) + cols  # each box's cells, box after box
+    by_key = np.argsort(keys, kind="stable")
+    sorted_keys, sorted_owner = keys[by_key], owner[by_key]
+    starts = np.cumsum(per) - per
+    alive = np.ones(n, dtype=bool)
     keep = []
     for i in order:
-        covered = [(r, c) for r in range(lo[i, 1], hi[i, 1] + 1) for c in range(lo[i, 0], hi[i, 0] + 1)]
-        near = {j for rc in covered for j in cells.get(rc, ())}
-        if near:
-            others = np.fromiter(near, dtype=np.int64, count=len(near))
-            if (_iou_one(boxes[i], boxes[others]) > thr).any():
-                continue
+        if not alive[i]:
+            continue
         keep.append(i)
-        for rc in covered:
-            cells.setdefault(rc, []).append(int(i))
+        alive[i] = False
+        mine = keys[starts[i] : starts[i] + per[i]]
+        left = np.searchsorted(sorted_keys, mine, "left")
+        right = np.searchsorted(sorted_keys, mine, "right")
+        near = np.concatenate([sorted_owner[a:b] for a, b in zip(left, right, strict=True)])
+        near = near[alive[near]]
+        if near.size:
+            alive[near[_iou_one(boxes[i], boxes[near]) > thr]] = False
     return np.asarray(keep, dtype=np.int64)
 
 
 def _iou_one(box: np.ndarray, others: np.ndarray) -> np.ndarray:
     """IoU of one box with each of ``others`` (as :func:`~core.evaluation.detection.box_iou`: boxes without
     area have IoU 0), without re-checking boxes already checked."""
-    w = np.minimum(box[2], others[:, 2]) - np.maximum(box[0], others[:, 0])
-    h = np.minimum(box[3], others[:, 3]) - np.maximum(box[1], others[:, 1])
-    inter = np.clip(w, 0, None) * np.clip(h, 0, None)
+    w = np.maximum(np.minimum(box[2], others[:, 2]) - np.maximum(box[0], others[:, 0]), 0.0)
+    h = np.maximum(np.minimum(box[3], others[:, 3]) - np.maximum(box[1], others[:, 1]), 0.0)
+    inter = w * h
     area = max(box[2] - box[0], 0.0) * max(box[3] - box[1], 0.0)
-    areas = np.clip(others[:, 2] - others[:, 0], 0, None) * np.clip(others[:, 3] - others[:, 1], 0, None)
+    areas = np.maximum(others[:, 2] - others[:, 0], 0.0) * np.maximum(others[:, 3] - others[:, 1], 0.0)
     union = area + areas - inter
     return np.divide(inter, union, out=np.zeros_like(inter), where=(union > 0) & (area > 0) & (areas > 0))
 

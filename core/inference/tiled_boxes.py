@@ -5,12 +5,12 @@
 record resolved once for the whole image) and the same :class:`~core.inference.predictor.Predictor`:
 
 1. each tile's maps cover its window (its core and a ``halo`` on every side); each label's heat-map peaks
-   in the window are decoded to boxes (:func:`core.detection.decode.peaks`, the sides read from the size
-   maps at the peak) and the tile keeps the boxes centred in its **core**
-   (:func:`core.inference.boxes.centres_in`). Cores partition the image, so every object belongs to exactly
-   one tile: the one whose core holds its centre. That tile sees the whole object when the halo is at
-   least half the object's longest side, i.e. when neighbouring windows overlap by more than the largest
-   object (:func:`box_halo`: from the model card's ``largest_box``);
+   (local maxima as :func:`core.detection.decode.peaks` finds them, but all of them, no cap per image) are
+   decoded to boxes, the sides read from the size maps at the peak, and the tile keeps the boxes centred in
+   its **core** (the peak's pixel in the core, :func:`core_peaks`). Cores partition the image, so every
+   object belongs to exactly one tile: the one whose core holds its centre. That tile sees the whole
+   object when the halo is at least half the object's longest side, i.e. when neighbouring windows overlap
+   by more than the largest object (:func:`box_halo`: from the model card's ``largest_box``);
 2. the kept boxes are clipped to the image and, per label, boxes overlapping a higher-scoring one by more
    than the label's ``nms_iou`` are dropped (:func:`core.inference.boxes.batched_nms`), as the validation
    decoded them (:func:`core.detection.decode.label_boxes`); only peaks at or above the label's
@@ -27,10 +27,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
+from scipy import ndimage as ndi
 
-from core.detection.decode import MIN_SCORE, peaks
+from core.detection.decode import MIN_SCORE
 from core.errors import InvalidInputError
-from core.inference.boxes import batched_nms, centres_in, clip_boxes
+from core.inference.boxes import batched_nms, clip_boxes
 from core.inference.fit import check_not_empty
 from core.inference.grid import Grid, Tile
 from core.inference.predictor import Predictor
@@ -42,6 +43,8 @@ from core.training.types.base import BOX_LISTS
 
 #: predicted boxes may be a little larger than the largest annotated one: the halo covers this much more
 BOX_MARGIN = 1.25
+BASE_TILE = 512  # the tile core at full scale (pixels)
+MAX_TILE = 1024  # the largest tile core chosen for a model working at a lower scale
 
 
 @dataclass
@@ -83,13 +86,19 @@ def box_halo(predictor: Predictor) -> int:
     return max(predictor.halo, round_halo(largest * BOX_MARGIN / 2))
 
 
+def box_tile(predictor: Predictor) -> int:
+    """The tile core (image pixels) for boxes: 512 pixels at full scale, more for a model working at a scale
+    below 1 (its halo is as much larger), up to :data:`MAX_TILE`."""
+    return min(MAX_TILE, -(-round(BASE_TILE / predictor.scale) // 32) * 32)
+
+
 def predict_boxes(
     source: object,
     predictor: Predictor,
     *,
-    tile: int = 512,
+    tile: int | None = None,
     halo: int | None = None,
-    block: int = 1024,
+    block: int | None = None,
     on_progress: Callable[[float], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
 ) -> BoxPrediction:
@@ -98,15 +107,19 @@ def predict_boxes(
     ``nms_iou`` per label.
 
     Args:
-        tile: core size of a network tile in pixels (multiple of 32); the network sees ``tile + 2 * halo``.
+        tile: core size of a network tile in pixels (multiple of 32); the network sees ``tile + 2 * halo``;
+            None = :func:`box_tile`.
         halo: context around each tile core (multiple of 32); None = :func:`box_halo`.
-        block: pixels read at once (a multiple of ``tile``): the tiles of one block share one region read.
+        block: pixels read at once (a multiple of ``tile``): the tiles of one block share one region read;
+            None = ``tile``.
         on_progress: called with the fraction done (0..1) after each block.
         should_stop: polled before each block; True stops with
             :class:`~core.inference.progress.PredictionCancelled`.
     """
     src = _Source(source)
     halo = box_halo(predictor) if halo is None else halo
+    tile = box_tile(predictor) if tile is None else tile
+    block = tile if block is None else block
     _check_boxes_model(predictor)
     grid: Grid = check_grid(src, predictor, tile, halo, block, MIN_CONTEXT)
     check_not_empty(src.original)
@@ -163,15 +176,29 @@ def tile_boxes(
     found_boxes, found_scores, found_labels = [], [], []
     for index, v in enumerate(values):
         heat = maps["heat"][index, :h, :w]
-        rows, cols = peaks(heat, max(MIN_SCORE, float(v["score_threshold"])))
+        rows, cols = core_peaks(heat, max(MIN_SCORE, float(v["score_threshold"])), core, (wy0, wx0))
         bh, bw = box_h[rows, cols].astype(np.float64), box_w[rows, cols].astype(np.float64)
         cy, cx = wy0 + rows + 0.5, wx0 + cols + 0.5
         boxes = np.stack([cx - bw / 2, cy - bh / 2, cx + bw / 2, cy + bh / 2], axis=1).reshape(-1, 4)
-        owned = centres_in(boxes, core)  # unclipped: the centre is the peak's pixel, in exactly one core
-        found_boxes.append(clip_boxes(boxes[owned], height, width))
-        found_scores.append(heat[rows, cols].astype(np.float64)[owned])
-        found_labels.append(np.full(int(owned.sum()), index, dtype=np.int64))
+        found_boxes.append(clip_boxes(boxes, height, width))
+        found_scores.append(heat[rows, cols].astype(np.float64))
+        found_labels.append(np.full(len(rows), index, dtype=np.int64))
     return np.concatenate(found_boxes), np.concatenate(found_scores), np.concatenate(found_labels)
+
+
+def core_peaks(
+    heat: np.ndarray, min_score: float, core: tuple[int, int, int, int], origin: tuple[int, int]
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(rows, cols)`` in ``heat`` (a window's ``(h, w)`` map whose top-left pixel is image pixel
+    ``origin``) of its local maxima (as :func:`core.detection.decode.peaks`: the maximum of their 3 x 3
+    neighbourhood in the window) at least ``min_score`` that lie in ``core`` ``(y0, x0, y1, x1)`` (image
+    pixels), all of them: a tile's share of a large image has no cap on its number of objects."""
+    y0, x0, y1, x1 = (core[0] - origin[0], core[1] - origin[1], core[2] - origin[0], core[3] - origin[1])
+    top = ndi.maximum_filter(heat, size=3, mode="constant", cval=-1.0)
+    found = np.zeros(heat.shape, dtype=bool)
+    inside = (slice(max(y0, 0), y1), slice(max(x0, 0), x1))
+    found[inside] = (heat[inside] >= top[inside]) & (heat[inside] >= min_score)
+    return np.nonzero(found)
 
 
 def _check_boxes_model(predictor: Predictor) -> None:

@@ -17,8 +17,9 @@ from tests.app.test_apply_page import APP, _apply, _wait_finished
 from tests.inference.box_model import squares
 
 
-def test_a_detection_model_shows_boxes_counts_and_downloads_and_accepts_rectangles(app_env, tmp_path,
-                                                                                    tiny_detector_package):
+def test_a_detection_model_shows_boxes_counts_and_downloads_and_accepts_rectangles(
+    app_env, tmp_path, tiny_detector_package
+):
     engine = make_engine(app_env.database_url)
     shutil.copytree(tiny_detector_package, app_env.data_dir / MODELS_DIR / "boxes")
     project = create_project(app_env, engine, "Smears")
@@ -70,5 +71,6 @@ def test_a_detection_model_shows_boxes_counts_and_downloads_and_accepts_rectangl
     assert not at.exception, at.exception
     with session_scope(engine) as s:
         shapes = repo.list_shapes(s, image.id)
-    assert len(shapes) == n_boxes and {(sh.geometry, sh.source) for sh in shapes} == {("rectangle", "prediction")}
+    assert len(shapes) == n_boxes
+    assert {(sh.geometry, sh.source) for sh in shapes} == {("rectangle", "prediction")}
 

@@ -13,7 +13,7 @@ from core.imaging import open_image
 from core.inference import PredictionCancelled, Predictor
 from core.inference.boxes import _grid_nms, _nms
 from core.inference.grid import Grid
-from core.inference.tiled_boxes import box_halo, predict_boxes
+from core.inference.tiled_boxes import box_halo, box_tile, predict_boxes
 from core.training.predict import predict_maps
 from tests.inference.box_helpers import PointwiseBoxes, box_picture, boxes_card
 from tests.inference.helpers import Pointwise, pointwise_card, whole_image_maps
@@ -157,3 +157,21 @@ def _small(boxes, best, rest):
     from core.evaluation.detection import box_iou
 
     return box_iou(boxes[best : best + 1], boxes[rest])[0]
+
+
+def test_the_tile_grows_for_a_model_working_at_a_lower_scale():
+    assert box_tile(Predictor(PointwiseBoxes(1), boxes_card(1))) == 512
+    half = boxes_card(1, scale={"factor": 0.5, "rule": "set by the user"})
+    quarter = boxes_card(1, scale={"factor": 0.25, "rule": "auto"})
+    assert box_tile(Predictor(PointwiseBoxes(1), half)) == 1024
+    assert box_tile(Predictor(PointwiseBoxes(1), quarter)) == 1024  # at most MAX_TILE
+
+
+def test_a_tile_keeps_every_object_however_many():
+    objects = [(0, r, c, 6.0) for r in range(4, 400, 9) for c in range(4, 400, 9)]  # 1,936 in one tile
+    picture, expected, _ = box_picture((400, 400), objects, radius=3)
+    predictor = Predictor(PointwiseBoxes(1), boxes_card(1, nms_iou=1.0))
+    result = predict_boxes(picture, predictor, tile=512, halo=HALO)
+    assert result.tiles == 1 and len(result.boxes) == len(objects) > 1000
+    np.testing.assert_allclose(result.boxes[np.lexsort((result.boxes[:, 0], result.boxes[:, 1]))],
+                               expected[np.lexsort((expected[:, 0], expected[:, 1]))], atol=1e-3)
