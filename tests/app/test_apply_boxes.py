@@ -59,7 +59,8 @@ def test_a_detection_model_shows_boxes_counts_and_downloads_and_accepts_rectangl
     captions = [c for img in at.get("image") for c in img.captions]
     assert any(f"{n_boxes} box(es) in view" in c for c in captions), captions  # the whole image is in view
     downloads = {b.proto.label for b in at.get("download_button")}
-    assert {"Boxes (CSV)", "COCO JSON", "Boxes (GeoJSON, QuPath)", "Overlay (PNG)", "All of it (ZIP)"} <= downloads
+    wanted = {"Boxes (CSV)", "COCO JSON", "Boxes (GeoJSON, QuPath)", "Overlay (PNG)", "All of it (ZIP)"}
+    assert wanted <= downloads
     assert not any("Measurements" in label for label in downloads)  # measurements are for label images
 
     next(b for b in at.button if b.key == f"box_view_{run.id}_0_zoom_in").click().run()
