@@ -146,3 +146,18 @@ def test_boxes_become_rectangles_from_predictions(predicted, tmp_path):
 def test_boxes_without_area_are_not_annotations():
     shapes = boxes_to_shapes(np.array([[0.0, 0.0, 5.0, 5.0], [3.0, 3.0, 3.0, 9.0]]), [4, 4])
     assert len(shapes) == 1 and shapes[0].bbox() == (0.0, 0.0, 5.0, 5.0)
+
+
+def test_an_image_without_objects_writes_empty_tables(tmp_path):
+    rng = np.random.default_rng(0)
+    picture = rng.integers(0, 60, (2, 96, 128)).astype(np.uint8)  # heat far below the threshold everywhere
+    path = tmp_path / "blank.tif"
+    tifffile.imwrite(path, picture, photometric="minisblack", planarconfig="separate")
+    files = predict_file(Predictor(PointwiseBoxes(1), boxes_card(1)), path, tmp_path / "out", "blank",
+                         pixel_size_um=None)
+    assert files["counts"] == {"kind0": 0}
+    assert _rows(files["boxes"]) == [] and files["boxes"].read_text().startswith("label,score,x_min")
+    assert json.loads(files["coco"].read_text())["annotations"] == []
+    assert json.loads(files["geojson"].read_text())["features"] == []
+    assert np.asarray(Image.open(files["overlay"])).shape == (96, 128, 3)
+    assert read_boxes_csv(files["boxes"])[0].shape == (0, 4)
