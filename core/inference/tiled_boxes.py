@@ -5,19 +5,21 @@
 record resolved once for the whole image) and the same :class:`~core.inference.predictor.Predictor`:
 
 1. each tile's maps cover its window (its core and a ``halo`` on every side); each label's heat-map peaks
-   (local maxima as :func:`core.detection.decode.peaks` finds them, but all of them, no cap per image) are
-   decoded to boxes, the sides read from the size maps at the peak, and the tile keeps the boxes centred in
-   its **core** (the peak's pixel in the core, :func:`core_peaks`). Cores partition the image, so every
-   object belongs to exactly one tile: the one whose core holds its centre. That tile sees the whole
-   object when the halo is at least half the object's longest side, i.e. when neighbouring windows overlap
-   by more than the largest object (:func:`box_halo`: from the model card's ``largest_box``);
-2. the kept boxes are clipped to the image and, per label, boxes overlapping a higher-scoring one by more
-   than the label's ``nms_iou`` are dropped (:func:`core.inference.boxes.batched_nms`), as the validation
-   decoded them (:func:`core.detection.decode.label_boxes`); only peaks at or above the label's
-   ``score_threshold`` are decoded (a box below it can only suppress boxes below it).
+   in the window (local maxima as :func:`core.detection.decode.peaks` finds them, but all of them, no cap
+   per image) at or above the label's ``score_threshold`` are decoded to boxes, the sides read from the
+   size maps at the peak, and clipped to the image; boxes overlapping a higher-scoring one by more than the
+   label's ``nms_iou`` are dropped, as the validation decoded them (:func:`core.detection.decode.
+   label_boxes`; a box below the threshold could only suppress boxes below it); the tile keeps the boxes
+   centred in its **core** (:func:`core.inference.boxes.centres_in`; unclipped, a box's centre is its
+   peak's pixel). Cores partition the image, so every object belongs to exactly one tile: the one whose
+   core holds its centre. That tile sees the whole object when the halo is at least half the object's
+   longest side, i.e. when neighbouring windows overlap by more than the largest object (:func:`box_halo`:
+   from the model card's ``largest_box``);
+2. the boxes of all tiles are merged per label (:func:`core.inference.boxes.batched_nms`): what two tiles
+   found of one object near a seam (their windows saw it differently) is kept once.
 
-Memory holds one block's pixels and one batch of tiles' maps, whatever the image size; the boxes are the
-only thing that grows with the image (six numbers each).
+Memory holds one block's pixels, one batch of tiles' maps and one window's candidate boxes, whatever the
+image size; the boxes kept are the only thing that grows with the image (six numbers each).
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from scipy import ndimage as ndi
 
 from core.detection.decode import MIN_SCORE
 from core.errors import InvalidInputError
-from core.inference.boxes import batched_nms, clip_boxes
+from core.inference.boxes import batched_nms, centres_in, clip_boxes, nms
 from core.inference.fit import check_not_empty
 from core.inference.grid import Grid, Tile
 from core.inference.predictor import Predictor
@@ -165,8 +167,12 @@ def tile_boxes(
     maps: Maps, tile: Tile, values: list[dict], image_hw: tuple[int, int]
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The boxes one tile owns: ``(boxes (N, 4), scores (N,), labels (N,))`` in image pixels, clipped to the
-    image, from the maps of its window (``heat`` ``(L, h, w)``, ``box_h``/``box_w`` ``(1, h, w)``), each
-    label's peaks at or above its ``score_threshold`` and centred in the tile's core."""
+    image, from the maps of its window (``heat`` ``(L, h, w)``, ``box_h``/``box_w`` ``(1, h, w)``).
+
+    Each label's peaks at or above its ``score_threshold`` anywhere in the window become boxes; boxes
+    overlapping a higher-scoring one by more than the label's ``nms_iou`` are dropped (the window shows what
+    surrounds the core, so its boxes' rivals from the neighbouring cores are there too); the tile keeps the
+    survivors centred in its core (:func:`core.inference.boxes.centres_in`)."""
     height, width = image_hw
     wy0, wx0 = tile.window_y[0], tile.window_x[0]
     # the window's part inside the image (past the edge it holds padding; a peak there is no object)
@@ -176,29 +182,27 @@ def tile_boxes(
     found_boxes, found_scores, found_labels = [], [], []
     for index, v in enumerate(values):
         heat = maps["heat"][index, :h, :w]
-        rows, cols = core_peaks(heat, max(MIN_SCORE, float(v["score_threshold"])), core, (wy0, wx0))
+        rows, cols = window_peaks(heat, max(MIN_SCORE, float(v["score_threshold"])))
         bh, bw = box_h[rows, cols].astype(np.float64), box_w[rows, cols].astype(np.float64)
         cy, cx = wy0 + rows + 0.5, wx0 + cols + 0.5
         boxes = np.stack([cx - bw / 2, cy - bh / 2, cx + bw / 2, cy + bh / 2], axis=1).reshape(-1, 4)
-        found_boxes.append(clip_boxes(boxes, height, width))
-        found_scores.append(heat[rows, cols].astype(np.float64))
-        found_labels.append(np.full(len(rows), index, dtype=np.int64))
+        clipped = clip_boxes(boxes, height, width)
+        scores = heat[rows, cols].astype(np.float64)
+        kept = nms(clipped, scores, float(v["nms_iou"]))
+        # unclipped, a box's centre is its peak's pixel: in exactly one tile's core
+        owned = kept[centres_in(boxes[kept], core)]
+        found_boxes.append(clipped[owned])
+        found_scores.append(scores[owned])
+        found_labels.append(np.full(len(owned), index, dtype=np.int64))
     return np.concatenate(found_boxes), np.concatenate(found_scores), np.concatenate(found_labels)
 
 
-def core_peaks(
-    heat: np.ndarray, min_score: float, core: tuple[int, int, int, int], origin: tuple[int, int]
-) -> tuple[np.ndarray, np.ndarray]:
-    """``(rows, cols)`` in ``heat`` (a window's ``(h, w)`` map whose top-left pixel is image pixel
-    ``origin``) of its local maxima (as :func:`core.detection.decode.peaks`: the maximum of their 3 x 3
-    neighbourhood in the window) at least ``min_score`` that lie in ``core`` ``(y0, x0, y1, x1)`` (image
-    pixels), all of them: a tile's share of a large image has no cap on its number of objects."""
-    y0, x0, y1, x1 = (core[0] - origin[0], core[1] - origin[1], core[2] - origin[0], core[3] - origin[1])
+def window_peaks(heat: np.ndarray, min_score: float) -> tuple[np.ndarray, np.ndarray]:
+    """``(rows, cols)`` of the local maxima of ``heat`` ``(h, w)`` (as :func:`core.detection.decode.peaks`:
+    the maximum of their 3 x 3 neighbourhood) at least ``min_score``: all of them (a large image's tile has
+    no cap on its number of objects)."""
     top = ndi.maximum_filter(heat, size=3, mode="constant", cval=-1.0)
-    found = np.zeros(heat.shape, dtype=bool)
-    inside = (slice(max(y0, 0), y1), slice(max(x0, 0), x1))
-    found[inside] = (heat[inside] >= top[inside]) & (heat[inside] >= min_score)
-    return np.nonzero(found)
+    return np.nonzero((heat >= top) & (heat >= min_score))
 
 
 def _check_boxes_model(predictor: Predictor) -> None:
