@@ -14,6 +14,9 @@ from tests.inference.box_model import squares
 
 
 def test_predict_writes_the_boxes_outputs(app_env, capsys, tmp_path, tiny_detector_package):
+    card = json.loads((tiny_detector_package / "model_card.json").read_text())
+    sides = [max(y1 - y0, x1 - x0) for i in range(4) for _, y0, x0, y1, x1 in squares(i)[1]]
+    assert card["largest_box"] == max(sides)  # the training's boxes: Apply's tiles overlap by more
     shutil.copytree(tiny_detector_package, app_env.data_dir / MODELS_DIR / "boxes")
     inputs = tmp_path / "in"
     inputs.mkdir()
