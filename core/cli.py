@@ -474,7 +474,8 @@ def cmd_predict(args: argparse.Namespace, settings: Settings) -> int:
     if counts:
         table = write_counts_csv(out / "counts.csv", counts)
         if not args.json:
-            print(f"{writer.title.capitalize()} of {len(counts)} image(s); counts per image and label: {table}")
+            print(f"{writer.title.capitalize()} of {len(counts)} image(s); "
+                  f"counts per image and label: {table}")
     if args.json:
         _print_json(records)
     return 1 if failures else 0

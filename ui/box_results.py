@@ -139,8 +139,8 @@ def box_viewer(
     if picked is not None:
         note += f" · box {picked + 1} ({table.iloc[picked]['label']}) outlined in yellow"
     x1, y1 = viewport.x0 + viewport.view_w, viewport.y0 + viewport.view_h
-    st.image(picture, caption=f"{note} · Zoom {viewport.scale:.3g}× · x {viewport.x0:.0f}–{x1:.0f}, "
-                              f"y {viewport.y0:.0f}–{y1:.0f} of {width}×{height}")
+    where = f"x {viewport.x0:.0f}–{x1:.0f}, y {viewport.y0:.0f}–{y1:.0f} of {width}×{height}"  # noqa: RUF001
+    st.image(picture, caption=f"{note} · Zoom {viewport.scale:.3g}× · {where}")  # noqa: RUF001
 
 
 def view_picture(
