@@ -456,40 +456,49 @@ def cmd_predict(args: argparse.Namespace, settings: Settings) -> int:
     import tempfile
 
     from core.imaging import import_image
-    from core.inference.job import predict_file
     from core.inference.predictor import Predictor
+    from core.inference.results import predict_file, result_writer, write_counts_csv
     from core.predictions import find_model
     from core.projects import expand_paths
 
     engine = make_engine(settings.database_url)
     model = find_model(settings, engine, args.training)
     predictor = Predictor.from_package(model.package_dir, device=settings.device, views=args.views)
+    writer = result_writer(predictor.kind.result_kind)
     files = expand_paths(args.inputs)
     if not files:
         raise SegStudioError("No input images found; give image files or folders.")
     out = Path(args.out)
-    records, failures = [], 0
+    records, failures, counts = [], 0, []
     with tempfile.TemporaryDirectory(prefix="segstudio-predict-") as scratch:
         for index, path in enumerate(files):
             stem = path.name[: -len(".ome.tif")] if path.name.lower().endswith(".ome.tif") else path.stem
             try:
                 # a model reads the pages of a multi-page file as its channels
                 stored = import_image(path, Path(scratch), f"in{index}", pages_as="channels")
-                result = predict_file(predictor, stored.path, out, stem, pixel_size_um=stored.pixel_size_um)
+                result = predict_file(predictor, stored.path, out, stem, pixel_size_um=stored.pixel_size_um,
+                                      is_rgb=stored.is_rgb)
             except SegStudioError as exc:
                 failures += 1
                 print(f"error: {path.name}: {exc}", file=sys.stderr)
                 continue
-            record = {"input": str(path), "labels": str(result["labels"]), "csv": str(result["csv"]),
-                      "geojson": str(result["geojson"]), "objects": result["counts"]}
+            record = {"input": str(path), "result_kind": result["result_kind"],
+                      **{key: str(result[key]) for key in writer.files}, "objects": result["counts"]}
             if result["warnings"]:
                 record["warnings"] = result["warnings"]
             for warning in result["warnings"]:
                 print(f"warning: {path.name}: {warning}", file=sys.stderr)
             records.append(record)
+            counts.append((path.name, result["counts"]))
             if not args.json:
-                counts = ", ".join(f"{n}: {c}" for n, c in result["counts"].items())
-                print(f"{path.name}: {counts} -> {result['labels'].name}, {result['csv'].name}, {result['geojson'].name}")
+                found = ", ".join(f"{n}: {c}" for n, c in result["counts"].items())
+                written = ", ".join(Path(result[key]).name for key in writer.files)
+                print(f"{path.name}: {found} -> {written}")
+    if counts:
+        table = write_counts_csv(out / "counts.csv", counts)
+        if not args.json:
+            print(f"{writer.title.capitalize()} of {len(counts)} image(s); "
+                  f"counts per image and label: {table}")
     if args.json:
         _print_json(records)
     return 1 if failures else 0
@@ -709,7 +718,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rebuild", action="store_true", help="build it again even if it exists")
     p.set_defaults(handler=cmd_report)
 
-    p = sub.add_parser("predict", help="apply a trained model to images: labels, measurements, GeoJSON")
+    p = sub.add_parser("predict", help="apply a trained model to images: labels, measurements and GeoJSON, or "
+                                       "(detection) boxes as CSV, COCO JSON, GeoJSON and an overlay")
     p.add_argument("training", help="training id or name, or an imported model's folder name")
     p.add_argument("inputs", nargs="+", type=Path, metavar="INPUT")
     p.add_argument("--out", required=True, help="output folder")

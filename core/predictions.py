@@ -10,17 +10,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 from sqlalchemy.engine import Engine
 
-from core.annotations.shapes import ShapeData
 from core.config import Settings
 from core.db import repo, session_scope
 from core.db.models import QUEUED, SUCCEEDED, Prediction
 from core.errors import InvalidInputError, ModelPackageError, NotFoundError
 from core.training.config import check_views
 from core.training.package import CARD, WEIGHTS, read_card
-from core.training.types import training_type
 
 MODELS_DIR = "models"
 #: the card field holding an imported model's name as renamed on the Models page (the folder keeps its name)
@@ -141,11 +138,12 @@ def queue_prediction(settings: Settings, engine: Engine, model: ModelChoice, *, 
 
 def accept_as_annotations(settings: Settings, engine: Engine, prediction_id: int, item_index: int,
                           label_map: dict[str, int]) -> int:
-    """Turn one predicted project image into annotations (source "prediction"), to correct and train again.
+    """Turn one predicted project image into annotations (source "prediction"), to correct and train again:
+    its objects as polygons, or its boxes as rectangles (:func:`core.inference.accept.result_shapes`).
 
     ``label_map`` maps the model's label names to label ids of the image's project. Returns shapes added.
     """
-    from core.inference import open_labels, prediction_to_shapes
+    from core.inference.accept import result_shapes
 
     with session_scope(engine) as session:
         prediction = repo.get_prediction(session, prediction_id)
@@ -155,14 +153,7 @@ def accept_as_annotations(settings: Settings, engine: Engine, prediction_id: int
     item = results[item_index]
     if item.get("image_id") is None:
         raise InvalidInputError("Only predictions on project images can become annotations; import the image first.")
-    with open_labels(settings.data_dir / item["labels"]) as labels:
-        names = list(labels.names)
-        missing = [n for n in names if n not in label_map]
-        if missing:
-            raise InvalidInputError(f"Choose a project label for the model's label(s) {missing}.")
-        planes = np.stack([labels.read_plane(i) for i in range(len(names))])
-        instance = training_type(labels.training_type).object_ids
-    shapes: list[ShapeData] = prediction_to_shapes(planes, [label_map[n] for n in names], instance=instance)
+    shapes = result_shapes(settings.data_dir, item, label_map)
     with session_scope(engine) as session:
         repo.add_shapes(session, item["image_id"], [s.to_record() for s in shapes])
     return len(shapes)

@@ -8,18 +8,22 @@ import streamlit as st
 
 from core.db import repo, session_scope
 from core.db.models import FAILED, QUEUED, RUNNING
-from core.errors import SegStudioError
 from core.inference.package_io import import_model_package
 from core.jobs import queue
-from core.predictions import MODELS_DIR, accept_as_annotations, model_catalog, queue_prediction
+from core.predictions import MODELS_DIR, model_catalog, queue_prediction
 from core.projects import discard_staged, stage_upload
+from core.training.types.base import BOX_LISTS, LABEL_IMAGES
+from ui.accept_panel import accept_panel
+from ui.box_results import box_result
 from ui.context import current_project, page_context
 from ui.downloads import file_download
-from ui.feedback import flash, show_error, show_flashes, user_errors
+from ui.feedback import flash, show_flashes, user_errors
 from ui.measurements import measurements_table, select_object
 from ui.result_view import prediction_viewer
 
 UPLOAD_TYPES = ["tif", "tiff", "png", "jpg", "jpeg", "svs", "ndpi", "scn", "bif", "btf"]
+#: the view of each result kind other than label images (label images: the picture and measurements below)
+RESULT_VIEWS = {BOX_LISTS: box_result}
 
 ctx = page_context()
 st.title("Apply a model")
@@ -146,6 +150,17 @@ for index, item in enumerate(results):
         for col, (name, n) in zip(cols, counts.items(), strict=False):
             col.metric(f"{name} objects", n)
         source = item.get("stored") or (by_id[item["image_id"]].stored_path if item.get("image_id") in by_id else None)
+        if (result_view := RESULT_VIEWS.get(item.get("result_kind", LABEL_IMAGES))) is not None:
+            # results other than label images (boxes) have their own view; measurements are for label images
+            names = list(counts) or [lab["name"] for lab in model.card.get("labels", [])]
+            colors = item.get("colors") or {lab["name"]: lab.get("color") for lab in model.card["labels"]}
+            with user_errors():
+                result_view(ctx.settings.data_dir, item, names=names, colors=[colors.get(n) for n in names],
+                            image_path=str(ctx.settings.data_dir / source) if source is not None else None,
+                            is_rgb=bool(item.get("is_rgb")), key=f"{run_id}_{index}")
+            if item.get("image_id") in by_id and project is not None:
+                accept_panel(ctx, project, item, names, run_id=run_id, index=index)
+            continue
         # the picture above its table: a row picked in the table is outlined in it, an object clicked in it
         # selects its row
         view_slot = st.container()
@@ -169,22 +184,5 @@ for index, item in enumerate(results):
                                   colors=[lab.get("color", "#ff0000") for lab in model.card.get("labels", [])],
                                   key=f"{run_id}_{index}", picked=picked, on_pick=on_pick)
         if item.get("image_id") in by_id and project is not None:
-            with session_scope(ctx.engine) as session:
-                project_labels = repo.list_labels(session, project.id)  # type: ignore[arg-type]
-            with st.expander("Accept these predictions as annotations (to correct them and train again)"):
-                names = [lab["name"] for lab in model.card.get("labels", [])]
-                label_ids = [lab.id for lab in project_labels]
-                label_map = {}
-                for name in names:
-                    default = next((i for i, lab in enumerate(project_labels) if lab.name == name), 0)
-                    label_map[name] = st.selectbox(f"Project label for {name!r}", label_ids, index=default,
-                                                   format_func=lambda i: next(lab.name for lab in project_labels if lab.id == i),
-                                                   key=f"map_{run_id}_{index}_{name}")
-                if st.button("Add as annotations", key=f"accept_{run_id}_{index}"):
-                    try:
-                        added = accept_as_annotations(ctx.settings, ctx.engine, run_id, index, label_map)
-                    except SegStudioError as exc:
-                        show_error(str(exc))
-                    else:
-                        flash(f"Added {added} object(s) to {item['name']}; open it on the Annotate page to correct them.")
-                        st.rerun()
+            accept_panel(ctx, project, item, [lab["name"] for lab in model.card.get("labels", [])],
+                         run_id=run_id, index=index)

@@ -40,3 +40,12 @@ def app_env(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Settings:
     monkeypatch.delenv("SEGSTUDIO_DATABASE_URL", raising=False)
     monkeypatch.delenv("SEGSTUDIO_PASSWORD_HASH", raising=False)
     return settings
+
+
+@pytest.fixture(scope="session")
+def tiny_detector_package(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny detection model package (one grey channel, labels "square" and "bar"), trained once per test
+    session on synthetic squares (tests/inference/box_model.py); copy it before changing it."""
+    from tests.inference.box_model import tiny_detector
+
+    return tiny_detector(tmp_path_factory.mktemp("tiny-detector"))

@@ -13,9 +13,12 @@ _BAND_ROWS = 1024
 _BAND_BYTES = 32 << 20
 
 
-def thumbnail_array(reader: ImageReader, *, is_rgb: bool, side: int = THUMB_SIDE) -> np.ndarray:
-    """An (h, w, 3) uint8 picture of the image whose longest side is ``side`` (aspect ratio kept)."""
-    level = reader.levels - 1
+def thumbnail_array(
+    reader: ImageReader, *, is_rgb: bool, side: int = THUMB_SIDE, level: int | None = None
+) -> np.ndarray:
+    """An (h, w, 3) uint8 picture of the image whose longest side is ``side`` (aspect ratio kept), read from
+    pyramid ``level`` (None: the smallest)."""
+    level = reader.levels - 1 if level is None else level
     height, width = reader.level_shapes[level]
     step = max(1, -(-max(height, width) // (2 * side)))  # ceil: the band picture is at most 2 x side
     row_bytes = max(1, width * reader.shape[0] * reader.dtype.itemsize)

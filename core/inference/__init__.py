@@ -6,6 +6,7 @@ Modules, one concept each:
 - :mod:`.receptive`   receptive field of the U-Nets and the default halo
 - :mod:`.grid`        owned blocks, map blocks and network tiles of an image (integer geometry)
 - :mod:`.tiled`       :func:`predict_image`: streaming tiled prediction -> ``(L, H, W)`` label TIFF
+- :mod:`.tiled_boxes` :func:`predict_boxes`: tiled prediction of a detection model -> boxes, labels, scores
 - :mod:`.stitch`      post-processing per block and stitching of objects cut by block borders
 - :mod:`.labelstore`  provisional labels on disk and the union-find that numbers objects
 - :mod:`.labels_io`   region reads of prediction label TIFFs
@@ -36,8 +37,10 @@ from core.inference.predictor import Predictor
 from core.inference.progress import PredictionCancelled
 from core.inference.receptive import default_halo, measure_halo
 from core.inference.tiled import PredictionResult, predict_image
+from core.inference.tiled_boxes import BoxPrediction, predict_boxes
 
 __all__ = [
+    "BoxPrediction",
     "LabelImage",
     "PredictionCancelled",
     "PredictionResult",
@@ -54,6 +57,7 @@ __all__ = [
     "measure_prediction",
     "measure_streamed",
     "open_labels",
+    "predict_boxes",
     "predict_image",
     "prediction_to_shapes",
     "read_prediction_region",

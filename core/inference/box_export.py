@@ -17,6 +17,7 @@ Files are written atomically (:func:`core.imaging.atomic.atomic_output`) like th
 
 from __future__ import annotations
 
+import csv
 import json
 from collections.abc import Sequence
 from pathlib import Path
@@ -65,6 +66,24 @@ def boxes_table(
 def write_boxes_csv(columns: dict[str, np.ndarray], path: Path) -> Path:
     """Write :func:`boxes_table` columns as CSV (a header row, then one row per box)."""
     return write_measurements_csv(columns, Path(path))
+
+
+def read_boxes_csv(path: Path) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """The boxes of a :func:`write_boxes_csv` file: ``(boxes float64 (N, 4), scores (N,), label names)``."""
+    path = Path(path)
+    with open(path, newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    keys = ("x_min", "y_min", "x_max", "y_max")
+    try:
+        boxes = np.array([[float(row[k]) for k in keys] for row in rows], dtype=np.float64).reshape(-1, 4)
+        scores = np.array([float(row["score"]) for row in rows], dtype=np.float64)
+        names = [str(row["label"]) for row in rows]
+    except (KeyError, TypeError, ValueError) as exc:
+        raise InvalidInputError(
+            f"{path.name} is not a boxes table ({exc}); it needs the columns label, score, "
+            f"{', '.join(keys)}, as segstudio writes them"
+        ) from None
+    return boxes, scores, names
 
 
 def counts_per_label(labels: np.ndarray, label_names: Sequence[str]) -> dict[str, int]:

@@ -104,26 +104,24 @@ def clip_boxes(boxes: np.ndarray, height: int, width: int) -> np.ndarray:
     return out
 
 
-#: boxes suppressed against one IoU matrix at a time (a block of this many rows: 2048 x N float64)
-_NMS_BLOCK = 2048
+#: above this many boxes :func:`_nms` compares each box only with the kept boxes near it (the same result)
+GRID_NMS_FROM = 256
 
 
 def _nms(boxes: np.ndarray, scores: np.ndarray, thr: float) -> np.ndarray:
-    """Greedy suppression in score order; the overlaps of each block of boxes with all later ones are
-    computed at once (one IoU matrix per block instead of one call per kept box)."""
+    """Greedy suppression in score order: one IoU matrix of all the boxes for a few, a grid index for many
+    (:func:`_grid_nms`)."""
+    if len(boxes) > GRID_NMS_FROM:
+        return _grid_nms(boxes, scores, thr)
     order = np.argsort(-scores, kind="stable")
     ranked = boxes[order]
+    over = _iou_rows(ranked, ranked) > thr
     alive = np.ones(len(order), dtype=bool)
-    for start in range(0, len(order), _NMS_BLOCK):
-        stop = min(start + _NMS_BLOCK, len(order))
-        if not alive[start:stop].any():
-            continue
-        over = _iou_rows(ranked[start:stop], ranked) > thr
-        for i in range(start, stop):
-            if alive[i]:
-                row = over[i - start]
-                row[: i + 1] = False
-                alive &= ~row
+    for i in range(len(order)):
+        if alive[i]:
+            row = over[i]
+            row[: i + 1] = False
+            alive &= ~row
     return order[alive].astype(np.int64)
 
 
@@ -136,6 +134,56 @@ def _iou_rows(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
     union = area_a[:, None] + area_b[None, :] - inter
     return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
+
+
+def _grid_nms(boxes: np.ndarray, scores: np.ndarray, thr: float) -> np.ndarray:
+    """The greedy NMS of :func:`_nms` for many boxes (a whole-slide image's): the boxes are indexed by the
+    cells of a square grid they cover (boxes that overlap share the cell holding a point of their
+    intersection); each box kept, in descending score, suppresses the boxes still alive in its cells. The
+    work grows with the boxes kept times their neighbours, not with the square of all boxes."""
+    n = len(boxes)
+    order = np.argsort(-scores, kind="stable")
+    sides = np.maximum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1])
+    cell = max(2.0 * float(np.median(sides)), float(sides.max()) / 8, 1.0)  # a box covers <= 10 x 10 cells
+    lo = np.floor(boxes[:, :2] / cell).astype(np.int64)  # (col, row) of the cell of (x_min, y_min)
+    span = np.floor(boxes[:, 2:] / cell).astype(np.int64) - lo + 1  # cells covered across, down
+    lo -= lo.min(axis=0)
+    per = span[:, 0] * span[:, 1]
+    owner = np.repeat(np.arange(n), per)
+    k = np.arange(int(per.sum())) - np.repeat(np.cumsum(per) - per, per)  # the cell's number within its box
+    cols = lo[owner, 0] + k % span[owner, 0]
+    rows = lo[owner, 1] + k // span[owner, 0]
+    keys = rows * (int(cols.max()) + 1) + cols  # each box's cells, box after box
+    by_key = np.argsort(keys, kind="stable")
+    sorted_keys, sorted_owner = keys[by_key], owner[by_key]
+    starts = np.cumsum(per) - per
+    alive = np.ones(n, dtype=bool)
+    keep = []
+    for i in order:
+        if not alive[i]:
+            continue
+        keep.append(i)
+        alive[i] = False
+        mine = keys[starts[i] : starts[i] + per[i]]
+        left = np.searchsorted(sorted_keys, mine, "left")
+        right = np.searchsorted(sorted_keys, mine, "right")
+        near = np.concatenate([sorted_owner[a:b] for a, b in zip(left, right, strict=True)])
+        near = near[alive[near]]
+        if near.size:
+            alive[near[_iou_one(boxes[i], boxes[near]) > thr]] = False
+    return np.asarray(keep, dtype=np.int64)
+
+
+def _iou_one(box: np.ndarray, others: np.ndarray) -> np.ndarray:
+    """IoU of one box with each of ``others`` (as :func:`~core.evaluation.detection.box_iou`: boxes without
+    area have IoU 0), without re-checking boxes already checked."""
+    w = np.maximum(np.minimum(box[2], others[:, 2]) - np.maximum(box[0], others[:, 0]), 0.0)
+    h = np.maximum(np.minimum(box[3], others[:, 3]) - np.maximum(box[1], others[:, 1]), 0.0)
+    inter = w * h
+    area = max(box[2] - box[0], 0.0) * max(box[3] - box[1], 0.0)
+    areas = np.maximum(others[:, 2] - others[:, 0], 0.0) * np.maximum(others[:, 3] - others[:, 1], 0.0)
+    union = area + areas - inter
+    return np.divide(inter, union, out=np.zeros_like(inter), where=(union > 0) & (area > 0) & (areas > 0))
 
 
 def _batched(boxes: np.ndarray, scores: np.ndarray, labels: np.ndarray, thresholds: dict) -> np.ndarray:

@@ -1,4 +1,6 @@
-"""The prediction job, run by the worker in a child process: each image -> labels, measurements, GeoJSON, ZIP."""
+"""The prediction job, run by the worker in a child process: each image -> its files (by the model's result
+kind, :mod:`core.inference.results`: labels, measurements and GeoJSON, or boxes as CSV, COCO JSON, GeoJSON
+and an overlay) and its ZIP; the run's counts per image and label as one CSV, and everything as one ZIP."""
 
 from __future__ import annotations
 
@@ -9,33 +11,17 @@ from typing import Any
 
 from core.db import repo, session_scope
 from core.errors import SegStudioError
-from core.imaging import import_image, open_image
-from core.inference.export import export_prediction, write_label_tiffs
-from core.inference.fit import check_image_fits
+from core.imaging import import_image
 from core.inference.predictor import Predictor
 from core.inference.progress import PredictionCancelled
-from core.inference.tiled import predict_image
+from core.inference.results import predict_file, result_writer, write_counts_csv
 from core.jobs.context import JobCancelled, JobContext
+
+__all__ = ["predict_file", "prediction_dir", "run_prediction_job"]
 
 
 def prediction_dir(data_dir: Path, prediction_id: int) -> Path:
     return data_dir / "predictions" / str(prediction_id)
-
-
-def predict_file(predictor: Predictor, image_path: Path, out_dir: Path, stem: str, *, pixel_size_um: float | None,
-                 on_progress=None, should_stop=None) -> dict[str, Any]:  # type: ignore[no-untyped-def]
-    """Predict one stored image; write ``<stem>_labels.tif``, ``<stem>_objects.csv``, ``<stem>.geojson``.
-    The result also has ``"warnings"``: sentences for the user (e.g. a nearly empty image's normalisation)."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    colors = [lab.get("color") for lab in predictor.card["labels"]]
-    with open_image(image_path) as reader:
-        check_image_fits(predictor.card, reader.shape[0], reader.dtype)
-        labels_path = out_dir / f"{stem}_labels.tif"
-        result = predict_image(reader, predictor, out=labels_path, on_progress=on_progress, should_stop=should_stop)
-        files = export_prediction(labels_path, reader, out_dir, stem=stem, pixel_size_um=pixel_size_um,
-                                  colors=colors, should_stop=should_stop)
-    return {"labels": labels_path, **files, "counts": result.counts_by_label, "seconds": result.seconds,
-            "warnings": list(result.warnings)}
 
 
 def run_prediction_job(ctx: JobContext) -> dict[str, Any]:
@@ -47,6 +33,8 @@ def run_prediction_job(ctx: JobContext) -> dict[str, Any]:
     out_root.mkdir(parents=True, exist_ok=True)
     predictor = Predictor.from_package(settings.data_dir / prediction.model_dir, device=settings.device,
                                        views=prediction.config.get("views"))
+    writer = result_writer(predictor.kind.result_kind)
+    colors = {str(lab["name"]): lab.get("color") for lab in predictor.labels}  # the run's model's colours
     results: list[dict[str, Any]] = []
     for index, item in enumerate(items):
         ctx.check_cancel()
@@ -57,39 +45,42 @@ def run_prediction_job(ctx: JobContext) -> dict[str, Any]:
                     image = repo.get_image(session, item["image_id"])
                 entry.update(image_id=image.id, name=image.name)
                 path, pixel_size = settings.data_dir / image.stored_path, image.pixel_size_um
+                is_rgb = image.is_rgb
             else:
                 entry["name"] = item["name"]
                 # a model reads the pages of a multi-page file as its channels
                 stored = import_image(
                     Path(item["path"]), out_root / "inputs", f"input{index}", pages_as="channels"
                 )
-                path, pixel_size = stored.path, stored.pixel_size_um
+                path, pixel_size, is_rgb = stored.path, stored.pixel_size_um, stored.is_rgb
                 entry["stored"] = path.relative_to(settings.data_dir).as_posix()
             stem = Path(entry["name"]).stem or f"image{index}"
 
             def progress(fraction: float, index: int = index) -> None:
                 ctx.report(progress=(index + fraction) / len(items), message=f"image {index + 1} of {len(items)}")
 
-            files = predict_file(predictor, path, out_root / f"{index:03d}", stem, pixel_size_um=pixel_size,
+            folder = out_root / f"{index:03d}"
+            files = predict_file(predictor, path, folder, stem, pixel_size_um=pixel_size, is_rgb=is_rgb,
                                  on_progress=progress, should_stop=ctx.should_stop)
         except PredictionCancelled as exc:
             raise JobCancelled() from exc
         except SegStudioError as exc:
             entry["error"] = str(exc)
         else:
-            entry.update({k: Path(v).relative_to(settings.data_dir).as_posix() for k, v in files.items()
-                          if k in ("labels", "csv", "geojson")}, counts=files["counts"])
+            entry.update({k: Path(files[k]).relative_to(settings.data_dir).as_posix() for k in writer.files},
+                         counts=files["counts"], result_kind=files["result_kind"], is_rgb=bool(is_rgb),
+                         colors=colors)
             if files["warnings"]:
                 entry["warnings"] = files["warnings"]
-            per_label = out_root / f"{index:03d}" / "per_label"
-            per_label.mkdir(parents=True, exist_ok=True)
-            label_tiffs = write_label_tiffs(files["labels"], per_label, stem)
-            entry["zip"] = _zip(out_root / f"{index:03d}" / f"{stem}.zip",
-                                [files["csv"], files["geojson"], *label_tiffs]).relative_to(settings.data_dir).as_posix()
+            archive = writer.archive(files, folder, stem)
+            entry["zip"] = _zip(folder / f"{stem}.zip", archive).relative_to(settings.data_dir).as_posix()
         results.append(entry)
         with session_scope(engine) as session:
             repo.update_prediction(session, ctx.job_id, results={"images": results})
-    everything = [settings.data_dir / r["zip"] for r in results if "zip" in r]
+    done = [r for r in results if "zip" in r]
+    everything = [settings.data_dir / r["zip"] for r in done]
+    if done:
+        everything.append(write_counts_csv(out_root / "counts.csv", [(r["name"], r["counts"]) for r in done]))
     all_zip = _zip(out_root / "all_results.zip", everything) if everything else None
     if all(("error" in r) for r in results):
         raise SegStudioError("No image could be predicted: " + " ".join(r["error"] for r in results))

@@ -1,15 +1,19 @@
 """The network as tiled inference sees it: a trained model, its card, a device and a precision.
 
 :class:`Predictor` turns batches of normalised tiles ``(N, C, h, w)`` float32 into probability maps
-(``{"prob"}`` for semantic models, ``{"interior", "boundary"}`` + ``"distance"`` for instance models, each
-``(N, L, h, w)`` float32). It also reads from the model card what the tiled pipeline needs: the
-normalisation, the post-processing values per label and the halo (:mod:`core.inference.receptive`).
+(the maps its training type uses: ``{"prob"}`` for semantic models, ``{"interior", "boundary"}`` +
+``"distance"`` for instance models, ``{"heat", "box_h", "box_w"}`` for detection models; each
+``(N, L, h, w)`` float32, the box sides ``(N, 1, h, w)`` in image pixels). It also reads from the model
+card what the tiled pipeline needs: the normalisation, the post-processing values per label and the halo
+(:mod:`core.inference.receptive`).
 
 Model card keys read here: ``training_type``, ``labels`` (``[{"id", "name", "color"}, ...]``),
 ``in_channels``, ``normalization``, ``distance_head``, ``encoder``; optional ``postprocess``: either one
-dict ``{"threshold", "seed_threshold", "seed_height", "min_size"}`` for every label or a dict keyed by
-label name (or id) of such dicts; missing values fall back to
-:data:`core.evaluation.postprocess.POSTPROCESS_DEFAULTS`.
+dict ``{"threshold", "seed_threshold", "seed_height", "min_size"}`` (detection: ``{"score_threshold",
+"nms_iou"}``) for every label, a list of such dicts in label order, or a dict keyed by label name (or id) of
+such dicts; missing values fall back to :data:`core.evaluation.postprocess.POSTPROCESS_DEFAULTS` and the
+training type's defaults; optional ``largest_box`` (detection: the longest side of the training's boxes,
+which sets the tiles' overlap, :mod:`core.inference.tiled_boxes`).
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ from core.training.models import logits_to_maps
 from core.training.normalization import apply_normalization, card_normalization, region_normalization
 from core.training.scale import card_scale, resize_batch, scaled_size
 from core.training.types import TRAINING_TYPES, TrainingType
-from core.training.views import averaged_maps, card_views, check_views
+from core.training.views import LENGTH_MAPS, averaged_maps, card_views, check_views
 from core.training.package import load_model
 from core.training.sources import ReadFn
 
@@ -135,8 +139,9 @@ class Predictor:
     def forward(self, batch: np.ndarray) -> dict[str, np.ndarray]:
         """Normalised tiles ``(N, C, h, w)`` float32 (h, w multiples of 32) -> ``{map: (N, L, h, w)}``.
 
-        At a working scale below 1 the tiles are shrunk for the network and its maps resized back; with
-        several views each network pass is the mean of the views' maps."""
+        At a working scale below 1 the tiles are shrunk for the network and its maps resized back (maps of
+        lengths, :data:`~core.training.views.LENGTH_MAPS`, also multiplied by the stretch); with several views
+        each network pass is the mean of the views' maps."""
         batch = self._check_batch(batch)
         h, w = batch.shape[2:]
         with torch.inference_mode():
@@ -151,7 +156,10 @@ class Predictor:
                     mode = "reflect" if min(hs, ws) > max(pad_h, pad_w) else "replicate"
                     small = torch.nn.functional.pad(small, (0, pad_w, 0, pad_h), mode=mode)
                 maps = averaged_maps(self._network, small, self.views)
-                maps = {name: resize_batch(value[:, :, :hs, :ws], (h, w)) for name, value in maps.items()}
+                stretch = (h / hs, w / ws)  # lengths in working pixels (box sides) become image pixels
+                maps = {name: resize_batch(value[:, :, :hs, :ws], (h, w))
+                        * (stretch[LENGTH_MAPS[name]] if name in LENGTH_MAPS else 1.0)
+                        for name, value in maps.items()}
             return {name: value.cpu().numpy() for name, value in maps.items()}
 
     def _network(self, tensor: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -185,8 +193,16 @@ class Predictor:
 
 
 def postprocess_values(card: dict) -> list[dict]:
-    """Post-processing values ``{"threshold", "seed_threshold", "seed_height", "min_size"}`` per label, in
-    label order (values a card lacks take :data:`~core.evaluation.postprocess.POSTPROCESS_DEFAULTS`)."""
+    """Post-processing values per label, in label order: ``{"threshold", "seed_threshold", "seed_height",
+    "min_size"}`` (values a card lacks take :data:`~core.evaluation.postprocess.POSTPROCESS_DEFAULTS`) and
+    the values of the card's training type that those do not name (a detection model's
+    ``score_threshold`` and ``nms_iou``, from the type's :meth:`~TrainingType.default_postprocess` where the
+    card lacks them)."""
+    name = card.get("training_type")
+    known = TRAINING_TYPES.get(name) if isinstance(name, str) else None
+    defaults = dict(POSTPROCESS_DEFAULTS)
+    if known is not None:
+        defaults.update({k: v for k, v in known.default_postprocess().items() if k not in defaults})
     raw = card.get("postprocess") or {}
     if isinstance(raw, list):  # the training package's form: one entry per label, in label order
         if len(raw) != len(card["labels"]):
@@ -196,10 +212,10 @@ def postprocess_values(card: dict) -> list[dict]:
         raw = {str(lab.get("name")): entry for lab, entry in zip(card["labels"], raw, strict=True)}
     if not isinstance(raw, dict):
         raise ModelPackageError(f"the model card's postprocess is {raw!r}; expected a JSON object")
-    per_label = not (set(raw) & set(POSTPROCESS_DEFAULTS))
+    per_label = not (set(raw) & set(defaults))
     out = []
     for lab in card["labels"]:
-        values = dict(POSTPROCESS_DEFAULTS)
+        values = dict(defaults)
         if per_label:
             chosen = raw.get(str(lab.get("name")), raw.get(str(lab.get("id")), {}))
         else:
@@ -208,14 +224,18 @@ def postprocess_values(card: dict) -> list[dict]:
             raise ModelPackageError(
                 f"post-processing values {chosen!r} of label {lab.get('name')!r} are not an object"
             )
-        values.update({k: v for k, v in chosen.items() if k in POSTPROCESS_DEFAULTS})
+        values.update({k: v for k, v in chosen.items() if k in defaults})
         out.append(_check_values(values, lab))
     return out
 
 
+#: post-processing values that are fractions (probabilities, IoUs)
+FRACTIONS = ("threshold", "seed_threshold", "seed_height", "score_threshold", "nms_iou")
+
+
 def _check_values(values: dict, lab: dict) -> dict:
     name = lab.get("name")
-    for key in ("threshold", "seed_threshold", "seed_height"):
+    for key in (k for k in FRACTIONS if k in values):
         try:
             number = float(values[key])
         except (TypeError, ValueError):

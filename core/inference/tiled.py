@@ -45,6 +45,7 @@ from core.training.normalization import depth_warning, floor_warning
 
 OUTPUT_TILE = 256
 MAX_IN_MEMORY_PIXELS = 64_000_000
+MIN_CONTEXT = 32
 Maps = dict[str, np.ndarray]
 
 
@@ -216,15 +217,34 @@ def _predict_block(
 ) -> Maps:
     """Maps ``{name: (L, h, w)}`` of the map block whose cores the ``tiles`` partition (pixels normalised
     with ``record``, the card's normalisation resolved for the whole image)."""
+    y0, x0 = tiles[0].core_y[0], tiles[0].core_x[0]
+    h, w = tiles[-1].core_y[1] - y0, tiles[-1].core_x[1] - x0
+    out: Maps = {}
+    for t, maps in tile_maps(src, predictor, record, grid, tiles):
+        (cy0, cy1), (cx0, cx1) = t.core_y, t.core_x
+        oy, ox = cy0 - t.window_y[0], cx0 - t.window_x[0]
+        for name, value in maps.items():
+            if name not in out:
+                out[name] = np.empty((value.shape[0], h, w), dtype=np.float32)
+            out[name][:, cy0 - y0 : cy1 - y0, cx0 - x0 : cx1 - x0] = value[
+                :, oy : oy + cy1 - cy0, ox : ox + cx1 - cx0
+            ]
+    return out
+
+
+def tile_maps(
+    src: _Source, predictor: Predictor, record: dict, grid: Grid, tiles: list[Tile]
+) -> Iterator[tuple[Tile, Maps]]:
+    """Each of ``tiles`` (the tiles of one map block) with the maps ``{name: (L, h, w)}`` of its whole
+    window (core and halo; past the image's bottom/right edge the window holds reflect-padding). The
+    block's pixels are read once and normalised with ``record``; the tiles go through the network in
+    batches of ``predictor.batch_size``."""
     wy0 = min(t.window_y[0] for t in tiles)
     wy1 = max(t.window_y[1] for t in tiles)
     wx0 = min(t.window_x[0] for t in tiles)
     wx1 = max(t.window_x[1] for t in tiles)
     raw = src.read((wy0, min(wy1, grid.height)), (wx0, min(wx1, grid.width)))
     norm = _pad(predictor.normalize(np.asarray(raw), record), wy1 - wy0, wx1 - wx0)
-    y0, x0 = tiles[0].core_y[0], tiles[0].core_x[0]
-    h, w = tiles[-1].core_y[1] - y0, tiles[-1].core_x[1] - x0
-    out: Maps = {}
     for i in range(0, len(tiles), predictor.batch_size):
         chunk = tiles[i : i + predictor.batch_size]
         batch = np.stack(
@@ -234,16 +254,8 @@ def _predict_block(
             ]
         )
         maps = predictor.forward(batch)
-        for name, value in maps.items():
-            if name not in out:
-                out[name] = np.empty((value.shape[1], h, w), dtype=np.float32)
-            for j, t in enumerate(chunk):
-                (cy0, cy1), (cx0, cx1) = t.core_y, t.core_x
-                oy, ox = cy0 - t.window_y[0], cx0 - t.window_x[0]
-                out[name][:, cy0 - y0 : cy1 - y0, cx0 - x0 : cx1 - x0] = value[
-                    j, :, oy : oy + cy1 - cy0, ox : ox + cx1 - cx0
-                ]
-    return out
+        for j, t in enumerate(chunk):
+            yield t, {name: value[j] for name, value in maps.items()}
 
 
 def _pad(x: np.ndarray, h: int, w: int) -> np.ndarray:
@@ -343,9 +355,20 @@ def _write_tiff(
 def _check_args(
     src: _Source, predictor: Predictor, tile: int, halo: int, block: int, context: int, out
 ) -> Grid:
+    grid = check_grid(src, predictor, tile, halo, block, context)
+    if out is None and grid.height * grid.width > MAX_IN_MEMORY_PIXELS:
+        raise InvalidInputError(
+            f"the image is {grid.width} x {grid.height} px, too large to keep the labels in memory; "
+            "pass out=<path of a .tif>"
+        )
+    return grid
+
+
+def check_grid(src: _Source, predictor: Predictor, tile: int, halo: int, block: int, context: int) -> Grid:
+    """The grid of ``src`` after checking that the image fits the model and the tiling values are valid."""
     c, h, w = src.shape
     check_image_fits(predictor.card, c, src.dtype)
-    for name, value, minimum in (("tile", tile, 32), ("halo", halo, 0), ("context", context, 32)):
+    for name, value, minimum in (("tile", tile, 32), ("halo", halo, 0), ("context", context, MIN_CONTEXT)):
         if isinstance(value, bool) or not isinstance(value, int) or value < minimum or value % 32:
             raise InvalidInputError(
                 f"{name}={value!r} must be a multiple of 32 and at least {minimum}, e.g. 64"
@@ -354,9 +377,5 @@ def _check_args(
         raise InvalidInputError(
             f"block={block!r} must be a multiple of tile={tile} and at least 2 * context={2 * context}; "
             "e.g. 1024"
-        )
-    if out is None and h * w > MAX_IN_MEMORY_PIXELS:
-        raise InvalidInputError(
-            f"the image is {w} x {h} px, too large to keep the labels in memory; pass out=<path of a .tif>"
         )
     return Grid(h, w, tile, halo, block, context)

@@ -41,7 +41,7 @@ def base_card(
         "out_channels": out_channels(config.training_type, config.n_labels, distance=config.use_distance_head),
         "training_type": config.training_type,
         "labels": labels,
-        **kind.card_fields(config),
+        **kind.card_fields(config, train_images),
         "output_layout": output_layout(config.training_type, labels, distance=config.use_distance_head),
         "normalization": norm,
         "scale": scale,

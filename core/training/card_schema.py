@@ -188,6 +188,7 @@ CARD = Record(
         "scale": Nullable(Scale()),
         "views": Whole(1, max(VIEW_COUNTS)),
         "patch_size": Whole(32, 8192, multiple_of=32),
+        "largest_box": Whole(0),  # detection: the longest side of the training's boxes (pixels)
         "halo": Whole(0, 8192, multiple_of=32),
         "loss": Text(1000),
         "input_padding": Text(1000),

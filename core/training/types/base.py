@@ -283,8 +283,9 @@ class TrainingType(ABC):
         return planes > 0 if self.object_ids else planes.astype(bool)
 
     # Card and report ------------------------------------------------------------------------------------
-    def card_fields(self, config: TrainConfig) -> dict:
-        """The card's type-specific fields."""
+    def card_fields(self, config: TrainConfig, images: Sequence[Any] = ()) -> dict:
+        """The card's type-specific fields (``images``: the training images,
+        :class:`~core.training.sources.TrainingImage`, for what the card records about them)."""
         return {"distance_head": bool(self.distance(config.use_distance_head))}
 
     def methods_sentences(self, config: dict) -> str:

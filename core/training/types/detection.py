@@ -215,8 +215,11 @@ class Detection(TrainingType):
         return self.result_plane(maps, index, values)
 
     # Card and report ------------------------------------------------------------------------------------
-    def card_fields(self, config: TrainConfig) -> dict:
-        return {"distance_head": False}
+    def card_fields(self, config: TrainConfig, images: Sequence[Any] = ()) -> dict:
+        """Also ``largest_box``: the longest side in pixels of the training images' boxes (Apply's tiles
+        overlap by more than that, :mod:`core.inference.tiled_boxes`); absent without boxes."""
+        sides = [max(y1 - y0, x1 - x0) for im in images for _, y0, x0, y1, x1 in im.object_boxes]
+        return {"distance_head": False, **({"largest_box": int(max(sides))} if sides else {})}
 
     def methods_sentences(self, config: dict) -> str:
         return (" Each box was learnt as a Gaussian peak at its centre (spread 0.09 times the box's height "
