@@ -18,7 +18,7 @@ import numpy as np
 
 from core.errors import InvalidInputError
 from core.evaluation import _checks
-from core.evaluation.detection import as_boxes, as_labels, as_scores, box_iou
+from core.evaluation.detection import as_boxes, as_labels, as_scores
 
 Region = tuple[int, int, int, int]  # (y0, x0, y1, x1), half-open, pixels
 
