@@ -102,19 +102,22 @@ def test_a_detection_training_brings_its_own_charts_and_its_kept_map():
     detection = _config()
     detection["train_config"]["training_type"] = detection["wizard"]["training_type"] = "detection"
     a = _record(1, "pixels", _config(), val=[4], curves=2, overall={"iou": 0.8, "accuracy": 0.9})
-    b = _record(2, "boxes", detection, val=[4], curves=3, overall={"map_50": 0.71, "mean_f1": 0.66})
+    b = _record(2, "boxes", detection, val=[4], curves=3, overall={"map_50": 0.71, "precision": 0.66,
+                                                                   "recall": 0.62})
     for e, row in enumerate(b["curves"], start=1):
-        row.update(train_map50=e / 10, val_map50=e / 20, train_f1=e / 8, val_f1=e / 9)
+        row.update(train_map50=e / 10, val_map50=e / 20, train_precision=e / 8, val_precision=e / 9,
+                   train_recall=e / 7, val_recall=e / 6)
     result = compare([a, b])
     pixels, boxes = result.curves
     assert [c[0] for c in pixels["charts"]] == ["Loss", "Accuracy", "IoU"]
-    assert [c[0] for c in boxes["charts"]] == ["Loss", "mAP@0.5", "F1"]
+    assert [c[0] for c in boxes["charts"]] == ["Loss", "mAP@0.5", "Precision", "Recall"]
     assert boxes["val_map50"] == [0.05, 0.1, 0.15] and "val_iou" not in boxes
-    assert boxes["kept"] == (2, {"val_map50": 0.71, "val_f1": 0.66})
+    assert boxes["kept"] == (2, {"val_map50": 0.71, "val_precision": 0.66, "val_recall": 0.62})
     row = next(r for r in result.scores if r["Training"] == "#2 boxes")
     assert row["mAP@0.5"] == 0.71
     figure = comparison_figure(result.curves)
     titles = [a.text for a in figure.layout.annotations]
-    assert titles == ["Loss", "Accuracy", "IoU", "mAP@0.5", "F1"]  # both trainings' charts, loss shared
+    assert titles == ["Loss", "Accuracy", "IoU", "mAP@0.5", "Precision", "Recall"]  # loss shared
     stars = [t for t in figure.data if t.name == "#2 boxes · kept model (as in the table)"]
-    assert [(list(t.x), list(t.y), t.xaxis) for t in stars] == [([2], [0.71], "x4"), ([2], [0.66], "x5")]
+    assert [(list(t.x), list(t.y), t.xaxis) for t in stars] == [([2], [0.71], "x4"), ([2], [0.66], "x5"),
+                                                               ([2], [0.62], "x6")]

@@ -1,5 +1,5 @@
 """Several trainings' curves in the Trainings page's frame: each training type's charts side by side (loss,
-pixel accuracy and IoU; loss, mAP@0.5 and F1 for detection; trainings of different types add their own
+pixel accuracy and IoU; loss, mAP@0.5, precision and recall for detection; trainings of different types add their own
 charts), one colour per training, training dashed and validation solid, each training's kept model marked
 (a star at its kept epoch, with the number of its metrics table)."""
 

@@ -1,5 +1,5 @@
 """The three training plots of the arivis seed, training vs validation: the training type's charts (loss,
-accuracy and IoU for segmentation; loss, mAP@0.5 and F1 for detection: its entry's
+accuracy and IoU for segmentation; loss, mAP@0.5, precision and recall for detection: its entry's
 :attr:`~core.training.types.base.TrainingType.curves`).
 
 The validation lines are each epoch's network output (one view, no tuned post-processing): cheap and

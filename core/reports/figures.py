@@ -1,5 +1,5 @@
 """Charts of the report, drawn with matplotlib's Agg canvas into PNG bytes (no pyplot, no global state): the
-training curves (the training type's three charts) and the precision-recall curves of a detection training."""
+training curves (the training type's charts) and the precision-recall curves of a detection training."""
 
 from __future__ import annotations
 

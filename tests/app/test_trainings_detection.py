@@ -34,7 +34,7 @@ def test_a_detection_training_shows_its_curves_box_scores_and_pictures(app_env):
 
     figure = json.loads(at.get("plotly_chart")[0].proto.spec)
     titles = [a["text"] for a in figure["layout"]["annotations"]]
-    assert titles == ["Loss", "mAP@0.5", "F1"]
+    assert titles == ["Loss", "mAP@0.5", "Precision", "Recall"]
     val_map = next(t for t in figure["data"] if t["xaxis"] == "x2" and t["name"].startswith("validation"))
     assert val_map["y"][-1] is not None  # the epochs' mAP@0.5 came from the database's scores column
     kept = [t for t in figure["data"] if t["name"] == "kept model (as in the table)"]

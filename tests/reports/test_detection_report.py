@@ -122,8 +122,8 @@ def test_the_precision_recall_curves_give_each_labels_ap(stored, report):
 
 def test_the_curves_are_the_types_charts_from_the_databases_scores(stored, report):
     curves = report.csv_rows("curves.csv")
-    assert list(curves[0])[:7] == ["epoch", "train_loss", "val_loss", "train_map50", "val_map50", "train_f1",
-                                   "val_f1"]
+    assert list(curves[0])[:9] == ["epoch", "train_loss", "val_loss", "train_map50", "val_map50",
+                                   "train_precision", "val_precision", "train_recall", "val_recall"]
     with session_scope(stored.engine) as s:
         records = repo.epoch_records(s, stored.training_id)
     assert len(curves) == len(records) == 2

@@ -67,7 +67,7 @@ def test_each_entry_answers_the_same_interface_consistently(name):
 @pytest.mark.parametrize("name", list(TRAINING_TYPES))
 def test_each_entry_names_its_curves_and_where_the_kept_model_marks_them(name):
     kind = TRAINING_TYPES[name]
-    assert len(kind.curves) == 3 and kind.curves[0][2:] == ("train_loss", "val_loss")
+    assert 3 <= len(kind.curves) <= 4 and kind.curves[0][2:] == ("train_loss", "val_loss")
     for title, ylabel, train_key, val_key in kind.curves:
         assert title and ylabel and train_key.startswith("train_") and val_key == "val_" + train_key[6:]
     validation = {chart[3] for chart in kind.curves}
@@ -78,8 +78,9 @@ def test_each_entry_names_its_curves_and_where_the_kept_model_marks_them(name):
 
 def test_detection_curves_are_its_epoch_records_keys():
     kind = training_type("detection")
-    assert [chart[0] for chart in kind.curves] == ["Loss", "mAP@0.5", "F1"]
-    assert kind.kept_scores == {"val_map50": "map_50", "val_f1": "mean_f1"} and kind.headline[0] == "map_50"
+    assert [chart[0] for chart in kind.curves] == ["Loss", "mAP@0.5", "Precision", "Recall"]
+    assert kind.kept_scores == {"val_map50": "map_50", "val_precision": "precision", "val_recall": "recall"}
+    assert kind.headline[0] == "map_50"
 
 
 def test_no_code_outside_the_registry_asks_which_type_it_has():

@@ -20,7 +20,7 @@ A type says:
   :attr:`metrics_sentence`, :attr:`per_image_columns`, :attr:`per_image_names`;
 * what Apply shows and exports: :attr:`result_kind` (label images or boxes), :attr:`label_file_suffix`
   (and :attr:`object_ids`: object ids or masks);
-* the curves: :attr:`curves` (the three charts of the training's page and report),
+* the curves: :attr:`curves` (the charts of the training's page and report, side by side),
   :attr:`kept_scores` (where the kept model's own scores mark them) and :attr:`train_probe_images`
   (training images scored like the validation images each epoch);
 * the headline: :attr:`headline` (the overall score a training is listed with);
@@ -109,7 +109,7 @@ class TrainingType(ABC):
     label_file_suffix: str
     #: what a prediction produces (:data:`LABEL_IMAGES` or :data:`BOX_LISTS`)
     result_kind: str = LABEL_IMAGES
-    #: the training's three charts per epoch: (title, y-axis label, training key, validation key) each
+    #: the training's charts per epoch, side by side (three for segmentation, four for detection): (title, y-axis label, training key, validation key) each
     curves: tuple[tuple[str, str, str, str], ...] = PIXEL_CURVES
     #: the validation curves (keys of :attr:`curves`) on which the kept model's post-processed score is marked
     #: at the kept epoch: validation key -> key of the assessment's ``overall`` (the metrics table's number)

@@ -64,9 +64,10 @@ class Detection(TrainingType):
     curves = (
         ("Loss", "loss", "train_loss", "val_loss"),
         ("mAP@0.5", "mAP@0.5", "train_map50", "val_map50"),
-        ("F1", "F1 (best score threshold)", "train_f1", "val_f1"),
+        ("Precision", "precision (best score threshold)", "train_precision", "val_precision"),
+        ("Recall", "recall (best score threshold)", "train_recall", "val_recall"),
     )
-    kept_scores = {"val_map50": "map_50", "val_f1": "mean_f1"}  # noqa: RUF012 - read only
+    kept_scores = {"val_map50": "map_50", "val_precision": "precision", "val_recall": "recall"}  # noqa: RUF012
     headline = ("map_50", "mAP@0.5")
     train_probe_images = 8
     # blood smears: 2539 red cells, 220 white cells and 215 platelets; platelets a third of a red cell's size
