@@ -40,6 +40,7 @@ from core.annotations.boxes import (
     image_stem,
     read_boxes,
 )
+from core.annotations.boxes.matching import NameIndex
 from core.annotations.shapes import ShapeData
 from core.config import Settings
 from core.db import repo, session_scope
@@ -109,28 +110,9 @@ def _stem_of(name: str) -> str:
     return stem if stem != name else Path(name).stem
 
 
-class _Images:
+def _image_index(images: Iterable[Image]) -> NameIndex[Image]:
     """The project's images by file name and by stem (exact and ignoring case)."""
-
-    def __init__(self, images: Iterable[Image]) -> None:
-        self.tables: list[dict[str, list[Image]]] = [defaultdict(list) for _ in range(4)]
-        for image in images:
-            for table, key in zip(self.tables, _keys(image.name, _stem_of(image.name)), strict=True):
-                table[key].append(image)
-
-    def find(self, ref: ImageRef) -> list[Image]:
-        name = _clean(ref.name)
-        stems = [s for s in dict.fromkeys((_stem_of(name) if name else "", ref.stem)) if s]
-        tries = [(0, name), (1, name.casefold())]
-        tries += [(2, s) for s in stems] + [(3, s.casefold()) for s in stems]
-        for index, key in tries:
-            if key and self.tables[index].get(key):
-                return self.tables[index][key]
-        return []
-
-
-def _keys(name: str, stem: str) -> tuple[str, str, str, str]:
-    return name, name.casefold(), stem, stem.casefold()
+    return NameIndex(((image.name, image) for image in images), name_of=_clean, stem_of=_stem_of)
 
 
 def _clean(name: str) -> str:
@@ -196,7 +178,7 @@ def import_boxes(
             outcome.errors.append(str(exc))
     outcome.notes += reading.notes
     outcome.errors += reading.problems
-    plan = _plan(reading.records, _Images(images), _Labels(labels), outcome)
+    plan = _plan(reading.records, _image_index(images), _Labels(labels), outcome)
     _report_unmatched(plan, project.name, outcome)
     _report_unknown(plan, project.name, labels, outcome)
     if plan.twice:
@@ -204,11 +186,13 @@ def import_boxes(
                              f"imported once: {_names(plan.twice, 5)}.")
     _store(engine, plan, {im.id: im for im in images}, {lab.id: lab for lab in labels}, outcome,  # type: ignore[misc]
            replace=replace)
-    _mark_background(engine, reading.empty, _Images(images), plan.with_boxes, outcome)
+    _mark_background(engine, reading.empty, _image_index(images), plan.with_boxes, outcome)
     return outcome
 
 
-def _plan(records: Sequence[BoxRecord], images: _Images, labels: _Labels, outcome: BoxImportOutcome) -> _Plan:
+def _plan(
+    records: Sequence[BoxRecord], images: NameIndex[Image], labels: _Labels, outcome: BoxImportOutcome
+) -> _Plan:
     plan = _Plan()
     seen: set[tuple[int, int, Box]] = set()
     sizes_reported: set[tuple[str, int]] = set()
@@ -350,7 +334,7 @@ def _store(engine: Engine, plan: _Plan, images: dict[int, Image], labels: dict[i
                             f"same labels already: {names}; {REPLACE_HINT}.")
 
 
-def _mark_background(engine: Engine, empty: Sequence[ImageRef], images: _Images, with_boxes: set[int],
+def _mark_background(engine: Engine, empty: Sequence[ImageRef], images: NameIndex[Image], with_boxes: set[int],
                      outcome: BoxImportOutcome) -> None:
     marked: dict[int, str] = {}
     for ref in empty:

@@ -11,7 +11,7 @@ is scored as an image without objects; an image they do not mention is skipped a
 from __future__ import annotations
 
 import tempfile
-from collections import Counter, defaultdict
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -19,12 +19,12 @@ import numpy as np
 from core.annotations.boxes import (
     FIT_DEGENERATE,
     FIT_OUTSIDE,
-    ImageRef,
     box_text,
     fit_box,
     image_stem,
     read_boxes,
 )
+from core.annotations.boxes.matching import NameIndex
 from core.detection.targets import paint_boxes
 from core.errors import SegStudioError
 from core.imaging import import_image, open_image
@@ -34,26 +34,10 @@ from core.training.assessment import Sample
 _LISTED = 10  # names listed in one line before "… and N more"
 
 
-class _Files:
+def _file_index(files: list[Path]) -> NameIndex[Path]:
     """The folder's image files by name and by stem (exact, then ignoring case)."""
-
-    def __init__(self, files: list[Path]) -> None:
-        self.tables: list[dict[str, list[Path]]] = [defaultdict(list) for _ in range(4)]
-        for path in files:
-            stem = image_stem(path.name)
-            for table, key in zip(self.tables, (path.name, path.name.casefold(), stem, stem.casefold()),
-                                  strict=True):
-                table[key].append(path)
-
-    def find(self, ref: ImageRef) -> list[Path]:
-        name = ref.name.replace("\\", "/").rsplit("/", 1)[-1] if ref.name else ""
-        stems = [s for s in dict.fromkeys((image_stem(name) if name else "", ref.stem)) if s]
-        tries = [(0, name), (1, name.casefold())]
-        tries += [(2, s) for s in stems] + [(3, s.casefold()) for s in stems]
-        for index, key in tries:
-            if key and self.tables[index].get(key):
-                return self.tables[index][key]
-        return []
+    return NameIndex(((path.name, path) for path in files), stem_of=image_stem,
+                     name_of=lambda name: name.replace("\\", "/").rsplit("/", 1)[-1])
 
 
 def _label_index(names: list[str], label: str) -> int | None:
@@ -83,7 +67,7 @@ def folder_box_samples(images_dir: Path, boxes: Path, card: dict) -> tuple[list[
                              "are for.")
     reading = read_boxes(boxes, project_labels=names)
     problems = list(reading.problems)
-    found = _Files(files)
+    found = _file_index(files)
     listed: dict[Path, list] = {}
     unmatched: Counter[str] = Counter()
     unknown: Counter[str] = Counter()
