@@ -9,9 +9,7 @@ See :mod:`core.annotations.annotator` for the JSON it is sent and the events it 
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import streamlit as st
@@ -20,26 +18,12 @@ from streamlit import runtime
 from core.annotations.annotator import check_view, visible_viewport, whole_image_viewport
 from core.annotations.viewport import Viewport
 from core.db.models import Image
+from ui.own_components import mount
 
-ASSETS = Path(__file__).resolve().parent / "components" / "annotator"
 KEY = "annotator"
 HEIGHT = 620  # canvas height in pixels; the width is the column's
 WHOLE_PICTURE_PIXELS = 4_000_000  # images up to this size are sent once, whole; larger ones view by view
 _ACKED = "_annotator_acked"
-_component: Callable[..., Any] | None = None
-
-
-def _mount() -> Callable[..., Any]:
-    """The component's mounting command (registered on first use, not at import)."""
-    global _component
-    if _component is None:
-        _component = st.components.v2.component(
-            "segstudio.annotator",
-            html='<div class="annotator-root"></div>',
-            js=(ASSETS / "annotator.js").read_text(encoding="utf-8"),
-            css=(ASSETS / "annotator.css").read_text(encoding="utf-8"),
-        )
-    return _component
 
 
 def media_url(png: bytes, name: str) -> str:
@@ -108,7 +92,7 @@ def show(data: dict[str, Any]) -> CanvasAnswer:
     """Mount (or update) the canvas with ``data`` (see :mod:`core.annotations.annotator`) and return the events
     it sent that were not handled yet; they count as handled once returned."""
     acked: dict[str, int] = st.session_state.setdefault(_ACKED, {})
-    result = _mount()(key=KEY, data={**data, "acked": dict(acked), "height": HEIGHT},
+    result = mount("annotator")(key=KEY, data={**data, "acked": dict(acked), "height": HEIGHT},
                       default={"view": None}, on_event_change=lambda: None, on_view_change=lambda: None,
                       width="stretch")
     payload = result.get("event")

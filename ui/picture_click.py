@@ -9,28 +9,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from pathlib import Path
-from typing import Any
 
 import streamlit as st
 
 from ui.annotator import media_url
-
-ASSETS = Path(__file__).resolve().parent / "components" / "picture"
-_component: Callable[..., Any] | None = None
-
-
-def _mount() -> Callable[..., Any]:
-    """The component's mounting command (registered on first use, not at import)."""
-    global _component
-    if _component is None:
-        _component = st.components.v2.component(
-            "segstudio.picture",
-            html='<div class="picture-root"></div>',
-            js=(ASSETS / "picture.js").read_text(encoding="utf-8"),
-            css=(ASSETS / "picture.css").read_text(encoding="utf-8"),
-        )
-    return _component
+from ui.own_components import mount
 
 
 def click_point(value: object) -> tuple[float, float] | None:
@@ -55,5 +38,5 @@ def clickable_picture(png: bytes, *, key: str, on_click: Callable[[float, float]
         if point is not None:
             on_click(*point)
 
-    _mount()(key=key, data={"src": media_url(png, key), "alt": alt, "marks": dict(marks or {})},
+    mount("picture")(key=key, data={"src": media_url(png, key), "alt": alt, "marks": dict(marks or {})},
              default={"click": None}, on_click_change=clicked, width="stretch")
