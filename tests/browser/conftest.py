@@ -161,6 +161,24 @@ def click_when_single(page, name: str) -> None:  # noqa: ANN001
     button.first.click()
 
 
+def choose_first_option(page, key: str) -> None:  # noqa: ANN001
+    """Open the multiselect whose key is ``key`` and pick its first option (a click that lands while Streamlit
+    re-renders the widget can close the list again: then it is opened once more)."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    wait_for_idle(page)
+    for _ in range(6):
+        page.locator(f".st-key-{key}").click()
+        try:
+            page.get_by_role("option").first.wait_for(timeout=10_000)
+            break
+        except PlaywrightTimeout:
+            wait_for_idle(page)
+    page.get_by_role("option").first.click()
+    page.keyboard.press("Escape")
+    wait_for_idle(page)
+
+
 def wizard_next(page, to_step: int) -> None:  # noqa: ANN001
     click_when_single(page, "Next")
     page.get_by_text(f"Step {to_step} of 8").wait_for()

@@ -17,7 +17,7 @@ from core.db import repo, session_scope
 from core.db.engine import make_engine
 from core.db.models import SUCCEEDED, Prediction
 from core.inference import export_prediction
-from tests.browser.conftest import wait_for_idle
+from tests.browser.conftest import choose_first_option, wait_for_idle
 from tests.models_helpers import imported_package
 
 pytestmark = pytest.mark.browser
@@ -112,10 +112,7 @@ def _real_model(settings: Settings, channels: int) -> Path:
 
 
 def _choose_first_image(page) -> None:
-    page.locator(".st-key-apply_images").click()
-    page.get_by_role("option").first.click()
-    page.keyboard.press("Escape")
-    wait_for_idle(page)
+    choose_first_option(page, "apply_images")
 
 
 def _apply(page) -> None:

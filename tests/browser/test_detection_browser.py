@@ -12,6 +12,7 @@ import pytest
 from core.db import repo, session_scope
 from tests.browser.conftest import (
     canvas_box,
+    choose_first_option,
     click_when_single,
     open_demo_project,
     to_screen,
@@ -78,10 +79,7 @@ def test_draw_two_boxes_train_a_detector_and_download_its_boxes(running_app, bro
     # Apply the detector to the first image and download the boxes
     page.goto(f"{running_app.url}/apply")
     wait_for_idle(page)
-    page.locator(".st-key-apply_images").click()
-    page.get_by_role("option").first.click()
-    page.keyboard.press("Escape")
-    wait_for_idle(page)
+    choose_first_option(page, "apply_images")
     page.get_by_role("button", name="Apply the model", disabled=False).click()
     download = page.get_by_role("button", name="Boxes (CSV)")
     download.first.wait_for(timeout=240_000)
