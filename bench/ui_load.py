@@ -97,6 +97,39 @@ def _reload(page, url: str, ready: str) -> float:  # noqa: ANN001
     return time.perf_counter() - start
 
 
+PEER_TEXT = "A one-line Streamlit app"
+CANVAS = 'canvas[data-testid="annotator-canvas"]'
+CANVAS_READY = f"""() => {{ const c = document.querySelector('{CANVAS}')
+    || [...document.querySelectorAll('*')].map(e => e.shadowRoot && e.shadowRoot.querySelector('{CANVAS}'))
+       .find(Boolean);
+    return c && c.dataset.ready === '1'; }}"""
+
+
+def _canvas_ready(page, start: float) -> float:  # noqa: ANN001
+    """Seconds from ``start`` to the annotator's canvas having drawn the image."""
+    page.wait_for_function(CANVAS_READY, timeout=120_000, polling=20)
+    return time.perf_counter() - start
+
+
+def _peer_loads(browser, tmp: Path, repeats: int) -> tuple[list[float], list[float]]:  # noqa: ANN001
+    """The floor under every page: a one-line Streamlit app served the same way, timed the same way (new tab,
+    reload), on the same machine while the same training runs."""
+    script = tmp / "peer_app.py"
+    script.write_text(f"import streamlit as st\n\nst.write({PEER_TEXT!r})\n", encoding="utf-8")
+    peer = start_app(tmp / "peer_data", tmp / "peer.log", script=script)
+    try:
+        new_tab = [_load(browser, peer.url, PEER_TEXT) for _ in range(repeats)]
+        context = browser.new_context(viewport={"width": 1400, "height": 1000})
+        tab = context.new_page()
+        tab.goto(peer.url)
+        tab.get_by_text(PEER_TEXT).first.wait_for(timeout=120_000)
+        reloads = [_reload(tab, peer.url, PEER_TEXT) for _ in range(repeats)]
+        context.close()
+        return new_tab, reloads
+    finally:
+        stop_app(peer)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=600, help="budget of the training running meanwhile")
@@ -140,14 +173,24 @@ def main() -> None:
                 tab.goto(app.url)
                 tab.get_by_text(PAGES[""][1]).first.wait_for(timeout=120_000)
                 clicks: dict[str, list[float]] = {path: [] for path in PAGES}
+                canvas: dict[str, list[float]] = {"click": [], "reload": []}
                 order = list(PAGES)
                 for _ in range(args.repeats):
                     for path in order[1:] + order[:1]:
                         previous = PAGES[order[order.index(path) - 1]][1]
+                        start = time.perf_counter()
                         clicks[path].append(_click(tab, PAGES[path][0], PAGES[path][1], previous))
-                reloads = {path: [_reload(tab, f"{app.url}/{path}", PAGES[path][1]) for _ in range(args.repeats)]
-                           for path in PAGES}
+                        if path == "annotate":
+                            canvas["click"].append(_canvas_ready(tab, start))
+                reloads: dict[str, list[float]] = {path: [] for path in PAGES}
+                for path in PAGES:
+                    for _ in range(args.repeats):
+                        start = time.perf_counter()
+                        reloads[path].append(_reload(tab, f"{app.url}/{path}", PAGES[path][1]))
+                        if path == "annotate":
+                            canvas["reload"].append(_canvas_ready(tab, start))
                 context.close()
+                peer = _peer_loads(browser, Path(tmp), args.repeats)
                 for row, path in zip(rows, PAGES):
                     row += [statistics.median(clicks[path]), max(clicks[path]),
                             statistics.median(reloads[path]), max(reloads[path])]
@@ -158,17 +201,23 @@ def main() -> None:
         finally:
             stop_app(app)
     print(f"\nCPU: {cpu_model()}")
-    print("seconds to the page's own content; new tab = a fresh browser profile and session (median / worst of the "
-          "repeats; first = the first visit after the start); click = the sidebar's link in an open tab; "
+    print("seconds to the page's own content; new tab = a fresh browser profile and session (median / worst "
+          "of the repeats; first = the first visit after the start); click = the sidebar's link in an open tab; "
           "reload = the page's URL opened again in that tab")
     print(f"{'page':<14}{'new tab first':>14}{'new tab':>14}{'click':>14}{'reload':>14}   target < 2 s")
     for path, (first, median, worst, c_med, c_worst, r_med, r_worst) in zip(PAGES, rows):
         name = f"/{path}" if path else "/ (home)"
-        slow = [mode for mode, worst_s in (("new tab", max(first, worst)), ("click", c_worst), ("reload", r_worst))
-                if worst_s >= 2]
+        worst_by_mode = (("new tab", max(first, worst)), ("click", c_worst), ("reload", r_worst))
+        slow = [mode for mode, worst_s in worst_by_mode if worst_s >= 2]
         verdict = "ok" if not slow else "over 2 s: " + ", ".join(slow)
         print(f"{name:<14}{first:>14.2f}{median:>7.2f} /{worst:>5.2f}{c_med:>7.2f} /{c_worst:>5.2f}"
               f"{r_med:>7.2f} /{r_worst:>5.2f}   {verdict}")
+    print("annotator canvas drawn: " + "; ".join(
+        f"after a {how} {statistics.median(times):.2f} s (worst {max(times):.2f} s)"
+        for how, times in canvas.items()) + "   target < 1 s")
+    new_tab, reloads = peer
+    print(f"{'peer':<14}{'':>14}{statistics.median(new_tab):>7.2f} /{max(new_tab):>5.2f}{'':>14}"
+          f"{statistics.median(reloads):>7.2f} /{max(reloads):>5.2f}   (a one-line Streamlit app, the floor)")
 
 
 if __name__ == "__main__":

@@ -46,12 +46,14 @@ class RunningApp:
     log: Path
 
 
-def start_app(data_dir: Path, log: Path, extra_env: dict[str, str] | None = None) -> RunningApp:
+def start_app(data_dir: Path, log: Path, extra_env: dict[str, str] | None = None, *,
+              script: Path | None = None) -> RunningApp:
+    """``streamlit run`` of the app (or of another ``script``, e.g. a benchmark's peer) on a free port."""
     port = _free_port()
     env = {**os.environ, "SEGSTUDIO_DATA": str(data_dir), **(extra_env or {})}
     out = open(log, "wb")  # noqa: SIM115 (closed with the process)
     process = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(REPO / "app.py"), "--server.port", str(port),
+        [sys.executable, "-m", "streamlit", "run", str(script or REPO / "app.py"), "--server.port", str(port),
          "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"],
         cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT,
     )
