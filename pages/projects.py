@@ -7,6 +7,7 @@ import streamlit as st
 from core import projects as project_ops
 from core.db import repo, session_scope
 from core.db.models import ANNOTATED, BACKGROUND
+from ui.class_import import class_import_section
 from ui.context import page_context, project_picker, set_current_project
 from ui.feedback import flash, show_flashes, user_errors
 from ui.gallery import image_gallery
@@ -62,6 +63,7 @@ with images_tab:
             st.rerun()
         finish_round(project.id)
 
+    class_import_section(ctx, project)
     image_gallery(ctx, project)
 
 # --- labels ------------------------------------------------------------------------------------------
