@@ -138,3 +138,18 @@ def test_import_a_class_table_and_class_folders_on_the_page(app_env, tmp_path, m
                        "new.png": platelet.id}
     show = at.selectbox(key=f"gallery_class_filter_{project.id}")  # classes now: the gallery shows them
     assert list(show.options)[2:] == ["neutrophil (1)", "platelet (2)"]
+
+
+def test_deleting_a_class_label_says_how_many_images_lose_it(app_env, tmp_path):
+    engine, project, (neutrophil, _), (i0, i1, _) = _project(app_env, tmp_path)
+    with session_scope(engine) as s:
+        repo.set_image_classes(s, project.id, {i0: neutrophil.id, i1: neutrophil.id})
+    at = _open()
+    at.button(key=f"label_delete_{neutrophil.id}").click().run()
+    assert any("It has no annotations. 2 image(s) of this class will have no class." in w.value
+               for w in at.warning)
+    at.button(key=f"label_delete_yes_{neutrophil.id}").click().run()
+    assert not at.exception, at.exception
+    with session_scope(engine) as s:
+        assert repo.image_classes(s, project.id) == {}
+        assert repo.status_counts(s, project.id)["not_annotated"] == 3
