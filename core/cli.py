@@ -27,7 +27,7 @@ def _image_record(image: Any) -> dict[str, Any]:
     return {
         "id": image.id, "name": image.name, "width": image.width, "height": image.height,
         "dtype": image.dtype, "channels": image.channels, "status": image.status,
-        "notes": list(image.notes or []),
+        "class_id": image.class_id, "notes": list(image.notes or []),
     }
 
 

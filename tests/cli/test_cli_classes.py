@@ -57,6 +57,10 @@ def test_import_images_and_their_classes_in_one_call(app_env, tmp_path, capsys, 
     assert record["classified"] == 1 and record["already"] == 2 and record["new_labels"] == ["eosinophil"]
     assert _classes(app_env)["c.png"] == "eosinophil"
 
+    assert main(["images", "P", "--json"]) == 0
+    listed = {r["name"]: r["class_id"] for r in json.loads(capsys.readouterr().out)}
+    assert listed["a.png"] is not None and listed["c.png"] is not None
+
     table.write_text("a,platelet\n")
     assert main(["import", "P", "--classes", str(table)]) == 1  # kept, so nothing set: listed, exit 1
     assert "Kept the class of 1 image(s)" in capsys.readouterr().out
