@@ -93,14 +93,15 @@ class BoxImportOutcome:
         out = [(head, self.summary())]
         if self.background:
             out.append(("info", f"Marked {len(self.background)} image(s) background only (no objects), as "
-                                f"the files list them with no box: {_names(self.background)}."))
+                                f"the files list them with no box: {listed_names(self.background)}."))
         out += [("info", m) for m in (*self.notes, *self.same, *self.replaced)]
         out += [("warning", m) for m in (*self.kept, *self.clipped)]
         out += [("error", m) for m in self.errors]
         return out
 
 
-def _names(items: Sequence[str], limit: int = _LISTED) -> str:
+def listed_names(items: Sequence[str], limit: int = _LISTED) -> str:
+    """``a, b, c``: the first ``limit`` items, then how many more."""
     shown = ", ".join(items[:limit])
     return shown + (f", … and {len(items) - limit} more" if len(items) > limit else "")
 
@@ -110,7 +111,7 @@ def _stem_of(name: str) -> str:
     return stem if stem != name else Path(name).stem
 
 
-def _image_index(images: Iterable[Image]) -> NameIndex[Image]:
+def image_index(images: Iterable[Image]) -> NameIndex[Image]:
     """The project's images by file name and by stem (exact and ignoring case)."""
     return NameIndex(((image.name, image) for image in images), name_of=_clean, stem_of=_stem_of)
 
@@ -124,7 +125,9 @@ def _clean(name: str) -> str:
         return name
 
 
-class _Labels:
+class LabelIndex:
+    """The project's labels by name: exact, then ignoring case when that is unambiguous."""
+
     def __init__(self, labels: Sequence[LabelClass]) -> None:
         self.exact = {lab.name: lab for lab in labels}
         folded = Counter(lab.name.casefold() for lab in labels)
@@ -178,20 +181,20 @@ def import_boxes(
             outcome.errors.append(str(exc))
     outcome.notes += reading.notes
     outcome.errors += reading.problems
-    plan = _plan(reading.records, _image_index(images), _Labels(labels), outcome)
+    plan = _plan(reading.records, image_index(images), LabelIndex(labels), outcome)
     _report_unmatched(plan, project.name, outcome)
     _report_unknown(plan, project.name, labels, outcome)
     if plan.twice:
         outcome.notes.append(f"{len(plan.twice)} box(es) listed twice for the same image and label were "
-                             f"imported once: {_names(plan.twice, 5)}.")
+                             f"imported once: {listed_names(plan.twice, 5)}.")
     _store(engine, plan, {im.id: im for im in images}, {lab.id: lab for lab in labels}, outcome,  # type: ignore[misc]
            replace=replace)
-    _mark_background(engine, reading.empty, _image_index(images), plan.with_boxes, outcome)
+    _mark_background(engine, reading.empty, image_index(images), plan.with_boxes, outcome)
     return outcome
 
 
 def _plan(
-    records: Sequence[BoxRecord], images: NameIndex[Image], labels: _Labels, outcome: BoxImportOutcome
+    records: Sequence[BoxRecord], images: NameIndex[Image], labels: LabelIndex, outcome: BoxImportOutcome
 ) -> _Plan:
     plan = _Plan()
     seen: set[tuple[int, int, Box]] = set()
@@ -263,13 +266,13 @@ def _report_unmatched(plan: _Plan, project: str, outcome: BoxImportOutcome) -> N
         outcome.errors.append(f"{file}: image {shown!r} matches no image of project {project!r} (by file "
                               f"name or stem); its {n} box(es) were skipped. {fix}")
     elif single:
-        listed = _names([f"{file} ({n})" for file, _, n in single])
+        listed = listed_names([f"{file} ({n})" for file, _, n in single])
         outcome.errors.append(f"{len(single)} box files match no image of project {project!r} (by file name "
                               f"or stem), so their {sum(n for *_, n in single)} box(es) were skipped: "
                               f"{listed}. {fix}")
     for file, counts in plan.unmatched.items():
         if len(counts) > 1:
-            listed = _names([f"{shown} ({n})" for shown, n in counts.most_common()])
+            listed = listed_names([f"{shown} ({n})" for shown, n in counts.most_common()])
             outcome.errors.append(
                 f"{file}: {len(counts)} images with boxes match no image of project {project!r} (by file "
                 f"name or stem), so their {sum(counts.values())} box(es) were skipped: {listed}. {fix}")
@@ -279,7 +282,7 @@ def _report_unknown(plan: _Plan, project: str, labels: Sequence[LabelClass],
                     outcome: BoxImportOutcome) -> None:
     known = ", ".join(repr(lab.name) for lab in labels)
     for label, files in plan.unknown.items():
-        listed = _names([f"{file} ({n})" for file, n in files.most_common()], 5)
+        listed = listed_names([f"{file} ({n})" for file, n in files.most_common()], 5)
         fix = (f"rename it in the file to one of the project's labels ({known})" if labels
                else "the project has no labels yet")
         outcome.errors.append(
@@ -318,7 +321,7 @@ def _store(engine: Engine, plan: _Plan, images: dict[int, Image], labels: dict[i
 
     def listed(what: str) -> tuple[int, str]:
         parts = [f"{images[i].name} ({'; '.join(p)})" for i, p in done[what].items()]
-        return len(parts), _names(parts)
+        return len(parts), listed_names(parts)
 
     if done[repo.IMPORT_SAME]:
         n, names = listed(repo.IMPORT_SAME)

@@ -27,7 +27,7 @@ def _image_record(image: Any) -> dict[str, Any]:
     return {
         "id": image.id, "name": image.name, "width": image.width, "height": image.height,
         "dtype": image.dtype, "channels": image.channels, "status": image.status,
-        "notes": list(image.notes or []),
+        "class_id": image.class_id, "notes": list(image.notes or []),
     }
 
 
@@ -126,11 +126,13 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
     if args.masks:
         pairing = _pair_masks(args, files)
         files = [f for f in files if f.resolve() not in pairing.masks]  # the masks are not images
-    if not files and not args.boxes:
+    if not files and not args.boxes and not args.classes:
         raise SegStudioError("No image files found in the paths given; give files or folders of images "
-                             "(or --boxes FILE to import boxes for the project's images).")
+                             "(or --boxes FILE to import boxes, --classes FILE|DIR classes, for the project's "
+                             "images).")
     if args.paths and not files:
-        print(f"warning: no image files in {', '.join(map(str, args.paths))}; importing the boxes for the "
+        what = " and ".join(w for w, given in (("boxes", args.boxes), ("classes", args.classes)) if given)
+        print(f"warning: no image files in {', '.join(map(str, args.paths))}; importing the {what} for the "
               "project's images.", file=sys.stderr)
 
     def progress(done: int, total: int, name: str) -> None:
@@ -148,6 +150,9 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
     boxes = None
     if args.boxes:
         boxes = _import_boxes(args, settings, engine, project.id)  # type: ignore[arg-type]
+    classes = None
+    if args.classes:
+        classes = _import_classes(args, settings, engine, project.id, progress)  # type: ignore[arg-type]
     if args.json:
         _print_json({
             "imported": [_image_record(im) for im in report.imported],
@@ -155,6 +160,7 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
             "errors": report.errors,
             "pages_unknown": report.pages_unknown,
             **({"boxes": _boxes_record(boxes)} if boxes is not None else {}),
+            **({"classes": _classes_record(classes)} if classes is not None else {}),
         })
     elif files:
         print(f"Imported {len(report.imported)} of {len(files)} files into {project.name!r}.")
@@ -166,7 +172,8 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
     for message in [*report.errors, *report.pages_unknown.values()]:
         print(f"error: {message}", file=sys.stderr)
     boxes_failed = boxes is not None and not boxes.stored  # nothing of the box files could be imported
-    return 1 if (report.errors or report.pages_unknown or masks_failed or boxes_failed) else 0
+    classes_failed = classes is not None and not classes.stored and not classes.imported
+    return 1 if (report.errors or report.pages_unknown or masks_failed or boxes_failed or classes_failed) else 0
 
 
 def _pair_masks(args, files):  # type: ignore[no-untyped-def]
@@ -210,6 +217,38 @@ def _import_boxes(args, settings, engine, project_id):  # type: ignore[no-untype
         elif not args.json:
             print(f"{_BOX_PREFIXES.get(kind, '')}{message}")
     return outcome
+
+
+def _import_classes(args, settings, engine, project_id, progress):  # type: ignore[no-untyped-def]
+    """Import the classes of ``--classes`` (after the images of the same call): a CSV of file stem,class rows,
+    or a ZIP or folder with one folder per class (its images are imported too). Errors on stderr, the rest on
+    stdout (unless --json)."""
+    import zipfile
+
+    from core.class_import import import_class_folders, import_classes_csv
+
+    source = Path(args.classes)
+    if source.is_dir() or (source.is_file() and zipfile.is_zipfile(source)):
+        report = import_class_folders(settings, engine, project_id, source, replace=args.replace_annotations,
+                                      pages_as="channels" if args.pages_as_channels else None,
+                                      on_progress=progress)
+    else:
+        report = import_classes_csv(settings, engine, project_id, source, replace=args.replace_annotations,
+                                    add_classes=args.add_classes)
+    for kind, message in report.messages():
+        if kind == "error":
+            print(f"error: {message}", file=sys.stderr)
+        elif not args.json:
+            print(f"{_BOX_PREFIXES.get(kind, '')}{message}")
+    return report
+
+
+def _classes_record(report) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    return {
+        "classified": report.classified, "already": report.already, "imported": report.imported,
+        "by_class": dict(report.by_class), "new_labels": report.new_labels,
+        "messages": [{"kind": kind, "text": text} for kind, text in report.messages()],
+    }
 
 
 def _boxes_record(outcome) -> dict[str, Any]:  # type: ignore[no-untyped-def]
@@ -654,7 +693,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("import", help="import image files or folders into a project")
     p.add_argument("project")
-    p.add_argument("paths", nargs="*", type=Path, help="image files or folders (none: only --boxes)")
+    p.add_argument("paths", nargs="*", type=Path, help="image files or folders (none: only --boxes or "
+                                                          "--classes)")
     p.add_argument("--masks", help="folder of label masks matched to the images by file stem, beside them "
                                    "or in the subfolder matching each image's folder")
     p.add_argument("--label", help="the label the masks are for")
@@ -663,11 +703,20 @@ def build_parser() -> argparse.ArgumentParser:
                         "imported): a COCO .json, Pascal VOC .xml, YOLO .txt (with classes.txt, obj.names or "
                         "data.yaml beside) or .csv (label,x_min,y_min,x_max,y_max) file, a folder or a .zip of "
                         "them; matched to images by file name or stem, labels by name. Repeat for several")
+    p.add_argument("--classes", type=Path, metavar="CSV|ZIP|DIR",
+                   help="image classes (after the images of this call are imported): a CSV of 'file stem,"
+                        "class' rows (header optional; images found by file stem or name, classes by label "
+                        "name), or a ZIP or folder with one folder per class, whose images are imported with "
+                        "their class (new class names become labels)")
+    p.add_argument("--add-classes", action="store_true",
+                   help="with a --classes CSV: add its classes that the project lacks as labels (without "
+                        "it, their rows are skipped and listed)")
     p.add_argument("--replace-annotations", action="store_true",
                    help="with --masks: replace the objects of --label that an image has already by its "
                         "mask's; with --boxes: replace an image's objects of a box's label by the file's "
-                        "boxes (without it, such images are skipped and listed; the same mask or boxes again "
-                        "add nothing)")
+                        "boxes; with --classes: replace an image's other class by the file's (without it, "
+                        "such images are skipped and listed; the same mask, boxes or classes again add "
+                        "nothing)")
     p.add_argument("--pages-as-channels", action="store_true",
                    help="read the pages of multi-page TIFFs that do not say what they are as channels")
     p.add_argument("--json", action="store_true")

@@ -1,5 +1,6 @@
 """Annotate: draw and edit polygons, brush strokes, rectangles and ROIs on the image (the project's own
-canvas: wheel zoom, drag pan, keyboard shortcuts, click-to-segment); assist mode; import masks and boxes."""
+canvas: wheel zoom, drag pan, keyboard shortcuts, click-to-segment); assist mode; classes mode (one key per
+class, then the next image); import masks and boxes."""
 
 from __future__ import annotations
 
@@ -20,9 +21,12 @@ from ui.annotate_draw import draw_canvas, shortcuts_help
 from ui.annotator import needs_detail, page_viewport
 from ui.assist_panel import assist_canvas, assist_controls, preannotate_section, proposed_banner
 from ui.box_import import box_import_section
+from ui.class_labelling import MODE as CLASSES_MODE
+from ui.class_labelling import SHORTCUTS as CLASS_SHORTCUTS
+from ui.class_labelling import classes_panel, roi_class_control
 from ui.context import page_context, require_project
-from ui.feedback import flash, show_error, show_flashes, user_errors
 from ui.draft_notes import draft_notes
+from ui.feedback import flash, show_error, show_flashes, user_errors
 from ui.gallery import status_badge
 from ui.image_choice import current_image
 from ui.image_view import channel_controls, image_reader
@@ -50,6 +54,9 @@ if not labels:
 colors = {lab.id: lab.color for lab in labels}
 names = {lab.id: lab.name for lab in labels}
 by_id = {im.id: im for im in images}
+has_classes = any(im.class_id is not None for im in images)
+if "annotate_mode" not in st.session_state and has_classes:
+    st.session_state["annotate_mode"] = CLASSES_MODE  # a project whose images have classes opens in Classes
 
 unsaved = [i for i in work_store.unsaved_image_ids(ctx.engine, project.id)  # type: ignore[arg-type]
            if i in by_id]
@@ -60,7 +67,9 @@ image_id = current_image(project.id, image_ids)  # type: ignore[arg-type]
 # URL) says which image is open; the picker is drawn anew on it.
 picked = st.selectbox(
     "Image", image_ids, index=image_ids.index(image_id),
-    format_func=lambda i: f"{by_id[i].name} — {status_badge(by_id[i].status)}" + (" — unsaved changes" if i in unsaved else ""),
+    format_func=lambda i: f"{by_id[i].name} — {status_badge(by_id[i].status)}"
+    + (f" — {names.get(by_id[i].class_id, '?')}" if by_id[i].class_id is not None else "")
+    + (" — unsaved changes" if i in unsaved else ""),
 )
 if picked != image_id:
     image_id = current_image(project.id, image_ids, picked=picked)  # type: ignore[arg-type]
@@ -82,13 +91,19 @@ controls, canvas_col = st.columns([1, 5], gap="small")
 with controls:
     if "_annotate_mode_next" in st.session_state:
         st.session_state["annotate_mode"] = st.session_state.pop("_annotate_mode_next")
-    mode = st.radio("Mode", ["Draw", "Assist"], horizontal=True, key="annotate_mode",
+    mode = st.radio("Mode", ["Draw", "Assist", CLASSES_MODE], horizontal=True, key="annotate_mode",
                     help="Assist: brush a few strokes per label and on the background; a random forest proposes the "
-                         "rest of the view, which you can accept as annotations.")
+                         "rest of the view, which you can accept as annotations. Classes: give each image its "
+                         "class (the labels are the classes) with one key, then on to the next image.")
+    uses_classes = has_classes or mode == CLASSES_MODE
     if mode == "Assist":
         assist = assist_controls(labels)
+    elif mode == CLASSES_MODE:
+        st.caption("Press a class's key (1 … 9) or click it: the class is saved and the next image opens.")
     else:
         st.caption("Tools, labels, zoom and undo are in the canvas's toolbar; see the keyboard shortcuts below.")
+        if uses_classes:
+            roi_class_control(project.id, labels)  # type: ignore[arg-type]
     st.caption(f"Zoom {viewport.scale:.3g}× · showing x {viewport.x0:.0f}–{viewport.x0 + viewport.view_w:.0f}, "
                f"y {viewport.y0:.0f}–{viewport.y0 + viewport.view_h:.0f} of {image.width}×{image.height}")
     thumb_file = ctx.settings.data_dir / image.thumb_path
@@ -98,7 +113,12 @@ with controls:
         ImageDraw.Draw(overview).rectangle([x, y, x + w - 1, y + h - 1], outline="#ff2d2d", width=2)
         st.image(overview, caption="Overview (red: the current view)")
     contrast, visible = channel_controls(reader, image, key=f"display_{image_id}")
-    shortcuts_help()
+    shortcuts_help(CLASS_SHORTCUTS if mode == CLASSES_MODE else None)
+
+if mode == CLASSES_MODE:
+    with canvas_col:
+        classes_panel(ctx, project, image, image_ids, labels, work, level_shapes, contrast, visible)
+    st.stop()
 
 if mode == "Assist":
     with canvas_col:
@@ -141,7 +161,20 @@ for number, index in enumerate(in_view[:60], start=1):
     shape = work.shapes[index]
     c1, c2, c3 = st.columns([3, 2, 1], vertical_alignment="center")
     what = "ROI" if shape.kind == KIND_ROI else names.get(shape.label_id, "?")
+    if shape.kind == KIND_ROI and shape.label_id in names:
+        what += f" of class {names[shape.label_id]}"
     c1.markdown(f"{number}. **{what}** — {shape.geometry}, {len(shape.points)} points")
+    if shape.kind == KIND_ROI and uses_classes:
+        roi_options = [None, *names]
+        new_class = c2.selectbox("Class", roi_options, index=roi_options.index(shape.label_id)
+                                 if shape.label_id in roi_options else 0,
+                                 format_func=lambda i: "no class" if i is None else names[i],
+                                 key=f"roi_class_{image_id}_{index}_{id(shape)}", label_visibility="collapsed")
+        if new_class != shape.label_id:
+            shapes = list(work.shapes)
+            shapes[index] = shape.with_points(shape.points, label_id=new_class)
+            work_store.change(ctx.engine, work, shapes)
+            st.rerun()
     if shape.kind == KIND_ANNOTATION:
         new_label = c2.selectbox("Label", list(names), index=list(names).index(shape.label_id),
                                  format_func=lambda i: names[i], key=f"relabel_{image_id}_{index}_{id(shape)}",
@@ -160,11 +193,13 @@ if len(in_view) > 60:
 # --- status, mask and box import -----------------------------------------------------------------------
 st.subheader("Image status")
 n_annotations = sum(1 for s in work.shapes if s.kind == KIND_ANNOTATION)
+if image.class_id is not None:
+    st.markdown(f"Class: **{names.get(image.class_id, '?')}** (change it in the Classes mode above).")
 if image.status == PROPOSED:
     st.markdown(f"Proposed by the assistant — {n_annotations} object(s), waiting for your review (see above).")
-elif image.status == ANNOTATED or n_annotations:
+elif n_annotations or (image.status == ANNOTATED and image.class_id is None):
     st.markdown(f"Annotated — {n_annotations} object(s). Remember: every object of the selected labels must be annotated.")
-else:
+elif image.class_id is None:  # (an image with a class alone is annotated by it, as said above)
     choice = st.radio(
         "This image is", [NOT_ANNOTATED, BACKGROUND], index=1 if image.status == BACKGROUND else 0, horizontal=True,
         format_func=lambda s: {"not_annotated": "not annotated", "background": "background only (no objects)"}[s],

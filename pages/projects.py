@@ -7,6 +7,7 @@ import streamlit as st
 from core import projects as project_ops
 from core.db import repo, session_scope
 from core.db.models import ANNOTATED, BACKGROUND
+from ui.class_import import class_import_section
 from ui.context import page_context, project_picker, set_current_project
 from ui.feedback import flash, show_flashes, user_errors
 from ui.gallery import image_gallery
@@ -62,6 +63,7 @@ with images_tab:
             st.rerun()
         finish_round(project.id)
 
+    class_import_section(ctx, project)
     image_gallery(ctx, project)
 
 # --- labels ------------------------------------------------------------------------------------------
@@ -82,9 +84,11 @@ with labels_tab:
         if st.session_state.get("confirm_label_delete") == label.id:
             with session_scope(ctx.engine) as session:
                 n_shapes = repo.count_label_shapes(session, label.id)  # type: ignore[arg-type]
+                n_classed = sum(c == label.id for c in repo.image_classes(session, project.id).values())  # type: ignore[arg-type]
             st.warning(
                 f"Delete label {label.name!r}? "
                 + (f"Its {n_shapes} annotation(s) will be deleted too." if n_shapes else "It has no annotations.")
+                + (f" {n_classed} image(s) of this class will have no class." if n_classed else "")
             )
             yes, no = st.columns(2)
             if yes.button("Yes, delete", key=f"label_delete_yes_{label.id}", type="primary"):

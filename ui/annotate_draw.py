@@ -22,6 +22,7 @@ from core.projects import image_path
 from ui import annotation_session as work_store
 from ui import annotator
 from ui.annotation_session import WorkingCopy
+from ui.class_labelling import roi_class
 from ui.click_segment import availability, propose
 from ui.context import PageContext
 from ui.feedback import flash
@@ -46,9 +47,10 @@ def _proposal_key(image_id: int) -> str:
     return f"_click_proposal_{image_id}"
 
 
-def shortcuts_help() -> None:
+def shortcuts_help(shortcuts: Sequence[tuple[str, str]] | None = None) -> None:
+    """The keyboard shortcuts (the canvas's, unless others are given) in an expander."""
     with st.expander("Keyboard shortcuts", icon=":material/keyboard:"):
-        st.markdown("\n".join(f"- **{keys}** — {what}" for keys, what in SHORTCUTS))
+        st.markdown("\n".join(f"- **{keys}** — {what}" for keys, what in (shortcuts or SHORTCUTS)))
 
 
 def draw_canvas(ctx: PageContext, image: Image, image_ids: Sequence[int], labels: list[LabelClass],
@@ -102,6 +104,9 @@ def handle_event(ctx: PageContext, image: Image, image_ids: Sequence[int], label
     try:
         if kind in EDIT_EVENTS:
             changed = apply_edit(work.shapes, event, label_ids)
+            if kind == "add" and changed and changed[-1].is_roi:  # a new ROI gets the chosen class, if any
+                new = changed[-1]
+                changed[-1] = new.with_points(new.points, label_id=roi_class(image.project_id))
             if kind == "delete":
                 work_store.change(ctx.engine, work, changed)
             else:
@@ -162,5 +167,6 @@ def _accept(ctx: PageContext, image: Image, work: WorkingCopy, event: dict[str, 
     label = event.get("label")
     shape = ShapeData(kind=KIND_ROI if roi else KIND_ANNOTATION, geometry="polygon",
                       points=np.asarray(proposal["points"], dtype=np.float64),
-                      label_id=None if roi else (label if label in label_ids else label_ids[0]))
+                      label_id=roi_class(image.project_id) if roi else (label if label in label_ids
+                                                                       else label_ids[0]))
     _keep_clean(ctx, work, [*work.shapes, shape], len(work.shapes), (image.height, image.width), replace=False)

@@ -89,9 +89,12 @@ def _local(moment: datetime) -> datetime:
 
 
 def _draft_shapes(draft: Draft, label_ids: set[int]) -> tuple[list[ShapeData], int]:
-    """The draft's shapes, less those of labels deleted since (counted)."""
+    """The draft's shapes, less those of labels deleted since (counted); an ROI of a class deleted since
+    keeps its place without a class."""
     shapes = [ShapeData.from_record(r) for r in draft.shapes]
-    kept = [s for s in shapes if s.kind != KIND_ANNOTATION or s.label_id in label_ids]
+    kept = [s if s.kind == KIND_ANNOTATION or s.label_id in label_ids or s.label_id is None
+            else s.with_points(s.points, label_id=None)
+            for s in shapes if s.kind != KIND_ANNOTATION or s.label_id in label_ids]
     return kept, len(shapes) - len(kept)
 
 

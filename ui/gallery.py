@@ -1,19 +1,24 @@
 """The image gallery of a project: thumbnails with name, size, dtype, channels, what import converted
-(the image's notes) and annotation status."""
+(the image's notes) and annotation status; with classes, each image's class (set here), and the gallery
+filtered and counted by class."""
 
 from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
 
 import streamlit as st
 
 from core import projects as project_ops
 from core.db import repo, session_scope
-from core.db.models import ANNOTATED, BACKGROUND, PROPOSED, Image, Project
+from core.db.models import ANNOTATED, BACKGROUND, PROPOSED, Image, LabelClass, Project
 from ui.context import PageContext
-from ui.feedback import flash
+from ui.feedback import flash, user_errors
 
 PAGE_SIZE = 24
 COLUMNS = 6
 STATUS_BADGES = {ANNOTATED: "annotated", BACKGROUND: "background only", PROPOSED: "proposed (to review)"}
+ALL, NO_CLASS = "all", "none"  # the class filter's choices besides the label ids
 
 
 def status_badge(status: str) -> str:
@@ -26,17 +31,49 @@ def image_caption(image: Image) -> str:
     return f"**{image.name}**  \n{size}{converted}  \n{status_badge(image.status)}"
 
 
+def class_filter_options(images: Sequence[Image], labels: Sequence[LabelClass]) -> dict[str | int, str]:
+    """The class filter's choices (all, no class, each class) with how many images each shows."""
+    counts = Counter(image.class_id for image in images)
+    options: dict[str | int, str] = {ALL: f"All images ({len(images):,})",
+                                     NO_CLASS: f"No class ({counts[None]:,})"}
+    options.update({lab.id: f"{lab.name} ({counts[lab.id]:,})" for lab in labels})  # type: ignore[misc]
+    return options
+
+
+def filter_by_class(images: Sequence[Image], choice: str | int) -> list[Image]:
+    if choice == ALL:
+        return list(images)
+    wanted = None if choice == NO_CLASS else choice
+    return [image for image in images if image.class_id == wanted]
+
+
 def image_gallery(ctx: PageContext, project: Project) -> None:
     with session_scope(ctx.engine) as session:
         images = repo.list_images(session, project.id)  # type: ignore[arg-type]
+        labels = repo.list_labels(session, project.id)  # type: ignore[arg-type]
     if not images:
         st.info("No images yet. Upload some above; each needs a label set and annotations before training.")
         return
-    pages = (len(images) + PAGE_SIZE - 1) // PAGE_SIZE
+    with_classes = bool(labels) and (
+        any(image.class_id is not None for image in images)
+        or st.toggle("Set image classes here", key=f"gallery_classes_{project.id}",
+                     help="Classification: give each image one of the labels as its class."))
+    shown_images = images
+    choice: str | int = ALL
+    if with_classes:
+        options = class_filter_options(images, labels)
+        choice = st.selectbox("Show", list(options), format_func=options.__getitem__,
+                              key=f"gallery_class_filter_{project.id}")
+        shown_images = filter_by_class(images, choice)
+        if not shown_images:
+            st.info("No image is shown by this filter; choose another class above.")
+            return
+    pages = (len(shown_images) + PAGE_SIZE - 1) // PAGE_SIZE
     page = 1
     if pages > 1:
-        page = int(st.number_input(f"Page (of {pages})", 1, pages, 1, key=f"gallery_page_{project.id}"))
-    shown = images[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
+        page = int(st.number_input(f"Page (of {pages})", 1, pages, 1,
+                                   key=f"gallery_page_{project.id}_{choice}"))
+    shown = shown_images[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
     for row_start in range(0, len(shown), COLUMNS):
         cols = st.columns(COLUMNS)
         for col, image in zip(cols, shown[row_start : row_start + COLUMNS], strict=False):
@@ -45,7 +82,31 @@ def image_gallery(ctx: PageContext, project: Project) -> None:
                 if image.thumb_path and thumb.exists():
                     st.image(str(thumb), width="stretch")
                 st.markdown(image_caption(image))
+                if with_classes:
+                    _class_selector(ctx, image, labels)
                 _delete_button(ctx, image)
+
+
+def _class_key(image_id: int) -> str:
+    return f"image_class_{image_id}"
+
+
+def _class_changed(ctx: PageContext, image_id: int, name: str) -> None:
+    label_id = st.session_state.get(_class_key(image_id))
+    with user_errors(f"{name}: "):
+        with session_scope(ctx.engine) as session:
+            repo.set_image_class(session, image_id, label_id)
+
+
+def _class_selector(ctx: PageContext, image: Image, labels: Sequence[LabelClass]) -> None:
+    """The image's class, set at once when changed. The stored class is shown on every run (so a class set
+    elsewhere is never overwritten by what this widget held); only the user's change writes."""
+    names = {lab.id: lab.name for lab in labels}
+    options: list[int | None] = [None, *names]  # type: ignore[list-item]
+    st.session_state[_class_key(image.id)] = image.class_id if image.class_id in names else None  # type: ignore[arg-type]
+    st.selectbox("Class", options, key=_class_key(image.id), label_visibility="collapsed",  # type: ignore[arg-type]
+                 format_func=lambda i: "no class" if i is None else names[i],
+                 on_change=_class_changed, args=(ctx, image.id, image.name))
 
 
 def _delete_button(ctx: PageContext, image: Image) -> None:

@@ -51,7 +51,9 @@ def shapes_to_component(
             "points": [[float(x), float(y)] for x, y in shape.points],
             "label": shape.label_id,
             "width": float(shape.stroke_width),
-            "color": roi_color if shape.kind == KIND_ROI else colors[shape.label_id],  # type: ignore[index]
+            # an ROI: dashed, in its class's colour when it carries a class
+            "color": (colors.get(shape.label_id, roi_color) if shape.kind == KIND_ROI  # type: ignore[arg-type]
+                      else colors[shape.label_id]),  # type: ignore[index]
         })
     return out
 

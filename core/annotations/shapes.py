@@ -33,7 +33,8 @@ _RECORD_FIELDS = ("kind", "geometry", "points", "label_id", "stroke_width", "sou
 
 @dataclass(eq=False)
 class ShapeData:
-    """One annotation or ROI shape. ``points`` is a float64 array of shape (N, 2) holding ``[x, y]`` rows."""
+    """One annotation or ROI shape. ``points`` is a float64 array of shape (N, 2) holding ``[x, y]`` rows.
+    ``label_id``: an annotation's label; an ROI's class (None for an ROI without a class)."""
 
     kind: str
     geometry: str
@@ -54,8 +55,6 @@ class ShapeData:
             )
         if self.kind == KIND_ANNOTATION and self.label_id is None:
             raise AnnotationError("an annotation shape needs a label_id; pick a label before drawing")
-        if self.kind == KIND_ROI:
-            self.label_id = None
         self.stroke_width = float(self.stroke_width)
         if not np.isfinite(self.stroke_width) or self.stroke_width < 0:
             raise AnnotationError(f"stroke_width must be a finite number >= 0, got {self.stroke_width!r}")

@@ -113,7 +113,7 @@ def make_engine(database_url: str, *, create_tables: bool = True) -> Engine:
 def _column_sql(column: Column, engine: Engine) -> str:
     sql = f'"{column.name}" {column.type.compile(dialect=engine.dialect)}'
     if column.nullable:
-        return sql
+        return sql + _reference_sql(column)
     server_default = getattr(column.server_default, "arg", None)
     if isinstance(server_default, str):  # e.g. Image.notes: JSON '[]'
         return f"{sql} NOT NULL DEFAULT '{server_default.replace(chr(39), chr(39) * 2)}'"
@@ -129,12 +129,26 @@ def _column_sql(column: Column, engine: Engine) -> str:
                        "default")
 
 
+def _reference_sql(column: Column) -> str:
+    """The foreign key of a nullable column, as SQLite accepts it in ``ALTER TABLE ... ADD COLUMN`` (e.g.
+    Image.class_id: ``REFERENCES "labelclass"("id") ON DELETE SET NULL``); empty without one."""
+    keys = list(column.foreign_keys)
+    if len(keys) != 1:
+        return ""
+    key = keys[0]
+    target = key.column
+    sql = f' REFERENCES "{target.table.name}"("{target.name}")'
+    return sql + (f" ON DELETE {key.ondelete}" if key.ondelete else "")
+
+
 def add_missing_columns(engine: Engine) -> list[str]:
-    """Add the columns of the models that an existing SQLite database lacks. Returns "table.column" added."""
+    """Add the columns of the models that an existing SQLite database lacks (with their foreign key and their
+    indexes). Returns "table.column" added."""
     added = []
     with engine.connect() as conn:
         for table in SQLModel.metadata.sorted_tables:
             present = {row[1] for row in conn.exec_driver_sql(f'PRAGMA table_info("{table.name}")')}
+            new_columns = set()
             for column in table.columns:
                 if not present or column.name in present:
                     continue
@@ -148,4 +162,9 @@ def add_missing_columns(engine: Engine) -> list[str]:
                         raise
                     continue
                 added.append(f"{table.name}.{column.name}")
+                new_columns.add(column.name)
+            for index in table.indexes:
+                if new_columns & {c.name for c in index.columns}:
+                    index.create(conn, checkfirst=True)
+                    conn.commit()
     return added

@@ -65,6 +65,9 @@ class Image(SQLModel, table=True):
     )
     content_hash: str = Field(index=True, max_length=64)
     status: str = Field(default=NOT_ANNOTATED, max_length=20)
+    #: the image's class (a label of its project; in a classification project the labels are the classes);
+    #: an image with a class counts as annotated
+    class_id: int | None = Field(default=None, foreign_key="labelclass.id", index=True, ondelete="SET NULL")
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)  # bumped on every annotation save
 
@@ -72,6 +75,7 @@ class Image(SQLModel, table=True):
 class Shape(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     image_id: int = Field(foreign_key="image.id", index=True, ondelete="CASCADE")
+    #: an annotation's label; an ROI's class (None: an ROI without a class, as ROIs were before classes)
     label_id: int | None = Field(default=None, foreign_key="labelclass.id", index=True, ondelete="CASCADE")
     kind: str = Field(default=KIND_ANNOTATION, max_length=12)  # annotation | roi
     geometry: str = Field(max_length=12)  # polygon | brush | rectangle

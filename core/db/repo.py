@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -17,6 +17,7 @@ from core.db.models import (
     FINISHED_STATUSES,
     IMAGE_STATUSES,
     KIND_ANNOTATION,
+    KIND_ROI,
     NOT_ANNOTATED,
     PROPOSED,
     QUEUED,
@@ -194,17 +195,25 @@ def update_label(session: Session, label_id: int, *, name: str | None = None, co
 
 
 def count_label_shapes(session: Session, label_id: int) -> int:
-    return session.exec(select(func.count()).select_from(Shape).where(Shape.label_id == label_id)).one()
+    """How many annotations of the label there are (what deleting the label deletes)."""
+    return session.exec(select(func.count()).select_from(Shape).where(
+        Shape.label_id == label_id, Shape.kind == KIND_ANNOTATION)).one()
 
 
 def delete_label(session: Session, label_id: int) -> int:
-    """Delete a label and its shapes (the UI asks first). Returns how many shapes went with it.
+    """Delete a label and its annotations (the UI asks first). Returns how many annotations went with it.
 
-    Images left without annotations go back to "not annotated".
+    Images of this class lose their class, and ROIs of this class keep their place without a class. Images
+    left without annotations (and without a class) go back to "not annotated". The class is cleared here, not
+    only by the foreign key: a column added to an older database by ALTER TABLE may lack it.
     """
     _lock_for_write(session)
     label = get_label(session, label_id)
     image_ids = set(session.exec(select(Shape.image_id).where(Shape.label_id == label_id)))
+    image_ids |= set(session.exec(select(Image.id).where(Image.class_id == label_id)))
+    session.exec(update(Image).where(col(Image.class_id) == label_id).values(class_id=None))  # type: ignore[call-overload]
+    session.exec(update(Shape).where(col(Shape.label_id) == label_id, col(Shape.kind) == KIND_ROI)  # type: ignore[call-overload]
+                 .values(label_id=None))
     removed = session.exec(delete(Shape).where(Shape.label_id == label_id)).rowcount  # type: ignore[call-overload]
     session.delete(label)
     session.flush()
@@ -283,7 +292,11 @@ def set_image_status(session: Session, image_id: int, status: str) -> Image:
         raise InvalidInputError(
             f"{image.name} has annotations, so it cannot be background-only; delete its annotations first."
         )
-    if status == ANNOTATED and not _count_annotations(session, image_id):
+    if status == BACKGROUND and image.class_id is not None:
+        raise InvalidInputError(
+            f"{image.name} has a class, so it cannot be background-only; clear its class first."
+        )
+    if status == ANNOTATED and not _count_annotations(session, image_id) and image.class_id is None:
         raise InvalidInputError(f"{image.name} has no annotations yet; draw or import some first.")
     image.status = status
     image.updated_at = _next_version(image.updated_at)
@@ -351,12 +364,12 @@ def _count_annotations(session: Session, image_id: int) -> int:
 
 
 def _refresh_status(session: Session, image_id: int) -> None:
-    """Annotated when it has annotation shapes (proposed ones stay proposed until accepted); otherwise keep
-    background-only, else not annotated. The image's version moves on."""
+    """Annotated when it has annotation shapes or a class (proposed ones stay proposed until accepted);
+    otherwise keep background-only, else not annotated. The image's version moves on."""
     image = session.get(Image, image_id)
     if image is None:
         return
-    has = _count_annotations(session, image_id) > 0
+    has = image.class_id is not None or _count_annotations(session, image_id) > 0
     if has:
         if image.status != PROPOSED:
             image.status = ANNOTATED
@@ -476,6 +489,9 @@ def _insert_shapes(session: Session, image: Image, records: Iterable[dict[str, A
         label_id = record.get("label_id")
         if record.get("kind", KIND_ANNOTATION) == KIND_ANNOTATION and label_id not in valid_labels:
             raise InvalidInputError(f"Label {label_id} is not in this image's project; pick a label of the project.")
+        if record.get("kind") == KIND_ROI and label_id is not None and label_id not in valid_labels:
+            raise InvalidInputError(f"The ROI's class {label_id} is not a label of this image's project; "
+                                    "pick a class of the project, or none.")
         session.add(Shape(image_id=image.id, **record))
     session.flush()
     _refresh_status(session, image.id)  # type: ignore[arg-type]
@@ -535,6 +551,119 @@ def annotation_sources(session: Session, project_id: int) -> dict[int, set[str]]
     out: dict[int, set[str]] = {}
     for image_id, source in rows:
         out.setdefault(image_id, set()).add(source)
+    return out
+
+
+# --- image classes ------------------------------------------------------------------------------
+# An image's class is one of its project's labels (Image.class_id); an ROI may carry one too (Shape.label_id
+# of a shape of kind "roi"), its crop then being one example of the class. Setting or clearing a class is a
+# write of the image like a save: under the write lock, its version moves on, its status follows.
+def _check_class(session: Session, image: Image, label_id: int | None,
+                 labels: set[int] | None = None) -> None:
+    if label_id is None:
+        return
+    if labels is None:
+        label = session.get(LabelClass, label_id)
+        ok = label is not None and label.project_id == image.project_id
+    else:
+        ok = label_id in labels
+    if not ok:
+        known = ", ".join(lab.name for lab in list_labels(session, image.project_id)) or "none yet"
+        raise InvalidInputError(f"Class {label_id} is not a label of the project of {image.name}; pick one "
+                                f"of its labels ({known}), or add the class as a label first.")
+
+
+def _write_class(session: Session, image: Image, label_id: int | None) -> bool:
+    """Give the (fresh, locked) image its class; False when it has that class already (nothing written)."""
+    if image.class_id == label_id:
+        return False
+    image.class_id = label_id
+    session.add(image)
+    session.flush()
+    _refresh_status(session, image.id)  # type: ignore[arg-type]
+    return True
+
+
+def set_image_class(session: Session, image_id: int, label_id: int | None) -> Image:
+    """Give the image the class ``label_id`` (a label of its project), or clear it (None).
+
+    The image counts as annotated while it has a class; clearing it re-derives its status from its
+    annotations. Its version (``updated_at``) moves on when the class changes; the same class again writes
+    nothing.
+    """
+    _lock_for_write(session)
+    image = _fresh_image(session, image_id)
+    _check_class(session, image, label_id)
+    if not _write_class(session, image, label_id):
+        session.rollback()
+        return _fresh_image(session, image_id)
+    session.commit()
+    session.refresh(image)
+    return image
+
+
+def set_image_classes(session: Session, project_id: int, classes: Mapping[int, int | None]) -> int:
+    """Set many images' classes in one transaction (image id -> label id, or None to clear); all images must
+    be of ``project_id`` and all classes its labels, else nothing is written. Returns how many changed."""
+    _lock_for_write(session)
+    labels = {lab.id for lab in list_labels(session, project_id)}
+    changed = 0
+    try:
+        for image_id, label_id in classes.items():
+            image = _fresh_image(session, image_id)
+            if image.project_id != project_id:
+                raise InvalidInputError(f"{image.name} is not an image of project {project_id}; set the "
+                                        "classes of one project at a time.")
+            _check_class(session, image, label_id, labels)  # type: ignore[arg-type]
+            changed += _write_class(session, image, label_id)
+    except BaseException:
+        session.rollback()
+        raise
+    session.commit()
+    return changed
+
+
+def image_classes(session: Session, project_id: int) -> dict[int, int]:
+    """image id -> its class (label id), for the project's images that have one."""
+    rows = session.exec(select(Image.id, Image.class_id).where(
+        Image.project_id == project_id, col(Image.class_id).is_not(None)).order_by(Image.id)).all()
+    return {int(image_id): int(label_id) for image_id, label_id in rows}
+
+
+def class_counts(session: Session, project_id: int) -> dict[int, int]:
+    """label id -> how many examples the class has: images of that class plus ROIs carrying it (every label
+    of the project, 0 when it has none)."""
+    counts = {int(lab.id): 0 for lab in list_labels(session, project_id)}  # type: ignore[arg-type]
+    images = session.exec(select(Image.class_id, func.count()).where(
+        Image.project_id == project_id, col(Image.class_id).is_not(None)).group_by(Image.class_id)).all()
+    rois = session.exec(
+        select(Shape.label_id, func.count()).join(Image, Image.id == Shape.image_id)
+        .where(Image.project_id == project_id, Shape.kind == KIND_ROI, col(Shape.label_id).is_not(None))
+        .group_by(Shape.label_id)
+    ).all()
+    for label_id, n in [*images, *rois]:
+        if label_id in counts:
+            counts[int(label_id)] += int(n)
+    return counts
+
+
+def roi_classes(session: Session, image_ids: Iterable[int]) -> dict[int, list[tuple[int, list[float]]]]:
+    """image id -> ``[(label id, [x0, y0, x1, y1])]`` of its ROIs that carry a class (image pixels, the box
+    the ROI covers; a brush ROI's half width included); images without such ROIs are left out."""
+    ids = list(image_ids)
+    out: dict[int, list[tuple[int, list[float]]]] = {}
+    if not ids:
+        return out
+    rows = session.exec(select(Shape).where(col(Shape.image_id).in_(ids), Shape.kind == KIND_ROI,
+                                            col(Shape.label_id).is_not(None)).order_by(Shape.id))
+    for shape in rows:
+        if not shape.points:
+            continue
+        pad = shape.stroke_width / 2 if shape.geometry == "brush" else 0.0
+        xs = [float(p[0]) for p in shape.points]
+        ys = [float(p[1]) for p in shape.points]
+        box = [min(xs) - pad, min(ys) - pad, max(xs) + pad, max(ys) + pad]
+        out.setdefault(shape.image_id, []).append((int(shape.label_id), box))  # type: ignore[arg-type]
     return out
 
 

@@ -84,3 +84,10 @@ def test_views_are_checked_and_cut_to_the_image():
     assert visible_viewport((100, 100), {"x0": 500, "y0": 0, "scale": 1, "width": 50, "height": 50}) is None
     whole = whole_image_viewport((30, 40), [(30, 40), (15, 20)])
     assert (whole.canvas_w, whole.canvas_h, whole.scale, whole.level) == (40, 30, 1.0, 0)
+
+
+def test_an_roi_of_a_class_is_drawn_in_the_class_colour():
+    rois = [ShapeData("roi", "rectangle", np.array(SQUARE, float), label_id=3),
+            ShapeData("roi", "rectangle", np.array(SQUARE, float), label_id=None)]
+    drawn = shapes_to_component(rois, {3: "#00ff00"}, roi_color="#ffd700")
+    assert [(d["label"], d["color"]) for d in drawn] == [(3, "#00ff00"), (None, "#ffd700")]

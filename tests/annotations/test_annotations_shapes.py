@@ -58,9 +58,10 @@ def test_bad_shapes_are_refused_with_a_clear_message(kwargs, message):
         ShapeData(**values)
 
 
-def test_roi_drops_its_label_and_brush_bbox_includes_half_width():
-    roi = ShapeData("roi", "polygon", [[0, 0], [1, 0], [0, 1]], label_id=5)
-    assert roi.label_id is None
+def test_roi_keeps_its_class_and_brush_bbox_includes_half_width():
+    roi = ShapeData("roi", "polygon", [[0, 0], [1, 0], [0, 1]], label_id=5)  # an ROI of class 5
+    assert roi.label_id == 5 and ShapeData.from_record(roi.to_record()).label_id == 5
+    assert ShapeData("roi", "polygon", [[0, 0], [1, 0], [0, 1]], label_id=None).label_id is None
     brush = ShapeData("annotation", "brush", [[10, 10], [20, 10]], label_id=1, stroke_width=4)
     assert brush.bbox() == (8.0, 8.0, 22.0, 12.0)
 
