@@ -17,6 +17,7 @@ from core.db.models import (
     FINISHED_STATUSES,
     IMAGE_STATUSES,
     KIND_ANNOTATION,
+    KIND_ROI,
     NOT_ANNOTATED,
     PROPOSED,
     QUEUED,
@@ -205,6 +206,9 @@ def delete_label(session: Session, label_id: int) -> int:
     _lock_for_write(session)
     label = get_label(session, label_id)
     image_ids = set(session.exec(select(Shape.image_id).where(Shape.label_id == label_id)))
+    classed = set(session.exec(select(Image.id).where(Image.class_id == label_id)))
+    session.exec(update(Image).where(col(Image.class_id) == label_id).values(class_id=None))  # type: ignore[call-overload]
+    image_ids |= classed
     removed = session.exec(delete(Shape).where(Shape.label_id == label_id)).rowcount  # type: ignore[call-overload]
     session.delete(label)
     session.flush()
@@ -356,7 +360,7 @@ def _refresh_status(session: Session, image_id: int) -> None:
     image = session.get(Image, image_id)
     if image is None:
         return
-    has = _count_annotations(session, image_id) > 0
+    has = _count_annotations(session, image_id) > 0 or image.class_id is not None
     if has:
         if image.status != PROPOSED:
             image.status = ANNOTATED
@@ -536,6 +540,62 @@ def annotation_sources(session: Session, project_id: int) -> dict[int, set[str]]
     for image_id, source in rows:
         out.setdefault(image_id, set()).add(source)
     return out
+
+
+# --- image classes ---------------------------------------------------------------------------------
+def set_image_class(session: Session, image_id: int, label_id: int | None) -> Image:
+    """Give an image its class (a label of its project), or clear it with None; the status follows."""
+    _lock_for_write(session)
+    image = _fresh_image(session, image_id)
+    if label_id is not None:
+        label = session.get(LabelClass, label_id)
+        if label is None or label.project_id != image.project_id:
+            raise InvalidInputError(
+                f"Label {label_id} is not a class of {image.name}'s project; choose one of its labels."
+            )
+    image.class_id = label_id
+    session.add(image)
+    session.flush()
+    _refresh_status(session, image_id)
+    session.commit()
+    session.refresh(image)
+    return image
+
+
+def image_classes(session: Session, project_id: int) -> dict[int, int]:
+    """image id -> class label id, for the project's images that have a class."""
+    rows = session.exec(
+        select(Image.id, Image.class_id).where(Image.project_id == project_id, col(Image.class_id).is_not(None))
+    ).all()
+    return {int(image_id): int(class_id) for image_id, class_id in rows}
+
+
+def roi_classes(session: Session, image_ids: Sequence[int]) -> dict[int, list[tuple[int, list[float]]]]:
+    """image id -> [(class label id, bbox [x0, y0, x1, y1])] of its ROIs that carry a class."""
+    out: dict[int, list[tuple[int, list[float]]]] = {}
+    if not image_ids:
+        return out
+    shapes = session.exec(
+        select(Shape).where(col(Shape.image_id).in_(list(image_ids)), Shape.kind == KIND_ROI,
+                            col(Shape.label_id).is_not(None)).order_by(Shape.id)
+    )
+    for shape in shapes:
+        xs = [float(p[0]) for p in shape.points]
+        ys = [float(p[1]) for p in shape.points]
+        out.setdefault(shape.image_id, []).append((int(shape.label_id), [min(xs), min(ys), max(xs), max(ys)]))  # type: ignore[arg-type]
+    return out
+
+
+def class_counts(session: Session, project_id: int) -> dict[int, int]:
+    """label id -> images with that class plus ROIs carrying it."""
+    counts: dict[int, int] = {}
+    for class_id in image_classes(session, project_id).values():
+        counts[class_id] = counts.get(class_id, 0) + 1
+    ids = [im.id for im in list_images(session, project_id)]
+    for rois in roi_classes(session, ids).values():  # type: ignore[arg-type]
+        for class_id, _ in rois:
+            counts[class_id] = counts.get(class_id, 0) + 1
+    return counts
 
 
 # --- jobs: trainings, prediction runs, pre-annotation runs ------------------------------------------
