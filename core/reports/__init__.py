@@ -2,8 +2,8 @@
 
 Public API::
 
-    from core.reports import (BoxExample, ReportData, ValidationExample, build_report_zip,
-                              downscale_box_example, downscale_example)
+    from core.reports import (BoxExample, ClassifiedExample, ReportData, ValidationExample,
+                              build_report_zip, downscale_box_example, downscale_example)
 
 Modules, one concept each:
 
@@ -11,6 +11,7 @@ Modules, one concept each:
 - :mod:`.images`            downscaling of images and label images for the report
 - :mod:`.visuals`           validation visualisations (image | ground truth | prediction | TP/FP/FN)
 - :mod:`.box_visuals`       the same for boxes (detection)
+- :mod:`.class_visuals`     classification: the confusion matrix and the misclassified examples
 - :mod:`.figures`           training curves and precision-recall curves (matplotlib Agg, PNG in memory)
 - :mod:`.fonts`             DejaVu from matplotlib, Last Resort fallback for characters DejaVu lacks
 - :mod:`.formatting`        numbers, "n/d", dates, durations, shortened names
@@ -27,12 +28,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from core.reports.data import BoxExample, ReportData, ValidationExample
+from core.reports.data import BoxExample, ClassifiedExample, ReportData, ValidationExample
 from core.reports.images import EMBED_MAX_SIDE, downscale_box_example, downscale_example, downscale_for_report
 
 __all__ = [
     "EMBED_MAX_SIDE",
     "BoxExample",
+    "ClassifiedExample",
     "ReportData",
     "ValidationExample",
     "build_report_zip",
