@@ -15,7 +15,7 @@ from core.reports.fonts import SANS
 from core.reports.formatting import format_value
 from core.reports.sections_overview import overall_rows
 from core.training import types as training_types
-from core.training.types.base import BOX_LISTS, PIXEL_CURVES, PIXEL_KEPT_SCORES
+from core.training.types.base import BOX_LISTS, CLASS_LISTS, LABEL_IMAGES, PIXEL_CURVES, PIXEL_KEPT_SCORES
 
 #: Validation visualisations shown in the PDF (all of them are in validation_visualizations/).
 MAX_PDF_EXAMPLES = 6
@@ -61,7 +61,17 @@ PR_ASPECT = 3.2 / 3.6
 AT_HALF = frozenset({"train_accuracy", "val_accuracy", "train_iou", "val_iou"})
 PER_IMAGE_PIXEL = ("pixel_iou", "pixel_dice", "pixel_precision", "pixel_recall")
 PER_IMAGE_INSTANCE = ("n_gt", "n_pred", "tp", "fp", "fn", "f1", "ap_50", "mean_ap", "pixel_iou")
+#: the classification metrics per class
+CLASS_COLUMNS = (("precision", "Precision"), ("recall", "Recall"), ("f1", "F1"), ("support", "validation\nexamples"))
 _NAMES = dict(PIXEL_COLUMNS) | dict(INSTANCE_COLUMNS)
+#: what each epoch's validation curves show, and how the kept model is scored, by kind of result
+CURVE_WORDS = {
+    LABEL_IMAGES: ("network output at probability 0.5 (one view, before post-processing)",
+                   "after its tuned post-processing"),
+    BOX_LISTS: ("boxes (one view, the default box merging, each label's best score threshold)",
+                "after its tuned post-processing"),
+    CLASS_LISTS: ("most probable class of every validation example", "on every validation example"),
+}
 
 
 def curves_section(pdf: ReportPDF, data: ReportData, curves_png: bytes | None) -> None:
@@ -78,6 +88,9 @@ def curves_section(pdf: ReportPDF, data: ReportData, curves_png: bytes | None) -
     where = ("on the training patches (solid)" if not probe else
              "on the training data (solid: the loss on the training patches, the other scores on up to "
              f"{probe} whole training images scored like the validation images)")
+    result = kind.result_kind if kind is not None else LABEL_IMAGES
+    if result == CLASS_LISTS:
+        where = "on the training examples (solid)"
     pdf.paragraph(
         f"{what} per epoch {where} and the validation images (dashed). The values are in curves.csv.",
         size=8.5,
@@ -98,20 +111,18 @@ def curves_section(pdf: ReportPDF, data: ReportData, curves_png: bytes | None) -
     if data.is_full and kept and kept[0][1] is not None:
         average = (data.training.get("weight_average") or {}).get("kept")
         which = "the mean of the late weights" if average else f"epoch {data.training.get('best_epoch')}"
-        output = ("network output at probability 0.5 (one view, before post-processing)"
-                  if kind is None or kind.pixel_masks else
-                  "boxes (one view, the default box merging, each label's best score threshold)")
+        output, scored = CURVE_WORDS[result]
         numbers = ", ".join(f"{name} {format_value(value)}" for name, value in kept)
         pdf.paragraph(
             f"The curves show each epoch's {output}. "
-            f"The metrics tables score the kept model ({which}) after its tuned post-processing: "
+            f"The metrics tables score the kept model ({which}) {scored}: "
             f"validation {numbers}.",
             size=8.5,
             muted=True,
         )
 
 
-def metrics_section(pdf: ReportPDF, data: ReportData) -> None:
+def metrics_section(pdf: ReportPDF, data: ReportData, confusion_png: bytes | None = None) -> None:
     pdf.heading("Metrics")
     per_label = data.metrics.get("per_label") or []
     per_image = data.metrics.get("per_image") or []
@@ -120,6 +131,9 @@ def metrics_section(pdf: ReportPDF, data: ReportData) -> None:
         return
     # the type is checked for full reports, which have metrics
     kind = training_types.TRAINING_TYPES.get(data.training_type)
+    if kind is not None and kind.result_kind == CLASS_LISTS:
+        _class_metrics(pdf, data, confusion_png)
+        return
     boxes = kind is not None and kind.result_kind == BOX_LISTS
     pdf.paragraph(
         "Computed on the validation images with the final post-processing. Per-label values sum the counts "
@@ -179,6 +193,43 @@ def _detection_tables(pdf: ReportPDF, per_label: list[dict]) -> None:
                   names=dict(DETECTION_COLUMNS))
 
 
+def _class_metrics(pdf: ReportPDF, data: ReportData, confusion_png: bytes | None) -> None:
+    """Overall scores, the per-class table and the confusion matrix of a classification training."""
+    pdf.paragraph(
+        "Computed on every validation example (an image, or the crop of an ROI carrying a class), each given "
+        "its most probable class. n/d = not defined (e.g. the precision of a class never predicted). Every "
+        "example's prediction and class probabilities are in metrics_per_image.csv.",
+        size=8.5,
+        muted=True,
+    )
+    if data.metrics.get("overall"):
+        pdf.heading("Overall", level=2)
+        pdf.key_value_table(overall_rows(data.metrics["overall"]), key_width=0.4)
+    per_class = data.metrics.get("per_label") or []
+    columns = _present(per_class, [key for key, _ in CLASS_COLUMNS])
+    if columns:
+        pdf.heading("Per class", level=2)
+        pdf.paragraph(
+            "Precision: the share of the examples predicted as the class that are of it; recall: the share of "
+            "the class's examples predicted as it; F1: their harmonic mean; validation examples: the class's "
+            "examples in the validation set (metrics_per_class.csv).",
+            size=8,
+            muted=True,
+        )
+        _metric_table(pdf, per_class, ["label"], columns, first_width=0.36, names=dict(CLASS_COLUMNS))
+    if confusion_png is not None:
+        pdf.ensure_space(0.45 * pdf.text_width + 20)
+        pdf.heading("Confusion matrix", level=2)
+        pdf.paragraph(
+            "Rows: the true class; columns: the predicted class. Left: numbers of validation examples; right: "
+            "each row divided by its total, so that the diagonal is each class's recall "
+            "(confusion_matrix.csv, confusion_matrix_normalised.csv).",
+            size=8,
+            muted=True,
+        )
+        pdf.figure(confusion_png)
+
+
 def pr_curves_section(pdf: ReportPDF, data: ReportData, figure_png: bytes) -> None:
     width = 0.6 * pdf.text_width
     pdf.ensure_space(width * PR_ASPECT + 40)  # heading, note and figure on one page
@@ -202,12 +253,16 @@ class PdfPanel(NamedTuple):
 
 
 def visualizations_section(pdf: ReportPDF, data: ReportData, panels: list[PdfPanel], n_total: int) -> None:
+    kind = training_types.TRAINING_TYPES.get(data.training_type)
+    if kind is not None and kind.result_kind == CLASS_LISTS:
+        pdf.heading("Misclassified validation examples")
+        _misclassified(pdf, data, panels, n_total)
+        return
     pdf.heading("Validation visualisations")
     if not panels:
         pdf.paragraph("No validation visualisation was made for this training.", muted=True)
         return
     shown = f"the first {len(panels)} of {n_total}" if n_total > len(panels) else f"all {n_total}"
-    kind = training_types.TRAINING_TYPES.get(data.training_type)
     if kind is not None and kind.result_kind == BOX_LISTS:
         text = ("Image, true boxes, predicted boxes (at the label's score threshold) and their comparison, "
                 f"for {shown} validation images (all are in validation_visualizations/): a predicted box "
@@ -223,6 +278,28 @@ def visualizations_section(pdf: ReportPDF, data: ReportData, panels: list[PdfPan
         height = pdf.text_width * panel.aspect
         pdf.ensure_space(height + 4)
         pdf.figure(panel.jpeg, height=height)
+
+
+def _misclassified(pdf: ReportPDF, data: ReportData, sheets: list[PdfPanel], n_drawn: int) -> None:
+    """The misclassified validation examples of a classification training, in sheets of tiles."""
+    rows = data.metrics.get("per_image") or []
+    wrong = sum(1 for row in rows if row.get("correct") is False)
+    if not sheets:
+        pdf.paragraph("Every validation example was given its true class: none is misclassified."
+                      if rows else "No validation example was recorded.", muted=True)
+        return
+    shown = f"the first {n_drawn} of {wrong}" if wrong > n_drawn else f"all {n_drawn}"
+    pdf.paragraph(
+        f"Misclassified validation examples ({shown}): the example's name, its true class and the class it was "
+        "given, with that class's probability. Each is also in validation_visualizations/; every example's "
+        "prediction is in metrics_per_image.csv.",
+        size=8.5,
+        muted=True,
+    )
+    for sheet in sheets:
+        height = pdf.text_width * sheet.aspect
+        pdf.ensure_space(height + 4)
+        pdf.figure(sheet.jpeg, height=height)
 
 
 def reproducibility_section(pdf: ReportPDF, data: ReportData) -> None:

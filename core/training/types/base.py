@@ -148,8 +148,10 @@ class TrainingType(JourneySteps, ABC):
     score_names: dict[str, str] = {}  # noqa: RUF012 - read only
     #: the fewest labels a training selects (a classifier tells at least 2 classes apart)
     min_labels: int = 1
-    #: what the wizard calls a label ("label"; "class" for classification)
+    #: what the wizard and the report call a label ("label"; "class" for classification)
     label_noun: str = "label"
+    #: what the report counts per label and image ("objects"; "examples" for classification)
+    count_noun: str = "objects"
     #: background-only images may be added as negatives
     uses_background: bool = True
     #: "Train on ROIs only" applies (patches are taken inside ROIs)
