@@ -101,7 +101,8 @@ def curves_section(pdf: ReportPDF, data: ReportData, curves_png: bytes | None) -
     rows = []
     for _, name, train_key, val_key in charts:
         for key, split in ((train_key, "training"), (val_key, "validation")):
-            rows.append((f"{split} {name}{' at 0.5' if key in AT_HALF else ''}", format_value(last.get(key))))
+            half = key in AT_HALF and result == LABEL_IMAGES  # a classifier's accuracy has no threshold
+            rows.append((f"{split} {name}{' at 0.5' if half else ''}", format_value(last.get(key))))
     pdf.heading(f"Last epoch ({last['epoch']})", level=2)
     pdf.key_value_table(rows, key_width=0.3)
     overall = data.metrics.get("overall") or {}
