@@ -143,8 +143,8 @@ class TrainingType(JourneySteps, ABC):
     #: the type's own defaults of :class:`~core.training.config.TrainConfig` fields (e.g. augmentations
     #: that do not suit it), applied where a training is configured
     config_defaults: dict[str, Any] = {}  # noqa: RUF012 - read only
-    #: the names of the overall scores (keys of the assessment's ``overall``) where the type's differ from
-    #: the pixel types' (a classifier's ``accuracy`` is of examples, not of pixels)
+    #: the names of its scores (keys of the assessment's ``overall`` and per-label rows) where they differ
+    #: from the pixel types' (a classifier's ``accuracy`` is of examples, not of pixels)
     score_names: dict[str, str] = {}  # noqa: RUF012 - read only
     #: the fewest labels a training selects (a classifier tells at least 2 classes apart)
     min_labels: int = 1

@@ -71,7 +71,8 @@ class Classification(TrainingType):
     )
     kept_scores = {"val_accuracy": "accuracy", "val_macro_f1": "macro_f1"}  # noqa: RUF012 - read only
     headline = ("accuracy", "Accuracy")
-    score_names = {"accuracy": "Accuracy"}  # noqa: RUF012 - read only: of examples, not of pixels
+    # of examples, not of pixels; F1 of a class, not of objects matched at IoU 0.5
+    score_names = {"accuracy": "Accuracy", "f1": "F1"}  # noqa: RUF012 - read only
     # the segmentation heads and the post-processing search do not apply: off, so that the configuration
     # says so
     config_defaults = {  # noqa: RUF012 - read only
