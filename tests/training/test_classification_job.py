@@ -75,6 +75,7 @@ def test_a_classification_training_trains_scores_and_writes_its_report(settings,
         assert words in text, (words, text)
     assert "metrics_per_class.csv" in readme and "misclassified validation example" in readme
     wrong = [r for r in per_image if r["correct"] == "False"]
-    assert len(pictures) == len(wrong) and set(doc["validation_visualizations"]) == {r["image"] for r in wrong}
+    assert len(pictures) == len(wrong)
+    assert set(doc["validation_visualizations"]) == {r["image"] for r in wrong}
     assert any(r["image"] == "wrong.png" for r in wrong), "the bright cell labelled dark is misclassified"
     assert (settings.training_dir(training.id) / "validation_visualizations" / "wrong.png").is_file()

@@ -35,7 +35,8 @@ def test_enough_classes_and_images_has_no_problem():
 
 def test_fewer_than_two_classes_is_reported_with_the_count():
     problems = check_class_rules(_images({1: 5}), [1], label_names=NAMES)
-    assert problems == ["Select at least 2 classes: a classifier tells classes apart, and this selection has 1."]
+    assert problems == [
+        "Select at least 2 classes: a classifier tells classes apart, and this selection has 1."]
 
 
 def test_a_class_with_one_image_is_named_with_its_count():
@@ -47,7 +48,7 @@ def test_a_class_with_one_image_is_named_with_its_count():
 
 
 def test_background_images_do_not_apply_and_are_named():
-    images = _images({1: 3, 2: 3}) + [SplitImage(50, "empty.png", annotated=False, background=True)]
+    images = [*_images({1: 3, 2: 3}), SplitImage(50, "empty.png", annotated=False, background=True)]
     problems = check_class_rules(images, [1, 2], label_names=NAMES)
     assert problems == ["Background-only images do not apply to image classification (every example is an "
                         "image or ROI of a class); deselect 'empty.png'."]
@@ -57,12 +58,12 @@ def test_manual_split_needs_every_class_in_validation_and_in_training():
     images = _images({1: 3, 2: 3})  # ids 0-2 basophil, 3-5 eosinophil
     problems = check_class_rules(images, [1, 2], mode="manual", train_ids=[0, 1, 3, 4], val_ids=[2],
                                  label_names=NAMES)
-    assert problems == ["The validation set must contain every selected class; 'eosinophil' is missing. Move "
-                        "an image of that class to validation."]
+    assert problems == ["The validation set must contain every selected class; 'eosinophil' is missing. "
+                        "Move an image of that class to validation."]
     problems = check_class_rules(images, [1, 2], mode="manual", train_ids=[0, 1], val_ids=[2, 5],
                                  label_names=NAMES)
-    assert problems == ["The training set must contain every selected class; 'eosinophil' is missing. Move an "
-                        "image of that class to training."]
+    assert problems == ["The training set must contain every selected class; 'eosinophil' is missing. "
+                        "Move an image of that class to training."]
     assert check_class_rules(images, [1, 2], mode="manual", train_ids=[0, 1, 3, 4], val_ids=[2, 5]) == []
 
 
@@ -85,10 +86,9 @@ def test_stratified_split_is_80_20_within_each_class_with_every_class_in_validat
 
 
 def test_stratified_split_follows_the_primary_class_and_skips_images_without_a_selected_class():
-    images = _images({1: 4, 2: 4}) + [
-        SplitImage(20, "mixed.png", annotated=True, labels_present={1, 2}, primary=2),
-        SplitImage(21, "other.png", annotated=True, labels_present={3}, primary=3),
-    ]
+    images = [*_images({1: 4, 2: 4}),
+              SplitImage(20, "mixed.png", annotated=True, labels_present={1, 2}, primary=2),
+              SplitImage(21, "other.png", annotated=True, labels_present={3}, primary=3)]
     split = stratified_split(images, [1, 2], seed=0)
     assert 21 not in split.train + split.val
     assert 20 in split.train + split.val
