@@ -1,6 +1,7 @@
 """The Trainings page of a finished classification training: its own curves (loss, accuracy, macro-F1) with
 the kept model marked, its headline accuracy, the metrics (accuracy, balanced accuracy, macro-F1, top-2), the
-per-class table, the confusion matrix, each validation example's prediction and the misclassified ones."""
+per-class table, the confusion matrix, each validation example's prediction and the misclassified ones; then
+the Compare and Models pages with it."""
 
 from __future__ import annotations
 
@@ -66,3 +67,25 @@ def test_a_classification_training_shows_its_curves_scores_and_confusion(app_env
     pictures = at.get("image")
     wrong = [r["image"] for r in metrics["per_image"] if not r["correct"]]
     assert sorted(p.captions[0] for p in pictures) == sorted(Path(n).stem for n in wrong)
+
+    # the Compare page next to a segmentation training: each type's charts and its own score names
+    from tests.models_helpers import trained_model
+
+    semantic = {"train_config": {"training_type": "semantic", "labels": [{"id": 1, "name": "nucleus",
+                                                                          "color": "#e6194b"}]},
+                "wizard": {"split_mode": "random"}, "budget_seconds": 60}
+    other = trained_model(app_env, engine, cp.project_id, "nuclei", config=semantic, curves=((0.9, 0.5),))
+    at.switch_page("pages/compare.py").run()
+    assert not at.exception, at.exception
+    assert sorted(at.multiselect(key="compare_ids").value) == sorted([training.id, other.id])
+    titles = [a["text"] for a in json.loads(at.get("plotly_chart")[0].proto.spec)["layout"]["annotations"]]
+    assert {"Loss", "Accuracy", "Macro-F1", "IoU"} <= set(titles)
+    scores, facts = at.dataframe[0].value, at.dataframe[1].value
+    mine = scores[scores["Training"] == f"#{training.id} {training.name}"].iloc[0]
+    assert mine["Accuracy"] == round(overall["accuracy"], 3)
+    assert mine["Macro-F1"] == round(overall["macro_f1"], 3)
+    assert "bright F1" in scores.columns and "bright F1@0.5" not in scores.columns
+    assert facts[facts["Training"] == f"#{training.id} {training.name}"].iloc[0]["Steps"] == 40  # its card
+
+    at.switch_page("pages/models.py").run()  # the Models page lists what it can read, without an error
+    assert not at.exception, at.exception

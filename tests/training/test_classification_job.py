@@ -79,3 +79,15 @@ def test_a_classification_training_trains_scores_and_writes_its_report(settings,
     assert set(doc["validation_visualizations"]) == {r["image"] for r in wrong}
     assert any(r["image"] == "wrong.png" for r in wrong), "the bright cell labelled dark is misclassified"
     assert (settings.training_dir(training.id) / "validation_visualizations" / "wrong.png").is_file()
+
+    # `segstudio report --rebuild` scores the package again through the type's own steps
+    from core.cli import _rebuild_report
+
+    with session_scope(engine) as s:
+        finished = repo.get_training(s, training.id)
+    rebuilt = _rebuild_report(settings, engine, finished)
+    with zipfile.ZipFile(rebuilt) as archive:
+        again = json.loads(archive.read("metrics.json"))
+        assert "confusion_matrix.png" in archive.namelist()
+    assert again["confusion"] == doc["confusion"] and again["validation_visualizations"] == \
+        doc["validation_visualizations"]
