@@ -156,7 +156,8 @@ def step_problems(settings: Settings, engine: Engine, choices: WizardChoices, st
         split = split_images(engine, choices.project_id, choices.selected_ids, entry)
         names = {i: lab.name for i, lab in labels.items()}
         problems += entry.training_rules(split, choices.label_ids, mode=choices.split_mode,
-                                         train_ids=choices.train_ids, val_ids=choices.val_ids, label_names=names)
+                                         train_ids=choices.train_ids, val_ids=choices.val_ids,
+                                         label_names=names)
         return problems
     if step == "duration":
         try:
@@ -199,9 +200,9 @@ def step_notes(settings: Settings, engine: Engine, choices: WizardChoices, step:
         images = {im.id: im for im in repo.list_images(session, choices.project_id)}
         summary = kind.annotation_counts(session, choices.project_id)
     depths = mixed_depths_note([images[i].dtype for i in choices.selected_ids if i in images])
-    split = kind.split(split_images(engine, choices.project_id, choices.selected_ids, kind), choices.label_ids,
-                       mode=choices.split_mode, seed=choices.seed, train_ids=choices.train_ids,
-                       val_ids=choices.val_ids)
+    selected = split_images(engine, choices.project_id, choices.selected_ids, kind)
+    split = kind.split(selected, choices.label_ids, mode=choices.split_mode, seed=choices.seed,
+                       train_ids=choices.train_ids, val_ids=choices.val_ids)
     small = _validation_note(split.val, summary, choices.label_ids, images)
     return [(kind, text) for kind, text in (("info", depths), ("warning", small)) if text]
 

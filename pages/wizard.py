@@ -136,9 +136,9 @@ elif key == "split":
                    "training.")
     else:
         choices.roi_only = False
-        st.caption(f"The random split of {kind.short_title} is stratified by {kind.label_noun}: about 20 % of "
-                   f"each {kind.label_noun}'s images go to validation (at least one). Each image with a class is "
-                   "one example; each ROI carrying a class is one more (its crop), in the image's set.")
+        st.caption(f"The random split of {kind.short_title} is stratified by {kind.label_noun}: about 20 % "
+                   f"of each {kind.label_noun}'s images go to validation (at least one). Each image with a "
+                   "class is one example; each ROI carrying a class is one more (its crop), in the image's set.")
 elif key == "images":
     allowed = [t for t in IMAGE_TYPES if t in training_type(choices.training_type).image_types]
     if len(allowed) > 1:
@@ -177,8 +177,8 @@ elif key == "images":
     if background and not kind.uses_background:
         choices.background_ids = [i for i in choices.background_ids if i in by_id]
         st.caption(f"Background-only images do not apply to {kind.short_title}: every example is an image or "
-                   f"ROI of a {kind.label_noun}. This project's {len(background)} background-only image(s) are "
-                   "left out.")
+                   f"ROI of a {kind.label_noun}. This project's {len(background)} background-only image(s) "
+                   "are left out.")
         if choices.background_ids:
             choices.background_ids = st.multiselect(
                 "Background-only images chosen earlier (deselect them)", choices.background_ids,

@@ -60,12 +60,12 @@ def metrics_tables(rows: list[dict], kind: TrainingType | None = None) -> None:
     if kind is not None and kind.result_kind == CLASS_LISTS:
         per_example = any("predicted" in row for row in rows)
         if per_example:
-            st.caption("Each validation example (an image, or an ROI's crop) with its true class, the class it "
-                       "was given (the most probable) and that class's probability")
+            st.caption("Each validation example (an image, or an ROI's crop) with its true class, the class "
+                       "it was given (the most probable) and that class's probability")
             st.dataframe(_rows(rows, EXAMPLES, EXAMPLE_NAMES), hide_index=True)
         else:
-            st.caption("Class scores (kept model): precision, recall and F1 of each class over the validation "
-                       "examples, each given its most probable class")
+            st.caption("Class scores (kept model): precision, recall and F1 of each class over the "
+                       "validation examples, each given its most probable class")
             st.dataframe(_rows(rows, CLASSES, CLASS_NAMES), hide_index=True)
         return
     if kind is not None and kind.result_kind == BOX_LISTS:

@@ -25,7 +25,7 @@ class ClassExample:
     dtype: str
 
 
-def ArrayExample(key: str, array_chw: np.ndarray, label: int) -> ClassExample:  # noqa: N802 - a constructor
+def ArrayExample(key: str, array_chw: np.ndarray, label: int) -> ClassExample:
     """An example held in memory (tests)."""
     array = np.asarray(array_chw)
     if array.ndim != 3:

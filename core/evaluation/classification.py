@@ -53,7 +53,7 @@ def classification_metrics(
             f1s.append(f1)
         if recall is not None:
             recalls.append(recall)
-    n = int(len(truth_arr))
+    n = len(truth_arr)
     top2 = None
     if n:
         order = np.argsort(-probs, axis=1)[:, : min(2, k)]

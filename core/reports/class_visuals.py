@@ -75,7 +75,9 @@ def per_class_csv(rows: Sequence[dict]) -> str:
 def render_class_tile(example: ClassifiedExample, *, side: int = TILE_SIDE) -> np.ndarray:
     """One misclassified example: uint8 (H, W, 3) with its name, the picture (enlarged by a whole factor
     when small, shrunk when large, at most ``side`` pixels), "true: ..." and "predicted: ... (p)"."""
-    image = example.image_rgb if example.image_rgb.ndim == 3 else np.repeat(example.image_rgb[..., None], 3, 2)
+    image = example.image_rgb
+    if image.ndim == 2:
+        image = np.repeat(image[..., None], 3, 2)
     grow = side // max(image.shape[:2])
     if grow > 1:
         image = np.repeat(np.repeat(image, grow, axis=0), grow, axis=1)

@@ -191,7 +191,7 @@ def _training(data: ReportData) -> str:
     sentence = ("It was trained " + ", ".join(clauses)) if clauses else "It was trained"
     entry = training_types.TRAINING_TYPES.get(data.training_type)
     engine_defaults = entry is None or entry.result_kind != CLASS_LISTS
-    # the segmentation engine's loss and optimiser when the record names none; another engine's only when named
+    # the segmentation engine's loss and optimiser when the record names none; another engine's when named
     loss = cfg.get("loss") or (DEFAULT_LOSS if engine_defaults else None)
     optimizer = cfg.get("optimizer") or (DEFAULT_OPTIMIZER if engine_defaults else None)
     if loss:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from core.reports.data import ReportData
 from core.reports import class_visuals as cv
+from core.reports.data import ReportData
 from core.reports.exports import PR_FILE
 from core.training import types as training_types
 from core.training.types.base import BOX_LISTS, CLASS_LISTS, PIXEL_CURVES
@@ -46,16 +46,16 @@ def readme_text(data: ReportData, *, visualizations: list[str], model_files: lis
     if data.is_full and classes:
         lines += [
             "metrics_per_image.csv",
-            "    One row per validation example (an image, or an ROI crop named '<image> · ROI k'): its true",
-            "    class (label), the predicted class (the most probable), that class's probability, whether it",
-            "    is correct, and the probability of every class (p(<class>)).",
+            "    One row per validation example (an image, or an ROI crop named '<image> · ROI k'): its",
+            "    true class (label), the predicted class (the most probable), that class's probability,",
+            "    whether it is correct, and the probability of every class (p(<class>)).",
             "",
             cv.PER_CLASS_FILE,
             "    One row per class: precision, recall, F1 and its number of validation examples (support).",
             "",
             f"{cv.CONFUSION_FILE}, {cv.CONFUSION_NORMALISED_FILE}, {cv.CONFUSION_FIGURE}",
             "    The confusion matrix: one row per true class, one column per predicted class; counts of",
-            "    validation examples, and each row divided by its total (the diagonal is each class's recall).",
+            "    validation examples, and each row divided by its total (the diagonal: each class's recall).",
             "",
         ]
     elif data.is_full and boxes:
@@ -132,7 +132,7 @@ def readme_text(data: ReportData, *, visualizations: list[str], model_files: lis
 
 _MODEL_FILES = {
     "model.pt": "  the classifier as TorchScript (torch.jit.load); the card says how images are fitted to it",
-    "card.json": "  the classifier's card: classes, input size, normalisation, how images are fitted, training",
+    "card.json": "  the classifier's card: classes, input size, normalisation, image fitting, training",
     "weights.pt": "  the PyTorch state_dict (torch.load(..., weights_only=True))",
     "model_card.json": "  architecture, channels, labels, normalisation, working scale, post-processing, metrics, versions",
     "model.torchscript.pt": "  TorchScript export (torch.jit.load), same output as the weights (inputs as the card says)",

@@ -62,7 +62,9 @@ AT_HALF = frozenset({"train_accuracy", "val_accuracy", "train_iou", "val_iou"})
 PER_IMAGE_PIXEL = ("pixel_iou", "pixel_dice", "pixel_precision", "pixel_recall")
 PER_IMAGE_INSTANCE = ("n_gt", "n_pred", "tp", "fp", "fn", "f1", "ap_50", "mean_ap", "pixel_iou")
 #: the classification metrics per class
-CLASS_COLUMNS = (("precision", "Precision"), ("recall", "Recall"), ("f1", "F1"), ("support", "validation\nexamples"))
+CLASS_COLUMNS = (
+    ("precision", "Precision"), ("recall", "Recall"), ("f1", "F1"), ("support", "validation\nexamples"),
+)
 _NAMES = dict(PIXEL_COLUMNS) | dict(INSTANCE_COLUMNS)
 #: what each epoch's validation curves show, and how the kept model is scored, by kind of result
 CURVE_WORDS = {
@@ -211,9 +213,9 @@ def _class_metrics(pdf: ReportPDF, data: ReportData, confusion_png: bytes | None
     if columns:
         pdf.heading("Per class", level=2)
         pdf.paragraph(
-            "Precision: the share of the examples predicted as the class that are of it; recall: the share of "
-            "the class's examples predicted as it; F1: their harmonic mean; validation examples: the class's "
-            "examples in the validation set (metrics_per_class.csv).",
+            "Precision: the share of the examples predicted as the class that are of it; recall: the share "
+            "of the class's examples predicted as it; F1: their harmonic mean; validation examples: the "
+            "class's examples in the validation set (metrics_per_class.csv).",
             size=8,
             muted=True,
         )
@@ -222,8 +224,8 @@ def _class_metrics(pdf: ReportPDF, data: ReportData, confusion_png: bytes | None
         pdf.ensure_space(0.45 * pdf.text_width + 20)
         pdf.heading("Confusion matrix", level=2)
         pdf.paragraph(
-            "Rows: the true class; columns: the predicted class. Left: numbers of validation examples; right: "
-            "each row divided by its total, so that the diagonal is each class's recall "
+            "Rows: the true class; columns: the predicted class. Left: numbers of validation examples; "
+            "right: each row divided by its total, so that the diagonal is each class's recall "
             "(confusion_matrix.csv, confusion_matrix_normalised.csv).",
             size=8,
             muted=True,
@@ -291,9 +293,9 @@ def _misclassified(pdf: ReportPDF, data: ReportData, sheets: list[PdfPanel], n_d
         return
     shown = f"the first {n_drawn} of {wrong}" if wrong > n_drawn else f"all {n_drawn}"
     pdf.paragraph(
-        f"Misclassified validation examples ({shown}): the example's name, its true class and the class it was "
-        "given, with that class's probability. Each is also in validation_visualizations/; every example's "
-        "prediction is in metrics_per_image.csv.",
+        f"Misclassified validation examples ({shown}): the example's name, its true class and the class it "
+        "was given, with that class's probability. Each is also in validation_visualizations/; every "
+        "example's prediction is in metrics_per_image.csv.",
         size=8.5,
         muted=True,
     )

@@ -108,7 +108,8 @@ def load_class_split(
         missing = [i for i in wanted if i not in images]
         if missing:
             raise TrainingRuleError(
-                f"{len(missing)} image(s) of this training were deleted from the project; start a new training."
+                f"{len(missing)} image(s) of this training were deleted from the project; start a new "
+                "training."
             )
         classes = repo.image_classes(session, project_id)
         rois = repo.roi_classes(session, wanted)
@@ -124,9 +125,9 @@ def load_class_split(
             origin = "+".join(code for code, used in (
                 (IMAGE_CLASS, classes.get(image_id) in index),
                 (ROI_CLASS, any(lab in index for lab, _ in rois.get(image_id, [])))) if used) or "none"
+            per_class = {n: counts.get(n, 0) for n in names}
             out[slot + 2].append(ImageRecord(image.id, image.name, image.width, image.height, image.channels,
-                                             image.dtype, image.content_hash, {n: counts.get(n, 0) for n in names},
-                                             origin))
+                                             image.dtype, image.content_hash, per_class, origin))
     if not out[0] or not out[1]:
         raise TrainingRuleError(
             "The split holds no training or no validation example of the selected classes (their classes "

@@ -24,9 +24,11 @@ MAX_MISCLASSIFIED = 24
 THUMB_SIDE = 256
 
 
-def classification_summary(metrics: dict, names: Sequence[str], rows: list[dict], train_metrics: dict) -> dict:
-    """A training's ``metrics`` from :func:`classification_metrics`'s dict: ``overall``, ``per_label`` (one row
-    per class: ``label``, precision, recall, F1, support), ``per_image`` (``rows``), ``confusion``."""
+def classification_summary(
+    metrics: dict, names: Sequence[str], rows: list[dict], train_metrics: dict
+) -> dict:
+    """A training's ``metrics`` from :func:`classification_metrics`'s dict: ``overall``, ``per_label`` (one
+    row per class: ``label``, precision, recall, F1, support), ``per_image`` (``rows``), ``confusion``."""
     return {
         "overall": {key: metrics.get(key) for key in OVERALL_KEYS},
         "per_label": [{"label": row["class"], **{k: row[k] for k in ("precision", "recall", "f1", "support")}}
@@ -61,7 +63,8 @@ def score_classifier(
         probabilities.append(probs)
         predicted = names[prediction.label]
         rows.append({"image": example.key, "label": names[example.label], "predicted": predicted,
-                     "probability": float(probs[prediction.label]), "correct": prediction.label == example.label,
+                     "probability": float(probs[prediction.label]),
+                     "correct": prediction.label == example.label,
                      "tiles": int(prediction.tiles),
                      **{f"p({name})": float(p) for name, p in zip(names, probs, strict=True)}})
         if prediction.label != example.label and len(wrong) < MAX_MISCLASSIFIED:

@@ -79,7 +79,7 @@ def build_training_report(
     model_dir = settings.data_dir / t.model_dir if t.model_dir else None
     kind = stored_type(t.config) or TRAINING_TYPES["semantic"]  # records naming no known type: a pixel type's
     if model_dir is not None:
-        card = kind.package_card(model_dir)  # validated: a card edited by hand is refused with the field named
+        card = kind.package_card(model_dir)  # validated: a card edited by hand is refused, the field named
     train_config = t.config.get("train_config", {})
     info = card.get("training", {})
     card_metrics = card.get("metrics", {})

@@ -224,8 +224,8 @@ def check_class_rules(
     problems: list[str] = []
     if len(labels) < MIN_CLASSES:
         problems.append(
-            f"Select at least {MIN_CLASSES} classes: a classifier tells classes apart, and this selection has "
-            f"{len(labels)}."
+            f"Select at least {MIN_CLASSES} classes: a classifier tells classes apart, and this selection "
+            f"has {len(labels)}."
         )
     background = [im for im in images if im.background and not im.labels_present]
     if background:
@@ -245,8 +245,9 @@ def check_class_rules(
     if few:
         counted = ", ".join(f"{names.get(lab, str(lab))!r} ({per_class[lab]})" for lab in few)
         problems.append(
-            f"Every class needs at least {MIN_IMAGES_PER_CLASS} images (one for training, one for validation); "
-            f"{counted} {'has' if len(few) == 1 else 'have'} fewer. Give more images that class, or deselect it."
+            f"Every class needs at least {MIN_IMAGES_PER_CLASS} images (one for training, one for "
+            f"validation); {counted} {'has' if len(few) == 1 else 'have'} fewer. Give more images that "
+            "class, or deselect it."
         )
     return problems
 
@@ -263,7 +264,8 @@ def _manual_class_problems(images, labels, train_ids, val_ids, names) -> list[st
             f"Image(s) {_image_names(both, by_id)} are in both the training and the validation set; "
             "put each image in one set only."
         )
-    for ids, part, where in ((train_ids, "training", "to training"), (val_ids, "validation", "to validation")):
+    for ids, part, where in ((train_ids, "training", "to training"),
+                             (val_ids, "validation", "to validation")):
         present = set().union(*(by_id[i].labels_present for i in ids if i in by_id)) if ids else set()
         absent = [lab for lab in labels if lab not in present]
         if absent:

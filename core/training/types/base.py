@@ -73,7 +73,8 @@ PIXEL_KEPT_SCORES = {"val_accuracy": "accuracy", "val_iou": "iou"}
 #: One validation image's maps (``{name: (L, H, W)}``), as the epoch and final searches take them.
 Maps = dict[str, np.ndarray]
 #: What the Trainings page says above the pixel and box types' validation pictures.
-PIXEL_PICTURES = "Validation images — image · ground truth · prediction · TP (green) / FP (red) / FN (blue)"
+PIXEL_PICTURES = ("Validation images — image · ground truth · prediction · TP (green) / FP (red) / "
+                  "FN (blue)")
 
 
 class TrainingType(JourneySteps, ABC):

@@ -37,10 +37,11 @@ class Classification(TrainingType):
     name = "classification"
     title = "Image classification — one class per image (or per ROI), with the probability of every class"
     short_title = "image classification"
-    task = "image classification (one class per image or region of interest, with the probability of every class)"
+    task = ("image classification (one class per image or region of interest, with the probability of every "
+            "class)")
     annotation_hint = (
         "Trains on classes: the project's labels are the classes. Give each image its class (on the Annotate "
-        "page or in the gallery; keys 1–9), or draw ROIs that carry a class (each crop is one example)."
+        "page or in the gallery; keys 1 to 9), or draw ROIs that carry a class (each crop is one example)."
     )
     annotation_kinds = frozenset({IMAGE_CLASSES})
     pixel_masks = False
@@ -84,7 +85,8 @@ class Classification(TrainingType):
     uses_background = False
     roi_only_applies = False
     network_phrase = "CNN classifier (encoder {encoder})"
-    pictures_caption = "Misclassified validation examples — true class → predicted class (its probability)"
+    pictures_caption = ("Misclassified validation examples — true class → predicted class (its "
+                        "probability)")
 
     # Wizard and split ----------------------------------------------------------------------------------
     def annotation_counts(self, session: Session, project_id: int) -> dict[int, dict[int, int]]:
@@ -157,7 +159,8 @@ class Classification(TrainingType):
         from core.classification.train import train_classifier
 
         return train_classifier(config, train, val, budget_seconds=budget_seconds, workdir=workdir,
-                                on_progress=on_progress, should_stop=should_stop, resume=resume, device=device)
+                                on_progress=on_progress, should_stop=should_stop, resume=resume,
+                                device=device)
 
     def score_validation(
         self, package_dir: Path, val: Sequence[Any], config: TrainConfig, train_metrics: dict
@@ -224,8 +227,8 @@ class Classification(TrainingType):
         if config.get("imbalance"):
             parts.append(f"Class imbalance was handled by {config['imbalance']}.")
         if config.get("split") == "random":
-            parts.append("The random split was stratified by class: within each class about 20 % of the images "
-                         "(at least one) went to validation.")
+            parts.append("The random split was stratified by class: within each class about 20 % of the "
+                         "images (at least one) went to validation.")
         budget = config.get("budget_seconds")
         if isinstance(budget, (int, float)) and not isinstance(budget, bool):
             duration = f" ({config['duration']})" if isinstance(config.get("duration"), str) else ""
@@ -251,7 +254,9 @@ class Classification(TrainingType):
     def output_layout(self, labels: list[dict], *, distance: bool) -> list[dict]:
         raise _no_pixels("an output layout of maps")
 
-    def logits_to_maps(self, logits: torch.Tensor, n_labels: int, *, distance: bool) -> dict[str, torch.Tensor]:
+    def logits_to_maps(
+        self, logits: torch.Tensor, n_labels: int, *, distance: bool
+    ) -> dict[str, torch.Tensor]:
         raise _no_pixels("probability maps")
 
     def loss(self, logits: torch.Tensor, targets: dict[str, torch.Tensor]) -> torch.Tensor:
