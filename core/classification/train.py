@@ -41,7 +41,7 @@ def _network(in_channels: int, n_classes: int) -> nn.Module:
                          *block(32, 64), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(64, n_classes))
 
 
-def _augment(batch: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
+def _augment(batch: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:  # flips and quarter turns
     out = []
     for item in batch:
         if rng.random() < 0.5:
@@ -55,9 +55,9 @@ def _scores(net: nn.Module, x: torch.Tensor, y: torch.Tensor, names: list[str], 
     with torch.no_grad():
         logits = net(x)
         loss = float(loss_fn(logits, y))
-        probs = torch.softmax(logits, dim=1).numpy()
+        probs = torch.softmax(logits, dim=1).cpu().numpy()
     net.train()
-    metrics = classification_metrics(y.tolist(), probs, names)
+    metrics = classification_metrics(y.cpu().tolist(), probs, names)
     return {"loss": loss, "accuracy": metrics["accuracy"], "macro_f1": metrics["macro_f1"]}
 
 
@@ -89,10 +89,12 @@ def train_classifier(
     y_val = torch.tensor([ex.label for ex in val], dtype=torch.long)
     counts = np.bincount(y_train.numpy(), minlength=k).astype(np.float64)
     weights = torch.tensor(np.where(counts > 0, len(train) / (k * np.maximum(counts, 1)), 0.0), dtype=torch.float32)
-    loss_fn = nn.CrossEntropyLoss(weight=weights)
-    plain_loss = nn.CrossEntropyLoss()
     chosen = pick_device(device)
-    net = _network(channels.pop(), k)
+    where = chosen.device
+    loss_fn = nn.CrossEntropyLoss(weight=weights.to(where))
+    plain_loss = nn.CrossEntropyLoss()
+    x_train, y_train, x_val, y_val = (t.to(where) for t in (x_train, y_train, x_val, y_val))
+    net = _network(channels.pop(), k).to(where)
     optimiser = torch.optim.AdamW(net.parameters(), lr=LEARNING_RATE, weight_decay=config.weight_decay)
     batch = min(BATCH_SIZE, len(train)) if config.batch_size == "auto" else int(config.batch_size)
     per_epoch = config.steps_per_epoch or max(1, math.ceil(len(train) / batch))
@@ -107,7 +109,7 @@ def train_classifier(
             if should_stop is not None and should_stop():
                 stopped = True
                 break
-            idx = torch.from_numpy(rng.integers(0, len(train), size=batch))
+            idx = torch.from_numpy(rng.integers(0, len(train), size=batch)).to(where)
             logits = net(_augment(x_train[idx], rng))
             loss = loss_fn(logits, y_train[idx])
             optimiser.zero_grad()
@@ -141,7 +143,7 @@ def train_classifier(
         return TrainResult(CANCELLED, None, None, history=history, steps=step,
                            seconds=time.monotonic() - start, device=str(chosen.device))
     net.load_state_dict(best[2])  # type: ignore[arg-type]
-    net.eval()
+    net = net.cpu().eval()
     package_dir = Path(workdir) / "model"
     package_dir.mkdir(parents=True, exist_ok=True)
     seconds = time.monotonic() - start

@@ -28,6 +28,7 @@ from pathlib import Path
 
 from core.errors import InvalidInputError, StorageError
 from core.reports import class_visuals
+from core.reports import sections_classes as classes
 from core.reports import sections_overview as overview
 from core.reports import sections_results as results
 from core.reports._checks import check_report_data
@@ -47,7 +48,7 @@ from core.reports.fonts import missing_characters
 from core.reports.readme import readme_text
 from core.reports.visuals import TILE_SIDE, png_bytes, render_panel
 from core.training import types as training_types
-from core.training.types.base import PIXEL_KEPT_SCORES
+from core.training.types.base import CLASS_LISTS, PIXEL_KEPT_SCORES
 
 VIS_DIR = "validation_visualizations"
 MODEL_DIR = "model"
@@ -191,12 +192,17 @@ def _sections(pdf: ReportPDF, data: ReportData, panels: list[results.PdfPanel],
         pdf.add_page()
         results.curves_section(pdf, data, chart)
         pdf.add_page()
-        results.metrics_section(pdf, data, confusion_png)
-        if data.pr_curves:
-            colors = dict(zip(data.label_names, data.label_colors, strict=True))
-            results.pr_curves_section(pdf, data, pr_curves_png(data.pr_curves, label_colors=colors))
-        pdf.add_page()
-        results.visualizations_section(pdf, data, panels, len(data.examples))
+        if kind is not None and kind.result_kind == CLASS_LISTS:
+            classes.metrics_section(pdf, data, confusion_png)
+            pdf.add_page()
+            classes.misclassified_section(pdf, data, panels, len(data.examples))
+        else:
+            results.metrics_section(pdf, data)
+            if data.pr_curves:
+                colors = dict(zip(data.label_names, data.label_colors, strict=True))
+                results.pr_curves_section(pdf, data, pr_curves_png(data.pr_curves, label_colors=colors))
+            pdf.add_page()
+            results.visualizations_section(pdf, data, panels, len(data.examples))
     else:
         pdf.add_page()
         results.curves_section(pdf, data, chart)

@@ -61,10 +61,6 @@ PR_ASPECT = 3.2 / 3.6
 AT_HALF = frozenset({"train_accuracy", "val_accuracy", "train_iou", "val_iou"})
 PER_IMAGE_PIXEL = ("pixel_iou", "pixel_dice", "pixel_precision", "pixel_recall")
 PER_IMAGE_INSTANCE = ("n_gt", "n_pred", "tp", "fp", "fn", "f1", "ap_50", "mean_ap", "pixel_iou")
-#: the classification metrics per class
-CLASS_COLUMNS = (
-    ("precision", "Precision"), ("recall", "Recall"), ("f1", "F1"), ("support", "validation\nexamples"),
-)
 _NAMES = dict(PIXEL_COLUMNS) | dict(INSTANCE_COLUMNS)
 #: what each epoch's validation curves show, and how the kept model is scored, by kind of result
 CURVE_WORDS = {
@@ -125,7 +121,7 @@ def curves_section(pdf: ReportPDF, data: ReportData, curves_png: bytes | None) -
         )
 
 
-def metrics_section(pdf: ReportPDF, data: ReportData, confusion_png: bytes | None = None) -> None:
+def metrics_section(pdf: ReportPDF, data: ReportData) -> None:
     pdf.heading("Metrics")
     per_label = data.metrics.get("per_label") or []
     per_image = data.metrics.get("per_image") or []
@@ -134,9 +130,6 @@ def metrics_section(pdf: ReportPDF, data: ReportData, confusion_png: bytes | Non
         return
     # the type is checked for full reports, which have metrics
     kind = training_types.TRAINING_TYPES.get(data.training_type)
-    if kind is not None and kind.result_kind == CLASS_LISTS:
-        _class_metrics(pdf, data, confusion_png)
-        return
     boxes = kind is not None and kind.result_kind == BOX_LISTS
     pdf.paragraph(
         "Computed on the validation images with the final post-processing. Per-label values sum the counts "
@@ -154,19 +147,19 @@ def metrics_section(pdf: ReportPDF, data: ReportData, confusion_png: bytes | Non
         _segmentation_tables(pdf, per_label)
     if per_image:
         keys = kind.per_image_columns if kind is not None else PER_IMAGE_PIXEL
-        columns = _present(per_image, list(keys))
+        columns = present_keys(per_image, list(keys))
         pdf.heading("Boxes per image: true and predicted" if boxes else "Per image", level=2)
         pdf.paragraph("All columns of every image are in metrics_per_image.csv.", size=8, muted=True)
         names = kind.per_image_names if kind is not None else {}
-        _metric_table(pdf, per_image, ["image", "label"], columns, first_width=0.42, size=7.5, names=names)
+        metric_table(pdf, per_image, ["image", "label"], columns, first_width=0.42, size=7.5, names=names)
 
 
 def _segmentation_tables(pdf: ReportPDF, per_label: list[dict]) -> None:
-    pixel = _present(per_label, [key for key, _ in PIXEL_COLUMNS])
+    pixel = present_keys(per_label, [key for key, _ in PIXEL_COLUMNS])
     if pixel:
         pdf.heading("Per label: pixel metrics", level=2)
-        _metric_table(pdf, per_label, ["label"], pixel, first_width=0.3)
-    instance = _present(per_label, [key for key, _ in INSTANCE_COLUMNS])
+        metric_table(pdf, per_label, ["label"], pixel, first_width=0.3)
+    instance = present_keys(per_label, [key for key, _ in INSTANCE_COLUMNS])
     if instance:
         pdf.heading("Per label: instance metrics", level=2)
         pdf.paragraph(
@@ -176,11 +169,11 @@ def _segmentation_tables(pdf: ReportPDF, per_label: list[dict]) -> None:
             size=8,
             muted=True,
         )
-        _metric_table(pdf, per_label, ["label"], instance, first_width=0.19, size=7.5)
+        metric_table(pdf, per_label, ["label"], instance, first_width=0.19, size=7.5)
 
 
 def _detection_tables(pdf: ReportPDF, per_label: list[dict]) -> None:
-    columns = _present(per_label, [key for key, _ in DETECTION_COLUMNS])
+    columns = present_keys(per_label, [key for key, _ in DETECTION_COLUMNS])
     if not columns:
         return
     pdf.heading("Per label: detection metrics", level=2)
@@ -192,45 +185,8 @@ def _detection_tables(pdf: ReportPDF, per_label: list[dict]) -> None:
         size=8,
         muted=True,
     )
-    _metric_table(pdf, per_label, ["label"], columns, first_width=0.15, size=7.2,
+    metric_table(pdf, per_label, ["label"], columns, first_width=0.15, size=7.2,
                   names=dict(DETECTION_COLUMNS))
-
-
-def _class_metrics(pdf: ReportPDF, data: ReportData, confusion_png: bytes | None) -> None:
-    """Overall scores, the per-class table and the confusion matrix of a classification training."""
-    pdf.paragraph(
-        "Computed on every validation example (an image, or the crop of an ROI carrying a class), each given "
-        "its most probable class. n/d = not defined (e.g. the precision of a class never predicted). Every "
-        "example's prediction and class probabilities are in metrics_per_image.csv.",
-        size=8.5,
-        muted=True,
-    )
-    if data.metrics.get("overall"):
-        pdf.heading("Overall", level=2)
-        pdf.key_value_table(overall_rows(data.metrics["overall"]), key_width=0.4)
-    per_class = data.metrics.get("per_label") or []
-    columns = _present(per_class, [key for key, _ in CLASS_COLUMNS])
-    if columns:
-        pdf.heading("Per class", level=2)
-        pdf.paragraph(
-            "Precision: the share of the examples predicted as the class that are of it; recall: the share "
-            "of the class's examples predicted as it; F1: their harmonic mean; validation examples: the "
-            "class's examples in the validation set (metrics_per_class.csv).",
-            size=8,
-            muted=True,
-        )
-        _metric_table(pdf, per_class, ["label"], columns, first_width=0.36, names=dict(CLASS_COLUMNS))
-    if confusion_png is not None:
-        pdf.ensure_space(0.45 * pdf.text_width + 20)
-        pdf.heading("Confusion matrix", level=2)
-        pdf.paragraph(
-            "Rows: the true class; columns: the predicted class. Left: numbers of validation examples; "
-            "right: each row divided by its total, so that the diagonal is each class's recall "
-            "(confusion_matrix.csv, confusion_matrix_normalised.csv).",
-            size=8,
-            muted=True,
-        )
-        pdf.figure(confusion_png)
 
 
 def pr_curves_section(pdf: ReportPDF, data: ReportData, figure_png: bytes) -> None:
@@ -257,10 +213,6 @@ class PdfPanel(NamedTuple):
 
 def visualizations_section(pdf: ReportPDF, data: ReportData, panels: list[PdfPanel], n_total: int) -> None:
     kind = training_types.TRAINING_TYPES.get(data.training_type)
-    if kind is not None and kind.result_kind == CLASS_LISTS:
-        pdf.heading("Misclassified validation examples")
-        _misclassified(pdf, data, panels, n_total)
-        return
     pdf.heading("Validation visualisations")
     if not panels:
         pdf.paragraph("No validation visualisation was made for this training.", muted=True)
@@ -281,28 +233,6 @@ def visualizations_section(pdf: ReportPDF, data: ReportData, panels: list[PdfPan
         height = pdf.text_width * panel.aspect
         pdf.ensure_space(height + 4)
         pdf.figure(panel.jpeg, height=height)
-
-
-def _misclassified(pdf: ReportPDF, data: ReportData, sheets: list[PdfPanel], n_drawn: int) -> None:
-    """The misclassified validation examples of a classification training, in sheets of tiles."""
-    rows = data.metrics.get("per_image") or []
-    wrong = sum(1 for row in rows if row.get("correct") is False)
-    if not sheets:
-        pdf.paragraph("Every validation example was given its true class: none is misclassified."
-                      if rows else "No validation example was recorded.", muted=True)
-        return
-    shown = f"the first {n_drawn} of {wrong}" if wrong > n_drawn else f"all {n_drawn}"
-    pdf.paragraph(
-        f"Misclassified validation examples ({shown}): the example's name, its true class and the class it "
-        "was given, with that class's probability. Each is also in validation_visualizations/; every "
-        "example's prediction is in metrics_per_image.csv.",
-        size=8.5,
-        muted=True,
-    )
-    for sheet in sheets:
-        height = pdf.text_width * sheet.aspect
-        pdf.ensure_space(height + 4)
-        pdf.figure(sheet.jpeg, height=height)
 
 
 def reproducibility_section(pdf: ReportPDF, data: ReportData) -> None:
@@ -336,7 +266,7 @@ def reproducibility_section(pdf: ReportPDF, data: ReportData) -> None:
         )
 
 
-def _metric_table(
+def metric_table(
     pdf: ReportPDF,
     rows: list[dict],
     text_keys: list[str],
@@ -357,7 +287,7 @@ def _metric_table(
     )
 
 
-def _present(rows: list[dict], keys: list[str]) -> list[str]:
+def present_keys(rows: list[dict], keys: list[str]) -> list[str]:
     return [key for key in keys if any(key in row for row in rows)]
 
 
