@@ -298,9 +298,8 @@ def repeat_settings(settings: Settings, training: Training) -> dict[str, Any]:
     from (a failed or cancelled training: run it again with the time budget, or resume it)."""
     card_info: dict[str, Any] = {}
     if training.model_dir:
-        from core.training.package import read_card
-
-        card = read_card(settings.data_dir / training.model_dir)
+        kind = stored_type(training.config) or TRAINING_TYPES[WizardChoices.training_type]
+        card = kind.package_card(settings.data_dir / training.model_dir)  # as its type writes packages
         card_info = dict(card.get("training") or {})
     steps, epochs = card_info.get("steps"), card_info.get("epochs")
     if steps == 0:

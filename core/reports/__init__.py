@@ -18,6 +18,7 @@ Modules, one concept each:
 - :mod:`.document`          the PDF frame and its building blocks (fpdf2)
 - :mod:`.sections_overview` title page, dataset, configuration, methods
 - :mod:`.sections_results`  curves, metrics, visualisations, reproducibility
+- :mod:`.sections_classes`  classification: metrics per class, the confusion matrix, misclassified examples
 - :mod:`.methods`           the auto-written methods paragraph
 - :mod:`.exports`           metrics.json, CSV files, visualisation file names
 - :mod:`.readme`            README.txt

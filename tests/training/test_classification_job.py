@@ -91,3 +91,10 @@ def test_a_classification_training_trains_scores_and_writes_its_report(settings,
         assert "confusion_matrix.png" in archive.namelist()
     assert again["confusion"] == doc["confusion"] and again["validation_visualizations"] == \
         doc["validation_visualizations"]
+
+    # "Run again" step for step reads the steps from the classifier's card
+    from core.trainings import rerun_training
+
+    again = rerun_training(settings, engine, training.id, same_steps=True)
+    assert again.config["repeat"]["max_steps"] == 40 and again.config["repeat"]["steps_per_epoch"] == 10
+    assert again.split == finished.split  # the manual split, checked again against today's classes
