@@ -82,8 +82,9 @@ def image_examples(
     path = settings.data_dir / image.stored_path
     out = []
     if image_class in index:
-        out.append(ClassExample(image.name, index[image_class], _whole(path, image),  # type: ignore[index]
-                                (image.channels, image.height, image.width), image.dtype))
+        out.append(ClassExample(key=image.name, label=index[image_class],  # type: ignore[index]
+                                read=_whole(path, image), shape=(image.channels, image.height, image.width),
+                                dtype=image.dtype))
     for k, (label_id, (x0, y0, x1, y1)) in enumerate(rois, start=1):
         if label_id not in index:
             continue
@@ -91,9 +92,9 @@ def image_examples(
         bottom, right = min(int(np.ceil(y1)), image.height), min(int(np.ceil(x1)), image.width)
         if bottom - top < 1 or right - left < 1:
             continue
-        out.append(ClassExample(f"{image.name} · ROI {k}", index[label_id],
-                                _crop(path, top, left, bottom - top, right - left),
-                                (image.channels, bottom - top, right - left), image.dtype))
+        out.append(ClassExample(key=f"{image.name} · ROI {k}", label=index[label_id],
+                                read=_crop(path, top, left, bottom - top, right - left),
+                                shape=(image.channels, bottom - top, right - left), dtype=image.dtype))
     return out
 
 

@@ -5,6 +5,7 @@ for the report."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -74,4 +75,16 @@ def score_classifier(
     scores = classification_metrics(truth, np.stack(probabilities), names)
     metrics = classification_summary(scores, names, rows, train_metrics)
     metrics["input"] = classifier.describe_input()
-    return ScoredValidation(metrics, wrong, [])
+    return ScoredValidation(_plain(metrics), wrong, [])
+
+
+def _plain(value: dict) -> dict:
+    """``value`` as plain JSON values (numpy numbers and arrays too), as the database stores it."""
+    def convert(item: object) -> object:
+        if isinstance(item, np.generic):
+            return item.item()
+        if isinstance(item, np.ndarray):
+            return item.tolist()
+        raise TypeError(f"{type(item).__name__} is not a JSON value")
+
+    return json.loads(json.dumps(value, default=convert))
