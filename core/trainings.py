@@ -26,8 +26,6 @@ from core.training.split import SPLIT_MODES, SplitImage, validation_size_warning
 from core.training.types import TRAINING_TYPES, TrainingType, stored_type, training_type
 
 IMAGE_TYPES = {"2d": "2D (grayscale or RGB)", "multichannel": "Multichannel (more than 3 channels)"}
-#: training types the wizard lists as coming later (name -> words); every type of the seed is available now
-UNAVAILABLE_TYPES: dict[str, str] = {}
 
 
 @dataclass

@@ -9,7 +9,6 @@ from core.db import repo, session_scope
 from core.db.models import ANNOTATED, BACKGROUND, PROPOSED
 from core.trainings import (
     IMAGE_TYPES,
-    UNAVAILABLE_TYPES,
     WizardChoices,
     channels_of_type,
     expected_minutes,
@@ -102,18 +101,12 @@ elif key == "project":
                     "on the Annotate page to train on them.")
             st.page_link("pages/annotate.py", label="Review proposals", icon=":material/auto_awesome:")
 elif key == "type":
-    options = [*TRAINING_TYPES, *UNAVAILABLE_TYPES]  # UNAVAILABLE_TYPES: types listed as coming later
-    describe = {
-        **{name: kind.title for name, kind in TRAINING_TYPES.items()},
-        **{k: f"{v} — not available yet" for k, v in UNAVAILABLE_TYPES.items()},
-    }
-    picked = st.radio("Training type", options, index=options.index(choices.training_type),
-                      format_func=lambda o: describe[o], key="wiz_type")
-    if picked in UNAVAILABLE_TYPES:
-        st.warning(f"{UNAVAILABLE_TYPES[picked]} is not available yet; choose {types_for()}.")
-    else:
-        choices.training_type = picked
-        st.caption(training_type(picked).annotation_hint)
+    options = list(TRAINING_TYPES)
+    index = options.index(choices.training_type) if choices.training_type in options else 0
+    picked = st.radio("Training type", options, index=index,
+                      format_func=lambda o: TRAINING_TYPES[o].title, key="wiz_type")
+    choices.training_type = picked
+    st.caption(training_type(picked).annotation_hint)
 elif key == "labels":
     noun = kind.label_noun
     st.write(f"Select only the {noun}{'es' if noun.endswith('s') else 's'} relevant to this training.")
