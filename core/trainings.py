@@ -201,21 +201,22 @@ def step_notes(settings: Settings, engine: Engine, choices: WizardChoices, step:
     selected = split_images(engine, choices.project_id, choices.selected_ids, kind)
     split = kind.split(selected, choices.label_ids, mode=choices.split_mode, seed=choices.seed,
                        train_ids=choices.train_ids, val_ids=choices.val_ids)
-    small = _validation_note(split.val, summary, choices.label_ids, images)
-    return [(kind, text) for kind, text in (("info", depths), ("warning", small)) if text]
+    small = _validation_note(split.val, summary, choices.label_ids, images, kind.count_noun)
+    return [(level, text) for level, text in (("info", depths), ("warning", small)) if text]
 
 
 def _validation_note(val_ids: Sequence[int], summary: dict[int, dict[int, int]], label_ids: Sequence[int],
-                     images: dict[int, Image]) -> str | None:
+                     images: dict[int, Image], unit: str) -> str | None:
     annotated = [i for i in val_ids if i in images and (images[i].status == ANNOTATED or summary.get(i))]
     objects = sum(n for i in annotated for lab, n in summary.get(i, {}).items() if lab in label_ids)
-    return validation_size_warning(len(annotated), objects)
+    return validation_size_warning(len(annotated), objects, unit=unit)
 
 
 def training_validation_warning(settings: Settings, engine: Engine, training: Training) -> str | None:
     """:func:`validation_size_warning` for a queued or finished training: its validation images and their
     objects as recorded when it started (``dataset.json``), else as the project holds them now."""
     recorded = settings.training_dir(training.id) / "dataset.json"  # type: ignore[arg-type]
+    kind = stored_type(training.config) or TRAINING_TYPES[WizardChoices.training_type]
     if recorded.exists():
         try:
             val = json.loads(recorded.read_text(encoding="utf-8")).get("validation", [])
@@ -224,13 +225,13 @@ def training_validation_warning(settings: Settings, engine: Engine, training: Tr
         if isinstance(val, list):
             annotated = [r for r in val if any((r.get("objects") or {}).values())]
             return validation_size_warning(len(annotated), sum(sum((r.get("objects") or {}).values())
-                                                               for r in annotated))
+                                                               for r in annotated), unit=kind.count_noun)
     label_ids = [lab["id"] for lab in (training.config.get("train_config") or {}).get("labels", [])]
-    kind = stored_type(training.config) or TRAINING_TYPES[WizardChoices.training_type]
     with session_scope(engine) as session:
         images = {im.id: im for im in repo.list_images(session, training.project_id)}
         summary = kind.annotation_counts(session, training.project_id)
-    return _validation_note((training.split or {}).get("val", []), summary, label_ids, images)
+    val_ids = (training.split or {}).get("val", [])
+    return _validation_note(val_ids, summary, label_ids, images, kind.count_noun)
 
 
 def queue_training(settings: Settings, engine: Engine, choices: WizardChoices, *,

@@ -152,14 +152,15 @@ def dataset_section(pdf: ReportPDF, data: ReportData) -> None:
     pdf.key_value_table(summary, key_width=0.25)
     validated = [sum((im.get("objects") or {}).values()) for im in images if im.get("set") == "validation"]
     validated = [n for n in validated if n > 0]  # annotated validation images (not background-only ones)
-    small = validation_size_warning(len(validated), sum(validated))
+    kind = training_types.TRAINING_TYPES.get(data.training_type)
+    unit = kind.count_noun if kind is not None else "object"
+    small = validation_size_warning(len(validated), sum(validated), unit=unit)
     if small:
         pdf.paragraph(f"Caution: {small}", size=9, style="B")
     labels = data.label_names
-    kind = training_types.TRAINING_TYPES.get(data.training_type)
-    noun, things = (kind.label_noun, kind.count_noun) if kind is not None else ("label", "objects")
+    noun, things = (kind.label_noun, f"{unit}s") if kind is not None else ("label", "objects")
     if labels:
-        pdf.heading(f"{_plural(noun).capitalize()} and {things[:-1]} counts", level=2)
+        pdf.heading(f"{_plural(noun).capitalize()} and {unit} counts", level=2)
         rows = []
         for name, color in zip(labels, data.label_colors, strict=True):
             counts = {

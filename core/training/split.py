@@ -348,9 +348,11 @@ MIN_VALIDATION_IMAGES = 2
 MIN_VALIDATION_OBJECTS = 20
 
 
-def validation_size_warning(n_images: int, n_objects: int | None) -> str | None:
+def validation_size_warning(n_images: int, n_objects: int | None, *, unit: str = "object") -> str | None:
     """A sentence for the user when a validation set of ``n_images`` annotated images with ``n_objects``
-    annotated objects (None: not known) is too small for its scores to be trusted, else None.
+    annotated objects (None: not known) is too small for its scores to be trusted, else None. ``unit``: what
+    is counted (the training type's :attr:`~core.training.types.base.TrainingType.count_noun`: objects,
+    or a classifier's examples).
 
     The wizard (before the training), the Trainings page and the report all show this one sentence."""
     small_images = n_images < MIN_VALIDATION_IMAGES
@@ -359,10 +361,10 @@ def validation_size_warning(n_images: int, n_objects: int | None) -> str | None:
         return None
     size = f"{n_images} image{'s' if n_images != 1 else ''}"
     if n_objects is not None:
-        size += f" with {n_objects} annotated object{'s' if n_objects != 1 else ''}"
+        size += f" with {n_objects} annotated {unit}{'s' if n_objects != 1 else ''}"
     return (
         f"The validation set is small ({size}): its scores (F1, IoU, accuracy) rest on too little to trust, "
-        "and a few objects more or less change them a lot. For scores you can rely on, validate on at least "
-        f"{MIN_VALIDATION_IMAGES} images and {MIN_VALIDATION_OBJECTS} objects: annotate more images, or "
+        f"and a few {unit}s more or less change them a lot. For scores you can rely on, validate on at least "
+        f"{MIN_VALIDATION_IMAGES} images and {MIN_VALIDATION_OBJECTS} {unit}s: annotate more images, or "
         "choose more validation images in a manual split."
     )

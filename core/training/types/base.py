@@ -151,8 +151,9 @@ class TrainingType(JourneySteps, ABC):
     min_labels: int = 1
     #: what the wizard and the report call a label ("label"; "class" for classification)
     label_noun: str = "label"
-    #: what the report counts per label and image ("objects"; "examples" for classification)
-    count_noun: str = "objects"
+    #: what the report and the validation-size warning count per label and image ("object"; "example" for
+    #: classification)
+    count_noun: str = "object"
     #: background-only images may be added as negatives
     uses_background: bool = True
     #: "Train on ROIs only" applies (patches are taken inside ROIs)

@@ -81,7 +81,7 @@ class Classification(TrainingType):
     }
     min_labels = 2
     label_noun = "class"
-    count_noun = "examples"
+    count_noun = "example"
     uses_background = False
     roi_only_applies = False
     network_phrase = "CNN classifier (encoder {encoder})"
