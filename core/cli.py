@@ -471,23 +471,20 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _rebuild_report(settings: Settings, engine, training) -> Path:  # type: ignore[no-untyped-def]
-    from core.training.assessment import assess
     from core.training.config import TrainConfig
-    from core.training.job import validation_samples
-    from core.training.package import load_model
-    from core.training.project_data import load_split
-    from core.training.report_assembly import build_training_report, examples_from
+    from core.training.report_assembly import build_training_report
+    from core.training.types import training_type
 
     if training.status in ("queued", "running"):
         raise SegStudioError(f"Training {training.name!r} is {training.status}; its report comes when it ends.")
     examples, pr_curves = [], []
     if training.status == "succeeded" and training.model_dir:
         config = TrainConfig.from_dict(training.config["train_config"])
-        _, val_images, _, _ = load_split(settings, engine, training.project_id, training.split, config)
-        model, card = load_model(settings.data_dir / training.model_dir, "cpu")
-        samples = validation_samples(val_images, config)
-        assessment = assess(model, card, samples)
-        examples, pr_curves = examples_from(samples, assessment), assessment.pr_curves()
+        kind = training_type(config.training_type)  # the type's own data and scores, as the training job
+        _, val_data, _, _ = kind.load_split(settings, engine, training.project_id, training.split, config)
+        scored = kind.score_validation(settings.data_dir / training.model_dir, val_data, config,
+                                       (training.metrics or {}).get("training") or {})
+        examples, pr_curves = scored.examples, scored.pr_curves
     return build_training_report(settings, engine, training.id, examples=examples, pr_curves=pr_curves)
 
 

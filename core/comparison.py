@@ -19,7 +19,7 @@ from core.db import repo, session_scope
 from core.db.models import Training
 from core.errors import InvalidInputError, ModelPackageError
 from core.reports.formatting import format_duration
-from core.training.package import CARD, read_card
+from core.training.package import read_card
 from core.training.types import stored_type
 from core.training.types.base import PIXEL_CURVES, PIXEL_KEPT_SCORES
 
@@ -27,6 +27,7 @@ from core.training.types.base import PIXEL_CURVES, PIXEL_KEPT_SCORES
 OVERALL_NAMES = {
     "accuracy": "Pixel accuracy", "iou": "IoU", "f1": "F1@0.5", "precision": "Precision", "recall": "Recall",
     "mean_ap": "mAP", "mean_matched_iou": "IoU of matches", "map_50": "mAP@0.5", "map_50_95": "mAP@0.5:0.95",
+    "balanced_accuracy": "Balanced accuracy", "macro_f1": "Macro-F1", "top2_accuracy": "Top-2 accuracy",
 }
 #: per-label score -> the name shown after the label's name ("nucleus IoU")
 LABEL_NAMES = {"pixel_iou": "IoU", "pixel_dice": "Dice", "f1": "F1@0.5", "ap_50": "AP@0.5"}
@@ -193,12 +194,15 @@ def _scores(training: dict[str, Any], label: str) -> dict[str, Any]:
     metrics = training.get("metrics") or {}
     row: dict[str, Any] = {"Training": label}
     overall = metrics.get("overall") or {}
-    for key, name in OVERALL_NAMES.items():
+    kind = stored_type(training.get("config"))
+    own = kind.score_names if kind is not None else {}  # a classifier's accuracy is not of pixels
+    for key, name in {**OVERALL_NAMES, **{k: v for k, v in own.items() if k in OVERALL_NAMES}}.items():
         if key in overall:
             row[name] = _round(overall[key])
+    label_names = {**LABEL_NAMES, **{k: v for k, v in own.items() if k in LABEL_NAMES}}
     for per_label in metrics.get("per_label") or []:
         name = per_label.get("label")
-        for key, shown in LABEL_NAMES.items():
+        for key, shown in label_names.items():
             if name is not None and key in per_label:
                 row[f"{name} {shown}"] = _round(per_label[key])
     return row
@@ -242,11 +246,13 @@ def _seconds(start: datetime | None, end: datetime | None) -> float | None:
 
 
 def _card(settings: Settings, training: Training) -> dict | None:
-    """The training's model card (steps, device, seconds), or None without a usable package."""
+    """The training's model card (steps, device, seconds), or None without a usable package (read as its
+    training type reads its packages)."""
     package = settings.data_dir / training.model_dir if training.model_dir else None
-    if package is None or not (package / CARD).is_file():
+    kind = stored_type(training.config)
+    if package is None or not package.is_dir():
         return None
     try:
-        return read_card(package)
+        return (kind.package_card(package) if kind is not None else read_card(package)) or None
     except ModelPackageError:
         return None

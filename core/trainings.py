@@ -22,17 +22,10 @@ from core.errors import InvalidInputError, JobError, TrainingRuleError
 from core.jobs import queue
 from core.training.config import LabelSpec, TrainConfig
 from core.training.encoders import DEFAULT_ENCODER, ENCODERS
-from core.training.split import (
-    SPLIT_MODES,
-    SplitImage,
-    check_training_rules,
-    make_split,
-    validation_size_warning,
-)
-from core.training.types import TRAINING_TYPES, training_type
+from core.training.split import SPLIT_MODES, SplitImage, validation_size_warning
+from core.training.types import TRAINING_TYPES, TrainingType, stored_type, training_type
 
 IMAGE_TYPES = {"2d": "2D (grayscale or RGB)", "multichannel": "Multichannel (more than 3 channels)"}
-UNAVAILABLE_TYPES = {"classification": "Image classification"}
 
 
 @dataclass
@@ -77,19 +70,18 @@ def images_of_type(images: Sequence[Image], image_type: str) -> list[Image]:
     return [im for im in images if channels_of_type(im) == image_type]
 
 
-def split_images(engine: Engine, project_id: int, image_ids: Sequence[int]) -> list[SplitImage]:
+def _kind(choices: WizardChoices) -> TrainingType:
+    """The chosen type's entry (the default's while the choice is not a known type: the type step says so)."""
+    return TRAINING_TYPES.get(choices.training_type) or TRAINING_TYPES[WizardChoices.training_type]
+
+
+def split_images(engine: Engine, project_id: int, image_ids: Sequence[int],
+                 kind: TrainingType | None = None) -> list[SplitImage]:
+    """The split's view of the selected images, as the training type ``kind`` sees them (its annotations:
+    shapes, or classes; default: the wizard's default type)."""
+    entry = kind or TRAINING_TYPES[WizardChoices.training_type]
     with session_scope(engine) as session:
-        summary = repo.annotation_summary(session, project_id)
-        images = {im.id: im for im in repo.list_images(session, project_id)}
-    out = []
-    for image_id in image_ids:
-        image = images.get(image_id)
-        if image is None:
-            continue
-        present = frozenset(summary.get(image_id, {}))
-        out.append(SplitImage(id=image_id, name=image.name, annotated=image.status == ANNOTATED and bool(present),
-                              background=image.status == BACKGROUND, labels_present=present))
-    return out
+        return entry.split_images(session, project_id, image_ids)
 
 
 
@@ -121,8 +113,13 @@ def step_problems(settings: Settings, engine: Engine, choices: WizardChoices, st
             problems.append(f"Choose {types_for()} (got {choices.training_type!r}).")
         return problems
     if step == "labels":
-        if not choices.label_ids:
-            problems.append("Select at least 1 label.")
+        kind = _kind(choices)
+        noun = kind.label_noun
+        if len(choices.label_ids) < kind.min_labels:
+            needed = f"{kind.min_labels} {noun}{'es' if noun.endswith('s') else 's'}" if kind.min_labels > 1 \
+                else f"1 {noun}"
+            why = f" ({kind.short_title} tells them apart)" if kind.min_labels > 1 else ""
+            problems.append(f"Select at least {needed}{why}.")
         unknown = [i for i in choices.label_ids if i not in labels]
         if unknown:
             problems.append("Some selected labels no longer exist; select them again.")
@@ -153,10 +150,12 @@ def step_problems(settings: Settings, engine: Engine, choices: WizardChoices, st
         if not_background:
             problems.append(f"{', '.join(not_background[:5])} are not marked background-only; "
                             "only background-only images can be added as negatives.")
-        split = split_images(engine, choices.project_id, choices.selected_ids)
+        entry = _kind(choices)
+        split = split_images(engine, choices.project_id, choices.selected_ids, entry)
         names = {i: lab.name for i, lab in labels.items()}
-        problems += check_training_rules(split, choices.label_ids, mode=choices.split_mode, train_ids=choices.train_ids,
-                                         val_ids=choices.val_ids, label_names=names)
+        problems += entry.training_rules(split, choices.label_ids, mode=choices.split_mode,
+                                         train_ids=choices.train_ids, val_ids=choices.val_ids,
+                                         label_names=names)
         return problems
     if step == "duration":
         try:
@@ -194,28 +193,30 @@ def step_notes(settings: Settings, engine: Engine, choices: WizardChoices, step:
         return []
     if step_problems(settings, engine, choices, "images"):
         return []
+    kind = _kind(choices)
     with session_scope(engine) as session:
         images = {im.id: im for im in repo.list_images(session, choices.project_id)}
-        summary = repo.annotation_summary(session, choices.project_id)
+        summary = kind.annotation_counts(session, choices.project_id)
     depths = mixed_depths_note([images[i].dtype for i in choices.selected_ids if i in images])
-    split = make_split(split_images(engine, choices.project_id, choices.selected_ids), choices.label_ids,
-                       mode=choices.split_mode, seed=choices.seed, train_ids=choices.train_ids,
-                       val_ids=choices.val_ids)
-    small = _validation_note(split.val, summary, choices.label_ids, images)
-    return [(kind, text) for kind, text in (("info", depths), ("warning", small)) if text]
+    selected = split_images(engine, choices.project_id, choices.selected_ids, kind)
+    split = kind.split(selected, choices.label_ids, mode=choices.split_mode, seed=choices.seed,
+                       train_ids=choices.train_ids, val_ids=choices.val_ids)
+    small = _validation_note(split.val, summary, choices.label_ids, images, kind.count_noun)
+    return [(level, text) for level, text in (("info", depths), ("warning", small)) if text]
 
 
 def _validation_note(val_ids: Sequence[int], summary: dict[int, dict[int, int]], label_ids: Sequence[int],
-                     images: dict[int, Image]) -> str | None:
-    annotated = [i for i in val_ids if i in images and images[i].status == ANNOTATED]
+                     images: dict[int, Image], unit: str) -> str | None:
+    annotated = [i for i in val_ids if i in images and (images[i].status == ANNOTATED or summary.get(i))]
     objects = sum(n for i in annotated for lab, n in summary.get(i, {}).items() if lab in label_ids)
-    return validation_size_warning(len(annotated), objects)
+    return validation_size_warning(len(annotated), objects, unit=unit)
 
 
 def training_validation_warning(settings: Settings, engine: Engine, training: Training) -> str | None:
     """:func:`validation_size_warning` for a queued or finished training: its validation images and their
     objects as recorded when it started (``dataset.json``), else as the project holds them now."""
     recorded = settings.training_dir(training.id) / "dataset.json"  # type: ignore[arg-type]
+    kind = stored_type(training.config) or TRAINING_TYPES[WizardChoices.training_type]
     if recorded.exists():
         try:
             val = json.loads(recorded.read_text(encoding="utf-8")).get("validation", [])
@@ -224,12 +225,13 @@ def training_validation_warning(settings: Settings, engine: Engine, training: Tr
         if isinstance(val, list):
             annotated = [r for r in val if any((r.get("objects") or {}).values())]
             return validation_size_warning(len(annotated), sum(sum((r.get("objects") or {}).values())
-                                                               for r in annotated))
+                                                               for r in annotated), unit=kind.count_noun)
     label_ids = [lab["id"] for lab in (training.config.get("train_config") or {}).get("labels", [])]
     with session_scope(engine) as session:
         images = {im.id: im for im in repo.list_images(session, training.project_id)}
-        summary = repo.annotation_summary(session, training.project_id)
-    return _validation_note((training.split or {}).get("val", []), summary, label_ids, images)
+        summary = kind.annotation_counts(session, training.project_id)
+    val_ids = (training.split or {}).get("val", [])
+    return _validation_note(val_ids, summary, label_ids, images, kind.count_noun)
 
 
 def queue_training(settings: Settings, engine: Engine, choices: WizardChoices, *,
@@ -243,8 +245,9 @@ def queue_training(settings: Settings, engine: Engine, choices: WizardChoices, *
         raise TrainingRuleError("Training cannot start: " + " ".join(problems))
     with session_scope(engine) as session:
         labels = {lab.id: lab for lab in repo.list_labels(session, choices.project_id)}  # type: ignore[arg-type]
-    images = split_images(engine, choices.project_id, choices.selected_ids)  # type: ignore[arg-type]
-    split = make_split(images, choices.label_ids, mode=choices.split_mode, seed=choices.seed,
+    kind = training_type(choices.training_type)
+    images = split_images(engine, choices.project_id, choices.selected_ids, kind)  # type: ignore[arg-type]
+    split = kind.split(images, choices.label_ids, mode=choices.split_mode, seed=choices.seed,
                        train_ids=choices.train_ids + [i for i in choices.background_ids if choices.split_mode == "manual"],
                        val_ids=choices.val_ids)
     train_config = TrainConfig(
@@ -294,9 +297,8 @@ def repeat_settings(settings: Settings, training: Training) -> dict[str, Any]:
     from (a failed or cancelled training: run it again with the time budget, or resume it)."""
     card_info: dict[str, Any] = {}
     if training.model_dir:
-        from core.training.package import read_card
-
-        card = read_card(settings.data_dir / training.model_dir)
+        kind = stored_type(training.config) or TRAINING_TYPES[WizardChoices.training_type]
+        card = kind.package_card(settings.data_dir / training.model_dir)  # as its type writes packages
         card_info = dict(card.get("training") or {})
     steps, epochs = card_info.get("steps"), card_info.get("epochs")
     if steps == 0:

@@ -14,7 +14,7 @@ from core.jobs import queue
 from core.jobs.worker import worker_serving
 from core.queue_view import queue_entries
 from core.training.types import stored_type
-from core.training.types.base import PIXEL_CURVES, PIXEL_KEPT_SCORES
+from core.training.types.base import PIXEL_CURVES, PIXEL_KEPT_SCORES, PIXEL_PICTURES
 from core.trainings import (
     can_resume,
     delete_training,
@@ -27,7 +27,7 @@ from ui.context import PROJECT_KEY, page_context, require_project, set_current_p
 from ui.curves import curves_figure, kept_point
 from ui.downloads import file_download
 from ui.feedback import flash, show_flashes, user_errors
-from ui.metrics_table import metrics_tables
+from ui.metrics_table import confusion_tables, metrics_tables, per_image_title
 
 ctx = page_context()
 st.title("Trainings")
@@ -211,23 +211,29 @@ def detail(training_id: int) -> None:
     if small:
         st.warning(small, icon=":material/warning:")
     metrics = t.metrics or {}
+    names = {**OVERALL_NAMES, **(kind.score_names if kind is not None else {})}
     overall = {key: value for key, value in (metrics.get("overall") or {}).items()
-               if key in OVERALL_NAMES and isinstance(value, (int, float))}
+               if key in OVERALL_NAMES and isinstance(value, (int, float)) and not isinstance(value, bool)}
     if overall:
         st.markdown("**Validation metrics of the kept model**")
         for column, (key, value) in zip(st.columns(len(overall)), overall.items(), strict=True):
-            column.metric(OVERALL_NAMES[key], f"{value:.3f}")
+            column.metric(names[key], f"{value:.3f}")
+    noun = kind.label_noun if kind is not None else "label"
     if metrics.get("per_label"):
-        st.markdown("**Validation metrics per label**")
+        st.markdown(f"**Validation metrics per {noun}**")
         metrics_tables(metrics["per_label"], kind)
+    if metrics.get("confusion"):
+        st.markdown("**Confusion matrix** — rows: true class, columns: predicted class")
+        confusion_tables(metrics["confusion"])
     if metrics.get("per_image"):
-        with st.expander("Metrics per validation image" if kind is None or kind.pixel_masks
-                         else "True and predicted boxes per validation image"):
+        with st.expander(per_image_title(kind)):
             metrics_tables(metrics["per_image"], kind)
     vis_dir = ctx.settings.training_dir(training_id) / "validation_visualizations"
     pictures = sorted(vis_dir.glob("*.png")) if vis_dir.exists() else []
     if pictures:
-        st.markdown("**Validation images** — image · ground truth · prediction · TP (green) / FP (red) / FN (blue)")
+        caption = kind.pictures_caption if kind is not None else PIXEL_PICTURES
+        head, _, rest = caption.partition(" — ")
+        st.markdown(f"**{head}**" + (f" — {rest}" if rest else ""))
         for picture in pictures[:12]:
             st.image(str(picture), caption=picture.stem)
     with st.expander("Configuration"):

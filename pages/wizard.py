@@ -9,11 +9,11 @@ from core.db import repo, session_scope
 from core.db.models import ANNOTATED, BACKGROUND, PROPOSED
 from core.trainings import (
     IMAGE_TYPES,
-    UNAVAILABLE_TYPES,
     WizardChoices,
     channels_of_type,
     expected_minutes,
     queue_training,
+    split_images,
     step_notes,
     step_problems,
     types_for,
@@ -55,11 +55,13 @@ step = st.session_state.setdefault(STEP, 0)
 key, title = STEPS[step]
 st.progress((step + 1) / len(STEPS), text=f"Step {step + 1} of {len(STEPS)}: {title}")
 
+kind = TRAINING_TYPES.get(choices.training_type) or TRAINING_TYPES[WizardChoices.training_type]
 with session_scope(ctx.engine) as session:
     projects = repo.list_projects(session)
     labels = repo.list_labels(session, choices.project_id) if choices.project_id else []
     images = repo.list_images(session, choices.project_id) if choices.project_id else []
-    summary = repo.annotation_summary(session, choices.project_id) if choices.project_id else {}
+    # what each image is annotated with for the chosen type (shapes per label, or classes)
+    summary = kind.annotation_counts(session, choices.project_id) if choices.project_id else {}
     sources = repo.annotation_sources(session, choices.project_id) if choices.project_id else {}
 label_names = {lab.id: lab.name for lab in labels}
 by_id = {im.id: im for im in images}
@@ -73,7 +75,9 @@ if key == "intro":
         "- at least 2 annotated images, in which **all** objects of the selected labels are annotated "
         "(objects left unannotated teach the network that they are background);\n"
         "- images that show only background can be added as negatives: mark them background-only.\n\n"
-        "More images and more annotated objects (at least ~150) give better results."
+        "More images and more annotated objects (at least ~150) give better results.\n\n"
+        "**Image classification** (one class per image, or per ROI) needs instead at least 2 classes (the "
+        "project's labels) with at least 2 images each; background-only images do not apply to it."
     )
     st.page_link("pages/annotate.py", label="Annotate images first", icon=":material/draw:")
 elif key == "project":
@@ -97,22 +101,18 @@ elif key == "project":
                     "on the Annotate page to train on them.")
             st.page_link("pages/annotate.py", label="Review proposals", icon=":material/auto_awesome:")
 elif key == "type":
-    options = [*TRAINING_TYPES, *UNAVAILABLE_TYPES]
-    describe = {
-        **{name: kind.title for name, kind in TRAINING_TYPES.items()},
-        **{k: f"{v} — not available yet" for k, v in UNAVAILABLE_TYPES.items()},
-    }
-    picked = st.radio("Training type", options, index=options.index(choices.training_type),
-                      format_func=lambda o: describe[o], key="wiz_type")
-    if picked in UNAVAILABLE_TYPES:
-        st.warning(f"{UNAVAILABLE_TYPES[picked]} is not available yet; choose {types_for()}.")
-    else:
-        choices.training_type = picked
-        st.caption(training_type(picked).annotation_hint)
+    options = list(TRAINING_TYPES)
+    index = options.index(choices.training_type) if choices.training_type in options else 0
+    picked = st.radio("Training type", options, index=index,
+                      format_func=lambda o: TRAINING_TYPES[o].title, key="wiz_type")
+    choices.training_type = picked
+    st.caption(training_type(picked).annotation_hint)
 elif key == "labels":
-    st.write("Select only the labels relevant to this training.")
+    noun = kind.label_noun
+    st.write(f"Select only the {noun}{'es' if noun.endswith('s') else 's'} relevant to this training.")
     picked = [lab.id for lab in labels if st.checkbox(
-        f"{lab.name} — annotated in {sum(lab.id in s for s in summary.values())} image(s)",
+        f"{lab.name} — {'annotated in' if kind.pixel_masks or noun == 'label' else 'class of'} "
+        f"{sum(lab.id in s for s in summary.values())} image(s)",
         value=lab.id in choices.label_ids, key=f"wiz_label_{lab.id}")]
     choices.label_ids = picked
 elif key == "split":
@@ -121,10 +121,17 @@ elif key == "split":
         format_func=lambda m: {"random": "Random: 80 % training, 20 % validation (recommended)",
                                "manual": "Manual: choose the training and validation images yourself"}[m],
         key="wiz_split")
-    choices.roi_only = st.checkbox(
-        "Train on ROIs only", value=choices.roi_only, key="wiz_roi",
-        help="Use this when you annotated mostly inside ROIs. An image without ROIs is used whole.")
-    st.caption("All objects of a label must be annotated: objects present but not annotated mislead the training.")
+    if kind.roi_only_applies:
+        choices.roi_only = st.checkbox(
+            "Train on ROIs only", value=choices.roi_only, key="wiz_roi",
+            help="Use this when you annotated mostly inside ROIs. An image without ROIs is used whole.")
+        st.caption("All objects of a label must be annotated: objects present but not annotated mislead the "
+                   "training.")
+    else:
+        choices.roi_only = False
+        st.caption(f"The random split of {kind.short_title} is stratified by {kind.label_noun}: about 20 % "
+                   f"of each {kind.label_noun}'s images go to validation (at least one). Each image with a "
+                   "class is one example; each ROI carrying a class is one more (its crop), in the image's set.")
 elif key == "images":
     allowed = [t for t in IMAGE_TYPES if t in training_type(choices.training_type).image_types]
     if len(allowed) > 1:
@@ -135,7 +142,10 @@ elif key == "images":
         choices.image_type = allowed[0]
         st.caption(f"Image type: 2D (multichannel images need {types_for('multichannel')}).")
     of_type = [im for im in images if channels_of_type(im) == choices.image_type]
-    annotated = [im for im in of_type if im.status == ANNOTATED]
+    # the images the chosen type can train on (annotated with shapes, or given a class)
+    usable = {im.id for im in split_images(ctx.engine, choices.project_id, [im.id for im in of_type], kind)
+              if im.annotated}
+    annotated = [im for im in of_type if im.id in usable]
     background = [im for im in of_type if im.status == BACKGROUND]
 
     def describe(i: int) -> str:
@@ -157,7 +167,16 @@ elif key == "images":
         choices.val_ids = st.multiselect("Validation images (must contain every selected label)", ids,
                                          default=[i for i in choices.val_ids if i in ids], format_func=describe,
                                          key="wiz_val")
-    if background:
+    if background and not kind.uses_background:
+        choices.background_ids = [i for i in choices.background_ids if i in by_id]
+        st.caption(f"Background-only images do not apply to {kind.short_title}: every example is an image or "
+                   f"ROI of a {kind.label_noun}. This project's {len(background)} background-only image(s) "
+                   "are left out.")
+        if choices.background_ids:
+            choices.background_ids = st.multiselect(
+                "Background-only images chosen earlier (deselect them)", choices.background_ids,
+                default=choices.background_ids, format_func=lambda i: by_id[i].name, key="wiz_background")
+    elif background:
         choices.background_ids = st.multiselect(
             "Background-only images to include as negatives", [im.id for im in background],
             default=[i for i in choices.background_ids if i in by_id], format_func=lambda i: by_id[i].name,
@@ -184,7 +203,7 @@ elif key == "review":
         f"- **Split:** {choices.split_mode}{' · on ROIs only' if choices.roi_only else ''}\n"
         f"- **Images:** {n_images} ({IMAGE_TYPES[choices.image_type]}), of which {len(choices.background_ids)} background-only\n"
         f"- **Duration:** {choices.duration} (about {expected_minutes(ctx.settings, choices.duration):.0f} min)\n"
-        f"- **Network:** U-Net with {choices.encoder}"
+        f"- **Network:** {kind.network_phrase.format(encoder=choices.encoder)}"
     )
 
 st.session_state[STATE] = choices.to_dict()

@@ -1,6 +1,6 @@
 """The three training plots of the arivis seed, training vs validation: the training type's charts (loss,
-accuracy and IoU for segmentation; loss, mAP@0.5, precision and recall for detection: its entry's
-:attr:`~core.training.types.base.TrainingType.curves`).
+accuracy and IoU for segmentation; loss, mAP@0.5, precision and recall for detection; loss, accuracy and
+macro-F1 for classification: its entry's :attr:`~core.training.types.base.TrainingType.curves`).
 
 The validation lines are each epoch's network output (one view, no tuned post-processing): cheap and
 comparable from epoch to epoch. The metrics table scores the kept model after its tuned post-processing (and

@@ -15,10 +15,10 @@ from pathlib import Path
 import numpy as np
 
 from core.errors import InvalidInputError, NotFoundError
-from core.reports.data import BoxExample, ReportData, ValidationExample
-from core.reports.images import EMBED_MAX_SIDE, downscale_box_example, downscale_example
+from core.reports.data import BoxExample, ClassifiedExample, ReportData, ValidationExample
+from core.reports.images import EMBED_MAX_SIDE, downscale_box_example, downscale_example, downscale_for_report
 from core.training import types as training_types
-from core.training.types.base import BOX_LISTS
+from core.training.types.base import BOX_LISTS, CLASS_LISTS, LABEL_IMAGES
 
 STATUSES = ("queued", "running", "succeeded", "failed", "cancelled")
 _COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
@@ -50,9 +50,9 @@ def check_report_data(data: ReportData) -> ReportData:
     _check_metrics(cleaned.metrics)
     if cleaned.is_full:
         _check_full(cleaned)
-        boxes = training_types.TRAINING_TYPES[cleaned.training_type].result_kind == BOX_LISTS
-        check = _check_box_example if boxes else _check_example
+        check = _EXAMPLE_CHECKS[training_types.TRAINING_TYPES[cleaned.training_type].result_kind]
         examples = [check(ex, k, cleaned) for k, ex in enumerate(data.examples)]
+        _check_confusion(cleaned.metrics.get("confusion"), cleaned.label_names)
         pr_curves = _check_pr_curves(data.pr_curves, cleaned.label_names)
         model_dir = _check_model_dir(data.model_dir)
     else:  # the short report of a failed training has none of these
@@ -223,6 +223,57 @@ def _check_box_example(example: object, k: int, data: ReportData) -> BoxExample:
     if max(image.shape[:2]) > EMBED_MAX_SIDE:
         checked = downscale_box_example(checked, max_side=EMBED_MAX_SIDE)
     return checked
+
+
+def _check_class_example(example: object, k: int, data: ReportData) -> ClassifiedExample:
+    if not isinstance(example, ClassifiedExample):
+        raise InvalidInputError(
+            f"examples[{k}] must be a ClassifiedExample for a {data.training_type} training (its results are "
+            f"classes), got {type(example).__name__}."
+        )
+    if not isinstance(example.name, str) or not example.name.strip():
+        raise InvalidInputError(f"examples[{k}] has name {example.name!r}; give the example's name.")
+    where = f"validation example {example.name!r}"
+    image = _display_image(example.image_rgb, where)
+    for name in ("truth", "predicted"):
+        value = getattr(example, name)
+        if value not in data.label_names:
+            raise InvalidInputError(
+                f"{where}: {name} is {value!r}; give one of the report's classes {data.label_names}."
+            )
+    probability = example.probability
+    if isinstance(probability, bool) or not isinstance(probability, (int, float, np.floating)) or not (
+            0.0 <= float(probability) <= 1.0):
+        raise InvalidInputError(f"{where}: probability is {probability!r}; give a number from 0 to 1.")
+    if max(image.shape[:2]) > EMBED_MAX_SIDE:
+        image = downscale_for_report(image, max_side=EMBED_MAX_SIDE)
+    return ClassifiedExample(example.name, image, example.truth, example.predicted, float(probability))
+
+
+def _check_confusion(confusion: object, classes: list[str]) -> None:
+    """``metrics['confusion']`` (classification), when present: the report's classes and two K x K
+    matrices."""
+    if confusion is None:
+        return
+    k = len(classes)
+    ok = isinstance(confusion, dict) and confusion.get("classes") == classes
+    for key in ("counts", "normalised"):
+        matrix = confusion.get(key) if isinstance(confusion, dict) else None
+        ok = ok and isinstance(matrix, list) and len(matrix) == k and all(
+            isinstance(row, list) and len(row) == k for row in matrix)
+    if not ok:
+        raise InvalidInputError(
+            f"metrics['confusion'] must be {{'classes': {classes}, 'counts': K x K, 'normalised': K x K}} "
+            f"(rows: true class), got {_preview(confusion)}."
+        )
+
+
+#: the check of a validation example for each kind of result (label images, boxes, classes)
+_EXAMPLE_CHECKS = {
+    LABEL_IMAGES: _check_example,
+    BOX_LISTS: _check_box_example,
+    CLASS_LISTS: _check_class_example,
+}
 
 
 def _display_image(value: object, where: str) -> np.ndarray:

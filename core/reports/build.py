@@ -7,7 +7,10 @@ ZIP layout (full report of a succeeded training)::
     metrics_per_image.csv            one row per validation image and label
     curves.csv                       one row per epoch
     precision_recall.csv             detection: the precision-recall curve of each label
+    metrics_per_class.csv            classification: precision, recall, F1 and support per class
+    confusion_matrix.csv / _normalised.csv / .png   classification: the confusion matrix
     validation_visualizations/*.png  image | ground truth | prediction | TP/FP/FN, per validation image
+                                     (classification: each misclassified example, true -> predicted)
     model/...                        a copy of the model package folder
     README.txt                       what each file is
 
@@ -24,11 +27,13 @@ import zipfile
 from pathlib import Path
 
 from core.errors import InvalidInputError, StorageError
+from core.reports import class_visuals
+from core.reports import sections_classes as classes
 from core.reports import sections_overview as overview
 from core.reports import sections_results as results
 from core.reports._checks import check_report_data
 from core.reports.box_visuals import render_box_panel
-from core.reports.data import BoxExample, ReportData
+from core.reports.data import BoxExample, ClassifiedExample, ReportData
 from core.reports.document import ReportPDF
 from core.reports.exports import (
     PR_FILE,
@@ -43,7 +48,7 @@ from core.reports.fonts import missing_characters
 from core.reports.readme import readme_text
 from core.reports.visuals import TILE_SIDE, png_bytes, render_panel
 from core.training import types as training_types
-from core.training.types.base import PIXEL_KEPT_SCORES
+from core.training.types.base import CLASS_LISTS, PIXEL_KEPT_SCORES
 
 VIS_DIR = "validation_visualizations"
 MODEL_DIR = "model"
@@ -99,6 +104,7 @@ def _write_zip(data: ReportData, path: Path, tile_side: int) -> None:
     model_files = _model_files(data.model_dir) if data.model_dir is not None else []
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=6) as zf:
         pdf_panels = []
+        tiles = []  # misclassified examples of a classification: drawn in sheets in the PDF
         labels, colors = data.label_names, data.label_colors
         kind = training_types.TRAINING_TYPES.get(data.training_type)  # checked for full reports
         instance = kind is not None and kind.object_ids
@@ -107,16 +113,32 @@ def _write_zip(data: ReportData, path: Path, tile_side: int) -> None:
                 panel = render_box_panel(
                     example, label_names=labels, label_colors=colors, tile_side=tile_side
                 )
+            elif isinstance(example, ClassifiedExample):
+                panel = class_visuals.render_class_tile(example)
+                tiles.append(panel)
             else:
                 panel = render_panel(
                     example, instance=instance, label_names=labels, label_colors=colors, tile_side=tile_side
                 )
             _add(zf, arcname, png_bytes(panel))
-            if len(pdf_panels) < results.MAX_PDF_EXAMPLES:
+            if not isinstance(example, ClassifiedExample) and len(pdf_panels) < results.MAX_PDF_EXAMPLES:
                 pdf_panels.append(
                     results.PdfPanel(example.name, results.panel_jpeg(panel), panel.shape[0] / panel.shape[1])
                 )
-        _add(zf, "report.pdf", _pdf(data, pdf_panels))
+        for sheet in class_visuals.tile_sheets(tiles):
+            pdf_panels.append(results.PdfPanel("misclassified", results.panel_jpeg(sheet),
+                                               sheet.shape[0] / sheet.shape[1]))
+        confusion = data.metrics.get("confusion") if data.is_full else None
+        confusion_png = class_visuals.confusion_png(
+            confusion["classes"], confusion["counts"], confusion["normalised"]) if confusion else None
+        _add(zf, "report.pdf", _pdf(data, pdf_panels, confusion_png))
+        if confusion:
+            _add(zf, class_visuals.CONFUSION_FIGURE, confusion_png)  # type: ignore[arg-type]
+            for name, matrix in ((class_visuals.CONFUSION_FILE, confusion["counts"]),
+                                 (class_visuals.CONFUSION_NORMALISED_FILE, confusion["normalised"])):
+                _add(zf, name, class_visuals.confusion_csv(confusion["classes"], matrix).encode("utf-8"))
+            per_class = class_visuals.per_class_csv(data.metrics.get("per_label") or [])
+            _add(zf, class_visuals.PER_CLASS_FILE, per_class.encode("utf-8"))
         _add(zf, "metrics.json", metrics_json(data, visualizations).encode("utf-8"))
         if data.is_full:
             _add(
@@ -138,7 +160,7 @@ def _write_zip(data: ReportData, path: Path, tile_side: int) -> None:
         _add(zf, "README.txt", readme.encode("utf-8"))
 
 
-def _pdf(data: ReportData, panels: list[results.PdfPanel]) -> bytes:
+def _pdf(data: ReportData, panels: list[results.PdfPanel], confusion_png: bytes | None = None) -> bytes:
     with tempfile.TemporaryDirectory(prefix="segstudio-report-") as workdir:
         pdf = ReportPDF(
             title="segstudio training report",
@@ -146,11 +168,12 @@ def _pdf(data: ReportData, panels: list[results.PdfPanel]) -> bytes:
             fallback_chars=missing_characters(_texts(data)),
             workdir=Path(workdir),
         )
-        _sections(pdf, data, panels)
+        _sections(pdf, data, panels, confusion_png)
         return bytes(pdf.output())
 
 
-def _sections(pdf: ReportPDF, data: ReportData, panels: list[results.PdfPanel]) -> None:
+def _sections(pdf: ReportPDF, data: ReportData, panels: list[results.PdfPanel],
+              confusion_png: bytes | None = None) -> None:
     overall = data.metrics.get("overall") or {}
     kind = training_types.TRAINING_TYPES.get(data.training_type)
     charts = kind.curves if kind is not None else CURVES
@@ -169,12 +192,17 @@ def _sections(pdf: ReportPDF, data: ReportData, panels: list[results.PdfPanel]) 
         pdf.add_page()
         results.curves_section(pdf, data, chart)
         pdf.add_page()
-        results.metrics_section(pdf, data)
-        if data.pr_curves:
-            colors = dict(zip(data.label_names, data.label_colors, strict=True))
-            results.pr_curves_section(pdf, data, pr_curves_png(data.pr_curves, label_colors=colors))
-        pdf.add_page()
-        results.visualizations_section(pdf, data, panels, len(data.examples))
+        if kind is not None and kind.result_kind == CLASS_LISTS:
+            classes.metrics_section(pdf, data, confusion_png)
+            pdf.add_page()
+            classes.misclassified_section(pdf, data, panels, len(data.examples))
+        else:
+            results.metrics_section(pdf, data)
+            if data.pr_curves:
+                colors = dict(zip(data.label_names, data.label_colors, strict=True))
+                results.pr_curves_section(pdf, data, pr_curves_png(data.pr_curves, label_colors=colors))
+            pdf.add_page()
+            results.visualizations_section(pdf, data, panels, len(data.examples))
     else:
         pdf.add_page()
         results.curves_section(pdf, data, chart)

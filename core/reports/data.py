@@ -64,6 +64,26 @@ class BoxExample:
 
 
 @dataclass
+class ClassifiedExample:
+    """One validation example of a classification training (an image or an ROI crop) with its true and
+    predicted class, already downscaled by the caller; the report shows the misclassified ones.
+
+    Attributes:
+        name: the example's name (the image's, with " · ROI k" for a crop).
+        image_rgb: uint8 (H, W, 3) or (H, W) display image.
+        truth: the true class's name.
+        predicted: the predicted class's name (the most probable).
+        probability: the predicted class's probability, 0..1.
+    """
+
+    name: str
+    image_rgb: np.ndarray
+    truth: str
+    predicted: str
+    probability: float
+
+
+@dataclass
 class ReportData:
     """Everything in one training report.
 
@@ -85,10 +105,12 @@ class ReportData:
             ``train_accuracy``, ... or ``train_map50``, ``val_map50``, ...), None where not measured; extra
             keys are kept in ``curves.csv``.
         metrics: ``per_label`` and ``per_image`` rows (:mod:`core.evaluation.report`, or the detection
-            assessment's) and ``overall`` (a flat dict of headline numbers). None means "not defined" and
-            is shown as "n/d".
+            assessment's, or per class and per validation example for classification) and ``overall`` (a
+            flat dict of headline numbers); classification also ``confusion`` (``classes``, ``counts`` and
+            ``normalised``: K x K, rows = true class). None means "not defined" and is shown as "n/d".
         examples: validation examples for the visualisations: :class:`ValidationExample` (label images) or,
-            for a training type whose results are boxes, :class:`BoxExample`.
+            for a training type whose results are boxes, :class:`BoxExample`; for classes, the misclassified
+            validation examples as :class:`ClassifiedExample`.
         pr_curves: precision-recall curves per label (detection): ``label``, ``ap`` (at IoU 0.5),
             ``precision`` and ``recall`` (one value per prediction ranked by score), ``score_threshold`` and
             the ``operating_point`` ``(recall, precision)`` there; drawn in the report and written to
@@ -103,7 +125,7 @@ class ReportData:
     config: dict = field(default_factory=dict)
     curves: list[dict] = field(default_factory=list)
     metrics: dict = field(default_factory=dict)
-    examples: list[ValidationExample | BoxExample] = field(default_factory=list)
+    examples: list[ValidationExample | BoxExample | ClassifiedExample] = field(default_factory=list)
     pr_curves: list[dict] = field(default_factory=list)
     reproducibility: dict = field(default_factory=dict)
     model_dir: Path | None = None

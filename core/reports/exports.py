@@ -1,5 +1,6 @@
 """The machine-readable files of the report: metrics.json, metrics_per_image.csv, curves.csv,
-precision_recall.csv (detection), and the file names of the validation visualisations.
+precision_recall.csv (detection), and the file names of the validation visualisations (the confusion
+matrix and per-class files of a classification: :mod:`core.reports.class_visuals`).
 
 Undefined metrics are ``null`` in JSON and empty cells in CSV (never 0 or NaN). Text is UTF-8; names keep
 every character (the PDF may draw some with a fallback font, these files never change them).
@@ -48,6 +49,8 @@ def metrics_json(data: ReportData, visualizations: dict[str, str]) -> str:
         "per_image": (data.metrics.get("per_image") or []) if data.is_full else [],
         "validation_visualizations": visualizations,
     }
+    if data.is_full and data.metrics.get("confusion"):
+        doc["confusion"] = data.metrics["confusion"]  # classification: rows = true class, columns = predicted
     if data.is_full and data.pr_curves:
         doc["precision_recall"] = {
             "file": PR_FILE,

@@ -107,6 +107,8 @@ ANNOTATION_ORIGINS = {
     "proposal": "accepted proposal",
     "prediction": "corrected prediction",
     "import": "imported mask",
+    "class": "image class",
+    "roi class": "ROI classes",
     "none": "none",
 }
 

@@ -13,6 +13,7 @@ from collections import Counter
 from core.reports.data import ReportData
 from core.reports.formatting import TIMES, annotated_by_text, format_duration, format_value
 from core.training import types as training_types
+from core.training.types.base import CLASS_LISTS
 from core.values import is_number, is_whole
 
 DEFAULT_LOSS = (
@@ -43,7 +44,7 @@ def methods_paragraph(data: ReportData) -> str:
     parts = [
         _task(data),
         _data(data),
-        _network(cfg, versions, data),
+        _network_of_type(cfg, versions, data),
         _training(data),
         _postprocess(cfg, data.training_type),
         _metrics(data.training_type),
@@ -66,6 +67,8 @@ ORIGIN_CLAUSES = {
     "proposal": "accepted from the random-forest assistant's proposals after review",
     "prediction": "corrected from a trained model's predictions",
     "import": "imported from label masks",
+    "class": "image classes",
+    "roi class": "classes of regions of interest (ROIs)",
 }
 
 
@@ -97,6 +100,13 @@ def _data(data: ReportData) -> str:
     if data.config.get("roi_only"):
         sentence += " Training patches were taken only inside the annotated regions of interest."
     return sentence
+
+
+def _network_of_type(cfg: dict, versions: dict, data: ReportData) -> str:
+    """The training type's own network sentences, else the U-Net's."""
+    entry = training_types.TRAINING_TYPES.get(data.training_type)
+    own = entry.methods_network(cfg, versions) if entry is not None else None
+    return own if own is not None else _network(cfg, versions, data)
 
 
 def _network(cfg: dict, versions: dict, data: ReportData) -> str:
@@ -179,9 +189,15 @@ def _training(data: ReportData) -> str:
     if isinstance(cfg.get("batch_size"), int):
         clauses.append(f"in batches of {cfg['batch_size']}")
     sentence = ("It was trained " + ", ".join(clauses)) if clauses else "It was trained"
-    sentence += f" with {cfg.get('loss') or DEFAULT_LOSS}"
-    optimizer = cfg.get("optimizer") or DEFAULT_OPTIMIZER
-    sentence += f" and the {optimizer} optimiser"
+    entry = training_types.TRAINING_TYPES.get(data.training_type)
+    engine_defaults = entry is None or entry.result_kind != CLASS_LISTS
+    # the segmentation engine's loss and optimiser when the record names none; another engine's when named
+    loss = cfg.get("loss") or (DEFAULT_LOSS if engine_defaults else None)
+    optimizer = cfg.get("optimizer") or (DEFAULT_OPTIMIZER if engine_defaults else None)
+    if loss:
+        sentence += f" with {loss}"
+    if optimizer:
+        sentence += f" {'and' if loss else 'with'} the {optimizer} optimiser"
     lr = _learning_rate(cfg)
     if lr is not None:
         sentence += f" (learning rate {format_value(lr)}"
@@ -191,7 +207,6 @@ def _training(data: ReportData) -> str:
         if isinstance(cfg.get("weight_decay"), (int, float)):
             sentence += f"; weight decay {format_value(float(cfg['weight_decay']))}"
         sentence += ")"
-    entry = training_types.TRAINING_TYPES.get(data.training_type)
     sentence += "." + (entry.methods_sentences(cfg) if entry is not None else "")
     augment = cfg.get("augment")
     if isinstance(augment, dict):

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+from core.reports import class_visuals as cv
 from core.reports.data import ReportData
 from core.reports.exports import PR_FILE
 from core.training import types as training_types
-from core.training.types.base import BOX_LISTS, PIXEL_CURVES
+from core.training.types.base import BOX_LISTS, CLASS_LISTS, PIXEL_CURVES
 
 
 def readme_text(data: ReportData, *, visualizations: list[str], model_files: list[str]) -> str:
     name = data.training["name"]
     kind = training_types.TRAINING_TYPES.get(data.training_type)
     boxes = kind is not None and kind.result_kind == BOX_LISTS
+    classes = kind is not None and kind.result_kind == CLASS_LISTS
     charts = kind.curves if kind is not None else PIXEL_CURVES
     status = str(data.training.get("status", "")).lower()
     lines = [
@@ -41,7 +43,22 @@ def readme_text(data: ReportData, *, visualizations: list[str], model_files: lis
         "    such values as n/d.",
         "",
     ]
-    if data.is_full and boxes:
+    if data.is_full and classes:
+        lines += [
+            "metrics_per_image.csv",
+            "    One row per validation example (an image, or an ROI crop named '<image> · ROI k'): its",
+            "    true class (label), the predicted class (the most probable), that class's probability,",
+            "    whether it is correct, and the probability of every class (p(<class>)).",
+            "",
+            cv.PER_CLASS_FILE,
+            "    One row per class: precision, recall, F1 and its number of validation examples (support).",
+            "",
+            f"{cv.CONFUSION_FILE}, {cv.CONFUSION_NORMALISED_FILE}, {cv.CONFUSION_FIGURE}",
+            "    The confusion matrix: one row per true class, one column per predicted class; counts of",
+            "    validation examples, and each row divided by its total (the diagonal: each class's recall).",
+            "",
+        ]
+    elif data.is_full and boxes:
         lines += [
             "metrics_per_image.csv",
             "    One row per validation image and label: the true boxes (n_gt) and the predicted boxes at or",
@@ -74,7 +91,15 @@ def readme_text(data: ReportData, *, visualizations: list[str], model_files: lis
         f"    One row per epoch: training and validation {quantities} (empty = not measured).",
         "",
     ]
-    if visualizations and boxes:
+    if visualizations and classes:
+        lines += [
+            f"validation_visualizations/ ({len(visualizations)} PNG files)",
+            "    One picture per misclassified validation example (the first ones): the example, its true",
+            "    class and the class it was given, with that class's probability. metrics.json maps each",
+            "    example's name to its file.",
+            "",
+        ]
+    elif visualizations and boxes:
         lines += [
             f"validation_visualizations/ ({len(visualizations)} PNG files)",
             "    One picture per validation image: image | true boxes | predicted boxes (at the label's",
@@ -106,6 +131,8 @@ def readme_text(data: ReportData, *, visualizations: list[str], model_files: lis
 
 
 _MODEL_FILES = {
+    "model.pt": "  the classifier as TorchScript (torch.jit.load); the card says how images are fitted to it",
+    "card.json": "  the classifier's card: classes, input size, normalisation, image fitting, training",
     "weights.pt": "  the PyTorch state_dict (torch.load(..., weights_only=True))",
     "model_card.json": "  architecture, channels, labels, normalisation, working scale, post-processing, metrics, versions",
     "model.torchscript.pt": "  TorchScript export (torch.jit.load), same output as the weights (inputs as the card says)",

@@ -121,7 +121,8 @@ def title_page(pdf: ReportPDF, data: ReportData) -> None:
 
 
 #: overall scores whose key does not read as a name ("map 50")
-OVERALL_NAMES = {"map_50": "mAP@0.5", "map_50_95": "mAP@0.5:0.95"}
+OVERALL_NAMES = {"map_50": "mAP@0.5", "map_50_95": "mAP@0.5:0.95", "macro_f1": "macro-F1",
+                 "top2_accuracy": "top-2 accuracy", "n": "validation examples"}
 
 
 def overall_rows(overall: dict) -> list[tuple[str, str]]:
@@ -151,12 +152,15 @@ def dataset_section(pdf: ReportPDF, data: ReportData) -> None:
     pdf.key_value_table(summary, key_width=0.25)
     validated = [sum((im.get("objects") or {}).values()) for im in images if im.get("set") == "validation"]
     validated = [n for n in validated if n > 0]  # annotated validation images (not background-only ones)
-    small = validation_size_warning(len(validated), sum(validated))
+    kind = training_types.TRAINING_TYPES.get(data.training_type)
+    unit = kind.count_noun if kind is not None else "object"
+    small = validation_size_warning(len(validated), sum(validated), unit=unit)
     if small:
         pdf.paragraph(f"Caution: {small}", size=9, style="B")
     labels = data.label_names
+    noun, things = (kind.label_noun, f"{unit}s") if kind is not None else ("label", "objects")
     if labels:
-        pdf.heading("Labels and object counts", level=2)
+        pdf.heading(f"{_plural(noun).capitalize()} and {unit} counts", level=2)
         rows = []
         for name, color in zip(labels, data.label_colors, strict=True):
             counts = {
@@ -173,7 +177,7 @@ def dataset_section(pdf: ReportPDF, data: ReportData) -> None:
                 ]
             )
         pdf.data_table(
-            ("label", "colour", "objects\n(training)", "objects\n(validation)", "objects\n(total)"),
+            (noun, "colour", f"{things}\n(training)", f"{things}\n(validation)", f"{things}\n(total)"),
             rows,
             widths=(0.36, 0.14, 0.17, 0.17, 0.16),
             align=("LEFT", "LEFT", "RIGHT", "RIGHT", "RIGHT"),
@@ -181,14 +185,14 @@ def dataset_section(pdf: ReportPDF, data: ReportData) -> None:
         )
         if any(row[3] == "0" for row in rows):
             pdf.paragraph(
-                "A label without validation objects has no defined validation metric (shown as n/d).",
+                f"A {noun} without validation {things} has no defined validation metric (shown as n/d).",
                 size=8,
                 muted=True,
             )
     pdf.heading("Images", level=2)
     per_label = len(labels) <= 3
     headings = ["image", "set", f"W {TIMES} H", "ch.", "bit\ndepth", "annotated\nby"]
-    headings += [f"objects\n{n}" for n in labels] if per_label else ["objects"]
+    headings += [f"{things}\n{n}" for n in labels] if per_label else [things]
     rows = []
     for im in sorted(images, key=lambda i: (i.get("set") != "training", str(i["name"]))):
         objects = im.get("objects") or {}
@@ -210,6 +214,10 @@ def dataset_section(pdf: ReportPDF, data: ReportData) -> None:
         widths=widths,
         align=["LEFT", "LEFT", "RIGHT", "RIGHT", "LEFT", "LEFT"] + ["RIGHT"] * n_extra,
     )
+
+
+def _plural(noun: str) -> str:
+    return f"{noun}es" if noun.endswith("s") else f"{noun}s"
 
 
 def configuration_section(pdf: ReportPDF, data: ReportData) -> None:

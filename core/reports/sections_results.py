@@ -15,7 +15,7 @@ from core.reports.fonts import SANS
 from core.reports.formatting import format_value
 from core.reports.sections_overview import overall_rows
 from core.training import types as training_types
-from core.training.types.base import BOX_LISTS, PIXEL_CURVES, PIXEL_KEPT_SCORES
+from core.training.types.base import BOX_LISTS, CLASS_LISTS, LABEL_IMAGES, PIXEL_CURVES, PIXEL_KEPT_SCORES
 
 #: Validation visualisations shown in the PDF (all of them are in validation_visualizations/).
 MAX_PDF_EXAMPLES = 6
@@ -62,6 +62,14 @@ AT_HALF = frozenset({"train_accuracy", "val_accuracy", "train_iou", "val_iou"})
 PER_IMAGE_PIXEL = ("pixel_iou", "pixel_dice", "pixel_precision", "pixel_recall")
 PER_IMAGE_INSTANCE = ("n_gt", "n_pred", "tp", "fp", "fn", "f1", "ap_50", "mean_ap", "pixel_iou")
 _NAMES = dict(PIXEL_COLUMNS) | dict(INSTANCE_COLUMNS)
+#: what each epoch's validation curves show, and how the kept model is scored, by kind of result
+CURVE_WORDS = {
+    LABEL_IMAGES: ("network output at probability 0.5 (one view, before post-processing)",
+                   "after its tuned post-processing"),
+    BOX_LISTS: ("boxes (one view, the default box merging, each label's best score threshold)",
+                "after its tuned post-processing"),
+    CLASS_LISTS: ("most probable class of every validation example", "on every validation example"),
+}
 
 
 def curves_section(pdf: ReportPDF, data: ReportData, curves_png: bytes | None) -> None:
@@ -78,6 +86,9 @@ def curves_section(pdf: ReportPDF, data: ReportData, curves_png: bytes | None) -
     where = ("on the training patches (solid)" if not probe else
              "on the training data (solid: the loss on the training patches, the other scores on up to "
              f"{probe} whole training images scored like the validation images)")
+    result = kind.result_kind if kind is not None else LABEL_IMAGES
+    if result == CLASS_LISTS:
+        where = "on the training examples (solid)"
     pdf.paragraph(
         f"{what} per epoch {where} and the validation images (dashed). The values are in curves.csv.",
         size=8.5,
@@ -88,7 +99,8 @@ def curves_section(pdf: ReportPDF, data: ReportData, curves_png: bytes | None) -
     rows = []
     for _, name, train_key, val_key in charts:
         for key, split in ((train_key, "training"), (val_key, "validation")):
-            rows.append((f"{split} {name}{' at 0.5' if key in AT_HALF else ''}", format_value(last.get(key))))
+            half = key in AT_HALF and result == LABEL_IMAGES  # a classifier's accuracy has no threshold
+            rows.append((f"{split} {name}{' at 0.5' if half else ''}", format_value(last.get(key))))
     pdf.heading(f"Last epoch ({last['epoch']})", level=2)
     pdf.key_value_table(rows, key_width=0.3)
     overall = data.metrics.get("overall") or {}
@@ -98,13 +110,11 @@ def curves_section(pdf: ReportPDF, data: ReportData, curves_png: bytes | None) -
     if data.is_full and kept and kept[0][1] is not None:
         average = (data.training.get("weight_average") or {}).get("kept")
         which = "the mean of the late weights" if average else f"epoch {data.training.get('best_epoch')}"
-        output = ("network output at probability 0.5 (one view, before post-processing)"
-                  if kind is None or kind.pixel_masks else
-                  "boxes (one view, the default box merging, each label's best score threshold)")
+        output, scored = CURVE_WORDS[result]
         numbers = ", ".join(f"{name} {format_value(value)}" for name, value in kept)
         pdf.paragraph(
             f"The curves show each epoch's {output}. "
-            f"The metrics tables score the kept model ({which}) after its tuned post-processing: "
+            f"The metrics tables score the kept model ({which}) {scored}: "
             f"validation {numbers}.",
             size=8.5,
             muted=True,
@@ -137,19 +147,19 @@ def metrics_section(pdf: ReportPDF, data: ReportData) -> None:
         _segmentation_tables(pdf, per_label)
     if per_image:
         keys = kind.per_image_columns if kind is not None else PER_IMAGE_PIXEL
-        columns = _present(per_image, list(keys))
+        columns = present_keys(per_image, list(keys))
         pdf.heading("Boxes per image: true and predicted" if boxes else "Per image", level=2)
         pdf.paragraph("All columns of every image are in metrics_per_image.csv.", size=8, muted=True)
         names = kind.per_image_names if kind is not None else {}
-        _metric_table(pdf, per_image, ["image", "label"], columns, first_width=0.42, size=7.5, names=names)
+        metric_table(pdf, per_image, ["image", "label"], columns, first_width=0.42, size=7.5, names=names)
 
 
 def _segmentation_tables(pdf: ReportPDF, per_label: list[dict]) -> None:
-    pixel = _present(per_label, [key for key, _ in PIXEL_COLUMNS])
+    pixel = present_keys(per_label, [key for key, _ in PIXEL_COLUMNS])
     if pixel:
         pdf.heading("Per label: pixel metrics", level=2)
-        _metric_table(pdf, per_label, ["label"], pixel, first_width=0.3)
-    instance = _present(per_label, [key for key, _ in INSTANCE_COLUMNS])
+        metric_table(pdf, per_label, ["label"], pixel, first_width=0.3)
+    instance = present_keys(per_label, [key for key, _ in INSTANCE_COLUMNS])
     if instance:
         pdf.heading("Per label: instance metrics", level=2)
         pdf.paragraph(
@@ -159,11 +169,11 @@ def _segmentation_tables(pdf: ReportPDF, per_label: list[dict]) -> None:
             size=8,
             muted=True,
         )
-        _metric_table(pdf, per_label, ["label"], instance, first_width=0.19, size=7.5)
+        metric_table(pdf, per_label, ["label"], instance, first_width=0.19, size=7.5)
 
 
 def _detection_tables(pdf: ReportPDF, per_label: list[dict]) -> None:
-    columns = _present(per_label, [key for key, _ in DETECTION_COLUMNS])
+    columns = present_keys(per_label, [key for key, _ in DETECTION_COLUMNS])
     if not columns:
         return
     pdf.heading("Per label: detection metrics", level=2)
@@ -175,7 +185,7 @@ def _detection_tables(pdf: ReportPDF, per_label: list[dict]) -> None:
         size=8,
         muted=True,
     )
-    _metric_table(pdf, per_label, ["label"], columns, first_width=0.15, size=7.2,
+    metric_table(pdf, per_label, ["label"], columns, first_width=0.15, size=7.2,
                   names=dict(DETECTION_COLUMNS))
 
 
@@ -202,12 +212,12 @@ class PdfPanel(NamedTuple):
 
 
 def visualizations_section(pdf: ReportPDF, data: ReportData, panels: list[PdfPanel], n_total: int) -> None:
+    kind = training_types.TRAINING_TYPES.get(data.training_type)
     pdf.heading("Validation visualisations")
     if not panels:
         pdf.paragraph("No validation visualisation was made for this training.", muted=True)
         return
     shown = f"the first {len(panels)} of {n_total}" if n_total > len(panels) else f"all {n_total}"
-    kind = training_types.TRAINING_TYPES.get(data.training_type)
     if kind is not None and kind.result_kind == BOX_LISTS:
         text = ("Image, true boxes, predicted boxes (at the label's score threshold) and their comparison, "
                 f"for {shown} validation images (all are in validation_visualizations/): a predicted box "
@@ -256,7 +266,7 @@ def reproducibility_section(pdf: ReportPDF, data: ReportData) -> None:
         )
 
 
-def _metric_table(
+def metric_table(
     pdf: ReportPDF,
     rows: list[dict],
     text_keys: list[str],
@@ -277,7 +287,7 @@ def _metric_table(
     )
 
 
-def _present(rows: list[dict], keys: list[str]) -> list[str]:
+def present_keys(rows: list[dict], keys: list[str]) -> list[str]:
     return [key for key in keys if any(key in row for row in rows)]
 
 

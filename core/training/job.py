@@ -8,8 +8,6 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from core.db import repo, session_scope
 from core.db.models import Training
 from core.errors import SegStudioError, StorageError
@@ -17,14 +15,14 @@ from core.imaging.atomic import disk_full
 from core.jobs.context import JobCancelled, JobContext
 from core.jobs.disk import disk_full_message
 from core.training import checkpoint as ckpt
-from core.training.assessment import Sample, assess
 from core.training.config import TrainConfig
-from core.training.loop import CANCELLED, Progress, train
-from core.training.package import load_model
-from core.training.project_data import load_split
-from core.training.report_assembly import build_training_report, examples_from
-from core.training.sources import TrainingImage
+from core.training.loop import CANCELLED, Progress
+from core.training.outcome import metrics_summary, validation_samples
+from core.training.report_assembly import build_training_report
 from core.training.types import training_type
+
+__all__ = ["extract_visualizations", "metrics_summary", "remove_checkpoints", "run_training_job",
+           "validation_samples"]
 
 
 def _progress_writer(ctx: JobContext):  # type: ignore[no-untyped-def]
@@ -57,29 +55,6 @@ def remove_checkpoints(workdir: Path) -> None:
     """Delete the checkpoints of a finished training (nothing reads them again)."""
     for name in CHECKPOINTS:
         (workdir / name).unlink(missing_ok=True)
-
-
-def validation_samples(images: list[TrainingImage], config: TrainConfig) -> list[Sample]:
-    """The validation images read whole with their ground truth (and exact object boxes) for
-    :func:`~core.training.assessment.assess`."""
-    samples = []
-    for im in images:
-        truth = im.targets(0, 0, im.height, im.width)
-        labels = training_type(config.training_type).ground_truth(truth)
-        samples.append(Sample(im.key, np.asarray(im.read(0, 0, im.height, im.width)), np.asarray(labels),
-                              np.asarray(truth["valid"], dtype=bool), list(im.object_boxes)))
-    return samples
-
-
-def metrics_summary(assessment: Any, train_metrics: dict) -> dict[str, Any]:
-    """What a training's ``metrics`` hold: the assessment's ``overall``, ``per_label`` and ``per_image`` and
-    the training's own final metrics (without their per-label rows)."""
-    return {
-        "overall": assessment.overall(),
-        "per_label": assessment.per_label(),
-        "per_image": assessment.per_image(),
-        "training": {k: v for k, v in train_metrics.items() if k != "per_label"},
-    }
 
 
 def run_training_job(ctx: JobContext) -> dict[str, Any]:
@@ -116,24 +91,25 @@ def _run(ctx: JobContext) -> dict[str, Any]:
     with session_scope(engine) as session:
         training: Training = repo.get_training(session, ctx.job_id)
     config = TrainConfig.from_dict(training.config["train_config"])
+    kind = training_type(config.training_type)  # the type's own data, engine and scores
     workdir = settings.training_dir(ctx.job_id)
     workdir.mkdir(parents=True, exist_ok=True)
     ctx.report(message="reading the images and annotations", progress=0.0)
-    train_images, val_images, train_records, val_records = load_split(
+    train_data, val_data, train_records, val_records = kind.load_split(
         settings, engine, training.project_id, training.split, config)
     (workdir / "dataset.json").write_text(json.dumps({
         "training": [asdict(r) for r in train_records], "validation": [asdict(r) for r in val_records],
     }, indent=2), encoding="utf-8")
-    result = train(config, train_images, val_images, budget_seconds=float(training.config["budget_seconds"]),
-                   workdir=workdir, on_progress=_progress_writer(ctx), should_stop=ctx.should_stop,
-                   resume=ctx.resume, device=settings.device)
+    result = kind.train_model(config, train_data, val_data,
+                              budget_seconds=float(training.config["budget_seconds"]), workdir=workdir,
+                              on_progress=_progress_writer(ctx), should_stop=ctx.should_stop,
+                              resume=ctx.resume, device=settings.device)
     if result.status == CANCELLED:
         raise JobCancelled()
     ctx.report(message="scoring the validation images", progress=0.99)
-    model, card = load_model(result.package_dir, "cpu")  # type: ignore[arg-type]
-    samples = validation_samples(val_images, config)
-    assessment = assess(model, card, samples)
-    metrics = metrics_summary(assessment, result.metrics)
+    package = Path(result.package_dir)  # type: ignore[arg-type]
+    scored = kind.score_validation(package, val_data, config, result.metrics)
+    metrics = scored.metrics
     # which weights the table scores: the best epoch's, or the mean of the late weights (drawn on the curves)
     average = ((result.card or {}).get("metrics") or {}).get("weight_average") or {}
     metrics["kept"] = {"epoch": result.best_epoch, "weight_average": bool(average.get("kept"))}
@@ -142,9 +118,8 @@ def _run(ctx: JobContext) -> dict[str, Any]:
         repo.update_training(session, ctx.job_id, metrics=metrics,
                              model_dir=Path(result.package_dir).relative_to(settings.data_dir).as_posix())  # type: ignore[arg-type]
     ctx.report(message="writing the report", progress=0.995)
-    examples = examples_from(samples, assessment)
-    report = build_training_report(settings, engine, ctx.job_id, status="succeeded", examples=examples,
-                                   pr_curves=assessment.pr_curves())
+    report = build_training_report(settings, engine, ctx.job_id, status="succeeded", examples=scored.examples,
+                                   pr_curves=scored.pr_curves)
     extract_visualizations(report, workdir / "validation_visualizations")
     remove_checkpoints(workdir)
     return {
@@ -154,4 +129,3 @@ def _run(ctx: JobContext) -> dict[str, Any]:
         "progress": 1.0,
         "eta_seconds": 0.0,
     }
-

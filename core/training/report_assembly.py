@@ -16,14 +16,13 @@ from core.config import Settings
 from core.db import repo, session_scope
 from core.db.models import Training
 from core.imaging import auto_contrast, compose_rgb
-from core.reports import BoxExample, ReportData, ValidationExample, build_report_zip
+from core.reports import BoxExample, ClassifiedExample, ReportData, ValidationExample, build_report_zip
 from core.training.assessment import Sample
-from core.training.package import CARD, read_card
-from core.training.sampling import CONTACT_REACH
+from core.training.types import TRAINING_TYPES, stored_type
+from core.training.types.steps import LOSS_BEFORE_CARDS
 
 REPORT_NAME = "report.zip"
-#: The loss of models whose card does not record it (packages written before it did): Dice + focal then.
-LOSS_BEFORE_CARDS = "Dice + focal (ignoring unannotated pixels)"
+__all__ = ["LOSS_BEFORE_CARDS", "REPORT_NAME", "build_training_report", "display_rgb", "examples_from"]
 
 
 def _hardware(device: str) -> str:
@@ -63,12 +62,12 @@ def build_training_report(
     *,
     status: str | None = None,
     error: str | None = None,
-    examples: list[ValidationExample | BoxExample] | None = None,
+    examples: list[ValidationExample | BoxExample | ClassifiedExample] | None = None,
     pr_curves: list[dict] | None = None,
 ) -> Path:
     """Write ``trainings/<id>/report.zip`` and record it; a failed training gets the short report.
-    ``examples`` and ``pr_curves`` come from the assessment of the validation images
-    (:func:`examples_from`, the assessment's ``pr_curves()``)."""
+    ``examples`` and ``pr_curves`` come from the scoring of the validation images (the training type's
+    :meth:`~core.training.types.base.TrainingType.score_validation`)."""
     with session_scope(engine) as session:
         t = repo.get_training(session, training_id)
         project = repo.get_project(session, t.project_id)
@@ -78,8 +77,9 @@ def build_training_report(
     dataset = json.loads(dataset_file.read_text(encoding="utf-8")) if dataset_file.exists() else {}
     card: dict[str, Any] = {}
     model_dir = settings.data_dir / t.model_dir if t.model_dir else None
-    if model_dir is not None and (model_dir / CARD).exists():
-        card = read_card(model_dir)  # validated: a card edited by hand is refused with the field named
+    kind = stored_type(t.config) or TRAINING_TYPES["semantic"]  # records naming no known type: a pixel type's
+    if model_dir is not None:
+        card = kind.package_card(model_dir)  # validated: a card edited by hand is refused, the field named
     train_config = t.config.get("train_config", {})
     info = card.get("training", {})
     card_metrics = card.get("metrics", {})
@@ -102,22 +102,14 @@ def build_training_report(
         dataset={"images": images, "labels": [{"name": lab["name"], "color": lab["color"]}
                                                for lab in train_config.get("labels", [])]},
         config={
-            **{k: v for k, v in train_config.items() if k != "labels"},
-            "labels": [lab["name"] for lab in train_config.get("labels", [])],
+            **kind.report_config(train_config, card),
             "split": t.config.get("wizard", {}).get("split_mode", "random"),
             "duration": t.config.get("wizard", {}).get("duration", train_config.get("duration")),
             "budget_seconds": t.config.get("budget_seconds"),
-            "learning_rate": info.get("learning_rate", train_config.get("learning_rate")),
-            "batch_size": info.get("batch_size", train_config.get("batch_size")),
-            "lr_test": info.get("lr_test"), "epochs": info.get("epochs"),
-            "in_channels": card.get("in_channels"), "normalization": card.get("normalization"),
-            "scale": card.get("scale"), "views": card.get("views"),
-            "postprocess": card.get("postprocess"), "loss": card.get("loss") or LOSS_BEFORE_CARDS,
-            "contact_reach": CONTACT_REACH,
-            "optimizer": "AdamW",
         },
         curves=curves,
-        metrics={k: v for k, v in (t.metrics or {}).items() if k in ("overall", "per_label", "per_image")},
+        metrics={k: v for k, v in (t.metrics or {}).items()
+                 if k in ("overall", "per_label", "per_image", "confusion")},
         examples=examples or [],
         pr_curves=pr_curves or [],
         reproducibility={"seed": train_config.get("seed"), "package_versions": versions,

@@ -48,8 +48,8 @@ def test_walk_the_wizard_break_each_rule_and_start(app_env):
     at = _next(at)  # -> project
     assert "6 images · 6 annotated" in " ".join(c.value for c in at.caption)
     at = _next(at)  # -> training type
-    at.radio(key="wiz_type").set_value("classification").run()
-    assert any("not available yet" in w.value for w in at.warning)
+    at.radio(key="wiz_type").set_value("classification").run()  # available: its hint says what it trains on
+    assert any("the project's labels are the classes" in c.value for c in at.caption)
     at.radio(key="wiz_type").set_value("instance").run()
     at = _next(at)  # -> labels
     at.checkbox(key=f"wiz_label_{label.id}").uncheck().run()

@@ -23,7 +23,15 @@ A type says:
 * the curves: :attr:`curves` (the charts of the training's page and report, side by side),
   :attr:`kept_scores` (where the kept model's own scores mark them) and :attr:`train_probe_images`
   (training images scored like the validation images each epoch);
-* the headline: :attr:`headline` (the overall score a training is listed with);
+* the headline: :attr:`headline` (the overall score a training is listed with) and :attr:`score_names`
+  (the names of its overall scores where they differ from the pixel types');
+* the wizard and the split: :attr:`min_labels`, :attr:`label_noun`, :attr:`uses_background`,
+  :attr:`roi_only_applies`, :attr:`network_phrase`, :meth:`annotation_counts`, :meth:`split_images`,
+  :meth:`training_rules`, :meth:`split`;
+* the training job: :meth:`load_split` (the engine's data from the stored split), :meth:`train_model`,
+  :meth:`score_validation` (metrics, the report's pictures), :meth:`package_card`;
+* the report's configuration and methods: :meth:`report_config`, :meth:`methods_network`;
+* the Trainings page: :attr:`pictures_caption`;
 * scoring a trained model on images with ground truth (the report after training, a rebuilt report,
   ``segstudio evaluate``): :meth:`assess`;
 * ground truth from annotation shapes: :meth:`truth_planes`; the final search and scores:
@@ -42,14 +50,17 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
+from core.training.types.steps import JourneySteps
+
 if TYPE_CHECKING:
     from core.training.config import TrainConfig
 
 #: Annotation kinds a type may train on: shapes with pixel outlines (polygons, brush strokes, rectangles
 #: as areas), boxes (a rectangle or a shape's bounding box per object), classes of whole images.
 SHAPES, BOXES, IMAGE_CLASSES = "shapes", "boxes", "image_classes"
-#: What a prediction produces: label images (one plane per label) or boxes with labels and scores.
-LABEL_IMAGES, BOX_LISTS = "labels", "boxes"
+#: What a prediction produces: label images (one plane per label), boxes with labels and scores, or a
+#: class with the probabilities of every class (per image or ROI).
+LABEL_IMAGES, BOX_LISTS, CLASS_LISTS = "labels", "boxes", "classes"
 #: The three charts of the pixel types: (title, y-axis label, training key, validation key).
 PIXEL_CURVES = (
     ("Loss", "loss", "train_loss", "val_loss"),
@@ -61,9 +72,12 @@ PIXEL_CURVES = (
 PIXEL_KEPT_SCORES = {"val_accuracy": "accuracy", "val_iou": "iou"}
 #: One validation image's maps (``{name: (L, H, W)}``), as the epoch and final searches take them.
 Maps = dict[str, np.ndarray]
+#: What the Trainings page says above the pixel and box types' validation pictures.
+PIXEL_PICTURES = ("Validation images — image · ground truth · prediction · TP (green) / FP (red) / "
+                  "FN (blue)")
 
 
-class TrainingType(ABC):
+class TrainingType(JourneySteps, ABC):
     """One training type. Subclasses set the class attributes and implement the methods; one instance each
     is registered in :data:`core.training.types.TRAINING_TYPES`."""
 
@@ -107,7 +121,7 @@ class TrainingType(ABC):
     per_image_names: dict[str, str]
     #: Apply's label file per label: ``<stem>_<label>_<suffix>.tif``
     label_file_suffix: str
-    #: what a prediction produces (:data:`LABEL_IMAGES` or :data:`BOX_LISTS`)
+    #: what a prediction produces (:data:`LABEL_IMAGES`, :data:`BOX_LISTS` or :data:`CLASS_LISTS`)
     result_kind: str = LABEL_IMAGES
     #: the training's charts per epoch, side by side (three for segmentation, four for detection): (title, y-axis label, training key, validation key) each
     curves: tuple[tuple[str, str, str, str], ...] = PIXEL_CURVES
@@ -130,6 +144,25 @@ class TrainingType(ABC):
     #: the type's own defaults of :class:`~core.training.config.TrainConfig` fields (e.g. augmentations
     #: that do not suit it), applied where a training is configured
     config_defaults: dict[str, Any] = {}  # noqa: RUF012 - read only
+    #: the names of its scores (keys of the assessment's ``overall`` and per-label rows) where they differ
+    #: from the pixel types' (a classifier's ``accuracy`` is of examples, not of pixels)
+    score_names: dict[str, str] = {}  # noqa: RUF012 - read only
+    #: the fewest labels a training selects (a classifier tells at least 2 classes apart)
+    min_labels: int = 1
+    #: what the wizard and the report call a label ("label"; "class" for classification)
+    label_noun: str = "label"
+    #: what the report and the validation-size warning count per label and image ("object"; "example" for
+    #: classification)
+    count_noun: str = "object"
+    #: background-only images may be added as negatives
+    uses_background: bool = True
+    #: "Train on ROIs only" applies (patches are taken inside ROIs)
+    roi_only_applies: bool = True
+    #: the network in the wizard's review ("{encoder}": the chosen encoder)
+    network_phrase: str = "U-Net with {encoder}"
+    #: the Trainings page's words above the validation pictures
+    pictures_caption: str = PIXEL_PICTURES
+    # the wizard's, the job's and the report's steps with their defaults: core.training.types.steps
 
     # Targets -----------------------------------------------------------------------------------------
     @abstractmethod
