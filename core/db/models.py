@@ -65,6 +65,8 @@ class Image(SQLModel, table=True):
     )
     content_hash: str = Field(index=True, max_length=64)
     status: str = Field(default=NOT_ANNOTATED, max_length=20)
+    # the image's class (a label of its project; in a classification project the labels are the classes)
+    class_id: int | None = Field(default=None, foreign_key="labelclass.id", index=True, ondelete="SET NULL")
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)  # bumped on every annotation save
 

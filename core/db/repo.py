@@ -293,6 +293,34 @@ def set_image_status(session: Session, image_id: int, status: str) -> Image:
     return image
 
 
+def set_image_class(session: Session, image_id: int, label_id: int | None) -> Image:
+    """Set (or clear, with None) the class of an image: a label of the image's own project. The image's
+    version moves on and its status is derived again (an image with a class is annotated)."""
+    _lock_for_write(session)
+    image = _fresh_image(session, image_id)
+    if label_id is not None:
+        label = session.get(LabelClass, label_id)
+        if label is None or label.project_id != image.project_id:
+            raise InvalidInputError(
+                f"Label {label_id} is not a class of the project of {image.name}; choose one of its own labels."
+            )
+    image.class_id = label_id
+    session.add(image)
+    session.flush()
+    _refresh_status(session, image_id)
+    session.commit()
+    session.refresh(image)
+    return image
+
+
+def image_classes(session: Session, project_id: int) -> dict[int, int]:
+    """Image id -> its class's label id, for the images of the project that have a class."""
+    rows = session.exec(
+        select(Image.id, Image.class_id).where(Image.project_id == project_id, col(Image.class_id).is_not(None))
+    ).all()
+    return {int(image_id): int(class_id) for image_id, class_id in rows}
+
+
 def status_counts(session: Session, project_id: int) -> dict[str, int]:
     rows = session.exec(
         select(Image.status, func.count()).where(Image.project_id == project_id).group_by(Image.status)
@@ -356,7 +384,7 @@ def _refresh_status(session: Session, image_id: int) -> None:
     image = session.get(Image, image_id)
     if image is None:
         return
-    has = _count_annotations(session, image_id) > 0
+    has = _count_annotations(session, image_id) > 0 or image.class_id is not None
     if has:
         if image.status != PROPOSED:
             image.status = ANNOTATED
