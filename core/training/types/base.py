@@ -50,6 +50,8 @@ if TYPE_CHECKING:
 SHAPES, BOXES, IMAGE_CLASSES = "shapes", "boxes", "image_classes"
 #: What a prediction produces: label images (one plane per label) or boxes with labels and scores.
 LABEL_IMAGES, BOX_LISTS = "labels", "boxes"
+#: ... or one class per image with the probability of every class.
+CLASS_LISTS = "classes"
 #: The three charts of the pixel types: (title, y-axis label, training key, validation key).
 PIXEL_CURVES = (
     ("Loss", "loss", "train_loss", "val_loss"),

@@ -1,0 +1,1 @@
+"""Image classification: examples, training, prediction (no database, no streamlit)."""
