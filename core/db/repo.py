@@ -302,7 +302,8 @@ def set_image_class(session: Session, image_id: int, label_id: int | None) -> Im
         label = session.get(LabelClass, label_id)
         if label is None or label.project_id != image.project_id:
             raise InvalidInputError(
-                f"Label {label_id} is not a class of the project of {image.name}; choose one of its own labels."
+                f"Label {label_id} is not a class of the project of {image.name}; "
+                "choose one of that project's labels."
             )
     image.class_id = label_id
     session.add(image)
@@ -316,7 +317,8 @@ def set_image_class(session: Session, image_id: int, label_id: int | None) -> Im
 def image_classes(session: Session, project_id: int) -> dict[int, int]:
     """Image id -> its class's label id, for the images of the project that have a class."""
     rows = session.exec(
-        select(Image.id, Image.class_id).where(Image.project_id == project_id, col(Image.class_id).is_not(None))
+        select(Image.id, Image.class_id)
+        .where(Image.project_id == project_id, col(Image.class_id).is_not(None))
     ).all()
     return {int(image_id): int(class_id) for image_id, class_id in rows}
 

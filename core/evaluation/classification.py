@@ -13,7 +13,9 @@ import numpy as np
 from core.errors import InvalidInputError
 
 
-def classification_metrics(truth: Sequence[int], probabilities: np.ndarray, class_names: Sequence[str]) -> dict:
+def classification_metrics(
+    truth: Sequence[int], probabilities: np.ndarray, class_names: Sequence[str]
+) -> dict:
     """accuracy, balanced_accuracy, macro_f1, top2_accuracy, n, per_class (class, precision, recall, f1,
     support), confusion (K x K counts, rows = truth) and confusion_normalised (rows sum to 1; a row without
     examples is all 0). Macro-F1 leaves out a class with neither truth nor prediction; one with predictions
