@@ -16,6 +16,7 @@ from core.db import repo, session_scope
 from core.db.engine import make_engine
 from core.errors import SegStudioError
 from core.training.config import TRAINING_TYPES, VIEW_COUNTS
+from core.training.types.base import CLASS_LISTS
 
 
 
@@ -372,7 +373,8 @@ def cmd_resume(args: argparse.Namespace, settings: Settings) -> int:
 
 #: metric keys printed under another name
 _SHOWN = {"map_50": "mAP@0.5", "map_50_95": "mAP@0.5:0.95", "ap_50": "AP50", "ap_75": "AP75",
-          "ap_50_95": "AP50:95"}
+          "ap_50_95": "AP50:95", "balanced_accuracy": "balanced accuracy", "macro_f1": "macro-F1",
+          "top2_accuracy": "top-2 accuracy"}
 
 
 def _format_overall(overall: dict[str, Any], prefix: str = "Validation") -> str:
@@ -407,8 +409,7 @@ def cmd_cancel(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:
-    from core.training.assessment import assess
-    from core.training.package import load_model
+    from core.training.package import read_card
     from core.training.types import training_type
 
     engine = make_engine(settings.database_url)
@@ -416,8 +417,23 @@ def cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:
         training = repo.find_training(session, args.training)
     if not training.model_dir:
         raise SegStudioError(f"Training {training.name!r} has no model ({training.status}); train it first.")
+    kind = training_type(read_card(settings.data_dir / training.model_dir)["training_type"])
+    evaluate = _EVALUATORS.get(kind.result_kind, _evaluate_maps)
+    return evaluate(args, settings, engine, training)
+
+
+def _evaluate_maps(args: argparse.Namespace, settings: Settings, engine: Engine, training: Any) -> int:
+    """`segstudio evaluate` of a model whose predictions are label images or boxes."""
+    from core.training.assessment import assess
+    from core.training.package import load_model
+    from core.training.types import training_type
+
     model, card = load_model(settings.data_dir / training.model_dir, "cpu")
     kind = training_type(card["training_type"])
+    if args.images is None or args.classes is not None or args.project is not None:
+        raise SegStudioError(f"{training.name!r} is a model for {kind.short_title}: give the images to score "
+                             "as --images FOLDER with their ground truth (--masks or --boxes); --classes and "
+                             "--project are for classification models.")
     if kind.pixel_masks:
         if args.masks is None or args.boxes is not None:
             raise SegStudioError(f"{training.name!r} is a model for {kind.short_title}: give its ground "
@@ -442,6 +458,7 @@ def cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:
                     on_image=None if args.json else lambda i, n: print(f"[{i}/{n}]", file=sys.stderr))
     record = {"training": training.id, "images": len(samples), "overall": result.overall(),
               "per_label": result.per_label(), "per_image": result.per_image()}
+    _write_record(args, record)
     if args.json:
         _print_json(record)
     else:
@@ -450,6 +467,81 @@ def cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:
             print("  " + ", ".join(f"{_SHOWN.get(k, k)}={v:.3f}" if isinstance(v, float)
                                    else f"{_SHOWN.get(k, k)}={v}" for k, v in row.items()))
     return 1 if problems else 0
+
+
+def _evaluate_classes(args: argparse.Namespace, settings: Settings, engine: Engine, training: Any) -> int:
+    """`segstudio evaluate` of a classification model: images with known classes from a project
+    (``--project``) or a folder and a CSV (``--images`` and ``--classes``)."""
+    import tempfile
+
+    from core.class_evaluation import (
+        confusion_lines,
+        evaluate_classes,
+        folder_class_examples,
+        per_class_lines,
+        project_class_examples,
+    )
+    from core.inference.classes import load_class_model
+
+    if args.masks is not None or args.boxes is not None:
+        raise SegStudioError(f"{training.name!r} is a classification model: give the known classes as "
+                             "--classes CSV (rows 'file stem,class') with --images FOLDER, or --project NAME "
+                             "(its images that have a class), not --masks or --boxes.")
+    from_folder = args.images is not None or args.classes is not None
+    if from_folder == (args.project is not None) or (from_folder and None in (args.images, args.classes)):
+        raise SegStudioError("Give the images with known classes either as --images FOLDER with --classes "
+                             "CSV (rows 'file stem,class'), or as --project NAME (its images that have a "
+                             "class).")
+    classifier = load_class_model(settings.data_dir / training.model_dir, device=settings.device)
+    names = classifier.class_names
+    progress = None if args.json else (lambda i, n: print(f"[{i}/{n}]", file=sys.stderr))
+    with tempfile.TemporaryDirectory(prefix="segstudio-evaluate-") as scratch:
+        if from_folder:
+            examples, problems, notes = folder_class_examples(Path(args.images), Path(args.classes), names,
+                                                              Path(scratch))
+        else:
+            with session_scope(engine) as session:
+                project = repo.find_project(session, args.project)
+            own = project.id == training.project_id
+            examples, problems, notes = project_class_examples(
+                settings, engine, project.id, names,  # type: ignore[arg-type]
+                leave_out=(training.split or {}).get("train", []) if own else ())
+        for message in problems:
+            print(f"error: {message}", file=sys.stderr)
+        for message in notes:
+            print(f"note: {message}", file=sys.stderr)
+        if not examples:
+            raise SegStudioError("No image with a known class to evaluate.")
+        record, failed = evaluate_classes(classifier, examples, on_image=progress)
+    for message in failed:
+        print(f"error: {message}", file=sys.stderr)
+    record = {"training": training.id, **record, "problems": problems + failed, "notes": notes}
+    _write_record(args, record)
+    if args.json:
+        _print_json(record)
+    else:
+        print(f"{record['images']} image(s). {_format_overall(record['overall'], 'Overall')}")
+        print("\n".join(["", *per_class_lines(record), "", "Confusion (rows: true class, columns: predicted "
+                                                            "class):", *confusion_lines(record)]))
+    return 1 if problems or failed else 0
+
+
+def _write_record(args: argparse.Namespace, record: dict[str, Any]) -> None:
+    """Write the evaluation's record as JSON to ``--out`` when it is given."""
+    if args.out is None:
+        return
+    out = Path(args.out)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(record, indent=2, default=str), encoding="utf-8")
+    except OSError as exc:
+        raise SegStudioError(f"cannot write {out}: {exc}; choose a folder you can write to") from exc
+    if not args.json:
+        print(f"Wrote the scores to {out}.", file=sys.stderr)
+
+
+#: result kind -> its `segstudio evaluate` (the others: label images and boxes, :func:`_evaluate_maps`)
+_EVALUATORS = {CLASS_LISTS: _evaluate_classes}
 
 
 def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
@@ -492,20 +584,19 @@ def cmd_predict(args: argparse.Namespace, settings: Settings) -> int:
     import tempfile
 
     from core.imaging import import_image
-    from core.inference.predictor import Predictor
-    from core.inference.results import predict_file, result_writer, write_counts_csv
+    from core.inference.results import card_writer, predict_file
     from core.predictions import find_model
     from core.projects import expand_paths
 
     engine = make_engine(settings.database_url)
     model = find_model(settings, engine, args.training)
-    predictor = Predictor.from_package(model.package_dir, device=settings.device, views=args.views)
-    writer = result_writer(predictor.kind.result_kind)
+    writer = card_writer(model.card)
+    predictor = writer.load(model.package_dir, device=settings.device, views=args.views)
     files = expand_paths(args.inputs)
     if not files:
         raise SegStudioError("No input images found; give image files or folders.")
     out = Path(args.out)
-    records, failures, counts = [], 0, []
+    records, failures, done = [], 0, []
     with tempfile.TemporaryDirectory(prefix="segstudio-predict-") as scratch:
         for index, path in enumerate(files):
             stem = path.name[: -len(".ome.tif")] if path.name.lower().endswith(".ome.tif") else path.stem
@@ -519,22 +610,21 @@ def cmd_predict(args: argparse.Namespace, settings: Settings) -> int:
                 print(f"error: {path.name}: {exc}", file=sys.stderr)
                 continue
             record = {"input": str(path), "result_kind": result["result_kind"],
-                      **{key: str(result[key]) for key in writer.files}, "objects": result["counts"]}
+                      **{key: str(result[key]) for key in writer.files}, "objects": result["counts"],
+                      **{key: result[key] for key in writer.keep}}
             if result["warnings"]:
                 record["warnings"] = result["warnings"]
             for warning in result["warnings"]:
                 print(f"warning: {path.name}: {warning}", file=sys.stderr)
             records.append(record)
-            counts.append((path.name, result["counts"]))
+            done.append((path.name, result))
             if not args.json:
-                found = ", ".join(f"{n}: {c}" for n, c in result["counts"].items())
                 written = ", ".join(Path(result[key]).name for key in writer.files)
-                print(f"{path.name}: {found} -> {written}")
-    if counts:
-        table = write_counts_csv(out / "counts.csv", counts)
+                print(f"{path.name}: {writer.describe(result)} -> {written}")
+    if done:
+        table = writer.summary(out, done)
         if not args.json:
-            print(f"{writer.title.capitalize()} of {len(counts)} image(s); "
-                  f"counts per image and label: {table}")
+            print(f"{writer.title.capitalize()} of {len(done)} image(s); the table of all: {table}")
     if args.json:
         _print_json(records)
     return 1 if failures else 0
@@ -746,15 +836,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=cmd_resume)
 
     p = sub.add_parser("evaluate", help="score a trained model on a folder of images and their ground truth "
-                                        "(masks, or boxes for a detection model)")
+                                        "(masks, boxes for a detection model, classes for a classification "
+                                        "model)")
     p.add_argument("training")
-    p.add_argument("--images", required=True)
+    p.add_argument("--images", help="the folder of the images to score")
     p.add_argument("--masks", help="segmentation models: label masks matched to the images by file stem")
     p.add_argument("--label", help="which label of the model the masks are for (default: its only label)")
     p.add_argument("--boxes", help="detection models: the true boxes, a COCO .json, Pascal VOC .xml, YOLO "
                                    ".txt (with classes.txt beside) or .csv (label,x_min,y_min,x_max,y_max) "
                                    "file, a folder or a .zip of them; matched to the images by file name or "
                                    "stem, labels by name")
+    p.add_argument("--classes", help="classification models: a CSV of 'file stem,class' rows (header "
+                                     "optional) for the images of --images")
+    p.add_argument("--project", help="classification models: score on the images of this project that have a "
+                                     "class (of the model's own project, those it was not trained on)")
+    p.add_argument("--out", help="also write the scores as JSON to this file")
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=cmd_evaluate)
 
@@ -764,8 +860,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rebuild", action="store_true", help="build it again even if it exists")
     p.set_defaults(handler=cmd_report)
 
-    p = sub.add_parser("predict", help="apply a trained model to images: labels, measurements and GeoJSON, or "
-                                       "(detection) boxes as CSV, COCO JSON, GeoJSON and an overlay")
+    p = sub.add_parser("predict", help="apply a trained model to images: labels, measurements and GeoJSON, "
+                                       "(detection) boxes as CSV, COCO JSON, GeoJSON and an overlay, or "
+                                       "(classification) each image's class and every class's probability "
+                                       "as CSV (classes.csv)")
     p.add_argument("training", help="training id or name, or an imported model's folder name")
     p.add_argument("inputs", nargs="+", type=Path, metavar="INPUT")
     p.add_argument("--out", required=True, help="output folder")

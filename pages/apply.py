@@ -12,9 +12,10 @@ from core.inference.package_io import import_model_package
 from core.jobs import queue
 from core.predictions import MODELS_DIR, model_catalog, queue_prediction
 from core.projects import discard_staged, stage_upload
-from core.training.types.base import BOX_LISTS, LABEL_IMAGES
+from core.training.types.base import BOX_LISTS, CLASS_LISTS, LABEL_IMAGES
 from ui.accept_panel import accept_panel
 from ui.box_results import box_result
+from ui.class_results import class_run_results
 from ui.context import current_project, page_context
 from ui.downloads import file_download
 from ui.feedback import flash, show_flashes, user_errors
@@ -24,6 +25,8 @@ from ui.result_view import prediction_viewer
 UPLOAD_TYPES = ["tif", "tiff", "png", "jpg", "jpeg", "svs", "ndpi", "scn", "bif", "btf"]
 #: the view of each result kind other than label images (label images: the picture and measurements below)
 RESULT_VIEWS = {BOX_LISTS: box_result}
+#: result kinds shown for the whole run at once (a table of every image) rather than image by image
+RUN_VIEWS = {CLASS_LISTS: class_run_results}
 
 ctx = page_context()
 st.title("Apply a model")
@@ -135,6 +138,11 @@ if run.results.get("zip"):
     if zip_path.exists():
         file_download(st, "Download everything (ZIP)", zip_path, file_name=f"prediction-{run_id}.zip",
                       mime="application/zip", key="download_all")
+run_kinds = {item.get("result_kind", LABEL_IMAGES) for item in results if "error" not in item}
+if len(run_kinds) == 1 and (run_view := RUN_VIEWS.get(run_kinds.pop())) is not None:
+    with user_errors():
+        run_view(ctx, project, run, results, images=by_id, key=str(run_id))
+    st.stop()
 
 
 for index, item in enumerate(results):

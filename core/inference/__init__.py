@@ -15,6 +15,7 @@ Modules, one concept each:
 - :mod:`.export`      label TIFFs per label, measurements CSV, GeoJSON for QuPath, one ZIP
 - :mod:`.boxes`       detection boxes: NMS (per label), centre ownership, merging of overlapping tiles
 - :mod:`.box_export`  detection outputs: boxes CSV, counts, COCO JSON, GeoJSON for QuPath, drawn boxes
+- :mod:`.classes`     classification outputs: each image's class and every class's probability, the CSV
 - :mod:`.fit`         does an image fit a model (channels, bit depth, not empty)
 - :mod:`.package_io`  model package import (checked) and export
 - :mod:`.accept`      predictions -> annotation shapes (source "prediction")

@@ -1,6 +1,7 @@
 """The prediction job, run by the worker in a child process: each image -> its files (by the model's result
-kind, :mod:`core.inference.results`: labels, measurements and GeoJSON, or boxes as CSV, COCO JSON, GeoJSON
-and an overlay) and its ZIP; the run's counts per image and label as one CSV, and everything as one ZIP."""
+kind, :mod:`core.inference.results`: labels, measurements and GeoJSON, boxes as CSV, COCO JSON, GeoJSON and an
+overlay, or its class with every class's probability) and its ZIP; the run's table (counts per image and
+label, or the classes) as one CSV, and everything as one ZIP."""
 
 from __future__ import annotations
 
@@ -12,10 +13,10 @@ from typing import Any
 from core.db import repo, session_scope
 from core.errors import SegStudioError
 from core.imaging import import_image
-from core.inference.predictor import Predictor
 from core.inference.progress import PredictionCancelled
-from core.inference.results import predict_file, result_writer, write_counts_csv
+from core.inference.results import card_writer, predict_file
 from core.jobs.context import JobCancelled, JobContext
+from core.training.package import read_card
 
 __all__ = ["predict_file", "prediction_dir", "run_prediction_job"]
 
@@ -31,10 +32,11 @@ def run_prediction_job(ctx: JobContext) -> dict[str, Any]:
     items = prediction.config.get("items", [])
     out_root = prediction_dir(settings.data_dir, ctx.job_id)
     out_root.mkdir(parents=True, exist_ok=True)
-    predictor = Predictor.from_package(settings.data_dir / prediction.model_dir, device=settings.device,
-                                       views=prediction.config.get("views"))
-    writer = result_writer(predictor.kind.result_kind)
-    colors = {str(lab["name"]): lab.get("color") for lab in predictor.labels}  # the run's model's colours
+    package = settings.data_dir / prediction.model_dir
+    writer = card_writer(read_card(package))
+    predictor = writer.load(package, device=settings.device, views=prediction.config.get("views"))
+    # the run's model's colours
+    colors = {str(lab["name"]): lab.get("color") for lab in predictor.card["labels"]}
     results: list[dict[str, Any]] = []
     for index, item in enumerate(items):
         ctx.check_cancel()
@@ -69,7 +71,7 @@ def run_prediction_job(ctx: JobContext) -> dict[str, Any]:
         else:
             entry.update({k: Path(files[k]).relative_to(settings.data_dir).as_posix() for k in writer.files},
                          counts=files["counts"], result_kind=files["result_kind"], is_rgb=bool(is_rgb),
-                         colors=colors)
+                         colors=colors, **{k: files[k] for k in writer.keep})
             if files["warnings"]:
                 entry["warnings"] = files["warnings"]
             archive = writer.archive(files, folder, stem)
@@ -79,13 +81,15 @@ def run_prediction_job(ctx: JobContext) -> dict[str, Any]:
             repo.update_prediction(session, ctx.job_id, results={"images": results})
     done = [r for r in results if "zip" in r]
     everything = [settings.data_dir / r["zip"] for r in done]
-    if done:
-        everything.append(write_counts_csv(out_root / "counts.csv", [(r["name"], r["counts"]) for r in done]))
+    table = writer.summary(out_root, [(r["name"], r) for r in done]) if done else None
+    if table is not None:
+        everything.append(table)
     all_zip = _zip(out_root / "all_results.zip", everything) if everything else None
     if all(("error" in r) for r in results):
         raise SegStudioError("No image could be predicted: " + " ".join(r["error"] for r in results))
     return {"results": {"images": results,
-                        "zip": all_zip.relative_to(settings.data_dir).as_posix() if all_zip else None},
+                        "zip": all_zip.relative_to(settings.data_dir).as_posix() if all_zip else None,
+                        "table": table.relative_to(settings.data_dir).as_posix() if table else None},
             "progress": 1.0}
 
 

@@ -7,17 +7,20 @@ kind (:attr:`core.training.types.base.TrainingType.result_kind`) in :data:`RESUL
 * boxes (detection models): ``<stem>_boxes.csv`` (label, score, corners and centre in pixels, and in µm
   where the image has a pixel size), ``<stem>_coco.json``, ``<stem>.geojson`` (rectangles with their class
   for QuPath) and ``<stem>_overlay.png`` (the boxes drawn in their label's colour on the image, at most
-  :data:`OVERLAY_SIDE` pixels on its longer side); see :mod:`core.inference.box_export`.
+  :data:`OVERLAY_SIDE` pixels on its longer side); see :mod:`core.inference.box_export`;
+* classes (classification models): ``<stem>_class.csv`` and the predicted class with every class's
+  probability (kept with the run's image); the run's ``classes.csv``; see :mod:`core.inference.classes`.
 
-Every writer's result has ``"counts"`` (objects per label name), ``"seconds"``, ``"warnings"`` (sentences
-for the user) and one path per name of its :attr:`ResultWriter.files`. :func:`write_counts_csv` writes the
-counts of a run's images as one table.
+Every writer's result has ``"counts"`` (objects per label name; none for classes), ``"seconds"``,
+``"warnings"`` (sentences for the user) and one path per name of its :attr:`ResultWriter.files`.
+:func:`write_counts_csv` writes the counts of a run's images as one table (a writer's
+:attr:`ResultWriter.summary`: classes write their own table instead).
 """
 
 from __future__ import annotations
 
 import csv
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,6 +31,7 @@ from core.errors import InvalidInputError
 from core.imaging import open_image
 from core.imaging.atomic import atomic_output
 from core.imaging.thumbnail import thumbnail_array
+from core.inference import classes
 from core.inference.box_export import (
     boxes_table,
     draw_boxes,
@@ -41,11 +45,24 @@ from core.inference.fit import check_image_fits
 from core.inference.predictor import Predictor
 from core.inference.tiled import predict_image
 from core.inference.tiled_boxes import BoxPrediction, predict_boxes
-from core.training.types.base import BOX_LISTS, LABEL_IMAGES
+from core.training.types import training_type
+from core.training.types.base import BOX_LISTS, CLASS_LISTS, LABEL_IMAGES
 
 #: the overlay picture's longer side at most (a larger image is shown smaller, its boxes scaled with it)
 OVERLAY_SIDE = 2048
 OVERLAY_LINE = 2  # pixels
+
+
+def _load_predictor(package_dir: Path, *, device: str = "auto", views: int | None = None) -> Predictor:
+    return Predictor.from_package(package_dir, device=device, views=views)
+
+
+def _counts_summary(out_dir: Path, rows: Sequence[tuple[str, Mapping[str, Any]]]) -> Path:
+    return write_counts_csv(Path(out_dir) / "counts.csv", [(name, result["counts"]) for name, result in rows])
+
+
+def _describe_counts(result: Mapping[str, Any]) -> str:
+    return ", ".join(f"{name}: {n}" for name, n in result["counts"].items())
 
 
 @dataclass(frozen=True)
@@ -56,12 +73,20 @@ class ResultWriter:
     run's image); ``predict(predictor, reader, out_dir, stem, *, pixel_size_um, is_rgb, on_progress,
     should_stop)`` writes them; ``archive(result, folder, stem)`` the files of the image's ZIP (writing any
     that only the ZIP holds into ``folder``); ``title``: the result's name in a sentence.
+    ``load(package_dir, *, device, views)``: the model :attr:`predict` takes (with a ``card``);
+    ``keep``: other values of the result stored with a run's image (JSON); ``summary(out_dir, rows)`` writes
+    the run's table from ``(image name, result)`` rows and returns its path; ``describe(result)``: one
+    image's result in a few words.
     """
 
     files: tuple[str, ...]
     predict: Callable[..., dict[str, Any]]
     archive: Callable[[dict[str, Any], Path, str], list[Path]]
     title: str
+    load: Callable[..., Any] = _load_predictor
+    keep: tuple[str, ...] = ()
+    summary: Callable[[Path, Sequence[tuple[str, Mapping[str, Any]]]], Path] = _counts_summary
+    describe: Callable[[Mapping[str, Any]], str] = _describe_counts
 
 
 def predict_file(
@@ -76,9 +101,9 @@ def predict_file(
     should_stop: Callable[[], bool] | None = None,
 ) -> dict[str, Any]:
     """Predict one stored image and write its files into ``out_dir`` (by the model's result kind, see the
-    module's documentation). ``is_rgb`` None: an image of 3 uint8 channels is an RGB picture. The result
-    also has ``"result_kind"``."""
-    kind = predictor.kind.result_kind
+    module's documentation; ``predictor``: what the writer's :attr:`ResultWriter.load` gives). ``is_rgb``
+    None: an image of 3 uint8 channels is an RGB picture. The result also has ``"result_kind"``."""
+    kind = training_type(predictor.card["training_type"]).result_kind
     writer = result_writer(kind)
     out_dir.mkdir(parents=True, exist_ok=True)
     with open_image(image_path) as reader:
@@ -88,6 +113,11 @@ def predict_file(
         result = writer.predict(predictor, reader, out_dir, stem, pixel_size_um=pixel_size_um, is_rgb=is_rgb,
                                 on_progress=on_progress, should_stop=should_stop)
     return {**result, "result_kind": kind}
+
+
+def card_writer(card: Mapping[str, Any]) -> ResultWriter:
+    """The writer of what the model of ``card`` (a validated model card) produces."""
+    return result_writer(training_type(card["training_type"]).result_kind)
 
 
 def result_writer(kind: str) -> ResultWriter:
@@ -192,6 +222,9 @@ def _card_colors(card: dict) -> list[str] | None:
 RESULT_WRITERS: dict[str, ResultWriter] = {
     LABEL_IMAGES: ResultWriter(("labels", "csv", "geojson"), _predict_labels, _label_archive, "label images"),
     BOX_LISTS: ResultWriter(("boxes", "coco", "geojson", "overlay"), _predict_boxes, _box_archive, "boxes"),
+    CLASS_LISTS: ResultWriter(("classes",), classes.predict_classes, classes.class_archive, "classes",
+                              load=classes.load_class_model, keep=("prediction",),
+                              summary=classes.class_summary, describe=classes.describe_class),
 }
 
 

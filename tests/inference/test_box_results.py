@@ -49,7 +49,7 @@ def _rows(path: Path) -> list[dict]:
 def test_every_training_type_has_a_writer_for_what_it_produces():
     assert {kind.result_kind for kind in TRAINING_TYPES.values()} <= set(RESULT_WRITERS)
     with pytest.raises(InvalidInputError, match="known kinds"):
-        result_writer("classes")
+        result_writer("points")
 
 
 def test_the_boxes_csv_has_pixels_and_micrometres(predicted):
