@@ -6,11 +6,12 @@ from __future__ import annotations
 
 from core.errors import InvalidInputError
 from core.training.types.base import BOXES, IMAGE_CLASSES, SHAPES, TrainingType
+from core.training.types.classification import CLASSIFICATION
 from core.training.types.detection import DETECTION
 from core.training.types.instance import INSTANCE
 from core.training.types.semantic import SEMANTIC
 
-TRAINING_TYPES: dict[str, TrainingType] = {t.name: t for t in (SEMANTIC, INSTANCE, DETECTION)}
+TRAINING_TYPES: dict[str, TrainingType] = {t.name: t for t in (SEMANTIC, INSTANCE, DETECTION, CLASSIFICATION)}
 
 __all__ = [
     "BOXES", "IMAGE_CLASSES", "SHAPES", "TRAINING_TYPES", "TrainingType", "stored_type", "training_type",
