@@ -57,6 +57,7 @@ MIN_AVERAGED = 2
 EVAL_BATCH = 256
 BN_STEP_OFFSET = 50_000_000  # stream position of the BatchNorm batches (never a training batch)
 PROGRESS_EVERY_S = 5.0
+READ_POLL = 64  # examples read between two questions to should_stop
 FINAL_SHARE_MAX = 0.3
 
 
@@ -149,8 +150,10 @@ class _Run:
         return self._finish()
 
     def _reading(self, i: int, total: int) -> bool:
+        """Progress while the examples are read; True (stop) when cancelled (asked every
+        :data:`READ_POLL` examples)."""
         self._report("preparing", f"reading example {i + 1} of {total}", throttle=True)
-        return bool(self.should_stop())
+        return i % READ_POLL == 0 and bool(self.should_stop())
 
     def _batch_size(self, saved: dict | None) -> int:
         if saved is not None:
@@ -365,7 +368,7 @@ class _Run:
             "step": st.step, "epoch": st.epoch, "used_seconds": self._used(), "history": st.history,
             "best_score": st.best_score, "best_epoch": st.best_epoch, "lr": st.lr, "lr_reason": st.lr_reason,
             "batch_size": self.batch_size, "train_start": self.train_start, "config": self.config.to_dict(),
-            "average": self.average.to_checkpoint(),
+            "average": self.average.to_checkpoint(), "rng": ckpt.rng_state(),
         })
 
     def _check_saved(self, saved: dict) -> None:
@@ -386,6 +389,7 @@ class _Run:
         self.optimizer = self._make_optimizer()
         self.optimizer.load_state_dict(saved["optimizer"])
         self.average = WeightAverage.from_checkpoint(saved.get("average"))
+        ckpt.set_rng_state(saved["rng"])  # dropout draws from the global generator
 
     def _report(self, phase: str, message: str, *, record: dict | None = None,
                 throttle: bool = False) -> None:

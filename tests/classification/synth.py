@@ -36,8 +36,8 @@ def picture(kind: int, seed: int, *, size: int = 40, channels: int = 1, dtype=np
 
 def examples(per_class: int, *, start: int = 0, size: int = 40, channels: int = 1, dtype=np.uint8,
              prefix: str = "im") -> list[ClassExample]:
-    return [ArrayExample(f"{prefix}{k}_{i}", picture(k, start + i, size=size, channels=channels, dtype=dtype), k)
-            for k in range(len(NAMES)) for i in range(per_class)]
+    return [ArrayExample(f"{prefix}{k}_{i}", picture(k, start + i, size=size, channels=channels, dtype=dtype),
+                         k) for k in range(len(NAMES)) for i in range(per_class)]
 
 
 def config(**kw) -> TrainConfig:
