@@ -1,7 +1,7 @@
 """Image classification quality at a fixed CPU time on real data: PBC peripheral blood cells (8 classes).
 
     python bench/classify_quality.py [--data ../shared/data] [--seconds 300] [--threads 2] [--no-peer]
-        [--seed 0] [--size N] [--encoder NAME] [--json out.json] [--keep DIR]
+        [--seed 0] [--size N] [--encoder NAME] [--steps N] [--json out.json] [--keep DIR]
 
 Trains the product's classifier (:func:`core.classification.train.train_classifier` with the classification
 entry's defaults) on ../shared/data/pbc_blood_cells (2,614 RGB JPEGs of about 360 x 363, ``labels.csv``
@@ -103,8 +103,10 @@ def run_ours(args, train, val, names) -> dict:
         training_type="classification",
         labels=tuple(LabelSpec(i + 1, n, COLOURS[i % len(COLOURS)]) for i, n in enumerate(names)),
         seed=args.seed, **{**CONFIG_DEFAULTS, **({"patch_size": args.size} if args.size else {}),
-                           **({"encoder": args.encoder} if args.encoder else {})},
+                           **({"encoder": args.encoder} if args.encoder else {}),
+                           **({"max_steps": args.steps} if args.steps else {})},
     )
+    budget = 1e6 if args.steps else args.seconds
 
     def progress(p) -> None:
         if p.record:
@@ -116,7 +118,7 @@ def run_ours(args, train, val, names) -> dict:
 
     with tempfile.TemporaryDirectory(prefix="segstudio-classify-") as workdir:
         start = time.monotonic()
-        result = train_classifier(cfg, train, val, budget_seconds=args.seconds, workdir=Path(workdir),
+        result = train_classifier(cfg, train, val, budget_seconds=budget, workdir=Path(workdir),
                                   on_progress=progress, device="cpu")
         seconds = time.monotonic() - start
         if args.keep:
@@ -210,6 +212,9 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--size", type=int, default=0, help="input size (default: the entry's)")
     parser.add_argument("--encoder", default="", help="a registry encoder (default: the registry's first)")
+    parser.add_argument("--steps", type=int, default=0,
+                        help="train this many steps instead of for --seconds (the steps a quiet or faster "
+                             "machine does in the budget; no peer, no target)")
     parser.add_argument("--json", default="")
     parser.add_argument("--keep", default="", help="copy the model package here")
     args = parser.parse_args()
@@ -224,7 +229,7 @@ def main() -> int:
     print(f"pbc: {len(train)} training / {len(val)} validation images, {len(names)} classes, budget "
           f"{args.seconds:.0f} s, {args.threads} thread(s); CPU {cpu_name()}", flush=True)
     ours = run_ours(args, train, val, names)
-    target = TARGETS.get(int(args.seconds))
+    target = None if args.steps else TARGETS.get(int(args.seconds))
     print(f"ours: {fmt(ours)}; top-2 {ours['top2_accuracy']:.4f}", flush=True)
     kept = "kept" if (ours["weight_average"] or {}).get("kept") else "not kept"
     print(f"  {ours['steps']} steps of {ours['batch_size']} in {ours['epochs']} epochs (best "
@@ -234,7 +239,7 @@ def main() -> int:
           f"{ours['device']}", flush=True)
     out = {"seconds": args.seconds, "threads": args.threads, "seed": args.seed, "cpu": cpu_name(),
            "ours": ours}
-    if not args.no_peer:
+    if not args.no_peer and not args.steps:
         peer = run_peer(args, train, val, names)
         out["peer"] = peer
         print(f"peer (torchvision ResNet-18, 128 px): {fmt(peer)}; {peer['steps']} steps of {PEER_BATCH}, "

@@ -8,9 +8,10 @@ training in epochs (a pass over the training examples; at most a slice ``budget 
 time, or ``steps_per_epoch`` steps) with AdamW, a warm-up then cosine learning rate over the budget (or
 ``max_steps``), label smoothing and class-weighted cross-entropy, augmentation on every batch
 (:mod:`core.classification.augment`) -> after each epoch BatchNorm statistics recomputed
-(:mod:`core.training.bn`), the validation examples scored, the best epoch kept -> at the end the mean of
-the late weights (``average_from``) and the test-time views (flips and quarter turns, ``views``) are
-kept where they score better on validation -> model package (TorchScript, weights, card).
+(:mod:`core.training.bn`), the validation examples scored, the best epoch kept -> at the end an exponential
+moving average of the weights from ``average_from`` of the training on (:data:`EMA_DECAY` per step) and
+the test-time views (flips and quarter turns, ``views``) are kept where they score better on validation ->
+model package (TorchScript, weights, card).
 
 The budget covers all of it. ``should_stop()`` is polled every step (and while the examples are read); a
 cancelled run keeps its last checkpoint (``resume=True`` continues it) and returns status "cancelled".
@@ -52,7 +53,8 @@ WARMUP_SHARE = 0.05
 FINAL_LR_SHARE = 0.01
 CPU_BATCH, CUDA_BATCH = 64, 128
 BN_BATCHES = 4
-AVERAGE_EVERY = 5
+AVERAGE_EVERY = 1  # steps between two additions to the exponential average of the weights
+EMA_DECAY = 0.99  # each step's weights count 1 % in the average (a memory of about 100 steps)
 MIN_AVERAGED = 2
 EVAL_BATCH = 256
 BN_STEP_OFFSET = 50_000_000  # stream position of the BatchNorm batches (never a training batch)
@@ -110,7 +112,7 @@ class _Run:
         self.state = _State()
         self.size = input_size(config)
         self.names = [lab.name for lab in config.labels]
-        self.average = WeightAverage()
+        self.average = WeightAverage(EMA_DECAY)
         self.reserve = 0.0
         self.train_start = 0.0  # budget seconds used when training started (after reading the examples)
         self._last_progress = -math.inf
@@ -293,15 +295,15 @@ class _Run:
         metrics = classification_metrics(self.val_set.y.numpy(), probs, self.names)
         average_record = None
         if self.average.count >= MIN_AVERAGED:
-            self._report("validating", f"validating the mean of the last {self.average.count} weights")
+            self._report("validating", "validating the moving average of the weights")
             self.model.load_state_dict(self.average.state_dict(self.model))
             self._precise_bn()
             avg_probs, _ = self._validate()
             avg_metrics = classification_metrics(self.val_set.y.numpy(), avg_probs, self.names)
             kept = _score(avg_metrics) > _score(metrics)
             average_record = {"weights": self.average.count, "from_share": cfg.average_from,
-                              "score": avg_metrics["accuracy"], "best_epoch_score": metrics["accuracy"],
-                              "kept": kept}
+                              "decay": EMA_DECAY, "score": avg_metrics["accuracy"],
+                              "best_epoch_score": metrics["accuracy"], "kept": kept}
             if kept:
                 probs, metrics = avg_probs, avg_metrics
             else:
