@@ -24,7 +24,7 @@ def test_round_trip_through_json():
 @pytest.mark.parametrize(
     ("change", "words"),
     [
-        ({"training_type": "classification"}, "training type 'classification'"),
+        ({"training_type": "regression"}, "training type 'regression'"),
         ({"labels": ()}, "no label chosen"),
         ({"patch_size": 100}, "multiple of 32"),
         ({"batch_size": 0}, "batch_size=0"),
