@@ -1,64 +1,78 @@
-"""Training a classifier on :class:`~core.classification.examples.ClassExample` objects.
+"""Training a classifier: one plain function, :func:`train_classifier`, called by the job, the CLI, tests and
+the benchmark. It returns the same :class:`~core.training.loop.Progress` and
+:class:`~core.training.loop.TrainResult` objects as the pixel engine's :func:`core.training.loop.train`.
 
-Minimal version written for the journey branch (issue 26) so that the training job, the report and the
-Trainings page can be tested end to end: a small CNN on inputs resized to 32 x 32 pixels, flips and
-quarter turns, a class-weighted cross-entropy, AdamW, step- or time-bound, the best epoch (validation
-macro-F1) kept and packaged as TorchScript. ``resume`` starts again (this version keeps no checkpoints). The
-engine's owner provides the full module with the same signature.
+Order of work: every example read once and fitted to the input size (:mod:`core.classification.data`) ->
+device (bf16 autocast only where the CPU does bf16 natively, :mod:`core.training.device`) and batch size ->
+training in epochs (a pass over the training examples; at most a slice ``budget / config.epochs`` of the
+time, or ``steps_per_epoch`` steps) with AdamW, a warm-up then cosine learning rate over the budget (or
+``max_steps``), label smoothing and class-weighted cross-entropy, augmentation on every batch
+(:mod:`core.classification.augment`) -> after each epoch BatchNorm statistics recomputed
+(:mod:`core.training.bn`), the validation examples scored, the best epoch kept -> at the end an exponential
+moving average of the weights from ``average_from`` of the training on (:data:`EMA_DECAY` per step) and
+the test-time views (flips and quarter turns, ``views``) are kept where they score better on validation ->
+model package (TorchScript, weights, card).
+
+The budget covers all of it. ``should_stop()`` is polled every step (and while the examples are read); a
+cancelled run keeps its last checkpoint (``resume=True`` continues it) and returns status "cancelled".
 """
 
 from __future__ import annotations
 
-import json
 import math
 import time
-import warnings
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
-from torch import nn
+import torch.nn.functional as F
 
-from core.classification.examples import ClassExample
-from core.classification.predict import CARD_FILE, MODEL_FILE, prepare
+from core.classification.augment import augment_batch, describe_augmentation
+from core.classification.card import classifier_card
+from core.classification.data import batch_indices, class_weights, fit_examples
+from core.classification.defaults import LABEL_SMOOTHING, LOSS
+from core.classification.examples import ClassExample, check_examples
+from core.classification.fitting import MAX_SIZE, MIN_SIZE, fit_record
+from core.classification.model import build_classifier
+from core.classification.views import VIEW_NAMES, predict_views
 from core.errors import InvalidInputError
-from core.evaluation.classification import classification_metrics
+from core.evaluation.classification import classification_metrics, confusion_matrix, metrics_from_confusion
+from core.training import checkpoint as ckpt
+from core.training.averaging import WeightAverage
+from core.training.bn import recalibrate_batchnorm
 from core.training.config import TrainConfig
-from core.training.device import pick_device
+from core.training.device import DeviceChoice, pick_device
 from core.training.loop import CANCELLED, SUCCEEDED, Progress, TrainResult
+from core.training.models import ENCODERS
+from core.training.package import write_package
 
-INPUT_SIZE = 32
-BATCH_SIZE = 16
-LEARNING_RATE = 3e-3
-
-
-def _network(in_channels: int, n_classes: int) -> nn.Module:
-    def block(a: int, b: int) -> list[nn.Module]:
-        return [nn.Conv2d(a, b, 3, padding=1, bias=False), nn.BatchNorm2d(b), nn.ReLU(inplace=True)]
-
-    return nn.Sequential(*block(in_channels, 16), nn.MaxPool2d(2), *block(16, 32), nn.MaxPool2d(2),
-                         *block(32, 64), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(64, n_classes))
-
-
-def _augment(batch: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:  # flips and quarter turns
-    out = []
-    for item in batch:
-        if rng.random() < 0.5:
-            item = item.flip(-1)
-        out.append(torch.rot90(item, int(rng.integers(4)), dims=(-2, -1)))
-    return torch.stack(out)
+DEFAULT_LR = 2e-3  # AdamW at batch 64 (bench/classify_quality.py)
+WARMUP_SHARE = 0.05
+FINAL_LR_SHARE = 0.01
+CPU_BATCH, CUDA_BATCH = 64, 128
+BN_BATCHES = 4
+AVERAGE_EVERY = 1  # steps between two additions to the exponential average of the weights
+EMA_DECAY = 0.99  # each step's weights count 1 % in the average (a memory of about 100 steps)
+MIN_AVERAGED = 2
+EVAL_BATCH = 256
+BN_STEP_OFFSET = 50_000_000  # stream position of the BatchNorm batches (never a training batch)
+PROGRESS_EVERY_S = 5.0
+READ_POLL = 64  # examples read between two questions to should_stop
+FINAL_SHARE_MAX = 0.3
 
 
-def _scores(net: nn.Module, x: torch.Tensor, y: torch.Tensor, names: list[str], loss_fn) -> dict:
-    net.eval()
-    with torch.no_grad():
-        logits = net(x)
-        loss = float(loss_fn(logits, y))
-        probs = torch.softmax(logits, dim=1).cpu().numpy()
-    net.train()
-    metrics = classification_metrics(y.cpu().tolist(), probs, names)
-    return {"loss": loss, "accuracy": metrics["accuracy"], "macro_f1": metrics["macro_f1"]}
+@dataclass
+class _State:
+    step: int = 0
+    epoch: int = 0
+    used_before: float = 0.0
+    history: list[dict] = field(default_factory=list)
+    best_score: float = -math.inf
+    best_epoch: int | None = None
+    lr: float = 0.0
+    lr_reason: str = ""
 
 
 def train_classifier(
@@ -73,103 +87,388 @@ def train_classifier(
     resume: bool = False,
     device: str = "auto",
 ) -> TrainResult:
-    if not train or not val:
-        raise InvalidInputError("a classifier needs training and validation examples; give each class images")
-    channels = {ex.shape[0] for ex in [*train, *val]}
-    if len(channels) != 1:
-        raise InvalidInputError(f"the examples have different channel counts {sorted(channels)}; use one")
-    start = time.monotonic()
-    torch.manual_seed(config.seed)
-    rng = np.random.default_rng(config.seed)
-    names = [lab.name for lab in config.labels]
-    k = len(names)
-    x_train = torch.stack([prepare(ex.read(), INPUT_SIZE) for ex in train])
-    y_train = torch.tensor([ex.label for ex in train], dtype=torch.long)
-    x_val = torch.stack([prepare(ex.read(), INPUT_SIZE) for ex in val])
-    y_val = torch.tensor([ex.label for ex in val], dtype=torch.long)
-    counts = np.bincount(y_train.numpy(), minlength=k).astype(np.float64)
-    weights = torch.tensor(np.where(counts > 0, len(train) / (k * np.maximum(counts, 1)), 0.0), dtype=torch.float32)
-    chosen = pick_device(device)
-    where = chosen.device
-    loss_fn = nn.CrossEntropyLoss(weight=weights.to(where))
-    plain_loss = nn.CrossEntropyLoss()
-    x_train, y_train, x_val, y_val = (t.to(where) for t in (x_train, y_train, x_val, y_val))
-    net = _network(channels.pop(), k).to(where)
-    optimiser = torch.optim.AdamW(net.parameters(), lr=LEARNING_RATE, weight_decay=config.weight_decay)
-    batch = min(BATCH_SIZE, len(train)) if config.batch_size == "auto" else int(config.batch_size)
-    per_epoch = config.steps_per_epoch or max(1, math.ceil(len(train) / batch))
-    history: list[dict] = []
-    best = (-math.inf, None, None)
-    step = epoch = 0
-    stopped = False
-    while True:
-        epoch += 1
-        epoch_start, losses = time.monotonic(), []
-        for _ in range(per_epoch):
-            if should_stop is not None and should_stop():
-                stopped = True
+    """Train a classifier of ``config.labels`` (label index = position) on ``train``, validate on ``val``,
+    write the package in ``workdir / "model"``. ``device`` is ``Settings.device`` (auto | cpu | cuda)."""
+    channels = _check_inputs(config, train, val, budget_seconds)
+    run = _Run(config, list(train), list(val), channels, float(budget_seconds), Path(workdir),
+               on_progress, should_stop or (lambda: False), device)
+    return run.execute(resume)
+
+
+def input_size(config: TrainConfig) -> int:
+    """The network's input side in pixels: ``config.patch_size`` (the classification entry's default is
+    :data:`CONFIG_DEFAULTS`)."""
+    return int(config.patch_size)
+
+
+class _Run:
+    """The state of one call of :func:`train_classifier`."""
+
+    def __init__(self, config, train, val, channels, budget, workdir, on_progress, should_stop, device):
+        self.config, self.train, self.val, self.channels = config, train, val, channels
+        self.budget, self.workdir = budget, workdir
+        self.on_progress, self.should_stop, self.device_setting = on_progress, should_stop, device
+        self.t0 = time.monotonic()
+        self.state = _State()
+        self.size = input_size(config)
+        self.names = [lab.name for lab in config.labels]
+        self.average = WeightAverage(EMA_DECAY)
+        self.reserve = 0.0
+        self.train_start = 0.0  # budget seconds used when training started (after reading the examples)
+        self._last_progress = -math.inf
+
+    # ----------------------------------------------------------------------------------------------
+    def execute(self, resume: bool) -> TrainResult:
+        cfg = self.config
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        ckpt.seed_everything(cfg.seed)
+        self.choice: DeviceChoice = pick_device(self.device_setting)
+        last = self.workdir / ckpt.LAST
+        saved = ckpt.load(last) if resume and last.exists() else None
+        if saved is not None:
+            self._check_saved(saved)
+            self.state.used_before = float(saved["used_seconds"])
+        self._report("preparing", "reading and resizing the examples")
+        total = len(self.train) + len(self.val)
+        self.train_set = fit_examples(self.train, self.size, on_example=lambda i: self._reading(i, total))
+        self.val_set = None if self.train_set is None else fit_examples(
+            self.val, self.size, on_example=lambda i: self._reading(len(self.train) + i, total))
+        if self.train_set is None or self.val_set is None:
+            return self._cancel(save=False)
+        self.model = build_classifier(cfg.encoder, self.channels, len(self.names)).to(self.choice.device)
+        if self.choice.channels_last:
+            self.model = self.model.to(memory_format=torch.channels_last)
+        self.batch_size = self._batch_size(saved)
+        self.weights = class_weights(self.train_set.y, len(self.names)).to(self.choice.device)
+        self.fit = fit_record([max(ex.shape[1], ex.shape[2]) for ex in self.train], self.size)
+        self.train_start = self._used()
+        if saved is not None:
+            self._restore(saved)
+        else:
+            self._pick_lr()
+            self.optimizer = self._make_optimizer()
+        if self._train_epochs():
+            return self._cancel(save=True)
+        return self._finish()
+
+    def _reading(self, i: int, total: int) -> bool:
+        """Progress while the examples are read; True (stop) when cancelled (asked every
+        :data:`READ_POLL` examples)."""
+        self._report("preparing", f"reading example {i + 1} of {total}", throttle=True)
+        return i % READ_POLL == 0 and bool(self.should_stop())
+
+    def _batch_size(self, saved: dict | None) -> int:
+        if saved is not None:
+            return int(saved["batch_size"])
+        if self.config.batch_size != "auto":
+            wanted = int(self.config.batch_size)
+        else:
+            wanted = CUDA_BATCH if self.choice.device.type == "cuda" else CPU_BATCH
+        return max(2, min(wanted, len(self.train)))
+
+    def _pick_lr(self) -> None:
+        st = self.state
+        if self.config.learning_rate != "auto":
+            st.lr, st.lr_reason = float(self.config.learning_rate), "set by the user"
+            return
+        st.lr = DEFAULT_LR * math.sqrt(self.batch_size / CPU_BATCH)
+        st.lr_reason = (f"the classifier's default ({DEFAULT_LR:g} at batch {CPU_BATCH}, scaled by the "
+                        f"square root of the batch size {self.batch_size})")
+
+    def _make_optimizer(self) -> torch.optim.Optimizer:
+        decay, plain = [], []
+        for p in self.model.parameters():
+            (decay if p.ndim > 1 else plain).append(p)  # no weight decay on biases and BatchNorm
+        groups = [{"params": decay, "weight_decay": self.config.weight_decay},
+                  {"params": plain, "weight_decay": 0.0}]
+        return torch.optim.AdamW(groups, lr=self.state.lr, fused=True)
+
+    # ----------------------------------------------------------------------------------------------
+    def _train_epochs(self) -> bool:
+        """Epochs until the budget (or max_steps) is spent. True when cancelled."""
+        cfg, st = self.config, self.state
+        n = len(self.train_set)
+        pass_steps = max(1, n // self.batch_size)
+        slice_s = max(1.0, (self.budget - self._used()) / cfg.epochs)
+        self.reserve = min(0.1 * self.budget, 5.0)
+        while not self._done():
+            epoch_start, steps, loss_sum = time.monotonic(), 0, 0.0
+            counts = np.zeros((len(self.names), len(self.names)), dtype=np.int64)
+            while not self._done():
+                if self.should_stop():
+                    return True
+                lr = self._lr_now()
+                for group in self.optimizer.param_groups:
+                    group["lr"] = lr
+                loss, truth, pred = self._step()
+                st.step, steps, loss_sum = st.step + 1, steps + 1, loss_sum + loss
+                counts += confusion_matrix(truth, pred, len(self.names))
+                if st.step % AVERAGE_EVERY == 0 and self._averaging():
+                    self.average.add(self.model)
+                if steps >= (cfg.steps_per_epoch or pass_steps):
+                    break
+                if cfg.steps_per_epoch is None and time.monotonic() - epoch_start >= slice_s:
+                    break
+                self._report("training", f"epoch {st.epoch + 1}, step {st.step}", throttle=True)
+            if steps == 0:
                 break
-            idx = torch.from_numpy(rng.integers(0, len(train), size=batch)).to(where)
-            logits = net(_augment(x_train[idx], rng))
-            loss = loss_fn(logits, y_train[idx])
-            optimiser.zero_grad()
-            loss.backward()
-            optimiser.step()
-            losses.append(loss.item())
-            step += 1
-            if config.max_steps is not None and step >= config.max_steps:
-                break
-        if stopped:
-            break
-        tr, va = _scores(net, x_train, y_train, names, plain_loss), _scores(net, x_val, y_val, names, plain_loss)
-        record = {"train_loss": float(np.mean(losses)), "val_loss": va["loss"],
-                  "train_accuracy": tr["accuracy"], "val_accuracy": va["accuracy"],
-                  "train_macro_f1": tr["macro_f1"], "val_macro_f1": va["macro_f1"],
-                  "lr": LEARNING_RATE, "seconds": time.monotonic() - epoch_start}
-        history.append({"epoch": epoch, "step": step, **record})
-        score = va["macro_f1"] if va["macro_f1"] is not None else -math.inf
-        if score > best[0]:
-            best = (score, epoch, {k2: v.detach().clone() for k2, v in net.state_dict().items()})
-        elapsed = time.monotonic() - start
-        done = (config.max_steps is not None and step >= config.max_steps) or (
-            config.max_steps is None and elapsed >= budget_seconds)
-        fraction = step / config.max_steps if config.max_steps else min(elapsed / max(budget_seconds, 1e-9), 1.0)
-        if on_progress is not None:
-            on_progress(Progress("training", min(fraction, 0.98), None, elapsed, epoch, step,
-                                 f"epoch {epoch}", record))
-        if done:
-            break
-    if stopped:
-        return TrainResult(CANCELLED, None, None, history=history, steps=step,
-                           seconds=time.monotonic() - start, device=str(chosen.device))
-    net.load_state_dict(best[2])  # type: ignore[arg-type]
-    net = net.cpu().eval()
-    package_dir = Path(workdir) / "model"
-    package_dir.mkdir(parents=True, exist_ok=True)
-    seconds = time.monotonic() - start
-    card = {
-        "training_type": "classification",
-        "labels": [{"id": lab.id, "name": lab.name, "color": lab.color} for lab in config.labels],
-        "in_channels": int(x_train.shape[1]), "input_size": INPUT_SIZE, "fit": "resize",
-        "network": "a small convolutional network (three 3 x 3 convolution blocks, global average pooling, "
-                   "one linear layer), randomly initialised",
-        "augmentation": "random flips and quarter turns",
-        "imbalance": "cross-entropy weighted by the inverse class frequency of the training examples",
-        "loss": "class-weighted cross-entropy",
-        "training": {"steps": step, "epochs": epoch, "batch_size": batch, "learning_rate": LEARNING_RATE,
-                     "device": str(chosen.device), "seconds": seconds, "budget_seconds": budget_seconds},
-        "metrics": {"best_epoch": best[1], "history": history},
-        "seed": config.seed,
-    }
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=r".*torch\.jit.*", category=FutureWarning)
-        traced = torch.jit.trace(net, torch.zeros(1, card["in_channels"], INPUT_SIZE, INPUT_SIZE))
-        torch.jit.save(traced, str(package_dir / MODEL_FILE))
-    (package_dir / CARD_FILE).write_text(json.dumps(card, indent=2), encoding="utf-8")
-    if on_progress is not None:
-        on_progress(Progress("done", 1.0, 0.0, seconds, epoch, step, "packaged"))
-    final = history[best[1] - 1] if best[1] else {}
-    return TrainResult(SUCCEEDED, package_dir, card, history=history,
-                       metrics={"val_accuracy": final.get("val_accuracy"), "val_macro_f1": final.get("val_macro_f1")},
-                       best_epoch=best[1], steps=step, seconds=seconds, learning_rate=LEARNING_RATE,
-                       batch_size=batch, device=str(chosen.device))
+            val_s = self._end_epoch(loss_sum / steps, counts, time.monotonic() - epoch_start)
+            views = max(1, self.config.views)
+            self.reserve = min(FINAL_SHARE_MAX * self.budget, val_s * (2 + views) + 5.0)
+        return False
+
+    def _step(self) -> tuple[float, np.ndarray, np.ndarray]:
+        n = len(self.train_set)
+        idx = torch.from_numpy(batch_indices(self.state.step, n, self.batch_size, self.config.seed))
+        x = self._augmented(self.train_set.x[idx], self.state.step)
+        y = self.train_set.y[idx].to(self.choice.device)
+        self.model.train()
+        with self.choice.autocast():
+            logits = self.model(x)
+        loss = F.cross_entropy(logits.float(), y, weight=self.weights, label_smoothing=LABEL_SMOOTHING)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        pred = logits.detach().float().argmax(1).cpu().numpy()
+        return float(loss.detach()), y.cpu().numpy(), pred
+
+    def _augmented(self, x: torch.Tensor, step: int) -> torch.Tensor:
+        gen = torch.Generator().manual_seed(int(self.config.seed) * 1_000_003 + step)
+        out = augment_batch(x.to(self.choice.device).float(), self.config.augment, gen)
+        return out.contiguous(memory_format=torch.channels_last) if self.choice.channels_last else out
+
+    def _precise_bn(self) -> None:
+        n = len(self.train_set)
+        first = BN_STEP_OFFSET + self.state.epoch * BN_BATCHES
+
+        def batches():
+            for i in range(BN_BATCHES):
+                idx = torch.from_numpy(batch_indices(first + i, n, self.batch_size, self.config.seed))
+                yield self._augmented(self.train_set.x[idx], first + i)
+
+        recalibrate_batchnorm(self.model, batches(), autocast=self.choice.autocast)
+
+    def _validate(self, views: int = 1) -> tuple[np.ndarray, float]:
+        """Probabilities ``(N, K)`` of the validation examples and their mean cross-entropy."""
+        probs = predict_views(self.model, self.val_set.x, views, self.choice, batch=EVAL_BATCH)
+        truth = self.val_set.y.numpy()
+        loss = float(-np.mean(np.log(np.clip(probs[np.arange(len(truth)), truth], 1e-7, 1.0))))
+        return probs, loss
+
+    def _end_epoch(self, train_loss: float | None, counts: np.ndarray | None, seconds: float) -> float:
+        """Validate, record the epoch, keep the best and last checkpoints; returns the validation seconds."""
+        st = self.state
+        self._report("validating", f"validating epoch {st.epoch + 1}")
+        start = time.monotonic()
+        self._precise_bn()
+        probs, val_loss = self._validate()
+        val = classification_metrics(self.val_set.y.numpy(), probs, self.names)
+        train = metrics_from_confusion(counts, self.names) if counts is not None else {"accuracy": None,
+                                                                                       "macro_f1": None}
+        val_s = time.monotonic() - start
+        st.epoch += 1
+        record = {
+            "epoch": st.epoch, "step": st.step, "train_loss": train_loss, "val_loss": val_loss,
+            "train_accuracy": train["accuracy"], "val_accuracy": val["accuracy"],
+            "train_macro_f1": train["macro_f1"], "val_macro_f1": val["macro_f1"],
+            "val_balanced_accuracy": val["balanced_accuracy"],
+            "lr": self._lr_now(), "learning_rate": self._lr_now(), "seconds": seconds + val_s,
+        }
+        st.history.append(record)
+        score = _score(val)
+        if score > st.best_score:
+            st.best_score, st.best_epoch = score, st.epoch
+            ckpt.save(self.workdir / ckpt.BEST, _cpu_state(self.model))
+        self._save_last()
+        self._report("training", f"epoch {st.epoch} done", record=record)
+        return val_s
+
+    # ----------------------------------------------------------------------------------------------
+    def _finish(self) -> TrainResult:
+        st, cfg = self.state, self.config
+        if st.best_epoch is None:  # not a single epoch fitted in the budget: validate what we have
+            self._end_epoch(None, None, 0.0)
+        best = ckpt.load(self.workdir / ckpt.BEST)
+        self.model.load_state_dict(best)
+        self._report("validating", "validating the kept weights")
+        probs, _ = self._validate()
+        metrics = classification_metrics(self.val_set.y.numpy(), probs, self.names)
+        average_record = None
+        if self.average.count >= MIN_AVERAGED:
+            self._report("validating", "validating the moving average of the weights")
+            self.model.load_state_dict(self.average.state_dict(self.model))
+            self._precise_bn()
+            avg_probs, _ = self._validate()
+            avg_metrics = classification_metrics(self.val_set.y.numpy(), avg_probs, self.names)
+            kept = _score(avg_metrics) > _score(metrics)
+            average_record = {"weights": self.average.count, "from_share": cfg.average_from,
+                              "decay": EMA_DECAY, "score": avg_metrics["accuracy"],
+                              "best_epoch_score": metrics["accuracy"], "kept": kept}
+            if kept:
+                probs, metrics = avg_probs, avg_metrics
+            else:
+                self.model.load_state_dict(best)
+        views = 1
+        if cfg.views > 1:
+            self._report("validating", f"validating with {cfg.views} views (flips and quarter turns)")
+            many, _ = self._validate(cfg.views)
+            many_metrics = classification_metrics(self.val_set.y.numpy(), many, self.names)
+            if _score(many_metrics) > _score(metrics):
+                views, probs, metrics = cfg.views, many, many_metrics
+        self._report("packaging", "writing the model package")
+        card = classifier_card(cfg, self.fit, self.channels, self.train, self.val, self.train_set, LOSS)
+        card["views"] = views
+        card["view_names"] = list(VIEW_NAMES[:views])
+        card["augmentation"] = describe_augmentation(cfg.augment)
+        card["imbalance"] = _imbalance_sentence(self.train_set.y, self.weights.cpu(), self.names)
+        card["metrics"] = {**metrics, "best_epoch": st.best_epoch, "best_val_score": st.best_score,
+                           "weight_average": average_record, "history": st.history}
+        card["training"] = self._training_info()
+        package = write_package(self.workdir / "model", self.model, card, trace_size=self.size)
+        result = self._result(SUCCEEDED, package, card=card, metrics=card["metrics"])
+        self._report("done", "training finished")
+        return result
+
+    def _cancel(self, *, save: bool) -> TrainResult:
+        if save:
+            self._save_last()
+        self._report("cancelled", "training cancelled" + ("; the last checkpoint is kept" if save else ""))
+        return self._result(CANCELLED, None)
+
+    # ----------------------------------------------------------------------------------------------
+    def _averaging(self) -> bool:
+        start = self.config.average_from
+        return start is not None and self._train_fraction() >= start
+
+    def _lr_now(self) -> float:
+        """Warm-up then cosine decay over the training fraction."""
+        f = min(1.0, self._train_fraction())
+        if f < WARMUP_SHARE:
+            return self.state.lr * (0.05 + 0.95 * f / WARMUP_SHARE)
+        g = (f - WARMUP_SHARE) / (1 - WARMUP_SHARE)
+        return self.state.lr * (FINAL_LR_SHARE + (1 - FINAL_LR_SHARE) * 0.5 * (1 + math.cos(math.pi * g)))
+
+    def _train_fraction(self) -> float:
+        if self.config.max_steps:
+            return self.state.step / self.config.max_steps
+        span = max(self.budget - self.reserve - self.train_start, 1e-6)
+        return (self._used() - self.train_start) / span
+
+    def _done(self) -> bool:
+        if self.config.max_steps:
+            return self.state.step >= self.config.max_steps
+        return self._used() >= self.budget - self.reserve
+
+    def _used(self) -> float:
+        return self.state.used_before + time.monotonic() - self.t0
+
+    # ----------------------------------------------------------------------------------------------
+    def _save_last(self) -> None:
+        st = self.state
+        ckpt.save(self.workdir / ckpt.LAST, {
+            "model": _cpu_state(self.model), "optimizer": self.optimizer.state_dict(),
+            "step": st.step, "epoch": st.epoch, "used_seconds": self._used(), "history": st.history,
+            "best_score": st.best_score, "best_epoch": st.best_epoch, "lr": st.lr, "lr_reason": st.lr_reason,
+            "batch_size": self.batch_size, "train_start": self.train_start, "config": self.config.to_dict(),
+            "average": self.average.to_checkpoint(), "rng": ckpt.rng_state(),
+        })
+
+    def _check_saved(self, saved: dict) -> None:
+        if saved.get("config") != self.config.to_dict():
+            raise InvalidInputError(
+                "the checkpoint in the work folder was written by a different training configuration; "
+                "start without resume or use the original configuration"
+            )
+
+    def _restore(self, saved: dict) -> None:
+        st = self.state
+        self.model.load_state_dict(saved["model"])
+        st.step, st.epoch = int(saved["step"]), int(saved["epoch"])
+        st.history, st.best_epoch = list(saved["history"]), saved["best_epoch"]
+        st.best_score = float(saved["best_score"])
+        st.lr, st.lr_reason = float(saved["lr"]), str(saved["lr_reason"])
+        self.train_start = float(saved["train_start"])  # the schedule as it was planned
+        self.optimizer = self._make_optimizer()
+        self.optimizer.load_state_dict(saved["optimizer"])
+        self.average = WeightAverage.from_checkpoint(saved.get("average"))
+        ckpt.set_rng_state(saved["rng"])  # dropout draws from the global generator
+
+    def _report(self, phase: str, message: str, *, record: dict | None = None,
+                throttle: bool = False) -> None:
+        if self.on_progress is None:
+            return
+        now = time.monotonic()
+        if throttle and now - self._last_progress < PROGRESS_EVERY_S:
+            return
+        self._last_progress = now
+        used = self._used()
+        if self.config.max_steps:
+            fraction = min(1.0, self.state.step / self.config.max_steps)
+            eta = (now - self.t0) / fraction * (1 - fraction) if fraction > 0 else None
+        else:
+            fraction, eta = min(1.0, used / self.budget), max(0.0, self.budget - used)
+        if phase == "done":
+            fraction, eta = 1.0, 0.0
+        st = self.state
+        self.on_progress(Progress(phase, fraction, eta, used, st.epoch, st.step, message, record))
+
+    def _training_info(self) -> dict:
+        st = self.state
+        seconds = self._used() - self.train_start
+        return {"steps": st.step, "epochs": st.epoch, "batch_size": self.batch_size, "learning_rate": st.lr,
+                "lr_test": {"lr": st.lr, "reason": st.lr_reason}, "device": self.choice.describe(),
+                "budget_seconds": self.budget, "seconds": self._used(), "reading_seconds": self.train_start,
+                "images_per_second": st.step * self.batch_size / seconds if seconds > 0 else None}
+
+    def _result(self, status, package, *, card=None, metrics=None) -> TrainResult:
+        st = self.state
+        return TrainResult(status, package, card, list(st.history), metrics or {}, [], st.best_epoch, st.step,
+                           self._used(), st.lr, getattr(self, "batch_size", 0), self.choice.describe())
+
+
+def _score(metrics: dict) -> float:
+    """The number epochs and candidates are ranked by: accuracy, ties broken by macro-F1."""
+    return (metrics["accuracy"] or 0.0) + 1e-3 * (metrics["macro_f1"] or 0.0)
+
+
+def _imbalance_sentence(y: torch.Tensor, weights: torch.Tensor, names: Sequence[str]) -> str:
+    counts = torch.bincount(y, minlength=len(names)).tolist()
+    present = [c for c in counts if c]
+    ratio = max(present) / min(present)
+    return (
+        "Class imbalance: the cross-entropy weighted each class inversely to the square root of its share of "
+        f"the training images (largest to smallest class {ratio:.1f}:1; weights "
+        + ", ".join(f"{n} {w:.2f}" for n, w in zip(names, weights.tolist(), strict=True))
+        + f"), with label smoothing {LABEL_SMOOTHING:g}."
+    )
+
+
+def _cpu_state(model: torch.nn.Module) -> dict:
+    return {k: v.detach().to("cpu", copy=True).contiguous() for k, v in model.state_dict().items()}
+
+
+def _check_inputs(config, train, val, budget_seconds) -> int:
+    if not isinstance(config, TrainConfig):
+        raise InvalidInputError(f"config must be a TrainConfig, got {type(config).__name__}")
+    k = config.n_labels
+    if k < 2:
+        raise InvalidInputError(f"classification needs at least 2 classes; config.labels has {k}")
+    if config.encoder not in ENCODERS:
+        raise InvalidInputError(f"encoder {config.encoder!r} is not known; choose one of {list(ENCODERS)}")
+    size = input_size(config)
+    if not MIN_SIZE <= size <= MAX_SIZE:
+        raise InvalidInputError(
+            f"input size (patch_size) {size} must be from {MIN_SIZE} to {MAX_SIZE} pixels"
+        )
+    channels = check_examples(train, k, "training")
+    val_channels = check_examples(val, k, "validation")
+    if channels != val_channels:
+        raise InvalidInputError(
+            f"training examples have {channels} channel(s) and validation examples {val_channels}; "
+            "use one image type"
+        )
+    if len(train) < 2:
+        raise InvalidInputError(f"the training set has {len(train)} example; it needs at least 2")
+    if not budget_seconds or budget_seconds <= 0:
+        raise InvalidInputError(f"budget_seconds={budget_seconds!r} must be a positive number of seconds")
+    return channels

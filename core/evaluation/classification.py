@@ -1,8 +1,18 @@
-"""Scores of a classifier on examples with a known class: accuracy, balanced accuracy, macro-F1, top-2
-accuracy, per-class precision / recall / F1 and the confusion matrix (counts and row-normalised).
+"""Image classification metrics: one class per example, the probabilities of every class.
 
-Minimal version written for the journey branch (issue 26); the engine's owner provides the full module with
-the same signature and keys.
+Two stages, like the other metrics: count (the confusion matrix, rows = true class, columns = predicted
+class; counts of several batches add up), then reduce once (:func:`metrics_from_confusion`).
+
+* accuracy: share of examples whose most probable class is the true one;
+* balanced accuracy: the mean over classes of their recall (the classes that have examples);
+* macro-F1: the mean of the per-class F1. A class with no true example and no prediction is left out of
+  the mean (nothing to score); a class with predictions but no true example counts as F1 0 (every one of
+  its predictions is wrong); a class with true examples but no prediction counts as F1 0 too;
+* top-2 accuracy: share of examples whose true class is among the two most probable (the classes' order
+  breaks ties, as ``argmax`` does);
+* per class: precision, recall, F1 (None where undefined: precision of a class never predicted, recall of
+  a class without examples) and support (true examples);
+* the confusion matrix as counts and normalised by rows (each row sums to 1; a row with no examples is 0).
 """
 
 from __future__ import annotations
@@ -17,56 +27,112 @@ from core.errors import InvalidInputError
 def classification_metrics(
     truth: Sequence[int], probabilities: np.ndarray, class_names: Sequence[str]
 ) -> dict:
-    """Scores of ``probabilities`` ``(N, K)`` against ``truth`` (N class indices). None = not defined.
+    """Metrics of predicted class ``probabilities`` ``(N, K)`` against ``truth`` (N class indices into
+    ``class_names``). Returns ``{"accuracy", "balanced_accuracy", "macro_f1", "top2_accuracy", "n",
+    "per_class": [{"class", "precision", "recall", "f1", "support"}], "confusion": K x K counts (rows =
+    truth), "confusion_normalised": rows sum to 1}`` (plain Python types, ready for JSON)."""
+    y, probs, names = _checked(truth, probabilities, class_names)
+    k = len(names)
+    pred = probs.argmax(axis=1) if len(y) else np.zeros(0, dtype=np.int64)
+    out = metrics_from_confusion(confusion_matrix(y, pred, k), names)
+    out["top2_accuracy"] = top_k_accuracy(y, probs, 2) if len(y) else None
+    return out
 
-    A class with neither true examples nor predictions is left out of the macro-F1; one with predictions
-    but no true examples counts as F1 0."""
-    truth_arr = np.asarray(truth, dtype=np.int64).reshape(-1)
-    probs = np.asarray(probabilities, dtype=np.float64)
-    k = len(class_names)
-    if probs.ndim != 2 or probs.shape != (len(truth_arr), k):
-        raise InvalidInputError(
-            f"probabilities must be (N, K) = ({len(truth_arr)}, {k}) for {len(truth_arr)} examples and "
-            f"{k} classes, got {probs.shape}"
-        )
-    if truth_arr.size and (truth_arr.min() < 0 or truth_arr.max() >= k):
-        raise InvalidInputError(f"truth holds class indices outside 0..{k - 1}")
-    predicted = probs.argmax(axis=1) if len(truth_arr) else np.zeros(0, dtype=np.int64)
-    confusion = np.zeros((k, k), dtype=np.int64)
-    np.add.at(confusion, (truth_arr, predicted), 1)
-    support = confusion.sum(axis=1)
-    called = confusion.sum(axis=0)
-    tp = np.diag(confusion)
+
+def confusion_matrix(truth: np.ndarray, predicted: np.ndarray, n_classes: int) -> np.ndarray:
+    """int64 ``(K, K)`` counts: row = true class, column = predicted class."""
+    flat = np.asarray(truth, dtype=np.int64) * n_classes + np.asarray(predicted, dtype=np.int64)
+    return np.bincount(flat, minlength=n_classes * n_classes).reshape(n_classes, n_classes)
+
+
+def top_k_accuracy(truth: np.ndarray, probabilities: np.ndarray, k: int) -> float:
+    """Share of examples whose true class is among the ``k`` most probable (ties: the lower class index
+    first, as ``argmax``)."""
+    k = min(k, probabilities.shape[1])
+    order = np.argsort(-probabilities, axis=1, kind="stable")[:, :k]
+    return float(np.mean(np.any(order == np.asarray(truth)[:, None], axis=1)))
+
+
+def metrics_from_confusion(confusion: np.ndarray, class_names: Sequence[str]) -> dict:
+    """Accuracy, balanced accuracy, macro-F1, per-class table and the normalised matrix from the counts
+    (``top2_accuracy`` needs the probabilities: None here)."""
+    c = np.asarray(confusion, dtype=np.int64)
+    n = int(c.sum())
+    tp = np.diag(c).astype(np.float64)
+    support = c.sum(axis=1).astype(np.float64)  # true examples per class
+    predicted = c.sum(axis=0).astype(np.float64)
     per_class, f1s, recalls = [], [], []
     for i, name in enumerate(class_names):
-        precision = float(tp[i] / called[i]) if called[i] else None
-        recall = float(tp[i] / support[i]) if support[i] else None
-        if support[i] == 0 and called[i] == 0:
-            f1 = None
+        precision = tp[i] / predicted[i] if predicted[i] else None
+        recall = tp[i] / support[i] if support[i] else None
+        if support[i] == 0 and predicted[i] == 0:
+            f1 = None  # nothing to score: left out of the macro mean
         elif tp[i] == 0:
             f1 = 0.0
         else:
-            f1 = float(2 * tp[i] / (support[i] + called[i]))
-        per_class.append({"class": str(name), "precision": precision, "recall": recall, "f1": f1,
-                          "support": int(support[i])})
+            f1 = 2 * precision * recall / (precision + recall)
         if f1 is not None:
             f1s.append(f1)
         if recall is not None:
             recalls.append(recall)
-    n = len(truth_arr)
-    top2 = None
-    if n:
-        order = np.argsort(-probs, axis=1)[:, : min(2, k)]
-        top2 = float(np.mean([t in row for t, row in zip(truth_arr, order, strict=True)]))
-    rows = confusion.sum(axis=1, keepdims=True)
-    normalised = np.divide(confusion, rows, out=np.zeros((k, k), dtype=np.float64), where=rows > 0)
+        per_class.append({"class": str(name), "precision": _num(precision), "recall": _num(recall),
+                          "f1": _num(f1), "support": int(support[i])})
+    rows = c.sum(axis=1, keepdims=True)
+    normalised = np.divide(c, rows, out=np.zeros(c.shape, dtype=np.float64), where=rows > 0)
     return {
         "accuracy": float(tp.sum() / n) if n else None,
         "balanced_accuracy": float(np.mean(recalls)) if recalls else None,
         "macro_f1": float(np.mean(f1s)) if f1s else None,
-        "top2_accuracy": top2,
+        "top2_accuracy": None,
         "n": n,
         "per_class": per_class,
-        "confusion": confusion.tolist(),
+        "confusion": c.tolist(),
         "confusion_normalised": normalised.tolist(),
     }
+
+
+def worst_confusion(metrics: dict) -> tuple[str, str, int] | None:
+    """The pair of classes most often mixed up (either direction): ``(class a, class b, examples)``, or None
+    when nothing was confused."""
+    c = np.asarray(metrics["confusion"], dtype=np.int64)
+    pair = c + c.T
+    np.fill_diagonal(pair, 0)
+    if pair.max(initial=0) == 0:
+        return None
+    i, j = np.unravel_index(int(np.argmax(np.triu(pair))), pair.shape)
+    names = [row["class"] for row in metrics["per_class"]]
+    return names[i], names[j], int(pair[i, j])
+
+
+def _num(value: float | None) -> float | None:
+    return None if value is None else float(value)
+
+
+def _checked(
+    truth: object, probabilities: object, class_names: object
+) -> tuple[np.ndarray, np.ndarray, list]:
+    names = list(class_names)  # type: ignore[call-overload]
+    if len(names) < 2:
+        raise InvalidInputError(f"class_names has {len(names)} class(es); classification needs at least 2")
+    k = len(names)
+    probs = np.asarray(probabilities, dtype=np.float64)
+    if probs.ndim != 2 or probs.shape[1] != k:
+        raise InvalidInputError(
+            f"probabilities must be an (N, K={k}) array, one column per class of class_names; got shape "
+            f"{probs.shape}"
+        )
+    if not np.all(np.isfinite(probs)):
+        raise InvalidInputError("probabilities contain NaN or infinite values; check the model's output")
+    y = np.asarray(truth)
+    if y.ndim != 1 or len(y) != len(probs):
+        raise InvalidInputError(
+            f"truth must hold one class index per row of probabilities ({len(probs)}); got shape {y.shape}"
+        )
+    if len(y) and not np.issubdtype(y.dtype, np.integer):
+        raise InvalidInputError(f"truth must be integer class indices, got dtype {y.dtype}")
+    if len(y) and (y.min() < 0 or y.max() >= k):
+        raise InvalidInputError(
+            f"truth has class index {int(y.min() if y.min() < 0 else y.max())}, outside 0..{k - 1} "
+            f"(the positions in class_names)"
+        )
+    return y.astype(np.int64), probs, names

@@ -42,6 +42,9 @@ from core.values import is_whole
 
 FORMAT_VERSION = 1
 ARCHITECTURE = "smp.Unet"
+#: every architecture a card may name: the U-Net of the pixel types and detection, and the classifier
+#: (an encoder of the registry, global average pooling, a linear layer: core.classification.model)
+ARCHITECTURES = (ARCHITECTURE, "smp.encoder+avgpool+linear")
 MAX_LABELS = 64
 PIXEL_TYPES = ("uint8", "uint16", "uint32", "int8", "int16", "int32", "float32", "float64", "bool")
 FIX = "re-export the package from the segstudio that trained it, or correct model_card.json"
@@ -138,8 +141,9 @@ OUTPUT_CHANNEL = Record(
         "channel": Whole(0, 4 * MAX_LABELS),
         "label_id": Whole(0),
         "label": Text(100),
-        "map": Text(choices=("prob", "background", "interior", "boundary", "distance", "heat", "box_h", "box_w")),
-        "activation": Text(choices=("sigmoid", "softmax3", "exp")),
+        "map": Text(choices=("prob", "background", "interior", "boundary", "distance", "heat", "box_h",
+                             "box_w", "class")),
+        "activation": Text(choices=("sigmoid", "softmax3", "exp", "softmax")),
     }
 )
 METRICS = Record(
@@ -171,7 +175,7 @@ TRAINING = Record(
 CARD = Record(
     {
         "format_version": Whole(1, FORMAT_VERSION),
-        "architecture": Text(choices=(ARCHITECTURE,)),
+        "architecture": Text(choices=ARCHITECTURES),
         "encoder": Text(choices=tuple(ENCODERS)),
         "smp_encoder": Text(100),
         "decoder_channels": ListOf(Whole(1, 4096), 1, 8),

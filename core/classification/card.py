@@ -1,0 +1,92 @@
+"""The classifier's model card: the fields the other training types' cards have (so that the Models and
+Apply pages list it, :mod:`core.training.card_schema` checks it), and the classifier's own:
+
+* ``input``: how images are fitted (:func:`core.classification.fitting.fit_record`: input size, resize or
+  tiles, the training examples' typical side) and ``input_description``, the sentence for the methods;
+* ``normalization``: percentile normalisation per image (scope "image"); ``low``/``high`` are the medians of
+  the training examples' own values, for reference;
+* ``output_layout``: one softmax channel per class (map "class");
+* the loop adds ``views``, ``augmentation``, ``imbalance`` (sentences for the report), ``metrics`` and
+  ``training``; :func:`core.training.package.write_package` adds ``format_version``.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from datetime import datetime, timezone
+
+import numpy as np
+
+from core.classification.data import FittedSet
+from core.classification.examples import ClassExample
+from core.classification.fitting import describe_input
+from core.classification.model import ARCHITECTURE, DROPOUT
+from core.training.config import TrainConfig
+from core.training.models import ENCODERS
+from core.training.normalization import HIGH_PERCENTILE, LOW_PERCENTILE
+from core.training.package import package_versions
+
+#: the output map of a classifier's channels (one per class, softmax over the classes)
+CLASS_MAP, SOFTMAX = "class", "softmax"
+
+
+def classifier_card(
+    config: TrainConfig,
+    fit: dict,
+    in_channels: int,
+    train: Sequence[ClassExample],
+    val: Sequence[ClassExample],
+    fitted: FittedSet,
+    loss: str,
+) -> dict:
+    """The card of a classifier trained with ``config`` on ``train`` (fitted as ``fitted``), validated on
+    ``val``; ``fit`` is the input record, ``loss`` the loss in words."""
+    labels = [{"id": lab.id, "name": lab.name, "color": lab.color} for lab in config.labels]
+    spec = ENCODERS[config.encoder]
+    depths = Counter(str(np.dtype(ex.dtype)) for ex in train)
+    dtype = max(depths, key=depths.__getitem__)
+    norm = {
+        "method": "percentile",
+        "scope": "image",
+        "low_percentile": LOW_PERCENTILE,
+        "high_percentile": HIGH_PERCENTILE,
+        "low": [float(v) for v in np.median(fitted.low, axis=0)],
+        "high": [float(v) for v in np.median(fitted.high, axis=0)],
+        "dtype": dtype,
+    }
+    if len(depths) > 1:
+        norm["mixed_depths"] = dict(sorted(depths.items()))
+    return {
+        "architecture": ARCHITECTURE,
+        "encoder": config.encoder,
+        "smp_encoder": spec["smp_encoder"],
+        "encoder_depth": int(spec.get("encoder_depth", 5)),
+        "head": f"global average pooling, dropout {DROPOUT:g}, one linear layer to the class logits",
+        "in_channels": in_channels,
+        "dtype": dtype,
+        "out_channels": len(labels),
+        "training_type": config.training_type,
+        "labels": labels,
+        "distance_head": False,
+        "output_layout": [{"channel": i, "label_id": lab["id"], "label": lab["name"], "map": CLASS_MAP,
+                           "activation": SOFTMAX} for i, lab in enumerate(labels)],
+        "normalization": norm,
+        "input": fit,
+        "input_description": describe_input(fit),
+        "patch_size": int(fit["size"]),
+        "loss": loss,
+        "seed": config.seed,
+        "config": config.to_dict(),
+        "split": {"train": [ex.key for ex in train], "val": [ex.key for ex in val]},
+        "class_counts": {
+            "train": _counts(train, labels), "val": _counts(val, labels),
+        },
+        "package_versions": package_versions(),
+        "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+def _counts(examples: Sequence[ClassExample], labels: list[dict]) -> dict[str, int]:
+    counts = Counter(int(ex.label) for ex in examples)
+    return {lab["name"]: int(counts.get(i, 0)) for i, lab in enumerate(labels)}
