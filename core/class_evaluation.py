@@ -219,13 +219,18 @@ def confusion_lines(record: dict[str, Any]) -> list[str]:
 
 
 def per_class_lines(record: dict[str, Any]) -> list[str]:
-    """The per-class table as aligned text lines (precision, recall, F1, support)."""
+    """The per-class table as aligned text lines (precision, recall, F1, support); a value that is undefined
+    (the precision of a class never predicted, the recall of a class without images) shows as "-"."""
     width = max(7, *(len(str(r["class"])) for r in record["per_class"])) + 2
     lines = ["class".ljust(width) + "precision   recall       F1  support"]
     for r in record["per_class"]:
-        lines.append(f"{str(r['class']).ljust(width)}{r['precision']:9.3f}{r['recall']:9.3f}{r['f1']:9.3f}"
-                     f"{r['support']:9d}")
+        scores = "".join(_score_cell(r[key]) for key in ("precision", "recall", "f1"))
+        lines.append(f"{str(r['class']).ljust(width)}{scores}{r['support']:9d}")
     return lines
+
+
+def _score_cell(value: float | None) -> str:
+    return "-".rjust(9) if value is None else f"{value:9.3f}"
 
 
 def _imported_reader(path: Path, scratch: Path, index: int) -> Callable[[], np.ndarray]:

@@ -93,8 +93,9 @@ def test_predict_writes_each_images_class_and_probabilities_as_csv(app_env, caps
 def test_evaluate_on_a_folder_and_a_csv_prints_every_score(app_env, capsys, tmp_path, folder, trained):
     name, _, _ = trained
     truth = tmp_path / "truth.csv"
-    # one wrong truth (medium2 said bright), a class the model lacks, a row naming no image; bright4 unlisted
-    truth.write_text("stem,class\ndark0,dark\ndark1.png,Dark\nmedium2,bright\nbright3,bright\n"
+    # one wrong truth (medium2 said dark; the model's runner-up for it is dark), a class the model lacks, a
+    # row naming no image; bright4 unlisted
+    truth.write_text("stem,class\ndark0,dark\ndark1.png,Dark\nmedium2,dark\nbright3,bright\n"
                      "ghost,dark\nbright3x,platelet\n", encoding="utf-8")
     report = tmp_path / "scores" / "eval.json"
 
@@ -104,18 +105,18 @@ def test_evaluate_on_a_folder_and_a_csv_prints_every_score(app_env, capsys, tmp_
     assert "the class 'platelet' is not one of the model's (dark, medium, bright)" in err
     assert "1 row(s) name no image of" in err and "ghost" in err
     assert "note: 1 image(s) of" in err and "bright4.png" in err
-    # balanced: the mean recall of dark (1) and bright (1/2); macro-F1: dark 1, bright 2/3, and medium
-    # (predicted once, never true) 0
-    assert ("4 image(s). Overall: accuracy 0.750, balanced accuracy 0.750, macro-F1 0.556, "
+    # balanced: the mean recall of dark (2/3) and bright (1); macro-F1: dark 0.8 (precision 1, recall 2/3),
+    # bright 1, and medium (predicted once, never true) 0; top-2: medium2's runner-up is dark
+    assert ("4 image(s). Overall: accuracy 0.750, balanced accuracy 0.833, macro-F1 0.600, "
             "top-2 accuracy 1.000") in stdout
     assert "precision   recall       F1  support" in stdout
     assert "Confusion (rows: true class, columns: predicted class):" in stdout
     record = json.loads(report.read_text())
     assert record["images"] == 4 and record["overall"]["accuracy"] == pytest.approx(0.75)
-    assert record["confusion"] == [[2, 0, 0], [0, 0, 0], [0, 1, 1]]  # rows: true dark, medium, bright
+    assert record["confusion"] == [[2, 1, 0], [0, 0, 0], [0, 0, 1]]  # rows: true dark, medium, bright
     wrong = [r for r in record["per_image"] if not r["correct"]]
-    assert [(r["image"], r["true"], r["predicted"]) for r in wrong] == [("medium2.png", "bright", "medium")]
-    assert {r["class"]: r["support"] for r in record["per_class"]} == {"dark": 2, "medium": 0, "bright": 2}
+    assert [(r["image"], r["true"], r["predicted"]) for r in wrong] == [("medium2.png", "dark", "medium")]
+    assert {r["class"]: r["support"] for r in record["per_class"]} == {"dark": 3, "medium": 0, "bright": 1}
 
 
 def test_evaluate_on_the_project_leaves_out_the_training_images(app_env, capsys, trained):
