@@ -234,12 +234,23 @@ def _training(data: ReportData) -> str:
 
 
 def _weight_average(average: dict, best_epoch: object) -> str:
-    """The sentence for weights averaged over the end of the training that beat the best epoch."""
-    count, share = average.get("weights"), average.get("from_share")
-    what = f"{count} weight snapshots" if is_whole(count) else "weight snapshots"
+    """The sentence for weights averaged over the end of the training that beat the best epoch: a plain
+    mean of snapshots, or an exponential moving average where the record has its ``decay`` (the
+    classifier's)."""
+    count, share, decay = average.get("weights"), average.get("from_share"), average.get("decay")
+    over = ""
     if is_number(share):
-        what += f" taken over the last {format_value(round(100 * (1 - share)))} % of the training"
+        over = f" over the last {format_value(round(100 * (1 - share)))} % of the training"
     best = f" (epoch {best_epoch})" if best_epoch is not None else ""
+    if is_number(decay):
+        return (
+            f" An exponential moving average of the weights{over} (each step's weights counting "
+            f"{format_value(round(100 * (1 - decay), 2))} % of it; BatchNorm statistics recomputed for it) "
+            f"validated better than the best single epoch{best} and was kept."
+        )
+    what = f"{count} weight snapshots" if is_whole(count) else "weight snapshots"
+    if over:
+        what += f" taken{over}"
     return (
         f" The mean of {what} (stochastic weight averaging; BatchNorm statistics recomputed for it) validated "
         f"better than the best single epoch{best} and was kept."

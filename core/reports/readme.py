@@ -118,10 +118,11 @@ def readme_text(data: ReportData, *, visualizations: list[str], model_files: lis
             "",
         ]
     if model_files:
+        described = {**_MODEL_FILES, **(_CLASSIFIER_FILES if classes else {})}
         lines += [
             "model/",
             "    The model package, usable without segstudio:",
-            *[f"      {f}{_MODEL_FILES.get(f.rsplit('/', 1)[-1], '')}" for f in model_files],
+            *[f"      {f}{described.get(f.rsplit('/', 1)[-1], '')}" for f in model_files],
             "",
         ]
     elif data.is_full:
@@ -131,9 +132,14 @@ def readme_text(data: ReportData, *, visualizations: list[str], model_files: lis
 
 
 _MODEL_FILES = {
-    "model.pt": "  the classifier as TorchScript (torch.jit.load); the card says how images are fitted to it",
-    "card.json": "  the classifier's card: classes, input size, normalisation, image fitting, training",
     "weights.pt": "  the PyTorch state_dict (torch.load(..., weights_only=True))",
     "model_card.json": "  architecture, channels, labels, normalisation, working scale, post-processing, metrics, versions",
     "model.torchscript.pt": "  TorchScript export (torch.jit.load), same output as the weights (inputs as the card says)",
+}
+#: a classifier's package (core.classification): the same files, other contents
+_CLASSIFIER_FILES = {
+    "model_card.json": "  network, channels, classes, input size and how images are fitted (resize or "
+                       "tiles), normalisation, augmentation, metrics, versions",
+    "model.torchscript.pt": "  TorchScript export (torch.jit.load): an image fitted as the card's 'input' "
+                            "says -> one logit per class",
 }

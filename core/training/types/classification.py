@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
+from core.classification.defaults import CONFIG_DEFAULTS, LOSS
 from core.errors import InvalidInputError
 from core.training.types.base import CLASS_LISTS, IMAGE_CLASSES, Maps, TrainingType
 
@@ -48,7 +49,7 @@ class Classification(TrainingType):
     image_types = ("2d", "multichannel")
     object_ids = False
     object_metrics = False
-    score_key = "macro_f1"
+    score_key = "accuracy"  # the engine keeps the epoch (views, averaged weights) that validates best by it
     maps_used = ()
     search_mode = "none"
     tuning_grid: dict[str, list] = {}  # noqa: RUF012 - read only
@@ -74,10 +75,12 @@ class Classification(TrainingType):
     headline = ("accuracy", "Accuracy")
     # of examples, not of pixels; F1 of a class, not of objects matched at IoU 0.5
     score_names = {"accuracy": "Accuracy", "f1": "F1"}  # noqa: RUF012 - read only
-    # the segmentation heads and the post-processing search do not apply: off, so that the configuration
-    # says so
+    # the classifier's own defaults (input size, weight decay, views, weight averaging, epochs:
+    # core.classification.defaults); the segmentation heads and the post-processing search do not apply:
+    # off, so that the configuration says so
     config_defaults = {  # noqa: RUF012 - read only
-        "use_distance_head": False, "edge_rays": False, "contact_weight": 0.0, "tune_postprocessing": False,
+        **CONFIG_DEFAULTS, "use_distance_head": False, "edge_rays": False, "contact_weight": 0.0,
+        "tune_postprocessing": False,
     }
     min_labels = 2
     label_noun = "class"
@@ -183,23 +186,30 @@ class Classification(TrainingType):
 
     # Report ----------------------------------------------------------------------------------------------
     def report_config(self, train_config: dict, card: dict) -> dict:
-        """The classes, the seed and, from the classifier's card where it records them, the network, its
-        input, augmentation, imbalance handling, loss, batch size, learning rate, epochs and steps."""
+        """The classes, the seed and, from the classifier's card (:mod:`core.classification.card`, the
+        records :func:`~core.classification.train.train_classifier` adds): the network, its input (size and
+        how images are fitted: resized or tiles), augmentation, imbalance handling, loss, optimiser, batch
+        size, learning rate, epochs and steps. ``card`` is :meth:`package_card`'s ({} without a package)."""
         info = card.get("training") or {}
+        fit = card.get("input") or {}
         values = {
             "training_type": train_config.get("training_type"),
             "labels": [lab["name"] for lab in train_config.get("labels", [])],
-            "encoder": train_config.get("encoder"),
+            "encoder": card.get("encoder") or train_config.get("encoder"),
             "seed": train_config.get("seed"),
             "max_steps": train_config.get("max_steps"),
+            "steps_per_epoch": train_config.get("steps_per_epoch"),
             "in_channels": card.get("in_channels"),
-            "input_size": card.get("input_size"),
-            "network": card.get("network"),
-            "input": card.get("describe_input"),
+            "input_size": fit.get("size"),
+            "network": _network_phrase(card),
+            "input": card.get("describe_input") or card.get("input_description"),
             "augmentation": card.get("augmentation"),
             "imbalance": card.get("imbalance"),
             "loss": card.get("loss"),
-            "optimizer": card.get("optimizer"),
+            "optimizer": OPTIMIZER if card else None,
+            "weight_decay": (card.get("config") or {}).get("weight_decay") if card else None,
+            "learning_rate_schedule": _schedule_sentence() if card else None,
+            "learning_rate_choice": (info.get("lr_test") or {}).get("reason"),
             "batch_size": info.get("batch_size"),
             "learning_rate": info.get("learning_rate"),
             "epochs": info.get("epochs"),
@@ -208,12 +218,12 @@ class Classification(TrainingType):
         return {key: value for key, value in values.items() if value is not None}
 
     def methods_network(self, config: dict, versions: dict) -> str | None:
-        network = config.get("network")
-        sentence = f"The network was {network}" if network else "The network was a convolutional classifier"
+        network = config.get("network") or "a convolutional classifier"
+        sentence = f"The network was {network}"
         channels = config.get("in_channels")
         if channels:
             sentence += f", taking {channels} input channel{'s' if channels != 1 else ''}"
-        sentence += ", with one output per class turned into probabilities by a softmax."
+        sentence += "; a softmax turned its one output per class into the class probabilities."
         if config.get("input"):
             sentence += f" {str(config['input']).strip()}"
         return sentence
@@ -221,19 +231,22 @@ class Classification(TrainingType):
     def methods_sentences(self, config: dict) -> str:
         from core.reports.formatting import format_duration
 
-        parts = []
-        if config.get("augmentation"):
-            parts.append(f"Augmentation: {config['augmentation']}.")
-        if config.get("imbalance"):
-            parts.append(f"Class imbalance was handled by {config['imbalance']}.")
+        parts = [_sentence(config.get("learning_rate_choice"), "The learning rate was "),
+                 _sentence(config.get("learning_rate_schedule")),
+                 _sentence(config.get("augmentation")), _sentence(config.get("imbalance"))]
         if config.get("split") == "random":
             parts.append("The random split was stratified by class: within each class about 20 % of the "
                          "images (at least one) went to validation.")
+        steps, per_epoch = config.get("max_steps"), config.get("steps_per_epoch")
         budget = config.get("budget_seconds")
-        if isinstance(budget, (int, float)) and not isinstance(budget, bool):
+        if isinstance(steps, int) and not isinstance(steps, bool):
+            epochs = f", in epochs of {per_epoch} steps" if isinstance(per_epoch, int) else ""
+            parts.append(f"The training was bound by a number of steps, {steps}{epochs}, not by time.")
+        elif isinstance(budget, (int, float)) and not isinstance(budget, bool):
             duration = f" ({config['duration']})" if isinstance(config.get("duration"), str) else ""
-            parts.append(f"The training had a time budget of {format_duration(float(budget))}{duration}.")
-        return "".join(f" {part}" for part in parts)
+            parts.append(f"The training had a time budget of {format_duration(float(budget))}{duration}, "
+                         "reading the images included.")
+        return "".join(f" {part}" for part in parts if part)
 
     # The segmentation engine's questions do not apply -------------------------------------------------
     def ground_truth(self, truth: dict[str, np.ndarray]) -> np.ndarray:
@@ -266,7 +279,7 @@ class Classification(TrainingType):
         raise _no_pixels("a pixel loss")
 
     def loss_description(self, *, distance: bool, rays: bool) -> str:
-        return "the classifier's loss (its model card records it)"
+        return LOSS
 
     def batch_foreground(
         self, logits: torch.Tensor, targets: dict[str, torch.Tensor], n_labels: int
@@ -283,8 +296,8 @@ class Classification(TrainingType):
         raise _no_pixels("per-epoch map scores")
 
     def score(self, record: dict) -> float | None:
-        """An epoch's validation macro-F1."""
-        return record.get("val_macro_f1")
+        """An epoch's validation accuracy (what the engine keeps the best epoch by)."""
+        return record.get("val_accuracy")
 
     def default_postprocess(self) -> dict:
         return {}
@@ -297,6 +310,40 @@ class Classification(TrainingType):
 
     def assess(self, model: torch.nn.Module, card: dict, samples: Sequence[Any], **_: Any) -> Any:
         raise _no_pixels("an assessment of label images (its validation is score_validation)")
+
+
+#: the optimiser of :func:`core.classification.train.train_classifier` (no weight decay on biases and
+#: BatchNorm)
+OPTIMIZER = "AdamW"
+
+
+def _network_phrase(card: dict) -> str | None:
+    """The classifier's network in words, from its card: the registry encoder (its smp encoder and how many
+    stages), trained from scratch, and the head."""
+    encoder, smp_name = card.get("encoder"), card.get("smp_encoder")
+    if not encoder or not smp_name:
+        return None
+    depth = card.get("encoder_depth")
+    stages = f"its first {depth} stages" if isinstance(depth, int) and depth < 5 else "all its stages"
+    head = card.get("head") or "global average pooling and one linear layer to the class logits"
+    return (f"a convolutional classifier: the {smp_name} encoder of segmentation_models_pytorch ({stages}; "
+            f"segstudio's {encoder!r} encoder), randomly initialised (no pretrained weights), then {head}")
+
+
+def _schedule_sentence() -> str:
+    """How the classifier's learning rate moves over the training (:mod:`core.classification.train`)."""
+    from core.classification.train import FINAL_LR_SHARE, WARMUP_SHARE
+
+    return (f"The learning rate rose linearly over the first {WARMUP_SHARE:.0%} of the training, then "
+            f"followed a cosine decay to {FINAL_LR_SHARE:.0%} of its peak at the end.")
+
+
+def _sentence(text: object, prefix: str = "") -> str:
+    """``prefix + text`` as one sentence ending in a full stop; "" without a text."""
+    if not isinstance(text, str) or not text.strip():
+        return ""
+    body = prefix + text.strip()
+    return body if body.endswith(".") else body + "."
 
 
 def _no_pixels(what: str) -> InvalidInputError:
