@@ -81,11 +81,11 @@ def list_models(settings: Settings, engine: Engine) -> list[ModelEntry]:
                 headline_score(kind, overall), _size(model.package_dir),
                 format_datetime(t.finished_at or card.get("created_at")), model.package_dir, t.id))
         else:
-            recorded = card.get("metrics") or {}
+            recorded = card.get("metrics") or {}  # the final metrics (mean_f1, mean_iou, map_50, accuracy)
             entries.append(ModelEntry(
                 model.key, _imported_name(card, model.package_dir), IMPORTED, kind, labels,
-                headline_score(kind, {"f1": recorded.get("mean_f1"), "iou": recorded.get("mean_iou"),
-                                      "map_50": recorded.get("map_50")}),
+                headline_score(kind, {**recorded, "f1": recorded.get("mean_f1"),
+                                      "iou": recorded.get("mean_iou")}),
                 _size(model.package_dir), format_datetime(card.get("created_at")), model.package_dir, None))
     for bad in catalog.broken:
         training_id = int(bad.key.split(":", 1)[1]) if bad.key.startswith("training:") else None

@@ -117,3 +117,31 @@ def test_export_gives_an_importable_zip_with_the_new_name(settings, engine, proj
     with zipfile.ZipFile(io.BytesIO(export_model_zip(entry))) as zf:
         assert sorted(zf.namelist()) == ["model/model_card.json", "model/weights.pt"]
         assert json.loads(zf.read("model/model_card.json"))["display_name"] == "Lab nuclei"
+
+
+def test_classifier_packages_are_listed_imported_exported_and_offered_to_apply(settings, engine, project,
+                                                                             tmp_path):
+    """A real classifier package (the engine's card and weights): imported from a folder (its weights
+    loaded by the classifier's own loader), trained, listed with its accuracy, exported and applied."""
+    from core.inference.package_io import import_model_package
+    from core.predictions import MODELS_DIR, available_models
+    from tests.inference.class_model import CLASSES, tiny_classifier_package
+
+    source = tiny_classifier_package(tmp_path / "model")
+    folder = import_model_package(source, settings.data_dir / MODELS_DIR)
+    t = trained_model(settings, engine, project.id, "cells", overall={"accuracy": 0.9, "macro_f1": 0.85})
+    package = settings.data_dir / t.model_dir
+    for name in ("model_card.json", "weights.pt"):  # the training's package is a classifier too
+        (package / name).write_bytes((source / name).read_bytes())
+    entries = {e.key: e for e in list_models(settings, engine)}
+    trained, imported = entries[f"training:{t.id}"], entries[f"imported:{folder.name}"]
+    for entry in (trained, imported):
+        assert entry.training_type == "classification" and entry.labels == CLASSES and not entry.broken
+    assert trained.score == "Accuracy 0.900"
+    assert imported.score == "Accuracy 1.000"  # the card's validation accuracy
+    with zipfile.ZipFile(io.BytesIO(export_model_zip(imported))) as zf:
+        files = set(zf.namelist())
+    assert {"model/model_card.json", "model/weights.pt", "model/model.torchscript.pt"} <= files
+    offered = {m.key: m for m in available_models(settings, engine)}
+    assert {trained.key, imported.key} <= set(offered)
+    assert offered[imported.key].title.startswith(f"{folder.name} (imported) — classification · dark, medium")

@@ -9,9 +9,10 @@ Import is defensive, because a package may come from anywhere:
   and length, nested ones included, and the fields' agreement), through
   :func:`core.training.package.read_card`; a :class:`ModelPackageError` names the field, the value and what
   is expected (a format version newer than this segstudio reads: both versions);
-* the weights are loaded with ``torch.load(weights_only=True)`` only
-  (:func:`core.training.package.load_model`): a pickle that would run code is refused, and the weights
-  must fit the card's network;
+* the weights are loaded with ``torch.load(weights_only=True)`` only, by the loader a prediction uses for
+  the model's result kind (:func:`core.inference.results.card_writer`: the U-Net of
+  :func:`core.training.package.load_model`, or :func:`core.classification.predict.load_classifier`): a
+  pickle that would run code is refused, and the weights must fit the card's network;
 * everything is staged in a hidden folder inside ``models_dir`` and renamed into place at the end; nothing is
   ever written outside ``models_dir``, and a failed import leaves nothing behind.
 
@@ -33,7 +34,8 @@ from pathlib import Path, PurePosixPath
 from core.errors import ModelPackageError, NotFoundError, StorageError
 from core.imaging.atomic import atomic_output
 from core.inference.fit import check_image_fits, check_not_empty
-from core.training.package import CARD, TORCHSCRIPT, WEIGHTS, load_model, read_card
+from core.inference.results import card_writer
+from core.training.package import CARD, TORCHSCRIPT, WEIGHTS, read_card
 
 __all__ = [
     "KNOWN_FILES",
@@ -84,7 +86,7 @@ def import_model_package(src: Path, models_dir: Path) -> Path:
         final = models_dir / f"{name or 'model'}-{digest}"
         if final.exists():  # the same weights were imported (and checked) before
             return final
-        _load_weights_safely(staging)
+        _load_weights_safely(staging, card)
         os.replace(staging, final)
         return final
     except OSError as exc:
@@ -218,10 +220,11 @@ def _copy_folder(folder: Path, staging: Path) -> None:
         shutil.copyfile(path, staging / name)
 
 
-def _load_weights_safely(package: Path) -> None:
-    """Load the weights with ``weights_only=True`` (through :func:`load_model`) into the card's network."""
+def _load_weights_safely(package: Path, card: dict) -> None:
+    """Load the weights with ``weights_only=True`` into the card's network, as a prediction loads it (the
+    loader of the model's result kind: the U-Net of the pixel and box types, the classifier of classes)."""
     try:
-        load_model(package, "cpu")
+        card_writer(card).load(package, device="cpu")
     except pickle.UnpicklingError as exc:
         raise ModelPackageError(
             f"{WEIGHTS} was refused: it holds pickled objects other than tensors (code could run on load); "
