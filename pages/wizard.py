@@ -190,7 +190,7 @@ elif key == "duration":
         format_func=lambda d: f"{d.capitalize()} — about {expected_minutes(ctx.settings, d):.0f} min on this machine"
         + (" (a first draft)" if d == "quick" else " (a refinement: better results)"), key="wiz_duration")
     choices.encoder = st.selectbox("Network", list(ENCODERS), index=list(ENCODERS).index(choices.encoder),
-                                   format_func=lambda e: ENCODERS[e]["description"], key="wiz_encoder")
+                                   format_func=kind.encoder_choice, key="wiz_encoder")
 elif key == "review":
     choices.name = st.text_input("Training name", value=choices.name or f"{choices.training_type} training",
                                  key="wiz_name", max_chars=200)

@@ -9,6 +9,7 @@ from collections import Counter
 import numpy as np
 from PIL import Image as PILImage
 
+from core.classification.defaults import CONFIG_DEFAULTS
 from core.db import repo, session_scope
 from core.db.engine import make_engine
 from core.db.models import BACKGROUND, QUEUED
@@ -53,8 +54,15 @@ def test_walk_the_wizard_with_classification_break_its_rules_and_start(app_env, 
     at.multiselect(key="wiz_images").set_value(offered).run()
     assert _errors(at) == ""
     at = _next(at)  # -> duration
+    # the network choice is the classifier's encoder (the engine builds on it), described as a classifier
+    network = at.selectbox(key="wiz_encoder")
+    assert ("resnet18-compact: the resnet18 encoder (its first 4 stages), global average pooling and a linear "
+            "layer to the classes") in network.options
+    assert not any("decoder" in option for option in network.options)
+    network.set_value("resnet18").run()
     at = _next(at)  # -> review
-    assert "Network:** CNN classifier" in " ".join(m.value for m in at.markdown)
+    assert "Network:** CNN classifier: the resnet18 encoder (no U-Net decoder)" in " ".join(
+        m.value for m in at.markdown)
     at.text_input(key="wiz_name").set_value("cells v1").run()
     _button(at, "wiz_start").click().run()
     assert not at.exception, at.exception
@@ -65,6 +73,9 @@ def test_walk_the_wizard_with_classification_break_its_rules_and_start(app_env, 
     assert training.status == QUEUED
     assert training.config["train_config"]["training_type"] == "classification"
     assert training.config["train_config"]["use_distance_head"] is False  # segmentation heads do not apply
+    # the engine's own defaults (core.classification.defaults) and the chosen network
+    assert training.config["train_config"]["patch_size"] == CONFIG_DEFAULTS["patch_size"]
+    assert training.config["train_config"]["encoder"] == "resnet18"
     assert set(training.split["train"]) | set(training.split["val"]) == set(cp.images.values())
     names = {i: n for n, i in cp.images.items()}
     # stratified: of each class's 5 images one goes to validation (d0 is a dark image with a bright ROI)

@@ -13,8 +13,11 @@ import zipfile
 import torch
 from pypdf import PdfReader
 
+from core.classification.defaults import CONFIG_DEFAULTS
 from core.db import repo, session_scope
 from tests.training.class_synth import class_project, queue_class_training, run_job
+
+SIZE = CONFIG_DEFAULTS["patch_size"]  # the engine's input size, which the entry applies
 
 
 def test_a_classification_training_trains_scores_and_writes_its_report(settings, engine, tmp_path):
@@ -76,7 +79,7 @@ def test_a_classification_training_trains_scores_and_writes_its_report(settings,
                   # imbalance handling, loss, optimiser and the run's bound
                   "the resnet18 encoder of segmentation_models_pytorch (its first 4 stages",
                   "randomly initialised (no pretrained weights), then global average pooling",
-                  "Each image is resized to 64x64 px", "whose class probabilities are averaged",
+                  f"Each image is resized to {SIZE}x{SIZE} px", "whose class probabilities are averaged",
                   "Each training image was augmented at random: mirroring",
                   "Class imbalance: the cross-entropy weighted each class", "with label smoothing",
                   "the AdamW optimiser", "cosine decay", "bound by a number of steps, 40"):

@@ -26,8 +26,8 @@ A type says:
 * the headline: :attr:`headline` (the overall score a training is listed with) and :attr:`score_names`
   (the names of its overall scores where they differ from the pixel types');
 * the wizard and the split: :attr:`min_labels`, :attr:`label_noun`, :attr:`uses_background`,
-  :attr:`roi_only_applies`, :attr:`network_phrase`, :meth:`annotation_counts`, :meth:`split_images`,
-  :meth:`training_rules`, :meth:`split`;
+  :attr:`roi_only_applies`, :attr:`network_phrase`, :meth:`encoder_choice`, :meth:`annotation_counts`,
+  :meth:`split_images`, :meth:`training_rules`, :meth:`split`;
 * the training job: :meth:`load_split` (the engine's data from the stored split), :meth:`train_model`,
   :meth:`score_validation` (metrics, the report's pictures), :meth:`package_card`;
 * the report's configuration and methods: :meth:`report_config`, :meth:`methods_network`;

@@ -87,7 +87,8 @@ class Classification(TrainingType):
     count_noun = "example"
     uses_background = False
     roi_only_applies = False
-    network_phrase = "CNN classifier (encoder {encoder})"
+    network_phrase = ("CNN classifier: the {encoder} encoder (no U-Net decoder), global average pooling and "
+                      "one linear layer to the classes, trained from scratch")
     pictures_caption = ("Misclassified validation examples — true class → predicted class (its "
                         "probability)")
 
@@ -135,6 +136,17 @@ class Classification(TrainingType):
         from core.training.split import make_class_split
 
         return make_class_split(images, label_ids, mode=mode, seed=seed, train_ids=train_ids, val_ids=val_ids)
+
+    def encoder_choice(self, encoder: str) -> str:
+        """The classifier built on ``encoder``: its smp encoder and how many stages (the U-Net's decoder
+        and model sizes of the registry's description do not apply)."""
+        from core.training.encoders import ENCODERS
+
+        spec = ENCODERS[encoder]
+        depth = int(spec.get("encoder_depth", 5))
+        stages = f"its first {depth} stages" if depth < 5 else "all 5 stages"
+        return (f"{encoder}: the {spec['smp_encoder']} encoder ({stages}), global average pooling and a "
+                "linear layer to the classes")
 
     # The training job ----------------------------------------------------------------------------------
     def load_split(

@@ -102,6 +102,13 @@ class JourneySteps:
 
         return make_split(images, label_ids, mode=mode, seed=seed, train_ids=train_ids, val_ids=val_ids)
 
+    def encoder_choice(self, encoder: str) -> str:
+        """The wizard's words for network choice ``encoder`` (a key of
+        :data:`core.training.encoders.ENCODERS`): the registry's description of the U-Net it builds."""
+        from core.training.encoders import ENCODERS
+
+        return str(ENCODERS[encoder]["description"])
+
     # The training job ----------------------------------------------------------------------------------
     def load_split(
         self, settings: Settings, engine: Engine, project_id: int, split: dict, config: TrainConfig
