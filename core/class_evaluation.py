@@ -2,7 +2,8 @@
 
 The known classes come from a project (its images that have a class; when it is the model's own project,
 the images the model was trained on are left out and the note says how many) or from a CSV of
-``file stem,class`` rows (a header row is optional) for a folder of images. An image is matched by its file
+``file stem,class`` rows (a header row is optional; read as the class import reads it,
+:func:`core.annotations.class_rows.read_class_table`) for a folder of images. An image is matched by its file
 name, else by its stem (exact first, then ignoring case); a class by the model's class name (exact, then
 ignoring case). Rows that cannot be used (malformed, a class the model does not know, no such image, the
 same image twice with different classes) are reported by name and the rest is scored; folder images the CSV
@@ -12,8 +13,6 @@ classification_metrics` (accuracy, balanced accuracy, macro-F1, top-2 accuracy, 
 
 from __future__ import annotations
 
-import csv
-import io
 import tempfile
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ from sqlalchemy.engine import Engine
 from core.annotations.boxes import image_stem
 from core.annotations.boxes.matching import NameIndex
 from core.annotations.boxes.records import ImageRef
+from core.annotations.class_rows import ClassRow, read_class_table
 from core.config import Settings
 from core.db import repo, session_scope
 from core.errors import InvalidInputError, NotFoundError, SegStudioError
@@ -33,8 +33,6 @@ from core.imaging import import_image, open_image
 from core.inference.classes import read_whole
 
 _LISTED = 10  # names listed in one sentence before "... and N more"
-#: a first row whose second cell is one of these is a header
-_HEADER_WORDS = {"class", "label", "category", "classes"}
 
 
 @dataclass(frozen=True)
@@ -45,37 +43,6 @@ class KnownClass:
     name: str
     read: Callable[[], np.ndarray]
     label: int
-
-
-def read_class_csv(source: Path | str | bytes) -> tuple[list[tuple[str, str]], list[str]]:
-    """``(file stem or name, class)`` rows of a CSV (a path or its bytes), and the problems found, one
-    sentence each: malformed rows (by number), and images listed twice with different classes (left out);
-    the same row twice is kept once."""
-    text = _text(source)
-    rows: list[tuple[int, str, str]] = []
-    problems: list[str] = []
-    for number, cells in enumerate(csv.reader(io.StringIO(text)), start=1):
-        cells = [c.strip() for c in cells]
-        while cells and not cells[-1]:
-            cells.pop()
-        if not cells:
-            continue
-        if number == 1 and len(cells) == 2 and cells[1].casefold() in _HEADER_WORDS:
-            continue
-        if len(cells) != 2 or not cells[0] or not cells[1]:
-            shown = ",".join(cells)[:80]
-            problems.append(f"row {number} ({shown!r}) is not 'file stem,class'; it was skipped")
-            continue
-        rows.append((number, cells[0], cells[1]))
-    by_ref: dict[str, set[str]] = {}
-    for _, ref, cls in rows:
-        by_ref.setdefault(ref, set()).add(cls)
-    clashing = [ref for ref, found in by_ref.items() if len(found) > 1]
-    if clashing:
-        problems.append(f"{len(clashing)} image(s) are listed with different classes and were left out: "
-                        f"{_listed(clashing)}")
-    kept = {ref: cls for _, ref, cls in rows if ref not in clashing}
-    return list(kept.items()), problems
 
 
 def class_index(class_names: Sequence[str], name: str) -> int | None:
@@ -103,7 +70,13 @@ def folder_class_examples(
     files = expand_paths([images_dir])
     index = NameIndex(((p.name, p) for p in files), stem_of=image_stem,
                       name_of=lambda name: name.replace("\\", "/").rsplit("/", 1)[-1])
-    rows, problems = read_class_csv(classes_csv)
+
+    def is_data(name: str, cls: str) -> bool:  # a first row naming an image or a class is no header
+        return bool(index.find(_ref(classes_csv, name))) or class_index(class_names, cls) is not None
+
+    table = read_class_table(classes_csv, shown=classes_csv.name, is_data=is_data)
+    problems = list(table.problems)
+    rows = _one_class_each(table.rows, problems)
     examples: list[KnownClass] = []
     unknown: dict[str, list[str]] = {}
     missing, ambiguous, used = [], [], set()
@@ -112,7 +85,7 @@ def folder_class_examples(
         if label is None:
             unknown.setdefault(cls, []).append(ref)
             continue
-        found = index.find(ImageRef(file=classes_csv.name, name=ref, stem=image_stem(ref)))
+        found = index.find(_ref(classes_csv, ref))
         if not found:
             missing.append(ref)
         elif len(found) > 1:
@@ -130,9 +103,28 @@ def folder_class_examples(
         problems.append(f"{len(ambiguous)} row(s) match several images of {images_dir} (give the file name "
                         f"with its extension): {_listed(ambiguous)}")
     unlisted = [p.name for p in files if p not in used]
-    notes = [f"{len(unlisted)} image(s) of {images_dir} have no class in {classes_csv.name} and were "
-             f"skipped: {_listed(unlisted)}"] if unlisted else []
+    notes = list(table.notes)
+    if unlisted:
+        notes.append(f"{len(unlisted)} image(s) of {images_dir} have no class in {classes_csv.name} and were "
+                     f"skipped: {_listed(unlisted)}")
     return examples, problems, notes
+
+
+def _one_class_each(rows: Sequence[ClassRow], problems: list[str]) -> list[tuple[str, str]]:
+    """``(file stem or name, class)`` of the table's rows, each image once: an image listed with different
+    classes is left out (and named in ``problems``); the same row twice counts once."""
+    by_ref: dict[str, set[str]] = {}
+    for row in rows:
+        by_ref.setdefault(row.name, set()).add(row.label)
+    clashing = [ref for ref, found in by_ref.items() if len(found) > 1]
+    if clashing:
+        problems.append(f"{len(clashing)} image(s) are listed with different classes and were left out: "
+                        f"{_listed(clashing)}")
+    return [(ref, next(iter(found))) for ref, found in by_ref.items() if len(found) == 1]
+
+
+def _ref(table: Path, name: str) -> ImageRef:
+    return ImageRef(file=table.name, name=name, stem=image_stem(name))
 
 
 def project_class_examples(
@@ -245,20 +237,6 @@ def _imported_reader(path: Path, scratch: Path, index: int) -> Callable[[], np.n
 def _read_stored(path: Path) -> np.ndarray:
     with open_image(path) as reader:
         return read_whole(reader)
-
-
-def _text(source: Path | str | bytes) -> str:
-    if isinstance(source, bytes):
-        raw = source
-    else:
-        try:
-            raw = Path(source).read_bytes()
-        except OSError as exc:
-            raise NotFoundError(f"cannot read the classes CSV {source}: {exc}") from exc
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        return raw.decode("latin-1")
 
 
 def _listed(items: Sequence[str]) -> str:

@@ -145,3 +145,20 @@ def test_train_takes_the_classification_type():
     args = build_parser().parse_args(["train", "Cells", "--name", "c", "--type", "classification",
                                       "--labels", "dark", "bright"])
     assert args.type == "classification" and args.labels == ["dark", "bright"]
+
+
+def test_the_known_classes_are_read_as_the_class_import_reads_them(tmp_path, folder):
+    """The evaluation reads its CSV with the class import's reader: semicolons, a header naming its columns
+    among others, a bad row by line; an image listed with two classes is left out, one listed twice once."""
+    from core.class_evaluation import folder_class_examples
+
+    truth = tmp_path / "truth.csv"
+    truth.write_text("label;notes;image\ndark;x;dark0\ndark;y;dark0.png\nbright;;bright3\ndark;;bright3\n"
+                     ";;medium2\nmedium;;medium2\n", encoding="utf-8")
+    examples, problems, notes = folder_class_examples(folder, truth, list(CLASSES), tmp_path)
+    assert sorted((e.name, CLASSES[e.label]) for e in examples) == [("dark0.png", "dark"),
+                                                                   ("medium2.png", "medium")]
+    assert any("truth.csv line 6" in p and "the class is empty" in p for p in problems)
+    assert "1 image(s) are listed with different classes and were left out: bright3" in problems
+    assert any("read with semicolons" in n for n in notes) and any("read as the header" in n for n in notes)
+    assert any("have no class in truth.csv" in n and "bright4.png" in n for n in notes)
