@@ -212,12 +212,17 @@ def _import_boxes(args, settings, engine, project_id):  # type: ignore[no-untype
     from core.box_import import import_boxes
 
     outcome = import_boxes(settings, engine, project_id, args.boxes, replace=args.replace_annotations)
-    for kind, message in outcome.messages():
+    _print_messages(args, outcome.messages())
+    return outcome
+
+
+def _print_messages(args, messages) -> None:  # type: ignore[no-untyped-def]
+    """An import's ``(kind, message)`` pairs: errors on stderr, the rest on stdout (unless --json)."""
+    for kind, message in messages:
         if kind == "error":
             print(f"error: {message}", file=sys.stderr)
         elif not args.json:
             print(f"{_BOX_PREFIXES.get(kind, '')}{message}")
-    return outcome
 
 
 def _import_classes(args, settings, engine, project_id, progress):  # type: ignore[no-untyped-def]
@@ -236,11 +241,7 @@ def _import_classes(args, settings, engine, project_id, progress):  # type: igno
     else:
         report = import_classes_csv(settings, engine, project_id, source, replace=args.replace_annotations,
                                     add_classes=args.add_classes)
-    for kind, message in report.messages():
-        if kind == "error":
-            print(f"error: {message}", file=sys.stderr)
-        elif not args.json:
-            print(f"{_BOX_PREFIXES.get(kind, '')}{message}")
+    _print_messages(args, report.messages())
     return report
 
 

@@ -205,10 +205,20 @@ def stage_upload(settings: Settings, name: str, stream) -> Path:  # type: ignore
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / sanitize_filename(name)
     try:
+        write_upload(stream, target, name=name)
+    except StorageError:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    return target
+
+
+def write_upload(stream, target: Path, *, name: str) -> Path:  # type: ignore[no-untyped-def]
+    """Copy an uploaded file (a binary file-like object, read from where it stands) to ``target``; a full
+    disk raises StorageError naming the upload ``name``."""
+    try:
         with open(target, "wb") as out:
             shutil.copyfileobj(stream, out, length=4 * 1024 * 1024)
     except OSError as exc:
-        shutil.rmtree(folder, ignore_errors=True)
         raise StorageError(
             f"{name}: could not be saved for import ({exc.strerror or exc}); free some disk space and try again."
         ) from exc

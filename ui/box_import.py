@@ -15,8 +15,9 @@ import streamlit as st
 from core.annotations.boxes.yolo import is_class_file
 from core.box_import import BoxImportOutcome, import_boxes
 from core.db.models import Project
-from core.errors import SegStudioError, StorageError
+from core.errors import SegStudioError
 from core.imaging import sanitize_filename
+from core.projects import write_upload
 from ui import annotation_session as work_store
 from ui.context import PageContext
 from ui.feedback import flash_outcome
@@ -34,12 +35,7 @@ def _stage(folder: Path, uploads: Sequence[Any]) -> list[Path]:
     for upload in uploads:
         target = folder / sanitize_filename(upload.name)
         upload.seek(0)
-        try:
-            with open(target, "wb") as out:
-                shutil.copyfileobj(upload, out, length=4 * 1024 * 1024)
-        except OSError as exc:
-            raise StorageError(f"{upload.name}: could not be saved for import ({exc.strerror or exc}); free "
-                               "some disk space and try again.") from exc
+        write_upload(upload, target, name=str(upload.name))
         if not is_class_file(target) and target not in paths:
             paths.append(target)
     return paths

@@ -14,8 +14,9 @@ import streamlit as st
 
 from core.class_import import ClassImportReport, import_class_folders, import_classes_csv
 from core.db.models import Project
-from core.errors import InvalidInputError, SegStudioError, StorageError
+from core.errors import InvalidInputError, SegStudioError
 from core.imaging import sanitize_filename
+from core.projects import write_upload
 from ui.box_import import grouped
 from ui.context import PageContext
 from ui.feedback import flash_outcome
@@ -35,12 +36,7 @@ def _stage_folder(folder: Path, uploads: Sequence[Any]) -> None:
         target = folder.joinpath(*[sanitize_filename(p) for p in parts])
         target.parent.mkdir(parents=True, exist_ok=True)
         upload.seek(0)
-        try:
-            with open(target, "wb") as out:
-                shutil.copyfileobj(upload, out, length=4 * 1024 * 1024)
-        except OSError as exc:
-            raise StorageError(f"{upload.name}: could not be saved for import ({exc.strerror or exc}); free "
-                               "some disk space and try again.") from exc
+        write_upload(upload, target, name=str(upload.name))
 
 
 def import_class_uploads(ctx: PageContext, project_id: int, uploads: Sequence[Any], *,

@@ -21,7 +21,7 @@ from core.db.models import Image
 from core.errors import TrainingRuleError
 from core.imaging.reader import read_region
 from core.training.config import TrainConfig
-from core.training.project_data import ImageRecord
+from core.training.project_data import ImageRecord, split_members
 from core.training.split import SplitImage
 
 #: ``annotated_by`` of an image's record: its own class, classes of its ROIs
@@ -104,14 +104,7 @@ def load_class_split(
     """Training and validation examples of a stored split, with one record per image for the report (its
     ``objects``: examples per class name)."""
     with session_scope(engine) as session:
-        images = {im.id: im for im in repo.list_images(session, project_id)}
-        wanted = list(split.get("train", [])) + list(split.get("val", []))
-        missing = [i for i in wanted if i not in images]
-        if missing:
-            raise TrainingRuleError(
-                f"{len(missing)} image(s) of this training were deleted from the project; start a new "
-                "training."
-            )
+        images, wanted = split_members(session, project_id, split)
         classes = repo.image_classes(session, project_id)
         rois = repo.roi_classes(session, wanted)
     index = {lab.id: k for k, lab in enumerate(config.labels)}

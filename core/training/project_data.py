@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from sqlalchemy.engine import Engine
+from sqlmodel import Session
 
 from core.annotations.raster import annotated_area, semantic_masks
 from core.annotations.shapes import ShapeData
@@ -88,18 +89,25 @@ def training_image(settings: Settings, image: Image, shapes: Sequence[ShapeData]
                          dtype=image.dtype, object_boxes=boxes, roi_boxes=rois, content_hash=digest.hexdigest())
 
 
+def split_members(session: Session, project_id: int, split: dict) -> tuple[dict[int, Image], list[int]]:
+    """The project's images by id, and the ids of a stored split (training, then validation); raises
+    TrainingRuleError when one of them was deleted from the project since."""
+    images = {im.id: im for im in repo.list_images(session, project_id)}
+    wanted = list(split.get("train", [])) + list(split.get("val", []))
+    missing = [i for i in wanted if i not in images]
+    if missing:
+        raise TrainingRuleError(
+            f"{len(missing)} image(s) of this training were deleted from the project; start a new training."
+        )
+    return images, wanted  # type: ignore[return-value]
+
+
 def load_split(
     settings: Settings, engine: Engine, project_id: int, split: dict, config: TrainConfig
 ) -> tuple[list[TrainingImage], list[TrainingImage], list[ImageRecord], list[ImageRecord]]:
     """Training and validation images of a stored split, with their records for the report."""
     with session_scope(engine) as session:
-        images = {im.id: im for im in repo.list_images(session, project_id)}
-        wanted = list(split.get("train", [])) + list(split.get("val", []))
-        missing = [i for i in wanted if i not in images]
-        if missing:
-            raise TrainingRuleError(
-                f"{len(missing)} image(s) of this training were deleted from the project; start a new training."
-            )
+        images, wanted = split_members(session, project_id, split)
         shapes = repo.shapes_for_images(session, wanted)
     names = {lab.id: lab.name for lab in config.labels}
     out: list[list] = [[], [], [], []]
