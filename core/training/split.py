@@ -92,13 +92,6 @@ def check_training_rules(
     return problems
 
 
-def require_training_rules(images: Sequence[SplitImage], label_ids: Iterable[int], **kwargs) -> None:
-    """Raise :class:`TrainingRuleError` listing every broken rule (see :func:`check_training_rules`)."""
-    problems = check_training_rules(images, label_ids, **kwargs)
-    if problems:
-        raise TrainingRuleError("Training cannot start: " + " ".join(problems))
-
-
 def make_split(
     images: Sequence[SplitImage],
     label_ids: Iterable[int],
@@ -110,12 +103,8 @@ def make_split(
     val_ids: Iterable[int] = (),
 ) -> Split:
     """Check the rules, then split (random) or take the user's lists (manual)."""
-    label_ids = list(label_ids)
-    train_ids, val_ids = list(train_ids), list(val_ids)
-    require_training_rules(images, label_ids, mode=mode, train_ids=train_ids, val_ids=val_ids)
-    if mode == "manual":
-        return Split(tuple(train_ids), tuple(val_ids))
-    return random_split(images, label_ids, seed=seed, val_fraction=val_fraction)
+    return _checked_split(check_training_rules, random_split, images, label_ids, mode=mode, seed=seed,
+                          val_fraction=val_fraction, train_ids=train_ids, val_ids=val_ids)
 
 
 def random_split(
@@ -160,7 +149,8 @@ def random_split(
     return Split(tuple(sorted(train)), tuple(sorted(val_ids)))
 
 
-def _manual_problems(by_id, labels, train_ids, val_ids, names) -> list[str]:
+def _set_problems(by_id, train_ids, val_ids) -> list[str]:
+    """A manual split's images that are not in the selection, or in both sets."""
     problems: list[str] = []
     unknown = sorted({i for i in train_ids + val_ids if i not in by_id})
     if unknown:
@@ -171,6 +161,11 @@ def _manual_problems(by_id, labels, train_ids, val_ids, names) -> list[str]:
             f"Image(s) {_image_names(both, by_id)} are in both the training and the validation set; "
             "put each image in one set only."
         )
+    return problems
+
+
+def _manual_problems(by_id, labels, train_ids, val_ids, names) -> list[str]:
+    problems = _set_problems(by_id, train_ids, val_ids)
     train_annotated = [i for i in train_ids if i in by_id and by_id[i].annotated]
     val_annotated = [i for i in val_ids if i in by_id and by_id[i].annotated]
     if not train_annotated:
@@ -254,16 +249,7 @@ def check_class_rules(
 
 def _manual_class_problems(images, labels, train_ids, val_ids, names) -> list[str]:
     by_id = {im.id: im for im in images}
-    problems: list[str] = []
-    unknown = sorted({i for i in train_ids + val_ids if i not in by_id})
-    if unknown:
-        problems.append(f"Image id(s) {unknown} are not in the selection; pick images of this project.")
-    both = sorted(set(train_ids) & set(val_ids))
-    if both:
-        problems.append(
-            f"Image(s) {_image_names(both, by_id)} are in both the training and the validation set; "
-            "put each image in one set only."
-        )
+    problems = _set_problems(by_id, train_ids, val_ids)
     for ids, part, where in ((train_ids, "training", "to training"),
                              (val_ids, "validation", "to validation")):
         present = set().union(*(by_id[i].labels_present for i in ids if i in by_id)) if ids else set()
@@ -320,14 +306,21 @@ def make_class_split(
     val_ids: Iterable[int] = (),
 ) -> Split:
     """Check the class rules, then split stratified by class (random) or take the user's lists (manual)."""
+    return _checked_split(check_class_rules, stratified_split, images, label_ids, mode=mode, seed=seed,
+                          val_fraction=val_fraction, train_ids=train_ids, val_ids=val_ids)
+
+
+def _checked_split(check, splitter, images, label_ids, *, mode, seed, val_fraction, train_ids,
+                   val_ids) -> Split:
+    """``check`` the rules (raising every broken one), then ``splitter`` (random) or the user's lists."""
     label_ids = list(label_ids)
     train_ids, val_ids = list(train_ids), list(val_ids)
-    problems = check_class_rules(images, label_ids, mode=mode, train_ids=train_ids, val_ids=val_ids)
+    problems = check(images, label_ids, mode=mode, train_ids=train_ids, val_ids=val_ids)
     if problems:
         raise TrainingRuleError("Training cannot start: " + " ".join(problems))
     if mode == "manual":
         return Split(tuple(train_ids), tuple(val_ids))
-    return stratified_split(images, label_ids, seed=seed, val_fraction=val_fraction)
+    return splitter(images, label_ids, seed=seed, val_fraction=val_fraction)
 
 
 def _image_list(images: Sequence[SplitImage], shown: int = 5) -> str:

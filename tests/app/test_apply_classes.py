@@ -4,8 +4,6 @@ downloads, the pictures, and the predictions accepted as the images' classes (ke
 
 from __future__ import annotations
 
-import numpy as np
-from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from core.db import repo, session_scope
@@ -14,7 +12,7 @@ from core.jobs.worker import Worker
 from core.predictions import MODELS_DIR
 from core.projects import create_project, import_files
 from tests.app.test_apply_page import APP, _wait_finished
-from tests.inference.class_model import picture, tiny_classifier_package
+from tests.inference.class_model import save_pictures, tiny_classifier_package
 
 KINDS = ["dark", "bright", "bright", "medium"]
 
@@ -27,12 +25,7 @@ def test_a_classification_model_shows_a_table_filtered_by_class_and_accepts_clas
     engine = make_engine(app_env.database_url)
     tiny_classifier_package(app_env.data_dir / MODELS_DIR / "brightness")
     project = create_project(app_env, engine, "Blood")
-    files = []
-    for i, kind in enumerate(KINDS):
-        path = tmp_path / f"{kind}{i}.png"
-        Image.fromarray(np.moveaxis(picture(kind, seed=i), 0, -1)).save(path)
-        files.append((path.name, path))
-    images = import_files(app_env, engine, project.id, files).imported
+    images = import_files(app_env, engine, project.id, save_pictures(tmp_path, KINDS)).imported
     with session_scope(engine) as s:
         ids = {name: repo.add_label(s, project.id, name).id for name in ("dark", "bright")}  # no "medium"
         repo.set_image_class(s, images[2].id, ids["dark"])  # the user said dark; the model will say bright

@@ -9,9 +9,7 @@ import csv
 import json
 from pathlib import Path
 
-import numpy as np
 import pytest
-from PIL import Image
 
 from core.cli import build_parser, main
 from core.db import repo, session_scope
@@ -19,22 +17,22 @@ from core.db.engine import make_engine
 from core.db.models import SUCCEEDED, Training
 from core.predictions import MODELS_DIR
 from core.projects import create_project, import_files
-from tests.inference.class_model import CLASSES, picture, tiny_classifier_package
+from tests.inference.class_model import (
+    CLASSES,
+    picture,
+    save_picture,
+    save_pictures,
+    tiny_classifier_package,
+)
 
 KINDS = ["dark", "dark", "medium", "bright", "bright"]
-
-
-def _save(path: Path, pixels: np.ndarray) -> Path:
-    Image.fromarray(np.moveaxis(pixels, 0, -1)).save(path)
-    return path
 
 
 @pytest.fixture
 def folder(tmp_path: Path) -> Path:
     images = tmp_path / "images"
     images.mkdir()
-    for i, kind in enumerate(KINDS):
-        _save(images / f"{kind}{i}.png", picture(kind, seed=i))
+    save_pictures(images, KINDS)
     return images
 
 
@@ -61,7 +59,7 @@ def trained(app_env, tmp_path: Path, folder: Path) -> tuple[str, int, dict[str, 
 
 def test_predict_writes_each_images_class_and_probabilities_as_csv(app_env, capsys, tmp_path, folder):
     tiny_classifier_package(app_env.data_dir / MODELS_DIR / "brightness")
-    _save(folder / "large.png", picture("medium", size=(160, 150), seed=7))
+    save_picture(folder / "large.png", picture("medium", size=(160, 150), seed=7))
     out = tmp_path / "out"
 
     code = main(["predict", "brightness", str(folder), "--out", str(out), "--json"])

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from PIL import Image
 
 from core.classification.card import classifier_card
 from core.classification.data import fit_examples
@@ -56,6 +57,20 @@ def picture(cls: str, *, size: tuple[int, int] = (48, 48), channels: int = 3, se
     level = DARK + (BRIGHT - DARK) * grid
     noisy = level[None] + rng.normal(0.0, 4.0, (channels, h, w))
     return np.clip(noisy, 0, 255).astype(np.uint8)
+
+
+def save_picture(path: Path, pixels: np.ndarray) -> Path:
+    """Write a :func:`picture` ``(C, H, W)`` as an RGB (or grey) PNG; returns ``path``."""
+    Image.fromarray(np.moveaxis(pixels, 0, -1).squeeze(-1) if pixels.shape[0] == 1
+                    else np.moveaxis(pixels, 0, -1)).save(path)
+    return path
+
+
+def save_pictures(folder: Path, kinds: list[str]) -> list[tuple[str, Path]]:
+    """``<kind><i>.png`` in ``folder``: a picture of each class in ``kinds`` (seed ``i``, its position), as
+    ``(name, path)`` pairs for an import."""
+    return [(f"{kind}{i}.png", save_picture(Path(folder) / f"{kind}{i}.png", picture(kind, seed=i)))
+            for i, kind in enumerate(kinds)]
 
 
 def tiny_classifier_package(package_dir: Path, *, channels: int = 3, input_size: int = 32) -> Path:

@@ -11,7 +11,6 @@ import numpy as np
 import pytest
 import tifffile
 import torch
-from PIL import Image
 
 from core.classification.predict import load_classifier
 from core.errors import InvalidInputError, ModelPackageError
@@ -19,18 +18,13 @@ from core.inference import classes
 from core.inference.classes import class_record, read_class_table, write_class_table
 from core.inference.results import RESULT_WRITERS, card_writer, predict_file
 from core.training.package import read_card
-from tests.inference.class_model import CLASSES, picture, tiny_classifier_package
+from tests.inference.class_model import CLASSES, picture, save_picture, tiny_classifier_package
 
 
 @pytest.fixture(scope="module")
 def package(tmp_path_factory: pytest.TempPathFactory) -> Path:
     torch.set_num_threads(1)
     return tiny_classifier_package(tmp_path_factory.mktemp("classifier") / "model")
-
-
-def _png(path: Path, pixels: np.ndarray) -> Path:
-    Image.fromarray(np.moveaxis(pixels, 0, -1)).save(path)
-    return path
 
 
 def test_the_record_names_the_class_its_probability_and_the_runner_up():
@@ -76,7 +70,7 @@ def test_classes_have_their_writer_by_the_registry_result_kind(package):
 
 def test_a_stored_image_gets_its_class_probabilities_and_a_one_row_csv(package, tmp_path):
     classifier = load_classifier(package)
-    path = _png(tmp_path / "b.png", picture("bright"))
+    path = save_picture(tmp_path / "b.png", picture("bright"))
     result = predict_file(classifier, path, tmp_path / "out", "b", pixel_size_um=None)
     assert result["result_kind"] == "classes" and result["counts"] == {} and result["warnings"] == []
     record = result["prediction"]
@@ -104,11 +98,11 @@ def test_a_large_image_is_classified_from_tiles_and_the_result_says_so(package, 
 def test_an_image_of_other_channels_or_too_large_is_refused_with_what_to_do(package, tmp_path, monkeypatch):
     classifier = load_classifier(package)
     grey = tmp_path / "grey.png"
-    Image.fromarray(picture("medium", channels=1)[0]).save(grey)
+    save_picture(grey, picture("medium", channels=1))
     with pytest.raises(ModelPackageError, match="expects 3 channels"):
         predict_file(classifier, grey, tmp_path / "out", "grey", pixel_size_um=None)
     monkeypatch.setattr(classes, "MAX_MEGAPIXELS", 0.001)
-    path = _png(tmp_path / "m.png", picture("medium"))
+    path = save_picture(tmp_path / "m.png", picture("medium"))
     with pytest.raises(InvalidInputError, match=r"reads the whole image, at most 0 megapixels\. Crop"):
         predict_file(classifier, path, tmp_path / "out", "m", pixel_size_um=None)
 

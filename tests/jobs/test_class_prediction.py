@@ -11,7 +11,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
 
 from core.class_accept import accept_as_classes, default_class_map
 from core.db import repo, session_scope
@@ -21,7 +20,13 @@ from core.inference.classes import class_record
 from core.jobs.worker import Worker
 from core.predictions import MODELS_DIR, available_models, queue_prediction
 from core.projects import create_project, import_files
-from tests.inference.class_model import CLASSES, picture, tiny_classifier_package
+from tests.inference.class_model import (
+    CLASSES,
+    picture,
+    save_picture,
+    save_pictures,
+    tiny_classifier_package,
+)
 from tests.jobs.test_worker import _finished, _wait
 
 
@@ -29,12 +34,7 @@ def _project(settings, engine, tmp_path: Path, kinds: list[str], *, labels=CLASS
     project = create_project(settings, engine, "Cells")
     with session_scope(engine) as s:
         label_ids = {name: repo.add_label(s, project.id, name).id for name in labels}
-    files = []
-    for i, kind in enumerate(kinds):
-        path = tmp_path / f"{kind}{i}.png"
-        Image.fromarray(np.moveaxis(picture(kind, seed=i), 0, -1)).save(path)
-        files.append((path.name, path))
-    images = import_files(settings, engine, project.id, files).imported
+    images = import_files(settings, engine, project.id, save_pictures(tmp_path, kinds)).imported
     return project, label_ids, images
 
 
@@ -86,7 +86,7 @@ def test_images_that_cannot_get_a_class_are_named_with_the_reason(settings, engi
                                             labels=("dark", "medium"))
     other = create_project(settings, engine, "Other")
     path = tmp_path / "other.png"
-    Image.fromarray(np.moveaxis(picture("dark", seed=9), 0, -1)).save(path)
+    save_picture(path, picture("dark", seed=9))
     [foreign] = import_files(settings, engine, other.id, [(path.name, path)]).imported
     upload = {"index": 3, "name": "upload.png", "stored": "predictions/1/inputs/input3.tif",
               "result_kind": "classes", "prediction": class_record(np.array([0.9, 0.05, 0.05]), CLASSES)}
@@ -125,7 +125,7 @@ def test_a_classification_run_through_the_worker_writes_classes_and_its_table(se
     assert model.card["training_type"] == "classification"
     upload = settings.data_dir / "tmp" / "big.png"
     upload.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(np.moveaxis(picture("medium", size=(150, 130), seed=5), 0, -1)).save(upload)
+    save_picture(upload, picture("medium", size=(150, 130), seed=5))
     run = queue_prediction(settings, engine, model, image_ids=[im.id for im in images],
                            uploads=[("big.png", upload)])
     worker = Worker(settings, poll_seconds=0.3).start()
