@@ -5,6 +5,7 @@ charts), one colour per training, training dashed and validation solid, each tra
 
 from __future__ import annotations
 
+import pandas  # noqa: F401  (plotly uses pandas whenever it is loaded: wait here for ui.warmup's import)
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 

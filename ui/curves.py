@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import pandas  # noqa: F401  (plotly uses pandas whenever it is loaded: wait here for ui.warmup's import)
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
