@@ -164,12 +164,14 @@ def test_label_with_the_keyboard_train_a_classifier_and_download_its_classes(cla
     # Apply it to the project's images: the table, then the predicted classes CSV
     page.goto(f"{app.url}/apply")
     wait_for_idle(page)
-    page.locator(".st-key-apply_images").click()  # every image: Enter picks the first option left
+    picker = page.locator(".st-key-apply_images")
+    picker.click()  # every image: Enter picks the first option left
     for _ in range(len(truth)):
         page.keyboard.press("Enter")
         page.wait_for_timeout(60)
     page.keyboard.press("Escape")
     wait_for_idle(page)
+    assert picker.locator("[data-tag]").count() == len(truth)  # a chip per image chosen
     page.get_by_role("button", name="Apply the model", disabled=False).click()
     download = page.get_by_role("button", name="Predicted classes (CSV)")
     download.first.wait_for(timeout=180_000)
