@@ -4,14 +4,14 @@ the benchmark. It returns the same :class:`~core.training.loop.Progress` and
 
 Order of work: every example read once and fitted to the input size (:mod:`core.classification.data`) ->
 device (bf16 autocast only where the CPU does bf16 natively, :mod:`core.training.device`) and batch size ->
-training in epochs (a pass over the training examples; at most a slice ``budget / config.epochs`` of the
-time, or ``steps_per_epoch`` steps) with AdamW, a warm-up then cosine learning rate over the budget (or
-``max_steps``), label smoothing and class-weighted cross-entropy, augmentation on every batch
-(:mod:`core.classification.augment`) -> after each epoch BatchNorm statistics recomputed
-(:mod:`core.training.bn`), the validation examples scored, the best epoch kept -> at the end an exponential
-moving average of the weights from ``average_from`` of the training on (:data:`EMA_DECAY` per step) and
-the test-time views (flips and quarter turns, ``views``) are kept where they score better on validation ->
-model package (TorchScript, weights, card).
+training in epochs (slices ``budget / config.epochs`` of the time, as in the pixel engine, or
+``steps_per_epoch`` steps; the batches go through the training examples pass after pass) with AdamW, a
+warm-up then cosine learning rate over the budget (or ``max_steps``), label smoothing and class-weighted
+cross-entropy, augmentation on every batch (:mod:`core.classification.augment`) -> after each epoch
+BatchNorm statistics recomputed (:mod:`core.training.bn`), the validation examples scored, the best epoch
+kept -> at the end an exponential moving average of the weights from ``average_from`` of the training on
+(:data:`EMA_DECAY` per step) and the test-time views (flips and quarter turns, ``views``) are kept where
+they score better on validation -> model package (TorchScript, weights, card).
 
 The budget covers all of it. ``should_stop()`` is polled every step (and while the examples are read); a
 cancelled run keeps its last checkpoint (``resume=True`` continues it) and returns status "cancelled".
@@ -187,8 +187,6 @@ class _Run:
     def _train_epochs(self) -> bool:
         """Epochs until the budget (or max_steps) is spent. True when cancelled."""
         cfg, st = self.config, self.state
-        n = len(self.train_set)
-        pass_steps = max(1, n // self.batch_size)
         slice_s = max(1.0, (self.budget - self._used()) / cfg.epochs)
         self.reserve = min(0.1 * self.budget, 5.0)
         while not self._done():
@@ -205,7 +203,7 @@ class _Run:
                 counts += confusion_matrix(truth, pred, len(self.names))
                 if st.step % AVERAGE_EVERY == 0 and self._averaging():
                     self.average.add(self.model)
-                if steps >= (cfg.steps_per_epoch or pass_steps):
+                if cfg.steps_per_epoch is not None and steps >= cfg.steps_per_epoch:
                     break
                 if cfg.steps_per_epoch is None and time.monotonic() - epoch_start >= slice_s:
                     break
