@@ -30,7 +30,7 @@ import torch
 import torch.nn.functional as F
 
 from core.classification.augment import augment_batch, describe_augmentation
-from core.classification.card import classifier_card
+from core.classification.card import classifier_card, methods_sentences
 from core.classification.data import batch_indices, class_weights, fit_examples
 from core.classification.defaults import LABEL_SMOOTHING, LOSS
 from core.classification.examples import ClassExample, check_examples
@@ -322,6 +322,7 @@ class _Run:
         card["metrics"] = {**metrics, "best_epoch": st.best_epoch, "best_val_score": st.best_score,
                            "weight_average": average_record, "history": st.history}
         card["training"] = self._training_info()
+        card["methods"] = methods_sentences(card)
         package = write_package(self.workdir / "model", self.model, card, trace_size=self.size)
         result = self._result(SUCCEEDED, package, card=card, metrics=card["metrics"])
         self._report("done", "training finished")
