@@ -63,7 +63,7 @@ def classifier_card(
         "encoder": config.encoder,
         "smp_encoder": spec["smp_encoder"],
         "encoder_depth": int(spec.get("encoder_depth", 5)),
-        "head": f"global average pooling, dropout {DROPOUT:g}, one linear layer to the class logits",
+        "head": f"global average pooling, dropout {DROPOUT:g} and one linear layer",
         "in_channels": in_channels,
         "dtype": dtype,
         "out_channels": len(labels),
@@ -104,7 +104,8 @@ def methods_sentences(card: dict) -> dict[str, str]:
     network = (
         f"The classifier is a {spec.get('smp_encoder', card['encoder'])} encoder ({stages}; registry entry "
         f"{card['encoder']!r}) trained from scratch (no pretrained weights), followed by "
-        f"{card.get('head', 'global average pooling and a linear layer')} to {n} classes; its loss is "
+        f"{card.get('head', 'global average pooling and a linear layer')} giving one logit per class ({n} "
+        "classes, softmax for the probabilities); its loss is "
         f"{card.get('loss', 'cross-entropy')}."
     )
     info = card.get("training") or {}
@@ -112,10 +113,12 @@ def methods_sentences(card: dict) -> dict[str, str]:
     steps, epochs = info.get("steps"), info.get("epochs")
     budget = info.get("budget_seconds")
     training = (
-        f"It was trained for {steps} steps of {info.get('batch_size')} images ({epochs} epochs"
+        f"It was trained for {steps} steps of {info.get('batch_size')} images ({epochs} "
+        f"epoch{'' if epochs == 1 else 's'}"
         + (f", a time budget of {budget / 60:.0f} min" if budget and budget < 1e5 else "")
         + f") with AdamW (learning rate {info.get('learning_rate', 0):.2g}, weight decay "
-        f"{config.get('weight_decay', 0):g}; warm-up, then cosine decay) on {info.get('device', 'the CPU')}."
+        f"{config.get('weight_decay', 0):g}; warm-up, then cosine decay) on "
+        f"{str(info.get('device', 'the CPU')).split(' (')[0]}."
     )
     metrics = card.get("metrics") or {}
     average = metrics.get("weight_average") or {}
