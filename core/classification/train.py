@@ -61,6 +61,7 @@ BN_STEP_OFFSET = 50_000_000  # stream position of the BatchNorm batches (never a
 PROGRESS_EVERY_S = 5.0
 READ_POLL = 64  # examples read between two questions to should_stop
 FINAL_SHARE_MAX = 0.3
+VAL_SHARE_FACTOR = 8.0  # an epoch trains at least this many times as long as its validation takes
 
 
 @dataclass
@@ -187,7 +188,8 @@ class _Run:
     def _train_epochs(self) -> bool:
         """Epochs until the budget (or max_steps) is spent. True when cancelled."""
         cfg, st = self.config, self.state
-        slice_s = max(1.0, (self.budget - self._used()) / cfg.epochs)
+        base_s = max(1.0, (self.budget - self._used()) / cfg.epochs)
+        slice_s = base_s
         self.reserve = min(0.1 * self.budget, 5.0)
         while not self._done():
             epoch_start, steps, loss_sum = time.monotonic(), 0, 0.0
@@ -211,6 +213,7 @@ class _Run:
             if steps == 0:
                 break
             val_s = self._end_epoch(loss_sum / steps, counts, time.monotonic() - epoch_start)
+            slice_s = max(base_s, VAL_SHARE_FACTOR * val_s)  # many validation images: longer epochs
             views = max(1, self.config.views)
             self.reserve = min(FINAL_SHARE_MAX * self.budget, val_s * (2 + views) + 5.0)
         return False
