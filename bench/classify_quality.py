@@ -104,7 +104,8 @@ def run_ours(args, train, val, names) -> dict:
         labels=tuple(LabelSpec(i + 1, n, COLOURS[i % len(COLOURS)]) for i, n in enumerate(names)),
         seed=args.seed, **{**CONFIG_DEFAULTS, **({"patch_size": args.size} if args.size else {}),
                            **({"encoder": args.encoder} if args.encoder else {}),
-                           **({"max_steps": args.steps} if args.steps else {})},
+                           **({"max_steps": args.steps, "steps_per_epoch": max(args.steps // 15, 1)}
+                              if args.steps else {})},
     )
     budget = 1e6 if args.steps else args.seconds
 

@@ -6,8 +6,9 @@ Apply pages list it, :mod:`core.training.card_schema` checks it), and the classi
 * ``normalization``: percentile normalisation per image (scope "image"); ``low``/``high`` are the medians of
   the training examples' own values, for reference;
 * ``output_layout``: one softmax channel per class (map "class");
-* the loop adds ``views``, ``augmentation``, ``imbalance`` (sentences for the report), ``metrics`` and
-  ``training``; :func:`core.training.package.write_package` adds ``format_version``.
+* the loop adds ``views``, ``augmentation``, ``imbalance`` (sentences for the report), ``metrics``,
+  ``training`` and ``methods`` (:func:`methods_sentences`: the methods paragraph's sentences by topic);
+  :func:`core.training.package.write_package` adds ``format_version``.
 """
 
 from __future__ import annotations
@@ -62,7 +63,7 @@ def classifier_card(
         "encoder": config.encoder,
         "smp_encoder": spec["smp_encoder"],
         "encoder_depth": int(spec.get("encoder_depth", 5)),
-        "head": f"global average pooling, dropout {DROPOUT:g}, one linear layer to the class logits",
+        "head": f"global average pooling, dropout {DROPOUT:g} and one linear layer",
         "in_channels": in_channels,
         "dtype": dtype,
         "out_channels": len(labels),
@@ -90,3 +91,51 @@ def classifier_card(
 def _counts(examples: Sequence[ClassExample], labels: list[dict]) -> dict[str, int]:
     counts = Counter(int(ex.label) for ex in examples)
     return {lab["name"]: int(counts.get(i, 0)) for i, lab in enumerate(labels)}
+
+
+def methods_sentences(card: dict) -> dict[str, str]:
+    """The report's methods sentences of a classifier card, by topic: ``network``, ``input``,
+    ``augmentation``, ``imbalance``, ``training`` (budget, steps, optimiser, device) and ``selection``
+    (which weights and views were kept)."""
+    spec = ENCODERS.get(card["encoder"], {})
+    depth = int(card.get("encoder_depth", 5))
+    stages = "all five stages" if depth >= 5 else f"its first {depth} stages"
+    n = len(card["labels"])
+    network = (
+        f"The classifier is a {spec.get('smp_encoder', card['encoder'])} encoder ({stages}; registry entry "
+        f"{card['encoder']!r}) trained from scratch (no pretrained weights), followed by "
+        f"{card.get('head', 'global average pooling and a linear layer')} giving one logit per class ({n} "
+        "classes, softmax for the probabilities); its loss is "
+        f"{card.get('loss', 'cross-entropy')}."
+    )
+    info = card.get("training") or {}
+    config = card.get("config") or {}
+    steps, epochs = info.get("steps"), info.get("epochs")
+    budget = info.get("budget_seconds")
+    training = (
+        f"It was trained for {steps} steps of {info.get('batch_size')} images ({epochs} "
+        f"epoch{'' if epochs == 1 else 's'}"
+        + (f", a time budget of {budget / 60:.0f} min" if budget and budget < 1e5 else "")
+        + f") with AdamW (learning rate {info.get('learning_rate', 0):.2g}, weight decay "
+        f"{config.get('weight_decay', 0):g}; warm-up, then cosine decay) on "
+        f"{str(info.get('device', 'the CPU')).split(' (')[0]}."
+    )
+    metrics = card.get("metrics") or {}
+    average = metrics.get("weight_average") or {}
+    views = int(card.get("views", 1))
+    kept = ("an exponential moving average of the weights" if average.get("kept")
+            else f"the weights of epoch {metrics.get('best_epoch')}, the best on the validation images")
+    selection = (
+        f"The model kept is {kept}; "
+        + ("each image is classified as it is." if views == 1 else
+           f"its class probabilities are averaged over {views} mirrored and turned views of each image "
+           "(they scored better on the validation images).")
+    )
+    return {
+        "network": network,
+        "input": card.get("input_description", ""),
+        "augmentation": card.get("augmentation", ""),
+        "imbalance": card.get("imbalance", ""),
+        "training": training,
+        "selection": selection,
+    }

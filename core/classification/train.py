@@ -4,14 +4,14 @@ the benchmark. It returns the same :class:`~core.training.loop.Progress` and
 
 Order of work: every example read once and fitted to the input size (:mod:`core.classification.data`) ->
 device (bf16 autocast only where the CPU does bf16 natively, :mod:`core.training.device`) and batch size ->
-training in epochs (a pass over the training examples; at most a slice ``budget / config.epochs`` of the
-time, or ``steps_per_epoch`` steps) with AdamW, a warm-up then cosine learning rate over the budget (or
-``max_steps``), label smoothing and class-weighted cross-entropy, augmentation on every batch
-(:mod:`core.classification.augment`) -> after each epoch BatchNorm statistics recomputed
-(:mod:`core.training.bn`), the validation examples scored, the best epoch kept -> at the end an exponential
-moving average of the weights from ``average_from`` of the training on (:data:`EMA_DECAY` per step) and
-the test-time views (flips and quarter turns, ``views``) are kept where they score better on validation ->
-model package (TorchScript, weights, card).
+training in epochs (slices ``budget / config.epochs`` of the time, as in the pixel engine, or
+``steps_per_epoch`` steps; the batches go through the training examples pass after pass) with AdamW, a
+warm-up then cosine learning rate over the budget (or ``max_steps``), label smoothing and class-weighted
+cross-entropy, augmentation on every batch (:mod:`core.classification.augment`) -> after each epoch
+BatchNorm statistics recomputed (:mod:`core.training.bn`), the validation examples scored, the best epoch
+kept -> at the end an exponential moving average of the weights from ``average_from`` of the training on
+(:data:`EMA_DECAY` per step) and the test-time views (flips and quarter turns, ``views``) are kept where
+they score better on validation -> model package (TorchScript, weights, card).
 
 The budget covers all of it. ``should_stop()`` is polled every step (and while the examples are read); a
 cancelled run keeps its last checkpoint (``resume=True`` continues it) and returns status "cancelled".
@@ -30,7 +30,7 @@ import torch
 import torch.nn.functional as F
 
 from core.classification.augment import augment_batch, describe_augmentation
-from core.classification.card import classifier_card
+from core.classification.card import classifier_card, methods_sentences
 from core.classification.data import batch_indices, class_weights, fit_examples
 from core.classification.defaults import LABEL_SMOOTHING, LOSS
 from core.classification.examples import ClassExample, check_examples
@@ -61,6 +61,7 @@ BN_STEP_OFFSET = 50_000_000  # stream position of the BatchNorm batches (never a
 PROGRESS_EVERY_S = 5.0
 READ_POLL = 64  # examples read between two questions to should_stop
 FINAL_SHARE_MAX = 0.3
+VAL_SHARE_FACTOR = 8.0  # an epoch trains at least this many times as long as its validation takes
 
 
 @dataclass
@@ -187,9 +188,8 @@ class _Run:
     def _train_epochs(self) -> bool:
         """Epochs until the budget (or max_steps) is spent. True when cancelled."""
         cfg, st = self.config, self.state
-        n = len(self.train_set)
-        pass_steps = max(1, n // self.batch_size)
-        slice_s = max(1.0, (self.budget - self._used()) / cfg.epochs)
+        base_s = max(1.0, (self.budget - self._used()) / cfg.epochs)
+        slice_s = base_s
         self.reserve = min(0.1 * self.budget, 5.0)
         while not self._done():
             epoch_start, steps, loss_sum = time.monotonic(), 0, 0.0
@@ -205,7 +205,7 @@ class _Run:
                 counts += confusion_matrix(truth, pred, len(self.names))
                 if st.step % AVERAGE_EVERY == 0 and self._averaging():
                     self.average.add(self.model)
-                if steps >= (cfg.steps_per_epoch or pass_steps):
+                if cfg.steps_per_epoch is not None and steps >= cfg.steps_per_epoch:
                     break
                 if cfg.steps_per_epoch is None and time.monotonic() - epoch_start >= slice_s:
                     break
@@ -213,6 +213,7 @@ class _Run:
             if steps == 0:
                 break
             val_s = self._end_epoch(loss_sum / steps, counts, time.monotonic() - epoch_start)
+            slice_s = max(base_s, VAL_SHARE_FACTOR * val_s)  # many validation images: longer epochs
             views = max(1, self.config.views)
             self.reserve = min(FINAL_SHARE_MAX * self.budget, val_s * (2 + views) + 5.0)
         return False
@@ -324,6 +325,7 @@ class _Run:
         card["metrics"] = {**metrics, "best_epoch": st.best_epoch, "best_val_score": st.best_score,
                            "weight_average": average_record, "history": st.history}
         card["training"] = self._training_info()
+        card["methods"] = methods_sentences(card)
         package = write_package(self.workdir / "model", self.model, card, trace_size=self.size)
         result = self._result(SUCCEEDED, package, card=card, metrics=card["metrics"])
         self._report("done", "training finished")
