@@ -5,7 +5,6 @@ charts), one colour per training, training dashed and validation solid, each tra
 
 from __future__ import annotations
 
-import pandas  # noqa: F401  (plotly uses pandas whenever it is loaded: wait here for ui.warmup's import)
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
@@ -15,6 +14,8 @@ COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e
 
 def comparison_figure(curves: list[dict]) -> go.Figure:
     """``curves``: :attr:`core.comparison.Comparison.curves` (one dict per training, with its ``charts``)."""
+    import pandas  # noqa: F401  (plotly reads pandas when it is loaded: wait for ui.warmup's import)
+
     titles = list(dict.fromkeys(chart[0] for entry in curves for chart in entry["charts"]))
     figure = make_subplots(rows=1, cols=max(len(titles), 1), subplot_titles=titles)
     for index, entry in enumerate(curves):

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import pandas  # noqa: F401  (plotly uses pandas whenever it is loaded: wait here for ui.warmup's import)
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
@@ -43,6 +42,8 @@ def curves_figure(
 ) -> go.Figure:
     """One plot per chart side by side, training and validation per epoch, the kept model's star where
     ``kept`` has a value for the chart's validation key."""
+    import pandas  # noqa: F401  (plotly reads pandas when it is loaded: wait for ui.warmup's import)
+
     figure = make_subplots(rows=1, cols=len(charts), subplot_titles=[chart[0] for chart in charts])
     epochs = [r["epoch"] for r in rows]
     star_shown = False

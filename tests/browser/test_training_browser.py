@@ -1,4 +1,8 @@
-"""Through the wizard in a real browser: start a training, watch progress and curves, see it finish."""
+"""Through the wizard in a real browser: start a training, watch progress and curves, see it finish.
+
+Slow (about a minute): the default run's browser journeys (test_journey, test_detection_browser,
+test_classification_browser) go through the wizard to a finished training too; this one also watches the
+progress and the curves while it trains."""
 
 from __future__ import annotations
 
@@ -6,7 +10,7 @@ import pytest
 
 from tests.browser.conftest import click_when_single, wait_for_idle, wizard_next
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
 def click_next(page, to_step: int) -> None:  # noqa: ANN001

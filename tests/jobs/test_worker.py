@@ -93,6 +93,7 @@ def _snapshot(engine) -> dict:
                 for table in ("project", "image", "shape", "labelclass")}
 
 
+@pytest.mark.slow  # about 45 s; tests/faults/test_dead_jobs.py kills a job's child with SIGKILL and resumes it
 def test_sigkill_of_the_worker_then_recovery_resumes_the_training(settings, engine, demo):
     t = _queue(settings, engine, demo, "survivor", 40)
     before = _snapshot(engine)
