@@ -18,8 +18,10 @@ from collections.abc import Sequence
 from datetime import datetime, timezone
 
 import numpy as np
+import torch
 
 from core.classification.data import FittedSet
+from core.classification.defaults import LABEL_SMOOTHING
 from core.classification.examples import ClassExample
 from core.classification.fitting import describe_input
 from core.classification.model import ARCHITECTURE, DROPOUT
@@ -139,3 +141,16 @@ def methods_sentences(card: dict) -> dict[str, str]:
         "training": training,
         "selection": selection,
     }
+
+
+def imbalance_sentence(y: torch.Tensor, weights: torch.Tensor, names: Sequence[str]) -> str:
+    """How class imbalance was handled, with the training set's class ratio and the class weights."""
+    counts = torch.bincount(y, minlength=len(names)).tolist()
+    present = [c for c in counts if c]
+    ratio = max(present) / min(present)
+    return (
+        "Class imbalance: the cross-entropy weighted each class inversely to the square root of its share of "
+        f"the training images (largest to smallest class {ratio:.1f}:1; weights "
+        + ", ".join(f"{n} {w:.2f}" for n, w in zip(names, weights.tolist(), strict=True))
+        + f"), with label smoothing {LABEL_SMOOTHING:g}."
+    )

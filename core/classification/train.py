@@ -27,21 +27,20 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
-from core.classification.augment import augment_batch, describe_augmentation
-from core.classification.card import classifier_card, methods_sentences
+from core.classification.augment import describe_augmentation
+from core.classification.card import classifier_card, imbalance_sentence, methods_sentences
 from core.classification.data import batch_indices, class_weights, fit_examples
-from core.classification.defaults import LABEL_SMOOTHING, LOSS
+from core.classification.defaults import LOSS
 from core.classification.examples import ClassExample, check_examples
 from core.classification.fitting import MAX_SIZE, MIN_SIZE, fit_record
 from core.classification.model import build_classifier
+from core.classification.step import augmented, cross_entropy, make_optimizer, recalibrate, train_step
 from core.classification.views import VIEW_NAMES, predict_views
 from core.errors import InvalidInputError
 from core.evaluation.classification import classification_metrics, confusion_matrix, metrics_from_confusion
 from core.training import checkpoint as ckpt
 from core.training.averaging import WeightAverage
-from core.training.bn import recalibrate_batchnorm
 from core.training.config import TrainConfig
 from core.training.device import DeviceChoice, pick_device
 from core.training.loop import CANCELLED, SUCCEEDED, Progress, TrainResult
@@ -52,12 +51,10 @@ DEFAULT_LR = 2e-3  # AdamW at batch 64 (bench/classify_quality.py)
 WARMUP_SHARE = 0.05
 FINAL_LR_SHARE = 0.01
 CPU_BATCH, CUDA_BATCH = 64, 128
-BN_BATCHES = 4
 AVERAGE_EVERY = 1  # steps between two additions to the exponential average of the weights
 EMA_DECAY = 0.99  # each step's weights count 1 % in the average (a memory of about 100 steps)
 MIN_AVERAGED = 2
 EVAL_BATCH = 256
-BN_STEP_OFFSET = 50_000_000  # stream position of the BatchNorm batches (never a training batch)
 PROGRESS_EVERY_S = 5.0
 READ_POLL = 64  # examples read between two questions to should_stop
 FINAL_SHARE_MAX = 0.3
@@ -177,12 +174,7 @@ class _Run:
                         f"square root of the batch size {self.batch_size})")
 
     def _make_optimizer(self) -> torch.optim.Optimizer:
-        decay, plain = [], []
-        for p in self.model.parameters():
-            (decay if p.ndim > 1 else plain).append(p)  # no weight decay on biases and BatchNorm
-        groups = [{"params": decay, "weight_decay": self.config.weight_decay},
-                  {"params": plain, "weight_decay": 0.0}]
-        return torch.optim.AdamW(groups, lr=self.state.lr, fused=True)
+        return make_optimizer(self.model, self.state.lr, self.config.weight_decay)
 
     # ----------------------------------------------------------------------------------------------
     def _train_epochs(self) -> bool:
@@ -219,42 +211,20 @@ class _Run:
         return False
 
     def _step(self) -> tuple[float, np.ndarray, np.ndarray]:
-        n = len(self.train_set)
-        idx = torch.from_numpy(batch_indices(self.state.step, n, self.batch_size, self.config.seed))
-        x = self._augmented(self.train_set.x[idx], self.state.step)
-        y = self.train_set.y[idx].to(self.choice.device)
-        self.model.train()
-        with self.choice.autocast():
-            logits = self.model(x)
-        loss = F.cross_entropy(logits.float(), y, weight=self.weights, label_smoothing=LABEL_SMOOTHING)
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        self.optimizer.step()
-        pred = logits.detach().float().argmax(1).cpu().numpy()
-        return float(loss.detach()), y.cpu().numpy(), pred
-
-    def _augmented(self, x: torch.Tensor, step: int) -> torch.Tensor:
-        gen = torch.Generator().manual_seed(int(self.config.seed) * 1_000_003 + step)
-        out = augment_batch(x.to(self.choice.device).float(), self.config.augment, gen)
-        return out.contiguous(memory_format=torch.channels_last) if self.choice.channels_last else out
+        cfg, step = self.config, self.state.step
+        idx = torch.from_numpy(batch_indices(step, len(self.train_set), self.batch_size, cfg.seed))
+        x = augmented(self.train_set.x[idx], cfg.augment, cfg.seed, step, self.choice)
+        return train_step(self.model, self.optimizer, x, self.train_set.y[idx], self.weights, self.choice)
 
     def _precise_bn(self) -> None:
-        n = len(self.train_set)
-        first = BN_STEP_OFFSET + self.state.epoch * BN_BATCHES
-
-        def batches():
-            for i in range(BN_BATCHES):
-                idx = torch.from_numpy(batch_indices(first + i, n, self.batch_size, self.config.seed))
-                yield self._augmented(self.train_set.x[idx], first + i)
-
-        recalibrate_batchnorm(self.model, batches(), autocast=self.choice.autocast)
+        cfg = self.config
+        recalibrate(self.model, self.train_set, self.batch_size, cfg.seed, self.state.epoch, cfg.augment,
+                    self.choice)
 
     def _validate(self, views: int = 1) -> tuple[np.ndarray, float]:
         """Probabilities ``(N, K)`` of the validation examples and their mean cross-entropy."""
         probs = predict_views(self.model, self.val_set.x, views, self.choice, batch=EVAL_BATCH)
-        truth = self.val_set.y.numpy()
-        loss = float(-np.mean(np.log(np.clip(probs[np.arange(len(truth)), truth], 1e-7, 1.0))))
-        return probs, loss
+        return probs, cross_entropy(probs, self.val_set.y.numpy())
 
     def _end_epoch(self, train_loss: float | None, counts: np.ndarray | None, seconds: float) -> float:
         """Validate, record the epoch, keep the best and last checkpoints; returns the validation seconds."""
@@ -321,7 +291,7 @@ class _Run:
         card["views"] = views
         card["view_names"] = list(VIEW_NAMES[:views])
         card["augmentation"] = describe_augmentation(cfg.augment)
-        card["imbalance"] = _imbalance_sentence(self.train_set.y, self.weights.cpu(), self.names)
+        card["imbalance"] = imbalance_sentence(self.train_set.y, self.weights.cpu(), self.names)
         card["metrics"] = {**metrics, "best_epoch": st.best_epoch, "best_val_score": st.best_score,
                            "weight_average": average_record, "history": st.history}
         card["training"] = self._training_info()
@@ -431,18 +401,6 @@ class _Run:
 def _score(metrics: dict) -> float:
     """The number epochs and candidates are ranked by: accuracy, ties broken by macro-F1."""
     return (metrics["accuracy"] or 0.0) + 1e-3 * (metrics["macro_f1"] or 0.0)
-
-
-def _imbalance_sentence(y: torch.Tensor, weights: torch.Tensor, names: Sequence[str]) -> str:
-    counts = torch.bincount(y, minlength=len(names)).tolist()
-    present = [c for c in counts if c]
-    ratio = max(present) / min(present)
-    return (
-        "Class imbalance: the cross-entropy weighted each class inversely to the square root of its share of "
-        f"the training images (largest to smallest class {ratio:.1f}:1; weights "
-        + ", ".join(f"{n} {w:.2f}" for n, w in zip(names, weights.tolist(), strict=True))
-        + f"), with label smoothing {LABEL_SMOOTHING:g}."
-    )
 
 
 def _cpu_state(model: torch.nn.Module) -> dict:
