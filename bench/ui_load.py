@@ -31,7 +31,7 @@ PAGES = {  # URL path -> (the sidebar's link, text that appears with the page's 
     "": ("Home", "Project: Demo"),
     "projects": ("Projects", "Open project"),
     "annotate": ("Annotate", "Keyboard shortcuts"),
-    "wizard": ("Train", "Step 1 of 8"),
+    "wizard": ("Train", "Step 1 of 9"),
     "trainings": ("Trainings", "Details of"),
     "compare": ("Compare", "Trainings of every project"),
     "models": ("Models", "A trained model's name is its training's name"),

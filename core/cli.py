@@ -306,6 +306,7 @@ def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
     if manual and args.split == "random" and args.split_given:
         raise SegStudioError("--split random and --train/--val contradict each other; use one or the other.")
     multichannel = any(im.channels > 3 for im in images if im.status == "annotated")
+    start, label_map, encoder = _start_choice(args, settings, engine, project.id, label_ids)  # type: ignore[arg-type]
     choices = WizardChoices(
         project_id=project.id, training_type=args.type, label_ids=label_ids,
         split_mode="manual" if manual else "random", roi_only=args.roi_only,
@@ -313,12 +314,44 @@ def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
         image_ids=[im.id for im in images if im.status == "annotated" and (im.channels > 3) == multichannel],
         background_ids=[im.id for im in images if im.status == "background" and (im.channels > 3) == multichannel],
         train_ids=train_ids, val_ids=val_ids, duration=args.duration, name=args.name,
-        encoder=args.encoder or WizardChoices().encoder, seed=args.seed,
+        encoder=args.encoder or encoder or WizardChoices().encoder, seed=args.seed,
+        start=start, label_map=label_map,
     )
     training = queue_training(settings, engine, choices)
     if not queue.claim(engine, "training", training.id, queue.worker_identity()):  # type: ignore[arg-type]
         raise SegStudioError(f"Training {training.id} was taken by a running worker; follow it in the app.")
     return _run_claimed(args, settings, engine, training.id)  # type: ignore[arg-type]
+
+
+def _start_choice(args: argparse.Namespace, settings: Settings, engine: Engine, project_id: int,
+                  label_ids: list[int]) -> tuple[str, dict[str, int], str | None]:
+    """``--start MODEL`` and ``--map LABEL=MODEL_LABEL``: the catalog key, the label mapping (by name; labels
+    of the same name map by default) and the model's encoder; ("", {}, None) without ``--start``."""
+    from core.model_starts import model_labels, suggested_label_map
+    from core.predictions import find_model
+
+    if not args.start:
+        if args.map:
+            raise SegStudioError("--map maps labels to a starting model's; give the model with --start.")
+        return "", {}, None
+    model = find_model(settings, engine, args.start)
+    with session_scope(engine) as session:
+        names = {lab.id: lab.name for lab in repo.list_labels(session, project_id)}
+    selected = {i: names[i] for i in label_ids}
+    mapping = suggested_label_map(model, selected)
+    theirs = {name: i for i, name in model_labels(model).items()}
+    for pair in args.map or []:
+        ours, _, their = pair.partition("=")
+        new = next((i for i, n in selected.items() if n == ours.strip()), None)
+        if new is None or (their.strip() not in theirs and their.strip().lower() != "new"):
+            raise SegStudioError(
+                f"--map {pair!r}: write LABEL=MODEL_LABEL (or LABEL=new), LABEL one of {list(selected.values())} "
+                f"and MODEL_LABEL one of {list(theirs)}.")
+        if their.strip().lower() == "new":
+            mapping.pop(new, None)
+        else:
+            mapping[new] = theirs[their.strip()]
+    return model.key, {str(k): v for k, v in mapping.items()}, str(model.card.get("encoder") or "") or None
 
 
 def _run_claimed(args: argparse.Namespace, settings: Settings, engine: Engine, training_id: int) -> int:
@@ -825,7 +858,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--val", nargs="+", metavar="IMAGE", help="manual split: validation images (names or ids)")
     p.add_argument("--roi-only", action="store_true", help="train on the ROIs of the images that have them")
     p.add_argument("--duration", default="quick", help="quick, extended, or a number of seconds")
-    p.add_argument("--encoder", help="network encoder (default: the fast default)")
+    p.add_argument("--encoder", help="network encoder (default: the fast default, or the --start model's)")
+    p.add_argument("--start", metavar="MODEL",
+                   help="fine-tune: start from this model (a training id or name, or an imported model's folder)")
+    p.add_argument("--map", nargs="+", metavar="LABEL=MODEL_LABEL",
+                   help="with --start: which of the model's labels each label starts from (LABEL=new: from "
+                        "scratch); labels of the same name map by default")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=cmd_train)

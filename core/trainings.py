@@ -18,9 +18,10 @@ from sqlalchemy.engine import Engine
 from core.config import Settings
 from core.db import repo, session_scope
 from core.db.models import ANNOTATED, BACKGROUND, CANCELLED, FAILED, QUEUED, RUNNING, Image, Training
-from core.errors import InvalidInputError, JobError, TrainingRuleError
+from core.errors import InvalidInputError, JobError, ModelPackageError, NotFoundError, TrainingRuleError
 from core.jobs import queue
-from core.training.config import LabelSpec, TrainConfig
+from core.model_starts import find_start, start_problems
+from core.training.config import LabelSpec, StartChoice, TrainConfig
 from core.training.encoders import DEFAULT_ENCODER, ENCODERS
 from core.training.split import SPLIT_MODES, SplitImage, validation_size_warning
 from core.training.types import TRAINING_TYPES, TrainingType, stored_type, training_type
@@ -46,6 +47,9 @@ class WizardChoices:
     name: str = ""
     encoder: str = DEFAULT_ENCODER
     seed: int = 0
+    start: str = ""  # the catalog key of a model to start from ("training:12"); "": random weights
+    # this training's label id (as text) -> the start model's label id; a label left out learns from scratch
+    label_map: dict[str, int] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -93,7 +97,7 @@ def types_for(image_type: str | None = None) -> str:
     return " or ".join(names)
 
 def step_problems(settings: Settings, engine: Engine, choices: WizardChoices, step: str) -> list[str]:
-    """The rules of one wizard step (project, type, labels, split, images, duration, review)."""
+    """The rules of one wizard step (project, type, labels, split, images, start, duration, review)."""
     problems: list[str] = []
     if choices.project_id is None:
         return ["Choose a project."]
@@ -157,6 +161,8 @@ def step_problems(settings: Settings, engine: Engine, choices: WizardChoices, st
                                          train_ids=choices.train_ids, val_ids=choices.val_ids,
                                          label_names=names)
         return problems
+    if step == "start":
+        return _start_problems(settings, engine, choices)
     if step == "duration":
         try:
             settings.duration_seconds(choices.duration)
@@ -168,10 +174,26 @@ def step_problems(settings: Settings, engine: Engine, choices: WizardChoices, st
             problems.append("Give the training a name.")
         if choices.encoder not in ENCODERS:
             problems.append(f"Unknown network {choices.encoder!r}; choose one of {', '.join(ENCODERS)}.")
-        for earlier in ("project", "type", "labels", "split", "images", "duration"):
+        for earlier in ("project", "type", "labels", "split", "images", "start", "duration"):
             problems += step_problems(settings, engine, choices, earlier)
         return list(dict.fromkeys(problems))
     raise InvalidInputError(f"unknown wizard step {step!r}")
+
+
+def start_label_map(choices: WizardChoices) -> dict[int, int]:
+    """The chosen label mapping for the selected labels only (this training's id -> the model's id)."""
+    return {int(k): int(v) for k, v in choices.label_map.items() if k.isdigit() and int(k) in choices.label_ids}
+
+
+def _start_problems(settings: Settings, engine: Engine, choices: WizardChoices) -> list[str]:
+    if not choices.start:
+        return []
+    try:
+        model = find_start(settings, engine, choices.start)
+    except (NotFoundError, ModelPackageError) as exc:
+        return [str(exc)]
+    return start_problems(model, _kind(choices), encoder=choices.encoder, label_map=start_label_map(choices),
+                          label_ids=choices.label_ids)
 
 
 def mixed_depths_note(dtypes: Sequence[str]) -> str | None:
@@ -254,6 +276,7 @@ def queue_training(settings: Settings, engine: Engine, choices: WizardChoices, *
         training_type=choices.training_type,
         labels=tuple(LabelSpec(id=i, name=labels[i].name, color=labels[i].color) for i in choices.label_ids),
         encoder=choices.encoder, seed=choices.seed, roi_only=choices.roi_only, duration=choices.duration,
+        start=StartChoice(choices.start, tuple(start_label_map(choices).items())) if choices.start else None,
         **training_type(choices.training_type).config_defaults,
         **{k: v for k, v in (repeat or {}).items() if k in _REPEAT_KEYS},
     )

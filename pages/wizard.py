@@ -21,14 +21,11 @@ from core.trainings import (
 from core.training.encoders import ENCODERS
 from core.training.types import TRAINING_TYPES, training_type
 from ui import wizard_state
+from ui.start_from import review_start, start_from_step, start_summary
 from ui.context import current_project, page_context, set_current_project
 from ui.feedback import flash, user_errors
 
-STEPS = [
-    ("intro", "Introduction"), ("project", "Project"), ("type", "Training type"), ("labels", "Labels"),
-    ("split", "Dataset split"), ("images", "Images"), ("duration", "Duration"), ("review", "Review and start"),
-]
-STATE, STEP = "wizard_choices", "wizard_step"
+STEPS, STATE, STEP = wizard_state.STEPS, wizard_state.STATE, wizard_state.STEP
 
 
 
@@ -184,13 +181,19 @@ elif key == "images":
     else:
         choices.background_ids = []
         st.caption("No background-only images in this project (mark them on the Annotate page).")
+elif key == "start":
+    start_from_step(ctx, choices, kind, label_names, by_id)
 elif key == "duration":
     choices.duration = st.radio(
         "Training duration", list(DURATIONS), index=list(DURATIONS).index(choices.duration),
         format_func=lambda d: f"{d.capitalize()} — about {expected_minutes(ctx.settings, d):.0f} min on this machine"
         + (" (a first draft)" if d == "quick" else " (a refinement: better results)"), key="wiz_duration")
-    choices.encoder = st.selectbox("Network", list(ENCODERS), index=list(ENCODERS).index(choices.encoder),
-                                   format_func=kind.encoder_choice, key="wiz_encoder")
+    if choices.start:
+        st.caption(f"Network: {kind.encoder_choice(choices.encoder)} — the network of the model this training "
+                   "starts from (go back to Start from to change it).")
+    else:
+        choices.encoder = st.selectbox("Network", list(ENCODERS), index=list(ENCODERS).index(choices.encoder),
+                                       format_func=kind.encoder_choice, key="wiz_encoder")
 elif key == "review":
     choices.name = st.text_input("Training name", value=choices.name or f"{choices.training_type} training",
                                  key="wiz_name", max_chars=200)
@@ -203,8 +206,10 @@ elif key == "review":
         f"- **Split:** {choices.split_mode}{' · on ROIs only' if choices.roi_only else ''}\n"
         f"- **Images:** {n_images} ({IMAGE_TYPES[choices.image_type]}), of which {len(choices.background_ids)} background-only\n"
         f"- **Duration:** {choices.duration} (about {expected_minutes(ctx.settings, choices.duration):.0f} min)\n"
-        f"- **Network:** {kind.network_phrase.format(encoder=choices.encoder)}"
+        f"- **Network:** {kind.network_phrase.format(encoder=choices.encoder)}\n"
+        f"- **Start from:** {start_summary(ctx, choices)}"
     )
+    review_start(ctx, choices, kind, label_names, by_id)
 
 st.session_state[STATE] = choices.to_dict()
 wizard_state.save(step, choices)

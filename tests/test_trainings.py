@@ -118,3 +118,57 @@ def test_run_again_with_the_same_steps_trains_exactly_as_many_steps(settings, en
 
     plain = rerun_training(settings, engine, first.id)
     assert plain.name == "Nuclei (run 3)" and plain.config["train_config"]["max_steps"] is None
+
+
+def test_a_training_fine_tuned_from_an_earlier_one_names_its_start_in_card_and_report(settings, engine):
+    """Train again from this model: the job loads the earlier package, the new card records the start
+    (name, key, weights hash, what was kept) and the report's methods say it."""
+    import hashlib
+    import io
+    import zipfile
+
+    from pypdf import PdfReader
+
+    from core.model_starts import train_again_choices
+    from core.training.package import WEIGHTS
+
+    torch.set_num_threads(1)
+    project, images, label = _demo(settings, engine)
+    first = queue_training(settings, engine, _choices(project.id, label.id, [im.id for im in images[:4]],
+                                                      duration="4"))
+    with session_scope(engine) as s:
+        row = repo.get_training(s, first.id)
+        row.config = {**row.config, "train_config": {**row.config["train_config"], "max_steps": 2}}
+        s.add(row)
+        s.commit()
+    assert queue.claim(engine, "training", first.id, queue.worker_identity())
+    assert child.run("training", first.id, settings=settings) == 0
+    with session_scope(engine) as s:
+        done = repo.get_training(s, first.id)
+    assert done.status == SUCCEEDED, done.error
+
+    choices = train_again_choices(settings, engine, first.id)
+    assert sorted(choices.image_ids) == sorted(im.id for im in images)  # the images annotated now
+    again = queue_training(settings, engine, choices)
+    with session_scope(engine) as s:
+        row = repo.get_training(s, again.id)
+        row.config = {**row.config, "train_config": {**row.config["train_config"], "max_steps": 2}}
+        s.add(row)
+        s.commit()
+    assert queue.claim(engine, "training", again.id, queue.worker_identity())
+    assert child.run("training", again.id, settings=settings) == 0
+    with session_scope(engine) as s:
+        tuned = repo.get_training(s, again.id)
+    assert tuned.status == SUCCEEDED, tuned.error
+    card = read_card(settings.data_dir / tuned.model_dir)
+    weights = (settings.data_dir / done.model_dir / WEIGHTS).read_bytes()
+    assert card["start"]["key"] == f"training:{first.id}" and card["start"]["name"] == "Nuclei (Demo: fluorescent nuclei)"
+    assert card["start"]["sha256"] == hashlib.sha256(weights).hexdigest()
+    assert card["start"]["kept"][-1] == "the output of the model's 'nucleus' for 'nucleus'"
+    with zipfile.ZipFile(settings.data_dir / tuned.report_path) as report:
+        pdf = PdfReader(io.BytesIO(report.read("report.pdf")))
+    text = " ".join(" ".join(page.extract_text().split()) for page in pdf.pages)
+    assert "randomly initialised" not in text and "initialised from the trained model 'Nuclei (Demo: fluorescent nuclei)'" in text
+    assert ("Training started from the weights of the model 'Nuclei (Demo: fluorescent nuclei)' "
+            f"(training:{first.id}, trained for semantic segmentation of nucleus") in text
+    assert "starting model sha256" in text.lower()

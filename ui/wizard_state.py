@@ -15,6 +15,14 @@ import streamlit as st
 from core.trainings import WizardChoices
 
 STEP_PARAM, CHOICES_PARAM = "step", "choices"
+#: the wizard's steps: (key, title)
+STEPS = [
+    ("intro", "Introduction"), ("project", "Project"), ("type", "Training type"), ("labels", "Labels"),
+    ("split", "Dataset split"), ("images", "Images"), ("start", "Start from"), ("duration", "Duration"),
+    ("review", "Review and start"),
+]
+#: the session's keys of the wizard's choices and step
+STATE, STEP = "wizard_choices", "wizard_step"
 _DEFAULTS = WizardChoices().to_dict()
 
 
@@ -23,6 +31,10 @@ def _valid(name: str, value: Any) -> bool:
     default = _DEFAULTS[name]
     if name == "project_id":
         return value is None or (isinstance(value, int) and not isinstance(value, bool))
+    if isinstance(default, dict):
+        return isinstance(value, dict) and all(
+            isinstance(k, str) and k.isdigit() and isinstance(v, int) and not isinstance(v, bool)
+            for k, v in value.items())
     if isinstance(default, list):
         return isinstance(value, list) and all(isinstance(v, int) and not isinstance(v, bool) for v in value)
     if isinstance(default, bool):
@@ -50,6 +62,13 @@ def load(n_steps: int) -> tuple[int, WizardChoices] | None:
     if len(kept) < len(data):
         st.warning("Some of the wizard's choices in the address could not be read; check them again.")
     return min(max(step, 0), n_steps - 1), WizardChoices.from_dict(kept)
+
+
+def open_at(choices: WizardChoices, step_key: str) -> None:
+    """Open the wizard (on its next page load) at step ``step_key`` with ``choices``; the caller switches
+    to the wizard's page."""
+    st.session_state[STATE] = choices.to_dict()
+    st.session_state[STEP] = [key for key, _ in STEPS].index(step_key)
 
 
 def save(step: int, choices: WizardChoices) -> None:

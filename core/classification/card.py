@@ -25,6 +25,7 @@ from core.classification.defaults import LABEL_SMOOTHING
 from core.classification.examples import ClassExample
 from core.classification.fitting import describe_input
 from core.classification.model import ARCHITECTURE, DROPOUT
+from core.training.start_words import initialisation, start_sentence
 from core.training.config import TrainConfig
 from core.training.models import ENCODERS
 from core.training.normalization import HIGH_PERCENTILE, LOW_PERCENTILE
@@ -105,7 +106,7 @@ def methods_sentences(card: dict) -> dict[str, str]:
     n = len(card["labels"])
     network = (
         f"The classifier is a {spec.get('smp_encoder', card['encoder'])} encoder ({stages}; registry entry "
-        f"{card['encoder']!r}) trained from scratch (no pretrained weights), followed by "
+        f"{card['encoder']!r}) {initialisation(card.get('start'))}, followed by "
         f"{card.get('head', 'global average pooling and a linear layer')} giving one logit per class ({n} "
         "classes, softmax for the probabilities); its loss is "
         f"{card.get('loss', 'cross-entropy')}."
@@ -140,6 +141,7 @@ def methods_sentences(card: dict) -> dict[str, str]:
         "imbalance": card.get("imbalance", ""),
         "training": training,
         "selection": selection,
+        **({"start": start_sentence(card["start"])} if card.get("start") else {}),
     }
 
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 CONFIG_DEFAULTS: dict = {
     "patch_size": 64, "weight_decay": 0.05, "views": 8, "average_from": 0.5, "epochs": 15,
 }
+#: the card's ``architecture`` of a classifier package
+ARCHITECTURE = "smp.encoder+avgpool+linear"
 LABEL_SMOOTHING = 0.1
 LOSS = (f"cross-entropy over the classes with label smoothing {LABEL_SMOOTHING:g}, each class weighted "
         "inversely to the square root of its share of the training images")

@@ -10,11 +10,10 @@ from __future__ import annotations
 import segmentation_models_pytorch as smp
 import torch
 
+from core.classification.defaults import ARCHITECTURE  # noqa: F401  (re-exported)
 from core.errors import InvalidInputError
 from core.training.models import MAX_CHANNELS, _drop_unused_stages, encoder_spec
 
-#: the card's ``architecture`` of a classifier package
-ARCHITECTURE = "smp.encoder+avgpool+linear"
 DROPOUT = 0.1
 
 

@@ -43,6 +43,8 @@ from core.training import checkpoint as ckpt
 from core.training.averaging import WeightAverage
 from core.training.config import TrainConfig
 from core.training.device import DeviceChoice, pick_device
+from core.training.transfer import StartModel, apply_transfer
+from core.training.types import training_type
 from core.training.loop import CANCELLED, SUCCEEDED, Progress, TrainResult
 from core.training.models import ENCODERS
 from core.training.package import write_package
@@ -84,12 +86,14 @@ def train_classifier(
     should_stop: Callable[[], bool] | None = None,
     resume: bool = False,
     device: str = "auto",
+    start: StartModel | None = None,
 ) -> TrainResult:
     """Train a classifier of ``config.labels`` (label index = position) on ``train``, validate on ``val``,
-    write the package in ``workdir / "model"``. ``device`` is ``Settings.device`` (auto | cpu | cuda)."""
+    write the package in ``workdir / "model"``. ``device`` is ``Settings.device`` (auto | cpu | cuda);
+    ``start``: a trained classifier whose weights the network starts from (:mod:`core.training.transfer`)."""
     channels = _check_inputs(config, train, val, budget_seconds)
     run = _Run(config, list(train), list(val), channels, float(budget_seconds), Path(workdir),
-               on_progress, should_stop or (lambda: False), device)
+               on_progress, should_stop or (lambda: False), device, start)
     return run.execute(resume)
 
 
@@ -102,8 +106,11 @@ def input_size(config: TrainConfig) -> int:
 class _Run:
     """The state of one call of :func:`train_classifier`."""
 
-    def __init__(self, config, train, val, channels, budget, workdir, on_progress, should_stop, device):
+    def __init__(self, config, train, val, channels, budget, workdir, on_progress, should_stop, device,
+                 start=None):
         self.config, self.train, self.val, self.channels = config, train, val, channels
+        self.start: StartModel | None = start
+        self.start_record: dict | None = None
         self.budget, self.workdir = budget, workdir
         self.on_progress, self.should_stop, self.device_setting = on_progress, should_stop, device
         self.t0 = time.monotonic()
@@ -133,7 +140,15 @@ class _Run:
             self.val, self.size, on_example=lambda i: self._reading(len(self.train) + i, total))
         if self.train_set is None or self.val_set is None:
             return self._cancel(save=False)
-        self.model = build_classifier(cfg.encoder, self.channels, len(self.names)).to(self.choice.device)
+        self.model = build_classifier(cfg.encoder, self.channels, len(self.names))
+        if self.start is not None:  # fine-tuning: the start's weights where they fit (a resume loads its own)
+            layout = training_type(cfg.training_type).output_layout(
+                [{"id": lab.id, "name": lab.name} for lab in cfg.labels], distance=False)
+            transfer = apply_transfer(self.model, self.start, layout=layout, in_channels=self.channels,
+                                      labels={lab.id: lab.name for lab in cfg.labels},
+                                      training_type=cfg.training_type)
+            self.start_record = transfer.card_record(self.start)
+        self.model = self.model.to(self.choice.device)
         if self.choice.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
         self.batch_size = self._batch_size(saved)
@@ -295,6 +310,8 @@ class _Run:
         card["metrics"] = {**metrics, "best_epoch": st.best_epoch, "best_val_score": st.best_score,
                            "weight_average": average_record, "history": st.history}
         card["training"] = self._training_info()
+        if self.start_record is not None:
+            card["start"] = self.start_record
         card["methods"] = methods_sentences(card)
         package = write_package(self.workdir / "model", self.model, card, trace_size=self.size)
         result = self._result(SUCCEEDED, package, card=card, metrics=card["metrics"])

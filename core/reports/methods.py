@@ -13,6 +13,7 @@ from collections import Counter
 from core.reports.data import ReportData
 from core.reports.formatting import TIMES, annotated_by_text, format_duration, format_value
 from core.training import types as training_types
+from core.training.start_words import initialisation, start_sentence
 from core.training.types.base import CLASS_LISTS
 from core.values import is_number, is_whole
 
@@ -45,6 +46,7 @@ def methods_paragraph(data: ReportData) -> str:
         _task(data),
         _data(data),
         _network_of_type(cfg, versions, data),
+        start_sentence(cfg.get("start")),
         _training(data),
         _postprocess(cfg, data.training_type),
         _metrics(data.training_type),
@@ -115,7 +117,7 @@ def _network(cfg: dict, versions: dict, data: ReportData) -> str:
     arch = "a U-Net" + (f" (segmentation_models_pytorch {smp_version})" if smp_version else "")
     if encoder:
         weights = cfg.get("encoder_weights")
-        init = f"initialised with {weights} weights" if weights else "randomly initialised"
+        init = f"initialised with {weights} weights" if weights else initialisation(cfg.get("start"))
         arch += f" with a {encoder} encoder, {init}"
     channels = cfg.get("in_channels")
     if channels is None:

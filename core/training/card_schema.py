@@ -171,6 +171,22 @@ TRAINING = Record(
     }
 )
 
+#: The model a training started from (:meth:`core.training.transfer.Transfer.card_record`)
+START = Record(
+    {
+        "key": Text(300),
+        "name": Text(300),
+        "sha256": Text(64, min_len=0),
+        "training_type": Text(100, min_len=0),
+        "task": Text(200, min_len=0),
+        "labels": ListOf(Text(100, min_len=0), 0, MAX_LABELS),
+        "label_map": MapOf(Whole(0), 20),
+        "kept": ListOf(Text(1000), 0, 20),
+        "new": ListOf(Text(1000), 0, 20),
+    },
+    required=("key", "name"),
+)
+
 #: The model card: field -> spec. Required fields: what building and running the network needs.
 CARD = Record(
     {
@@ -208,6 +224,7 @@ CARD = Record(
         "postprocess": Nullable(Postprocess()),
         "metrics": METRICS,
         "training": TRAINING,
+        "start": Nullable(START),
     },
     required=("format_version", "architecture", "encoder", "in_channels", "out_channels", "training_type",
               "labels", "normalization", "distance_head"),

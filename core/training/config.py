@@ -13,7 +13,7 @@ from core.errors import InvalidInputError
 from core.training.encoders import DEFAULT_ENCODER
 from core.training.types import TRAINING_TYPES as _REGISTRY
 from core.training.types import training_type
-from core.values import is_number
+from core.values import is_number, is_whole
 
 #: The names of the training types (the keys of :data:`core.training.types.TRAINING_TYPES`).
 TRAINING_TYPES = tuple(_REGISTRY)
@@ -44,6 +44,25 @@ class AugmentOptions:
     noise: bool = True
     elastic_alpha: float = 6.0  # displacement amplitude in pixels
     elastic_grid: int = 32  # spacing of the coarse random displacement grid in pixels
+
+
+@dataclass(frozen=True)
+class StartChoice:
+    """The trained model a training starts from (fine-tuning, :mod:`core.training.transfer`): its key in
+    the model catalog ("training:12", "imported:<folder>"; :func:`core.predictions.model_catalog`) and the
+    label mapping as pairs (this training's label id, the model's label id); a label left out learns from
+    scratch."""
+
+    key: str
+    label_map: tuple[tuple[int, int], ...] = ()
+
+    def __post_init__(self) -> None:
+        pairs = tuple(tuple(pair) for pair in self.label_map)
+        object.__setattr__(self, "label_map", pairs)
+
+    @property
+    def mapping(self) -> dict[int, int]:
+        return {int(new): int(old) for new, old in self.label_map}
 
 
 @dataclass(frozen=True)
@@ -83,12 +102,15 @@ class TrainConfig:
     views: int = 8  # flipped/rotated views tried; kept where they validate better (core.training.views)
     # share of the training after which the weights are averaged (core.training.averaging); None: not at all
     average_from: float | None = 0.7
+    start: StartChoice | None = None  # a trained model to start from; None: random weights
 
     def __post_init__(self) -> None:
         labels = tuple(lab if isinstance(lab, LabelSpec) else LabelSpec(**lab) for lab in self.labels)
         object.__setattr__(self, "labels", labels)
         if isinstance(self.augment, dict):
             object.__setattr__(self, "augment", AugmentOptions(**self.augment))
+        if isinstance(self.start, dict):
+            object.__setattr__(self, "start", _start_choice(self.start))
         _validate(self)
 
     @property
@@ -112,7 +134,21 @@ class TrainConfig:
         values["labels"] = tuple(LabelSpec(**lab) for lab in values.get("labels", ()))
         if "augment" in values and isinstance(values["augment"], dict):
             values["augment"] = AugmentOptions(**values["augment"])
+        if isinstance(values.get("start"), dict):
+            values["start"] = _start_choice(values["start"])
         return cls(**values)
+
+
+def _start_choice(data: dict) -> StartChoice:
+    unknown = sorted(set(data) - {"key", "label_map"})
+    if unknown:
+        raise InvalidInputError(f"the starting model {data!r} has unknown keys {unknown}; known: key, label_map")
+    pairs = data.get("label_map") or ()
+    if not isinstance(pairs, (list, tuple)) or not all(
+            isinstance(p, (list, tuple)) and len(p) == 2 and all(is_whole(v) for v in p) for p in pairs):
+        raise InvalidInputError(f"the starting model's label_map {pairs!r} must be a list of [this training's "
+                                "label id, the model's label id] pairs")
+    return StartChoice(str(data.get("key", "")), tuple((int(a), int(b)) for a, b in pairs))
 
 
 def check_scale(value: object) -> float:
@@ -182,5 +218,20 @@ def _validate(cfg: TrainConfig) -> None:
             f"edge_rays={cfg.edge_rays!r} must be True (also learn the distances to the object's edge along 16 "
             "directions, which helps to keep touching objects apart) or False"
         )
+    if cfg.start is not None:
+        _check_start(cfg)
     if not 0.0 <= cfg.object_bias <= 1.0:
         raise InvalidInputError(f"object_bias={cfg.object_bias!r} must be between 0 and 1")
+
+
+def _check_start(cfg: TrainConfig) -> None:
+    start = cfg.start
+    if not isinstance(start, StartChoice) or not isinstance(start.key, str) or ":" not in start.key:
+        raise InvalidInputError(
+            f"start={start!r} must name a model of the catalog, e.g. 'training:12' or 'imported:<folder>'")
+    ids = {lab.id for lab in cfg.labels}
+    news = [new for new, _ in start.label_map]
+    if len(set(news)) != len(news) or not set(news) <= ids:
+        raise InvalidInputError(
+            f"the starting model's label mapping {list(start.label_map)} must map each of this training's label "
+            f"ids ({sorted(ids)}) at most once")

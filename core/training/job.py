@@ -14,6 +14,7 @@ from core.errors import SegStudioError, StorageError
 from core.imaging.atomic import disk_full
 from core.jobs.context import JobCancelled, JobContext
 from core.jobs.disk import disk_full_message
+from core.model_starts import load_for_training
 from core.training import checkpoint as ckpt
 from core.training.config import TrainConfig
 from core.training.loop import CANCELLED, Progress
@@ -94,6 +95,7 @@ def _run(ctx: JobContext) -> dict[str, Any]:
     kind = training_type(config.training_type)  # the type's own data, engine and scores
     workdir = settings.training_dir(ctx.job_id)
     workdir.mkdir(parents=True, exist_ok=True)
+    start = load_for_training(settings, engine, config)  # the model to fine-tune, checked again; or None
     ctx.report(message="reading the images and annotations", progress=0.0)
     train_data, val_data, train_records, val_records = kind.load_split(
         settings, engine, training.project_id, training.split, config)
@@ -103,7 +105,7 @@ def _run(ctx: JobContext) -> dict[str, Any]:
     result = kind.train_model(config, train_data, val_data,
                               budget_seconds=float(training.config["budget_seconds"]), workdir=workdir,
                               on_progress=_progress_writer(ctx), should_stop=ctx.should_stop,
-                              resume=ctx.resume, device=settings.device)
+                              resume=ctx.resume, device=settings.device, start=start)
     if result.status == CANCELLED:
         raise JobCancelled()
     ctx.report(message="scoring the validation images", progress=0.99)

@@ -35,6 +35,7 @@ from core.training.lr_range import LrRangeResult, lr_range_test
 from core.training.card import base_card
 from core.training.models import ENCODERS, build_model, inference_model, set_output_bias, out_channels, training_channels
 from core.training.normalization import compute_normalization
+from core.training.transfer import StartModel, apply_transfer
 from core.training.package import write_package
 from core.training.sampling import Batch, PatchSampler
 from core.training.scale import choose_scale
@@ -122,19 +123,22 @@ def train(
     should_stop: Callable[[], bool] | None = None,
     resume: bool = False,
     device: str = "auto",
+    start: StartModel | None = None,
 ) -> TrainResult:
     """Train a model on ``train_images``, validate on ``val_images``, write the package in
-    ``workdir / "model"``. ``device`` is ``Settings.device`` (auto | cpu | cuda)."""
+    ``workdir / "model"``. ``device`` is ``Settings.device`` (auto | cpu | cuda); ``start``: a trained model
+    whose weights the network starts from (:mod:`core.training.transfer`), else random weights."""
     _check_inputs(config, train_images, val_images, budget_seconds)
     run = _Run(config, list(train_images), list(val_images), float(budget_seconds), Path(workdir),
-               on_progress, should_stop, device)
+               on_progress, should_stop, device, start)
     return run.execute(resume)
 
 
 class _Run:
     """The state of one call of :func:`train` (kept in one object so that each phase is a short method)."""
 
-    def __init__(self, config, train_images, val_images, budget, workdir, on_progress, should_stop, device):
+    def __init__(self, config, train_images, val_images, budget, workdir, on_progress, should_stop, device,
+                 start=None):
         self.config, self.train_images, self.val_images = config, train_images, val_images
         self.budget, self.workdir = budget, workdir
         self.on_progress, self.should_stop = on_progress, should_stop or (lambda: False)
@@ -145,6 +149,7 @@ class _Run:
         self.best_maps: list | None = None
         self.average = WeightAverage()
         self._last_progress = 0.0
+        self.start: StartModel | None = start
 
     # ----------------------------------------------------------------------------------------------
     def execute(self, resume: bool) -> TrainResult:
@@ -167,10 +172,15 @@ class _Run:
                                     rays=cfg.edge_rays)
         self.model = build_model(cfg.encoder, in_ch, n_train)
         set_output_bias(self.model, training_type(cfg.training_type).output_bias(cfg.n_labels))
+        self.card = base_card(cfg, self.norm, self.scale, in_ch, self.train_images, self.val_images)
+        if self.start is not None:  # fine-tuning: the start's weights where they fit (a resume loads its own)
+            transfer = apply_transfer(self.model, self.start, layout=self.card["output_layout"], in_channels=in_ch,
+                                      labels={lab.id: lab.name for lab in cfg.labels},
+                                      training_type=cfg.training_type)
+            self.card["start"] = transfer.card_record(self.start)
         self.model = self.model.to(self.choice.device)
         if self.choice.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
-        self.card = base_card(cfg, self.norm, self.scale, in_ch, self.train_images, self.val_images)
         self.val_set = load_val_images(self.val_images, cfg)
         self.probe_set = load_val_images(_probe(self.train_images, cfg), cfg)
         self.scaler = torch.amp.GradScaler("cuda") if self.choice.needs_scaler else None

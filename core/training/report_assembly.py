@@ -18,6 +18,7 @@ from core.db.models import Training
 from core.imaging import auto_contrast, compose_rgb
 from core.reports import BoxExample, ClassifiedExample, ReportData, ValidationExample, build_report_zip
 from core.training.assessment import Sample
+from core.training.start_words import start_reproducibility
 from core.training.types import TRAINING_TYPES, stored_type
 from core.training.types.steps import LOSS_BEFORE_CARDS
 
@@ -106,13 +107,15 @@ def build_training_report(
             "split": t.config.get("wizard", {}).get("split_mode", "random"),
             "duration": t.config.get("wizard", {}).get("duration", train_config.get("duration")),
             "budget_seconds": t.config.get("budget_seconds"),
+            "start": card.get("start"),  # the model it started from (core.training.transfer), or None
         },
         curves=curves,
         metrics={k: v for k, v in (t.metrics or {}).items()
                  if k in ("overall", "per_label", "per_image", "confusion")},
         examples=examples or [],
         pr_curves=pr_curves or [],
-        reproducibility={"seed": train_config.get("seed"), "package_versions": versions,
+        reproducibility={"seed": train_config.get("seed"), **start_reproducibility(card.get("start")),
+                         "package_versions": versions,
                          "data_hashes": {r["name"]: r.get("content_hash", "") for r in images}},
         model_dir=model_dir if final_status == "succeeded" and card else None,
     )

@@ -53,6 +53,7 @@ def test_walk_the_wizard_with_classification_break_its_rules_and_start(app_env, 
     assert "'dark' (1) has fewer" in _errors(at) and _button(at, "wiz_next").disabled
     at.multiselect(key="wiz_images").set_value(offered).run()
     assert _errors(at) == ""
+    at = _next(at)  # -> start from
     at = _next(at)  # -> duration
     # the network choice is the classifier's encoder (the engine builds on it), described as a classifier
     network = at.selectbox(key="wiz_encoder")

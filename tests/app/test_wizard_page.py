@@ -44,7 +44,7 @@ def test_walk_the_wizard_break_each_rule_and_start(app_env):
         extra = repo.add_label(s, project.id, "mitochondrion")
     at = _open(project.id)
     assert not at.exception
-    assert "Step 1 of 8" in at.get("progress")[0].proto.text
+    assert "Step 1 of 9" in at.get("progress")[0].proto.text
     at = _next(at)  # -> project
     assert "6 images · 6 annotated" in " ".join(c.value for c in at.caption)
     at = _next(at)  # -> training type
@@ -75,6 +75,8 @@ def test_walk_the_wizard_break_each_rule_and_start(app_env):
     assert "in both the training and the validation set" in _errors(at)
     at.multiselect(key="wiz_val").set_value([images[2].id]).run()
     assert _errors(at) == ""
+    at = _next(at)  # -> start from (random weights by default)
+    assert at.selectbox(key="wiz_start_from").value == ""
     at = _next(at)  # -> duration
     assert "about" in at.radio(key="wiz_duration").options[0]
     at = _next(at)  # -> review
@@ -118,7 +120,7 @@ def test_a_projects_only_label_is_selected_already(app_env):
     at = _open(project.id)
     for _ in range(3):
         at = _next(at)
-    assert "Step 4 of 8" in _steps(at)
+    assert "Step 4 of 9" in _steps(at)
     assert at.checkbox(key=f"wiz_label_{label.id}").value is True
     assert _errors(at) == "" and not _button(at, "wiz_next").disabled
 
@@ -136,7 +138,7 @@ def test_a_reload_keeps_the_step_and_the_choices(app_env):
     at.checkbox(key=f"wiz_label_{label.id}").check().run()
     at = _next(at)  # -> split
     at.radio(key="wiz_split").set_value("manual").run()
-    assert "Step 5 of 8" in _steps(at)
+    assert "Step 5 of 9" in _steps(at)
     address = {k: at.query_params[k] for k in ("step", "choices")}
 
     reloaded = AppTest.from_file(APP, default_timeout=60)  # a new session: nothing in session state
@@ -145,7 +147,7 @@ def test_a_reload_keeps_the_step_and_the_choices(app_env):
         reloaded.query_params[name] = value
     reloaded.run()
     assert not reloaded.exception, reloaded.exception
-    assert "Step 5 of 8" in _steps(reloaded)
+    assert "Step 5 of 9" in _steps(reloaded)
     assert reloaded.radio(key="wiz_split").value == "manual"
     _button(reloaded, "wiz_back").click().run()
     assert reloaded.checkbox(key=f"wiz_label_{label.id}").value is True
@@ -157,8 +159,8 @@ def test_a_reload_keeps_the_step_and_the_choices(app_env):
 def test_an_unreadable_address_starts_again_with_a_word(app_env):
     engine = make_engine(app_env.database_url)
     create_demo_project(app_env, engine)
-    for step, choices, expected in (("x", "{", "Step 1 of 8"), ("3", '{"label_ids": "all", "roi_only": true}',
-                                                                  "Step 3 of 8")):
+    for step, choices, expected in (("x", "{", "Step 1 of 9"), ("3", '{"label_ids": "all", "roi_only": true}',
+                                                                  "Step 3 of 9")):
         at = AppTest.from_file(APP, default_timeout=60)
         at.switch_page("pages/wizard.py")
         at.query_params["step"], at.query_params["choices"] = step, choices
@@ -190,6 +192,7 @@ def test_mixed_bit_depths_are_accepted_and_a_small_validation_set_is_warned_abou
     assert _errors(at) == "" and not _button(at, "wiz_next").disabled  # it used to refuse: "one bit depth"
     assert any("different bit depths" in i.value and "own percentiles" in i.value for i in at.info)
     assert any("validation set is small (1 image with" in w.value for w in at.warning)
+    at = _next(at)  # -> start from
     at = _next(at)  # -> duration
     at = _next(at)  # -> review: the warning again, before the start
     assert any("validation set is small" in w.value for w in at.warning)
@@ -203,7 +206,7 @@ def test_a_detection_training_is_configured_on_the_boxes_of_the_outlines(app_env
     at = _next(_next(at))  # -> training type
     at.radio(key="wiz_type").set_value("detection").run()
     assert not at.warning and any("counts as its bounding box" in c.value for c in at.caption)
-    for _ in range(5):  # labels, split, images, duration -> review
+    for _ in range(6):  # labels, split, images, start from, duration -> review
         at = _next(at)
     assert "object detection" in at.markdown[-1].value or "detection" in " ".join(m.value for m in at.markdown)
     at.text_input(key="wiz_name").set_value("nuclei boxes").run()

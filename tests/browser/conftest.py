@@ -183,7 +183,7 @@ def choose_first_option(page, key: str) -> None:  # noqa: ANN001
 
 def wizard_next(page, to_step: int) -> None:  # noqa: ANN001
     click_when_single(page, "Next")
-    page.get_by_text(f"Step {to_step} of 8").wait_for()
+    page.get_by_text(f"Step {to_step} of 9").wait_for()
     wait_for_idle(page)
 
 

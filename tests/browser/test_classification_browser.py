@@ -137,7 +137,7 @@ def test_label_with_the_keyboard_train_a_classifier_and_download_its_classes(cla
     # the wizard: classification, the three classes, a random split of every image, a quick training
     page.goto(f"{app.url}/wizard")
     wait_for_idle(page)
-    page.get_by_text("Step 1 of 8").wait_for()
+    page.get_by_text("Step 1 of 9").wait_for()
     wizard_next(page, 2)
     wizard_next(page, 3)
     page.get_by_text(re.compile(r"^Image classification")).click()
@@ -151,6 +151,7 @@ def test_label_with_the_keyboard_train_a_classifier_and_download_its_classes(cla
     wizard_next(page, 6)
     wizard_next(page, 7)
     wizard_next(page, 8)
+    wizard_next(page, 9)
     click_when_single(page, "Start training")
     page.wait_for_url("**/trainings?training=*")
     page.get_by_text("Validation metrics of the kept model").wait_for(timeout=240_000)  # once it finished

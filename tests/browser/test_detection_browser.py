@@ -60,13 +60,13 @@ def test_draw_two_boxes_train_a_detector_and_download_its_boxes(running_app, bro
     # the wizard: object detection, the rest as it comes
     page.goto(f"{running_app.url}/wizard")
     wait_for_idle(page)
-    page.get_by_text("Step 1 of 8").wait_for()
+    page.get_by_text("Step 1 of 9").wait_for()
     wizard_next(page, 2)
     wizard_next(page, 3)
     page.get_by_text(re.compile(r"^Object detection")).click()
     wait_for_idle(page)
     page.get_by_text("counts as its bounding box").wait_for()
-    for step in range(4, 9):
+    for step in range(4, 10):
         wizard_next(page, step)
     page.get_by_label("Training name").fill("boxes run")
     page.get_by_label("Training name").press("Enter")

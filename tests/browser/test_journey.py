@@ -54,12 +54,12 @@ def test_first_run_to_report_and_measurements(running_app, browser_page, tmp_pat
     shot(page, "03_annotate", tmp_path)
 
     page.goto(f"{running_app.url}/wizard")
-    page.get_by_text("Step 1 of 8").wait_for()
+    page.get_by_text("Step 1 of 9").wait_for()
     for step in (2, 3, 4):
         wizard_next(page, step)
     page.get_by_text("nucleus — annotated in 6 image(s)").wait_for()  # the project's only label: chosen already
     assert page.get_by_text("Select at least 1 label").count() == 0
-    for step in (5, 6, 7, 8):
+    for step in (5, 6, 7, 8, 9):
         wizard_next(page, step)
     page.get_by_label("Training name").fill("journey")
     page.get_by_label("Training name").press("Enter")

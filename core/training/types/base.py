@@ -160,6 +160,9 @@ class TrainingType(JourneySteps, ABC):
     roi_only_applies: bool = True
     #: the network in the wizard's review ("{encoder}": the chosen encoder)
     network_phrase: str = "U-Net with {encoder}"
+    #: the network's kind, as its model card records it: a training can start from a model of the same kind
+    #: (:mod:`core.training.transfer`)
+    architecture: str = "smp.Unet"
     #: the Trainings page's words above the validation pictures
     pictures_caption: str = PIXEL_PICTURES
     # the wizard's, the job's and the report's steps with their defaults: core.training.types.steps

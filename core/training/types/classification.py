@@ -19,9 +19,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
-from core.classification.defaults import CONFIG_DEFAULTS, LOSS
+from core.classification.defaults import ARCHITECTURE, CONFIG_DEFAULTS, LOSS
 from core.errors import InvalidInputError
-from core.training.types.base import CLASS_LISTS, IMAGE_CLASSES, Maps, TrainingType
+from core.training.start_words import initialisation
+from core.training.types.base import CLASS_LISTS, IMAGE_CLASSES, Maps, TrainingType, channel_record
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -88,7 +89,8 @@ class Classification(TrainingType):
     uses_background = False
     roi_only_applies = False
     network_phrase = ("CNN classifier: the {encoder} encoder (no U-Net decoder), global average pooling and "
-                      "one linear layer to the classes, trained from scratch")
+                      "one linear layer to the classes")
+    architecture = ARCHITECTURE
     pictures_caption = ("Misclassified validation examples — true class → predicted class (its "
                         "probability)")
 
@@ -169,13 +171,14 @@ class Classification(TrainingType):
         should_stop: Any = None,
         resume: bool = False,
         device: str = "auto",
+        start: Any = None,
     ) -> TrainResult:
         """:func:`core.classification.train.train_classifier`."""
         from core.classification.train import train_classifier
 
         return train_classifier(config, train, val, budget_seconds=budget_seconds, workdir=workdir,
                                 on_progress=on_progress, should_stop=should_stop, resume=resume,
-                                device=device)
+                                device=device, start=start)
 
     def score_validation(
         self, package_dir: Path, val: Sequence[Any], config: TrainConfig, train_metrics: dict
@@ -277,7 +280,8 @@ class Classification(TrainingType):
         return n_labels
 
     def output_layout(self, labels: list[dict], *, distance: bool) -> list[dict]:
-        raise _no_pixels("an output layout of maps")
+        """One logit per class (softmax over the classes), as the classifier's card records it."""
+        return [channel_record(i, lab, "class", "softmax") for i, lab in enumerate(labels)]
 
     def logits_to_maps(
         self, logits: torch.Tensor, n_labels: int, *, distance: bool
@@ -331,7 +335,7 @@ OPTIMIZER = "AdamW"
 
 def _network_phrase(card: dict) -> str | None:
     """The classifier's network in words, from its card: the registry encoder (its smp encoder and how many
-    stages), trained from scratch, and the head."""
+    stages), its initial weights (random, or a model it was fine-tuned from), and the head."""
     encoder, smp_name = card.get("encoder"), card.get("smp_encoder")
     if not encoder or not smp_name:
         return None
@@ -339,7 +343,7 @@ def _network_phrase(card: dict) -> str | None:
     stages = f"its first {depth} stages" if isinstance(depth, int) and depth < 5 else "all its stages"
     head = card.get("head") or "global average pooling and one linear layer to the class logits"
     return (f"a convolutional classifier: the {smp_name} encoder of segmentation_models_pytorch ({stages}; "
-            f"segstudio's {encoder!r} encoder), randomly initialised (no pretrained weights), then {head}")
+            f"segstudio's {encoder!r} encoder), {initialisation(card.get('start'))}, then {head}")
 
 
 def _schedule_sentence() -> str:

@@ -131,13 +131,16 @@ class JourneySteps:
         should_stop: Callable[[], bool] | None = None,
         resume: bool = False,
         device: str = "auto",
+        start: Any = None,
     ) -> TrainResult:
         """Train on :meth:`load_split`'s data and write the model package
-        (:func:`core.training.loop.train`)."""
+        (:func:`core.training.loop.train`); ``start``: a :class:`~core.training.transfer.StartModel` to
+        fine-tune, or None for random weights."""
         from core.training.loop import train as train_loop
 
         return train_loop(config, list(train), list(val), budget_seconds=budget_seconds, workdir=workdir,
-                          on_progress=on_progress, should_stop=should_stop, resume=resume, device=device)
+                          on_progress=on_progress, should_stop=should_stop, resume=resume, device=device,
+                          start=start)
 
     def score_validation(
         self, package_dir: Path, val: Sequence[Any], config: TrainConfig, train_metrics: dict
