@@ -1,7 +1,8 @@
 """Score a classification model on images whose classes are known (``segstudio evaluate`` of a classifier).
 
-The known classes come from a project (its images that have a class; when it is the model's own project,
-the images the model was trained on are left out and the note says how many) or from a CSV of
+The known classes come from a project (its images that have a class and its ROIs that carry one, as a
+training reads them; when it is the model's own project, the images the model was trained on are left out,
+their ROIs with them, and the note says how many) or from a CSV of
 ``file stem,class`` rows (a header row is optional; read as the class import reads it,
 :func:`core.annotations.class_rows.read_class_table`) for a folder of images. An image is matched by its file
 name, else by its stem (exact first, then ignoring case); a class by the model's class name (exact, then
@@ -131,14 +132,21 @@ def project_class_examples(
     settings: Settings, engine: Engine, project_id: int, class_names: Sequence[str], *,
     leave_out: Iterable[int] = (),
 ) -> tuple[list[KnownClass], list[str], list[str]]:
-    """The images of a project that have a class, but those in ``leave_out`` (e.g. the images the model was
-    trained on); returns ``(examples, problems, notes)``."""
+    """The examples of a project with a known class, as a training reads them
+    (:func:`core.training.class_data.image_examples`): each image that has a class, and the crop of each ROI
+    that carries one; but the images in ``leave_out`` (e.g. those the model was trained on), ROIs included.
+    Returns ``(examples, problems, notes)``."""
+    from core.training.class_data import image_examples
+
     left_out = set(leave_out)
     with session_scope(engine) as session:
         project = repo.get_project(session, project_id)
         classes = repo.image_classes(session, project_id)
         labels = {lab.id: lab.name for lab in repo.list_labels(session, project_id)}
-        images = {im.id: im for im in repo.list_images(session, project_id) if im.id in classes}
+        every = {im.id: im for im in repo.list_images(session, project_id)}
+        rois = repo.roi_classes(session, list(every))
+    images = {i: im for i, im in every.items() if i in classes or i in rois}
+    index = {lab_id: k for lab_id, name in labels.items() if (k := class_index(class_names, name)) is not None}
     examples: list[KnownClass] = []
     unknown: dict[str, list[str]] = {}
     skipped = 0
@@ -146,18 +154,18 @@ def project_class_examples(
         if image_id in left_out:
             skipped += 1
             continue
-        name = labels.get(classes[image_id], "?")
-        label = class_index(class_names, name)
-        if label is None:
-            unknown.setdefault(name, []).append(image.name)
-            continue
-        path = settings.data_dir / image.stored_path
-        examples.append(KnownClass(image.name, lambda path=path: _read_stored(path), label))
+        marked = [classes.get(image_id), *(lab for lab, _ in rois.get(image_id, []))]
+        for lab in dict.fromkeys(m for m in marked if m is not None and m not in index):
+            unknown.setdefault(labels.get(lab, "?"), []).append(image.name)
+        examples += [KnownClass(ex.key, ex.read, ex.label)
+                     for ex in image_examples(settings, image, classes.get(image_id), rois.get(image_id, []), index)]
     problems = [f"the class {cls!r} is not one of the model's ({', '.join(class_names)}); {len(names)} "
-                f"image(s) of it left out: {_listed(names)}" for cls, names in unknown.items()]
-    notes = [f"left out {skipped} image(s) of {project.name!r} that the model was trained on"] * bool(skipped)
+                f"image(s) with it left out: {_listed(names)}" for cls, names in unknown.items()]
+    notes = [f"left out {skipped} image(s) of {project.name!r} that the model was trained on (their ROIs "
+             "too)"] * bool(skipped)
     if not images:
-        problems.append(f"no image of {project.name!r} has a class yet; give images their class first")
+        problems.append(f"no image of {project.name!r} has a class yet (nor an ROI with one); give images or "
+                        "ROIs their class first")
     return examples, problems, notes
 
 

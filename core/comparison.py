@@ -37,8 +37,8 @@ SETTING_NAMES = {
     "training_type": "Training type", "labels": "Labels", "split_mode": "Split", "image_type": "Image type",
     "train_images": "Training images", "val_images": "Validation images",
     "background_images": "Background images",
-    "duration": "Duration", "budget_seconds": "Time budget (s)", "encoder": "Network", "seed": "Seed",
-    "normalization": "Normalisation", "scale": "Working scale", "patch_size": "Patch size",
+    "duration": "Duration", "budget_seconds": "Time budget (s)", "encoder": "Network", "start": "Started from",
+    "seed": "Seed", "normalization": "Normalisation", "scale": "Working scale", "patch_size": "Patch size",
     "batch_size": "Batch size", "learning_rate": "Learning rate", "roi_only": "Regions of interest only",
     "max_steps": "Steps (fixed)", "views": "Test-time views", "average_from": "Weight averaging from",
     "use_distance_head": "Distance head", "tune_postprocessing": "Tuned post-processing",
@@ -132,6 +132,8 @@ def settings_of(training: dict[str, Any]) -> dict[str, Any]:
         out["background_images"] = _images(wizard["background_ids"], names)
     if "budget_seconds" in config:
         out["budget_seconds"] = config["budget_seconds"]
+    start = train.pop("start", None)  # the model it was fine-tuned from (its catalog key), or none
+    out["start"] = start.get("key") if isinstance(start, dict) else "random weights"
     for key, value in train.items():
         if isinstance(value, dict):
             out.update({f"{key}.{k}": v for k, v in value.items()})

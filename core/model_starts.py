@@ -34,6 +34,14 @@ def start_options(settings: Settings, engine: Engine) -> list[ModelChoice]:
     return model_catalog(settings, engine).models
 
 
+def model_project(engine: Engine, model: ModelChoice) -> int | None:
+    """The project a trained model's training belongs to (None for an imported model)."""
+    if model.training_id is None:
+        return None
+    with session_scope(engine) as session:
+        return repo.get_training(session, model.training_id).project_id
+
+
 def find_start(settings: Settings, engine: Engine, key: str) -> ModelChoice:
     """The model ``key`` of the catalog; a deleted or broken one raises with the reason and what to do."""
     catalog = model_catalog(settings, engine)

@@ -10,6 +10,7 @@ from core.db import repo, session_scope
 from core.db.models import FAILED, QUEUED, RUNNING
 from core.inference.package_io import import_model_package
 from core.jobs import queue
+from core.model_starts import model_project
 from core.predictions import MODELS_DIR, model_catalog, queue_prediction
 from core.projects import discard_staged, stage_upload
 from core.training.types.base import BOX_LISTS, CLASS_LISTS, LABEL_IMAGES
@@ -21,6 +22,7 @@ from ui.downloads import file_download
 from ui.feedback import flash, show_flashes, user_errors
 from ui.measurements import measurements_table, select_object
 from ui.result_view import prediction_viewer
+from ui.start_from import train_again_button
 
 UPLOAD_TYPES = ["tif", "tiff", "png", "jpg", "jpeg", "svs", "ndpi", "scn", "bif", "btf"]
 #: the view of each result kind other than label images (label images: the picture and measurements below)
@@ -73,6 +75,9 @@ model = next(m for m in models if m.key == chosen_key)
 st.query_params[MODEL_LINK] = model.key  # a reload or a bookmark keeps the model chosen
 
 project = current_project(ctx)
+if project is not None and model_project(ctx.engine, model) == project.id:
+    # the loop: apply, accept the predictions as annotations, correct them, and train again from this model
+    train_again_button(ctx, model.training_id, key="apply_train_again")  # type: ignore[arg-type]
 with session_scope(ctx.engine) as session:
     images = repo.list_images(session, project.id) if project else []  # type: ignore[arg-type]
 by_id = {im.id: im for im in images}

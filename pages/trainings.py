@@ -12,7 +12,6 @@ from core.db import repo, session_scope
 from core.db.models import FAILED, QUEUED, RUNNING, SUCCEEDED, Training
 from core.jobs import queue
 from core.jobs.worker import worker_serving
-from core.model_starts import train_again_choices
 from core.queue_view import queue_entries
 from core.training.types import stored_type
 from core.training.types.base import PIXEL_CURVES, PIXEL_KEPT_SCORES, PIXEL_PICTURES
@@ -24,11 +23,11 @@ from core.trainings import (
     resume_training,
     training_validation_warning,
 )
-from ui import wizard_state
 from ui.context import PROJECT_KEY, page_context, require_project, set_current_project
 from ui.curves import curves_figure, kept_point
 from ui.downloads import file_download
 from ui.feedback import flash, show_flashes, user_errors
+from ui.start_from import train_again_button
 from ui.metrics_table import confusion_tables, metrics_tables, per_image_title
 
 ctx = page_context()
@@ -168,13 +167,8 @@ def detail(training_id: int) -> None:
             resume_training(ctx.settings, ctx.engine, training_id)
             flash(f"Queued {t.name!r} to resume from its last checkpoint.")
             st.rerun()
-    if t.status == SUCCEEDED and t.model_dir and e.button(
-            "Train again from this model", key="train_again_from_model",
-            help="Opens the wizard with this training's choices, every image annotated now (corrections and "
-                 "accepted predictions included) and this model as the start: fine-tuning."):
-        with user_errors():
-            wizard_state.open_at(train_again_choices(ctx.settings, ctx.engine, training_id), "review")
-            st.switch_page("pages/wizard.py")
+    if t.status == SUCCEEDED and t.model_dir:
+        train_again_button(ctx, training_id, where=e)
     report = ctx.settings.data_dir / t.report_path if t.report_path else None
     if report is not None and report.exists():
         file_download(c, "Download report (ZIP)", report, file_name=f"training-{t.id}-report.zip",

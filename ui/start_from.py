@@ -13,10 +13,13 @@ from core.model_starts import (
     model_labels,
     start_options,
     suggested_label_map,
+    train_again_choices,
 )
 from core.predictions import ModelChoice
 from core.training.types import TrainingType
 from core.trainings import WizardChoices, start_label_map
+from ui import wizard_state
+from ui.feedback import user_errors
 
 NEW = 0  # the mapping's choice "learn this label from scratch"
 
@@ -61,6 +64,18 @@ def start_from_step(ctx, choices: WizardChoices, kind: TrainingType, label_names
             mapping[str(lab_id)] = int(value)
     choices.label_map = mapping
     _show_plan(model, choices, kind, label_names, by_id)
+
+
+def train_again_button(ctx, training_id: int, *, where=st, key: str = "train_again_from_model") -> None:  # noqa: ANN001
+    """"Train again from this model": the wizard at its review, with the training's choices, every image
+    annotated now and its model as the start (:func:`core.model_starts.train_again_choices`)."""
+    if where.button("Train again from this model", key=key,
+                    help="After accepting predictions as annotations and correcting them: opens the wizard with "
+                         "this training's choices, every image annotated now and this model as the start "
+                         "(fine-tuning)."):
+        with user_errors():
+            wizard_state.open_at(train_again_choices(ctx.settings, ctx.engine, training_id), "review")
+            st.switch_page("pages/wizard.py")
 
 
 def start_summary(ctx, choices: WizardChoices) -> str:

@@ -43,8 +43,7 @@ from core.training import checkpoint as ckpt
 from core.training.averaging import WeightAverage
 from core.training.config import TrainConfig
 from core.training.device import DeviceChoice, pick_device
-from core.training.transfer import StartModel, apply_transfer
-from core.training.types import training_type
+from core.training.transfer import StartModel, start_network
 from core.training.loop import CANCELLED, SUCCEEDED, Progress, TrainResult
 from core.training.models import ENCODERS
 from core.training.package import write_package
@@ -142,12 +141,7 @@ class _Run:
             return self._cancel(save=False)
         self.model = build_classifier(cfg.encoder, self.channels, len(self.names))
         if self.start is not None:  # fine-tuning: the start's weights where they fit (a resume loads its own)
-            layout = training_type(cfg.training_type).output_layout(
-                [{"id": lab.id, "name": lab.name} for lab in cfg.labels], distance=False)
-            transfer = apply_transfer(self.model, self.start, layout=layout, in_channels=self.channels,
-                                      labels={lab.id: lab.name for lab in cfg.labels},
-                                      training_type=cfg.training_type)
-            self.start_record = transfer.card_record(self.start)
+            self.start_record = start_network(self.model, self.start, cfg, self.channels)
         self.model = self.model.to(self.choice.device)
         if self.choice.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)

@@ -35,7 +35,7 @@ from core.training.lr_range import LrRangeResult, lr_range_test
 from core.training.card import base_card
 from core.training.models import ENCODERS, build_model, inference_model, set_output_bias, out_channels, training_channels
 from core.training.normalization import compute_normalization
-from core.training.transfer import StartModel, apply_transfer
+from core.training.transfer import StartModel, start_network
 from core.training.package import write_package
 from core.training.sampling import Batch, PatchSampler
 from core.training.scale import choose_scale
@@ -174,10 +174,7 @@ class _Run:
         set_output_bias(self.model, training_type(cfg.training_type).output_bias(cfg.n_labels))
         self.card = base_card(cfg, self.norm, self.scale, in_ch, self.train_images, self.val_images)
         if self.start is not None:  # fine-tuning: the start's weights where they fit (a resume loads its own)
-            transfer = apply_transfer(self.model, self.start, layout=self.card["output_layout"], in_channels=in_ch,
-                                      labels={lab.id: lab.name for lab in cfg.labels},
-                                      training_type=cfg.training_type)
-            self.card["start"] = transfer.card_record(self.start)
+            self.card["start"] = start_network(self.model, self.start, cfg, in_ch)
         self.model = self.model.to(self.choice.device)
         if self.choice.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)

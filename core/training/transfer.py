@@ -26,11 +26,16 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
 import torch
 
 from core.classification.defaults import ARCHITECTURE as CLASSIFIER
 from core.errors import InvalidInputError, ModelPackageError
 from core.training.card_schema import ARCHITECTURE as UNET
+
+if TYPE_CHECKING:
+    from core.training.config import TrainConfig
 
 #: the output layer (its parameters' prefix) of each network kind, by the card's ``architecture``
 OUTPUT_LAYERS = {UNET: "segmentation_head.0", CLASSIFIER: "head"}
@@ -206,6 +211,19 @@ def apply_transfer(model: torch.nn.Module, start: StartModel, *, layout: Sequenc
     plan = plan_transfer(start.card, layout=layout, in_channels=in_channels, label_map=start.label_map,
                          labels=labels, training_type=training_type)
     return Transfer(plan.kept, plan.new, copied, adapted, fresh)
+
+
+def start_network(model: torch.nn.Module, start: StartModel, config: TrainConfig, in_channels: int) -> dict:
+    """:func:`apply_transfer` into a new training's network (its type's output layout and labels, as its
+    card will record them); returns the card's ``start`` record."""
+    from core.training.types import training_type
+
+    labels = [{"id": lab.id, "name": lab.name} for lab in config.labels]
+    layout = training_type(config.training_type).output_layout(labels, distance=config.use_distance_head)
+    transfer = apply_transfer(model, start, layout=layout, in_channels=in_channels,
+                              labels={lab.id: lab.name for lab in config.labels},
+                              training_type=config.training_type)
+    return transfer.card_record(start)
 
 
 def default_label_map(card: dict, labels: Mapping[int, str]) -> dict[int, int]:

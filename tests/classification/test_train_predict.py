@@ -70,7 +70,7 @@ def test_the_package_is_a_card_the_models_page_reads_with_the_classifier_fields(
     assert len(card["split"]["train"]) == 30 and len(card["split"]["val"]) == 12
     methods = card["methods"]
     assert set(methods) == {"network", "input", "augmentation", "imbalance", "training", "selection"}
-    assert "trained from scratch" in methods["network"] and "40 steps of 12 images" in methods["training"]
+    assert "randomly initialised (no pretrained weights)" in methods["network"] and "40 steps of 12 images" in methods["training"]
     for row in card["metrics"]["per_class"]:
         assert set(row) == {"class", "precision", "recall", "f1", "support"}
 

@@ -14,7 +14,7 @@ import pytest
 from core.cli import build_parser, main
 from core.db import repo, session_scope
 from core.db.engine import make_engine
-from core.db.models import SUCCEEDED, Training
+from core.db.models import SUCCEEDED, Shape, Training
 from core.predictions import MODELS_DIR
 from core.projects import create_project, import_files
 from tests.inference.class_model import (
@@ -127,6 +127,26 @@ def test_evaluate_on_the_project_leaves_out_the_training_images(app_env, capsys,
     assert record["images"] == 3 and record["overall"]["accuracy"] == pytest.approx(1.0)
     assert record["overall"]["top2_accuracy"] == pytest.approx(1.0)
     assert sorted(r["image"] for r in record["per_image"]) == ["bright3.png", "bright4.png", "medium2.png"]
+
+
+def test_evaluate_on_the_project_scores_the_rois_that_carry_a_class_too(app_env, capsys, trained):
+    """An ROI with a class is one more example (its crop), as the training reads it; a training image's ROIs
+    are left out with it."""
+    name, training_id, ids = trained
+    engine = make_engine(app_env.database_url)
+    with session_scope(engine) as s:
+        images = {im.name: im.id for im in repo.list_images(s, repo.find_project(s, "Cells").id)}
+        for image in ("bright3.png", "dark0.png"):  # dark0 trained the model
+            s.add(Shape(image_id=images[image], label_id=ids["bright"], kind="roi", geometry="rectangle",
+                        points=[[2, 2], [30, 2], [30, 30], [2, 30]]))
+        s.commit()
+    code = main(["evaluate", name, "--project", "Cells", "--json"])
+    stdout, err = capsys.readouterr()
+    assert code == 0, err
+    record = json.loads(stdout)
+    assert record["images"] == 4
+    rows = {r["image"]: r for r in record["per_image"]}
+    assert rows["bright3.png · ROI 1"]["true"] == "bright" and "dark0.png · ROI 1" not in rows
 
 
 def test_evaluate_of_a_classifier_says_which_ground_truth_it_needs(app_env, capsys, folder, trained):
