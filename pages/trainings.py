@@ -27,8 +27,8 @@ from ui.context import PROJECT_KEY, page_context, require_project, set_current_p
 from ui.curves import curves_figure, kept_point
 from ui.downloads import file_download
 from ui.feedback import flash, show_flashes, user_errors
-from ui.start_from import train_again_button
 from ui.metrics_table import confusion_tables, metrics_tables, per_image_title
+from ui.start_from import train_again_button
 
 ctx = page_context()
 st.title("Trainings")

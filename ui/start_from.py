@@ -66,7 +66,7 @@ def start_from_step(ctx, choices: WizardChoices, kind: TrainingType, label_names
     _show_plan(model, choices, kind, label_names, by_id)
 
 
-def train_again_button(ctx, training_id: int, *, where=st, key: str = "train_again_from_model") -> None:  # noqa: ANN001
+def train_again_button(ctx, training_id: int, *, where=st, key: str = "train_again_from_model") -> None:
     """"Train again from this model": the wizard at its review, with the training's choices, every image
     annotated now and its model as the start (:func:`core.model_starts.train_again_choices`)."""
     if where.button("Train again from this model", key=key,
