@@ -22,11 +22,11 @@ ENVIRONMENT_FILE = "environment.yaml"
 RDF = "rdf.yaml"
 #: what marks a package as segstudio's (``config.segstudio``): the card and weights to restore
 SEGSTUDIO_CONFIG = {"card": CARD, "weights": WEIGHTS}
+#: the works cited, by DOI only: a URL would make validation reach for the network (the README names
+#: segmentation_models_pytorch's repository)
 CITATIONS = (
     {"text": "Ronneberger, Fischer and Brox. U-Net: Convolutional Networks for Biomedical Image "
              "Segmentation. MICCAI 2015.", "doi": "10.1007/978-3-319-24574-4_28"},
-    {"text": "Iakubovskii. Segmentation Models Pytorch. GitHub 2019.",
-     "url": "https://github.com/qubvel-org/segmentation_models.pytorch"},
 )
 
 

@@ -25,7 +25,8 @@ def readme(card: dict, *, name: str, description: str, outputs: Sequence[Output]
     lines = [
         f"# {name}", "", description, "",
         "Made with segstudio, a no-code trainer for bioimage segmentation. The network is a U-Net "
-        f"(segmentation_models_pytorch, encoder {card.get('smp_encoder', card['encoder'])}) for "
+        "(segmentation_models_pytorch, https://github.com/qubvel-org/segmentation_models.pytorch, encoder "
+        f"{card.get('smp_encoder', card['encoder'])}) for "
         f"{kind.short_title} of: {labels}.", "",
         "## Input", "",
         f"One tensor `raw` with axes batch, channel ({card['in_channels']}), y, x: the image's raw "

@@ -265,7 +265,7 @@ def _tif(array: np.ndarray) -> bytes:
     import tifffile
 
     buffer = io.BytesIO()
-    tifffile.imwrite(buffer, np.ascontiguousarray(array, dtype=np.float32))
+    tifffile.imwrite(buffer, np.ascontiguousarray(array, dtype=np.float32), photometric="minisblack")
     return buffer.getvalue()
 
 

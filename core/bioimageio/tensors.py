@@ -56,7 +56,7 @@ def export_refusal(card: dict) -> str | None:
     """Why the model of ``card`` cannot be exported as a bioimage.io package, or None when it can."""
     kind = training_type(card["training_type"])
     if kind.result_kind != LABEL_IMAGES:
-        return (f"a {kind.short_title} model gives {kind.result_kind}, not label images; the bioimage.io "
+        return (f"{kind.short_title} models give {kind.result_kind}, not label images; the bioimage.io "
                 "export covers semantic and instance segmentation models")
     return None
 
