@@ -894,8 +894,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("model", help="training id or name, or an imported model's folder name")
     p.add_argument("--out", required=True)
     p.add_argument("--bioimageio", action="store_true",
-                   help="write a BioImage Model Zoo package (spec 0.5) for ilastik, deepImageJ, QuPath, napari; "
-                        "segmentation models only")
+                   help="write a BioImage Model Zoo package (spec 0.5) for ilastik, deepImageJ, QuPath, "
+                        "napari; segmentation models only")
     p.add_argument("--author", action="append", default=None,
                    help="an author's name for the bioimage.io package (repeat for several)")
     p.add_argument("--license", default="CC-BY-4.0", help="SPDX licence of the bioimage.io package")
