@@ -61,7 +61,8 @@ def description_entry(names: list[str]) -> str | None:
 
 
 def import_zip(zf: zipfile.ZipFile, staging: Path, *, shown_as: str, weights_limit: int) -> dict:
-    """Import the bioimage.io package in ``zf`` (entries already checked) into ``staging``; returns the card."""
+    """Import the bioimage.io package in ``zf`` (entries already checked) into ``staging``; returns its
+    card."""
     return _import(_ZipFiles(zf, shown_as), staging, shown_as=shown_as, weights_limit=weights_limit)
 
 
@@ -109,8 +110,8 @@ def check_reproduces(package: Path, description: Description, test_input: np.nda
     except ModelPackageError:
         raise
     except (RuntimeError, ValueError, TypeError, IndexError) as exc:
-        raise ModelPackageError(f"the model's TorchScript failed on its test input: "
-                                f"{str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__}") from exc
+        first = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+        raise ModelPackageError(f"the model's TorchScript failed on its test input: {first}") from exc
     start = 0
     for out, expected in zip(description.outputs, test_outputs, strict=True):
         stop = start + len(out.channels)

@@ -31,7 +31,8 @@ PREPROCESSING = ("ensure_dtype", "scale_linear", "fixed_zero_mean_unit_variance"
                  "zero_mean_unit_variance", "clip")
 POSTPROCESSING = ("sigmoid", "softmax", "ensure_dtype", "scale_linear", "fixed_zero_mean_unit_variance",
                   "clip", "binarize")
-DTYPES = ("float32", "float64", "uint8", "int8", "uint16", "int16", "uint32", "int32", "int64", "uint64", "bool")
+DTYPES = ("float32", "float64", "uint8", "int8", "uint16", "int16", "uint32", "int32", "int64", "uint64",
+          "bool")
 #: the steps that need the image's statistics (resolved once per image)
 STATISTICS = ("range", "standardize")
 MAX_STEPS = 16
@@ -41,7 +42,8 @@ def check_steps(raw: object, allowed: Sequence[str], *, where: str, axes: Sequen
                 tensor_id: str) -> tuple[dict, ...]:
     """The plain steps of a tensor's ``raw`` processing list (see the module docstring)."""
     if not isinstance(raw, list) or len(raw) > MAX_STEPS:
-        raise _bad(f"the processing of its {where} is {_short(raw)}; expected a list of at most {MAX_STEPS} steps")
+        raise _bad(f"the processing of its {where} is {_short(raw)}; expected a list of at most {MAX_STEPS} "
+                   "steps")
     steps = []
     for index, step in enumerate(raw):
         if not isinstance(step, dict) or not isinstance(step.get("id"), str):
@@ -135,7 +137,8 @@ class _StepReader:
         if reference not in (None, self.tensor_id):
             raise _bad(f"the scale_range of its {self.where} takes its percentiles from another tensor "
                        f"({reference!r}); segstudio takes them from the tensor itself")
-        return {"op": "range", "low": low, "high": high, "eps": self._number("eps", 1e-6), "joint": self._joint()}
+        return {"op": "range", "low": low, "high": high, "eps": self._number("eps", 1e-6),
+                "joint": self._joint()}
 
     def zero_mean_unit_variance(self) -> dict:
         return {"op": "standardize", "eps": self._number("eps", 1e-6), "joint": self._joint()}
@@ -211,7 +214,8 @@ def _fixed(step: dict, values: np.ndarray) -> dict:
         scale = 1.0 / (high - low + step["eps"])
         return {"op": "affine", "gain": list(scale), "offset": list(-low * scale)}
     if op == "standardize":
-        mean, std = _stat(values, step["joint"], lambda v, axis: np.stack([v.mean(axis=axis), v.std(axis=axis)]))
+        mean, std = _stat(values, step["joint"],
+                          lambda v, axis: np.stack([v.mean(axis=axis), v.std(axis=axis)]))
         scale = 1.0 / (std + step["eps"])
         return {"op": "affine", "gain": list(scale), "offset": list(-mean * scale)}
     if op == "clip" and ("min_percentile" in step):

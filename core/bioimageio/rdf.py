@@ -74,8 +74,8 @@ def read_description(rdf: object) -> Description:
         raise _bad(f"its type is {rdf.get('type')!r}, not 'model'")
     version = rdf.get("format_version")
     if not isinstance(version, str) or not version.startswith("0.5."):
-        raise _bad(f"it is written in format {version!r}; segstudio reads format 0.5 (convert an older package "
-                   "with `bioimageio update-format` first)")
+        raise _bad(f"it is written in format {version!r}; segstudio reads format 0.5 (convert an older "
+                   "package with `bioimageio update-format` first)")
     name = rdf.get("name")
     if not isinstance(name, str) or not name.strip():
         raise _bad("it has no name")
@@ -125,7 +125,8 @@ def card_description(card: dict) -> Description:
 def kept_fields(rdf: dict) -> dict:
     """What an imported model's card keeps of its description (what :func:`read_description` reads)."""
     keep = ("type", "format_version", "name", "inputs", "outputs")
-    return {**{k: rdf[k] for k in keep if k in rdf}, "weights": {"torchscript": rdf["weights"]["torchscript"]}}
+    return {**{k: rdf[k] for k in keep if k in rdf},
+            "weights": {"torchscript": rdf["weights"]["torchscript"]}}
 
 
 # Tensors -------------------------------------------------------------------------------------------------
@@ -136,10 +137,11 @@ def _input(raw: dict) -> Tensor:
     for axis in SPATIAL:
         size = records[axis].get("size")
         if isinstance(size, dict) and {"min", "step"} <= set(size):
-            low, step = _whole(size["min"], f"{axis}.size.min", 1), _whole(size["step"], f"{axis}.size.step", 1)
+            low = _whole(size["min"], f"{axis}.size.min", 1)
+            step = _whole(size["step"], f"{axis}.size.step", 1)
         else:
-            raise _bad(f"its input's {axis} axis has the size {size!r}; segstudio tiles images of any size, so "
-                       "it runs models whose input sizes are a minimum and a step (min + k * step)")
+            raise _bad(f"its input's {axis} axis has the size {size!r}; segstudio tiles images of any size, "
+                       "so it runs models whose input sizes are a minimum and a step (min + k * step)")
         mins.append(low)
         steps.append(step)
     dtype = _dtype(raw, f"input {tid!r}")
@@ -158,8 +160,8 @@ def _output(raw: dict, index: int, source: Tensor) -> Tensor:
         size = axis_record.get("size")
         ref = size if isinstance(size, dict) else {}
         if ref.get("tensor_id") != source.id or ref.get("axis_id", axis) != axis or ref.get("offset", 0) != 0:
-            raise _bad(f"its output {tid!r} is not at the input's size along {axis} (size {size!r}); segstudio "
-                       "runs models whose outputs have the input's height and width")
+            raise _bad(f"its output {tid!r} is not at the input's size along {axis} (size {size!r}); "
+                       "segstudio runs models whose outputs have the input's height and width")
         scale = axis_record.get("scale", 1.0)
         if not isinstance(scale, (int, float)) or scale != 1:
             raise _bad(f"its output {tid!r} has the scale {scale!r} along {axis}; segstudio needs outputs at "
@@ -173,8 +175,9 @@ def _output(raw: dict, index: int, source: Tensor) -> Tensor:
 def _axes(raw: dict, where: str) -> tuple[tuple[str, ...], tuple[str, ...], dict]:
     """``(axis ids in order, channel names, {spatial axis id: its record})`` of a tensor."""
     items = raw.get("axes")
-    if not isinstance(items, list) or not 2 <= len(items) <= 4:
-        raise _bad(f"its {where} has the axes {_short(items)}; segstudio runs 2D images (batch, channel, y, x)")
+    if not isinstance(items, list) or not 2 <= len(items) <= 8:
+        raise _bad(f"its {where} has the axes {_short(items)}; segstudio runs 2D images (batch, channel, "
+                   "y, x)")
     ids: list[str] = []
     channels: tuple[str, ...] = ("1",)
     records: dict = {}
@@ -186,7 +189,8 @@ def _axes(raw: dict, where: str) -> tuple[tuple[str, ...], tuple[str, ...], dict
         elif kind == "channel":
             names = axis.get("channel_names")
             if not isinstance(names, list) or not 1 <= len(names) <= MAX_LABELS:
-                raise _bad(f"its {where} channel axis lists {_short(names)}; expected 1 to {MAX_LABELS} names")
+                raise _bad(f"its {where} channel axis lists {_short(names)}; expected 1 to {MAX_LABELS} "
+                           "names")
             channels = tuple(str(n)[:MAX_NAME] for n in names)
             ids.append("channel")
         elif kind == "space" and axis.get("id", "x") in SPATIAL:

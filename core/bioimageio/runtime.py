@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F  # noqa: N812 - the usual name
+import torch.nn.functional as F
 
 from core.bioimageio import processing
 from core.bioimageio.rdf import Description, card_description, kept_fields
@@ -123,8 +123,8 @@ class ForeignPredictor(Predictor):
         return self._record(sample_pixels(shape, read))
 
     def _record(self, values: np.ndarray) -> dict:
-        return {"method": "bioimageio",
-                "steps": processing.resolve(self.description.input.steps, np.asarray(values, dtype=np.float64))}
+        steps = processing.resolve(self.description.input.steps, np.asarray(values, dtype=np.float64))
+        return {"method": "bioimageio", "steps": steps}
 
     def _network(self, tensor: torch.Tensor) -> dict[str, torch.Tensor]:
         return {"prob": self.model(tensor).float()}
@@ -147,8 +147,8 @@ def foreign_card(description: Description, rdf: dict, *, source: str) -> dict:
     """The model card of an imported bioimage.io model (it passes :mod:`core.training.card_schema`)."""
     channels = len(description.input.channels)
     if channels > MAX_CHANNELS:
-        raise ModelPackageError(f"this bioimage.io package cannot be used: its input has {channels} channels; "
-                                f"segstudio runs images of 1 to {MAX_CHANNELS} channels")
+        raise ModelPackageError(f"this bioimage.io package cannot be used: its input has {channels} "
+                                f"channels; segstudio runs images of 1 to {MAX_CHANNELS} channels")
     names = description.labels
     labels = [{"id": i + 1, "name": name, "color": DEFAULT_COLORS[i % len(DEFAULT_COLORS)]}
               for i, name in enumerate(names)]

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 from core.errors import ModelPackageError
 from core.inference.receptive import default_halo, round_halo
+from core.training.card_schema import ARCHITECTURE, BIOIMAGEIO_ARCHITECTURE
 from core.training.models import output_layout
 from core.training.normalization import card_normalization
 from core.training.scale import card_scale
@@ -54,10 +55,15 @@ class Output:
 
 def export_refusal(card: dict) -> str | None:
     """Why the model of ``card`` cannot be exported as a bioimage.io package, or None when it can."""
+    architecture = card.get("architecture", ARCHITECTURE)
+    if architecture == BIOIMAGEIO_ARCHITECTURE:
+        return "it was imported from a bioimage.io package made elsewhere; share that package instead"
     kind = training_type(card["training_type"])
     if kind.result_kind != LABEL_IMAGES:
         return (f"{kind.short_title} models give {kind.result_kind}, not label images; the bioimage.io "
                 "export covers semantic and instance segmentation models")
+    if architecture != ARCHITECTURE:
+        return f"its network ({architecture}) is not a segstudio U-Net"
     return None
 
 

@@ -16,7 +16,14 @@ Import is defensive, because a package may come from anywhere:
 * everything is staged in a hidden folder inside ``models_dir`` and renamed into place at the end; nothing is
   ever written outside ``models_dir``, and a failed import leaves nothing behind.
 
-``model.torchscript.pt`` is copied along when present (it is never loaded here).
+``model.torchscript.pt`` is copied along when present (it is never loaded here, except as the network of a
+model imported from bioimage.io).
+
+A bioimage.io package is imported by the same call: one that segstudio exported holds segstudio's card and
+weights next to its description and imports as a full segstudio package (above); one made elsewhere (a ZIP
+or folder with ``rdf.yaml`` or ``bioimageio.yaml`` and no segstudio card) is imported by
+:mod:`core.bioimageio.importer`, with the same protections (entries checked here first, size limits,
+nothing written outside the staging folder) and its own checks of the description.
 """
 
 from __future__ import annotations
@@ -55,9 +62,9 @@ _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 
 
 def import_model_package(src: Path, models_dir: Path) -> Path:
-    """Import the model package at ``src`` (a ``model/`` folder, a folder holding one, or a ZIP holding one)
-    into a new folder of ``models_dir``; returns that folder. Importing the same weights twice returns the
-    folder of the first import."""
+    """Import the model package at ``src`` (a ``model/`` folder, a folder holding one, or a ZIP holding one;
+    or a bioimage.io package, ZIP or folder) into a new folder of ``models_dir``; returns that folder.
+    Importing the same weights twice returns the folder of the first import."""
     src, models_dir = Path(src), Path(models_dir)
     if not src.exists():
         raise NotFoundError(f"{src} does not exist; choose a model folder or a report ZIP")
@@ -86,7 +93,8 @@ def import_model_package(src: Path, models_dir: Path) -> Path:
         card = read_card(staging, shown_as=src)
         weights = weights_file(card)
         if not (staging / weights).is_file():
-            raise ModelPackageError(f"{src.name} lacks {weights} next to its model card; the package is incomplete")
+            raise ModelPackageError(f"{src.name} lacks {weights} next to its model card; the package is "
+                                    "incomplete")
         digest = _sha256(staging / weights)[:12]
         name = _SAFE_NAME.sub("-", str(card.get("name") or card.get("training_name") or "model")).strip("-.")[
             :60

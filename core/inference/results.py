@@ -60,8 +60,8 @@ def _load_predictor(package_dir: Path, *, device: str = "auto", views: int | Non
     """The predictor of the package's network, by its card's architecture (:data:`PREDICTORS`)."""
     architecture = read_card(package_dir).get("architecture", ARCHITECTURE)
     if architecture not in PREDICTORS:
-        raise ModelPackageError(f"the model in {package_dir} is a {architecture}, which gives no label images "
-                                f"or boxes; the networks that do are {list(PREDICTORS)}")
+        raise ModelPackageError(f"the model in {package_dir} is a {architecture}, which gives no label "
+                                f"images or boxes; the networks that do are {list(PREDICTORS)}")
     return PREDICTORS[architecture](package_dir, device=device, views=views)
 
 
