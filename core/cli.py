@@ -884,7 +884,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     model = sub.add_parser("model", help="import, list, export, rename or delete models")
     msub = model.add_subparsers(dest="action", required=True)
-    p = msub.add_parser("import", help="import a model package (its model/ folder or a report ZIP)")
+    p = msub.add_parser("import", help="import a model package (its model/ folder, a report ZIP, or a "
+                                       "bioimage.io model package: ZIP or folder)")
     p.add_argument("path")
     p.set_defaults(handler=cmd_model_import)
     p = msub.add_parser("list", help="list the models that can be applied, and broken ones with why")

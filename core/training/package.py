@@ -125,6 +125,12 @@ def load_torchscript(package_dir: Path) -> torch.jit.ScriptModule:
 def load_model(package_dir: Path, device: str | torch.device = "cpu") -> tuple[torch.nn.Module, dict]:
     """``(model in eval mode on device, card)`` from a package folder; weights loaded with weights_only."""
     card = read_card(package_dir)
+    if card["architecture"] != ARCHITECTURE:
+        raise ModelPackageError(
+            f"the model in {package_dir} is a {card['architecture']} network, not segstudio's U-Net"
+            + ("; it was imported from bioimage.io: apply it, or train a segstudio model to evaluate or "
+               "fine-tune" if card["architecture"] == BIOIMAGEIO_ARCHITECTURE else "")
+        )
     model = build_model(card["encoder"], int(card["in_channels"]), int(card["out_channels"]))
     path = Path(package_dir) / WEIGHTS
     try:

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import stat
+import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 import torch
+import yaml
 
 from core.training.models import build_model, out_channels, output_layout
 from core.training.package import write_package
@@ -76,3 +80,38 @@ def instance_package(tmp_path_factory: pytest.TempPathFactory) -> Path:
     card = tiny_card("instance", distance=True,
                      postprocess=[{"threshold": 0.5, "seed_threshold": 0.6, "min_size": 8}])
     return tiny_package(tmp_path_factory.mktemp("instance") / "model", card, seed=1)
+
+
+@pytest.fixture(scope="session")
+def exported(instance_package: Path, tmp_path_factory) -> Path:
+    from core.bioimageio import export_bioimageio
+
+    return export_bioimageio(instance_package, tmp_path_factory.mktemp("zoo") / "instance.zip")
+
+
+@pytest.fixture(scope="session")
+def foreign(exported: Path, tmp_path_factory) -> Path:
+    """A bioimage.io package made "elsewhere": segstudio's export without segstudio's own card."""
+    return rezip(exported, tmp_path_factory.mktemp("zoo") / "foreign.zip", drop=("model_card.json",))
+
+
+def rezip(src: Path, dest: Path, *, drop: tuple[str, ...] = (), replace: dict[str, bytes] | None = None,
+          rdf: Callable[[dict], None] | None = None, links: tuple[str, ...] = ()) -> Path:
+    """A copy of the ZIP ``src`` without ``drop``, with files replaced, its rdf.yaml changed by ``rdf``,
+    and symbolic link entries ``links``."""
+    replace = dict(replace or {})
+    with zipfile.ZipFile(src) as zf:
+        files = {name: zf.read(name) for name in zf.namelist() if name not in drop}
+    if rdf is not None:
+        description = yaml.safe_load(files["rdf.yaml"])
+        rdf(description)
+        replace["rdf.yaml"] = yaml.safe_dump(description).encode()
+    files.update(replace)
+    with zipfile.ZipFile(dest, "w") as zf:
+        for name, data in files.items():
+            zf.writestr(name, data)
+        for name in links:
+            info = zipfile.ZipInfo(name)
+            info.external_attr = (stat.S_IFLNK | 0o777) << 16
+            zf.writestr(info, "/etc/passwd")
+    return dest

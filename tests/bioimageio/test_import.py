@@ -8,7 +8,6 @@ import io
 import json
 import os
 import pickle
-import stat
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -17,9 +16,8 @@ import numpy as np
 import pytest
 import tifffile
 import torch
-import yaml
 
-from core.bioimageio import export_bioimageio, export_refusal
+from core.bioimageio import export_refusal
 from core.bioimageio.runtime import ForeignPredictor
 from core.errors import ModelPackageError
 from core.inference.package_io import export_model_package, import_model_package
@@ -27,39 +25,7 @@ from core.inference.results import card_writer, predict_file
 from core.training.card_schema import check_card
 from core.training.package import load_model, read_card
 from core.training.predict import predict_maps
-
-
-@pytest.fixture(scope="session")
-def exported(instance_package: Path, tmp_path_factory) -> Path:
-    return export_bioimageio(instance_package, tmp_path_factory.mktemp("zoo") / "instance.zip")
-
-
-@pytest.fixture(scope="session")
-def foreign(exported: Path, tmp_path_factory) -> Path:
-    """A bioimage.io package made "elsewhere": segstudio's export without segstudio's own card."""
-    return rezip(exported, tmp_path_factory.mktemp("zoo") / "foreign.zip", drop=("model_card.json",))
-
-
-def rezip(src: Path, dest: Path, *, drop: tuple[str, ...] = (), replace: dict[str, bytes] | None = None,
-          rdf: Callable[[dict], None] | None = None, links: tuple[str, ...] = ()) -> Path:
-    """A copy of the ZIP ``src`` without ``drop``, with files replaced, its rdf.yaml changed by ``rdf``,
-    and symbolic link entries ``links``."""
-    replace = dict(replace or {})
-    with zipfile.ZipFile(src) as zf:
-        files = {name: zf.read(name) for name in zf.namelist() if name not in drop}
-    if rdf is not None:
-        description = yaml.safe_load(files["rdf.yaml"])
-        rdf(description)
-        replace["rdf.yaml"] = yaml.safe_dump(description).encode()
-    files.update(replace)
-    with zipfile.ZipFile(dest, "w") as zf:
-        for name, data in files.items():
-            zf.writestr(name, data)
-        for name in links:
-            info = zipfile.ZipInfo(name)
-            info.external_attr = (stat.S_IFLNK | 0o777) << 16
-            zf.writestr(info, "/etc/passwd")
-    return dest
+from tests.bioimageio.conftest import rezip
 
 
 def test_a_foreign_package_imports_and_runs_as_its_description_says(foreign: Path, instance_package: Path,
