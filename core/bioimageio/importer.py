@@ -37,6 +37,8 @@ from core.training.package import CARD, TORCHSCRIPT
 #: the names a description may have (spec 0.5), in the package's root or in its one top folder
 RDF_NAMES = ("rdf.yaml", "bioimageio.yaml")
 RDF_LIMIT = 1 << 20
+#: a description holds at most this many values (keys, items, scalars), aliases expanded
+MAX_VALUES = 50_000
 TENSOR_LIMIT = 256 << 20
 _CHUNK = 1 << 20
 #: the model must reproduce its test outputs: |ours - theirs| <= ATOL + RTOL * |theirs| on all but
@@ -157,14 +159,34 @@ def _tensor(files: _ZipFiles | _FolderFiles, root: PurePosixPath, name: str | No
 
 
 def _yaml(data: bytes, name: str) -> object:
+    """The parsed description, refused when its aliases expand it beyond :data:`MAX_VALUES` values."""
     try:
-        return yaml.safe_load(data.decode("utf-8"))
+        parsed = yaml.safe_load(data.decode("utf-8"))
     except (UnicodeDecodeError, yaml.YAMLError) as exc:
         first = str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__
         raise ModelPackageError(f"the description {name} is not readable YAML ({first}); the package is "
                                 "damaged") from exc
     except RecursionError:
         raise ModelPackageError(f"the description {name} nests too deeply to be a description") from None
+    if _expanded_size(parsed) > MAX_VALUES:
+        raise ModelPackageError(f"the description {name} expands to more than {MAX_VALUES} values (YAML "
+                                "aliases); it is malformed or hostile")
+    return parsed
+
+
+def _expanded_size(value: object) -> int:
+    """How many values ``value`` holds with every shared (aliased) part counted each time it appears,
+    counting stops past :data:`MAX_VALUES` (a "billion laughs" description is never walked whole)."""
+    count, stack = 0, [value]
+    while stack and count <= MAX_VALUES:
+        item = stack.pop()
+        count += 1
+        if isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return count
 
 
 def _inside(root: PurePosixPath, name: str) -> str:

@@ -105,6 +105,11 @@ _Z_AXIS = [{"type": "batch"}, {"type": "channel", "channel_names": ["c"]},
            {"type": "space", "id": "x", "size": {"min": 160, "step": 32}}]
 
 
+_LAUGHS = b"a: &a [x, x, x, x, x, x, x, x, x]\n" + b"".join(
+    f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join([f'*{chr(97 + i)}'] * 9)}]\n".encode() for i in range(8)
+) + b"type: model\n"
+
+
 class _Evil:
     def __reduce__(self):
         return os.system, ("echo pwned",)
@@ -127,6 +132,7 @@ HOSTILE = {
     "old format": ({"rdf": _set(("format_version",), "0.4.10")}, "format '0.4.10'"),
     "not a mapping": ({"replace": {"rdf.yaml": b"- just\n- a list\n"}}, "not a mapping of fields"),
     "bad yaml": ({"replace": {"rdf.yaml": b"inputs: [unclosed\n"}}, "not readable YAML"),
+    "billion laughs": ({"replace": {"rdf.yaml": _LAUGHS}}, "expands to more than 50000 values"),
     "3D input": ({"rdf": _set(("inputs", 0, "axes"), _Z_AXIS)}, "space axis 'z'"),
     "fixed size": ({"rdf": _set(("inputs", 0, "axes", 2, "size"), 256)}, "a minimum and a step"),
     "no torchscript": ({"rdf": _set(("weights", "torchscript"), _DELETE)},
