@@ -41,7 +41,8 @@ from core.bioimageio.description import (
     write_yaml,
 )
 from core.bioimageio.docs import cover_png, readme
-from core.bioimageio.offline import check_description
+from core.bioimageio.samples import sample_image
+from core.bioimageio.validation import check_description
 from core.errors import InvalidInputError, ModelPackageError
 from core.imaging.atomic import atomic_output
 from core.training.checkpoint import in_memory
@@ -49,10 +50,6 @@ from core.training.models import encoder_spec
 from core.training.package import CARD, WEIGHTS, load_model, read_card
 from core.training.scale import card_scale
 
-#: the sample image's side when the caller gives none (a valid input size at least this large is used)
-SAMPLE_SIDE = 256
-#: the largest side of a test tensor taken from the caller's image
-MAX_SAMPLE_SIDE = 512
 #: TorchScript and eager outputs may differ by this much (logits) before the export is refused
 TORCHSCRIPT_TOLERANCE = 1e-3
 
@@ -86,8 +83,8 @@ def export_bioimageio(
     model, card = load_model(package_dir, "cpu")
     outputs = tensors.outputs(card)
     net = _eager_network(model, card, outputs)
-    image = _sample(card, sample)
-    normalised = spec_normalize(image, card)
+    image = sample_image(card, sample)
+    normalised = tensors.spec_normalize(image, card)
     with torch.inference_mode():
         logits = net(torch.from_numpy(normalised[None]))
     results = {o.id: _activated(o, t)[0].numpy() for o, t in zip(outputs, logits, strict=True)}
@@ -125,23 +122,6 @@ def export_bioimageio(
             for path in sorted(folder.iterdir()):
                 zf.write(path, path.name)
     return dest_zip
-
-
-def spec_normalize(image: np.ndarray, card: dict) -> np.ndarray:
-    """float32 ``(C, H, W)``: ``image`` normalised exactly as the package's pre-processing says
-    (:func:`core.bioimageio.tensors.preprocessing`): per channel ``(x - p_low) / (p_high - p_low + eps)``
-    with the image's own percentiles, or ``(x - mean) / std`` with the card's fixed values."""
-    x = np.asarray(image, dtype=np.float64)
-    step = tensors.preprocessing(card)[0]
-    kwargs = step["kwargs"]
-    if step["id"] == "scale_range":
-        flat = x.reshape(x.shape[0], -1)
-        low = np.percentile(flat, kwargs["min_percentile"], axis=1)[:, None, None]
-        high = np.percentile(flat, kwargs["max_percentile"], axis=1)[:, None, None]
-        return ((x - low) / (high - low + kwargs["eps"])).astype(np.float32)
-    mean = np.asarray(kwargs["mean"])[:, None, None]
-    std = np.asarray(kwargs["std"])[:, None, None]
-    return ((x - mean) / std).astype(np.float32)
 
 
 def _kwargs(card: dict, outputs: Sequence[tensors.Output]) -> dict:
@@ -197,61 +177,6 @@ def _activated(output: tensors.Output, logits: torch.Tensor) -> torch.Tensor:
     if ids == ["softmax"]:
         return torch.softmax(logits.float(), dim=1)
     return torch.sigmoid(logits.float())
-
-
-def _sample(card: dict, sample: np.ndarray | None) -> np.ndarray:
-    """float32 ``(C, S, S')`` raw test image of a valid input size (the caller's, cropped at its centre, or
-    a synthetic one)."""
-    channels = int(card["in_channels"])
-    smallest = tensors.min_side(card)
-    if sample is not None:
-        image = np.asarray(sample)
-        if image.ndim == 2:
-            image = image[None]
-        if image.ndim != 3 or image.shape[0] != channels:
-            raise InvalidInputError(f"the sample image has shape {image.shape}; this model expects "
-                                    f"(C={channels}, H, W)")
-        if min(image.shape[1:]) < smallest:
-            raise InvalidInputError(f"the sample image is {image.shape[1]}x{image.shape[2]} pixels; the "
-                                    f"export needs at least {smallest}x{smallest}")
-        sides = [_valid_side(min(n, MAX_SAMPLE_SIDE), smallest, fit=True) for n in image.shape[1:]]
-        top, left = ((n - s) // 2 for n, s in zip(image.shape[1:], sides, strict=True))
-        return image[:, top : top + sides[0], left : left + sides[1]].astype(np.float32)
-    side = _valid_side(SAMPLE_SIDE, smallest, fit=False)
-    return synthetic_image(card, side)
-
-
-def _valid_side(n: int, smallest: int, *, fit: bool) -> int:
-    """The valid input side (``smallest + 32 k``) at most ``n`` (``fit``) or at least ``n``."""
-    if n <= smallest:
-        return smallest
-    steps = (n - smallest) // 32 if fit else -(-(n - smallest) // 32)
-    return smallest + 32 * steps
-
-
-def synthetic_image(card: dict, side: int, *, seed: int = 0) -> np.ndarray:
-    """float32 ``(C, side, side)``: bright discs on a dim background with noise, in the intensity range of
-    the card's normalisation (its training images' typical low and high values)."""
-    from core.training.normalization import card_normalization
-
-    norm = card_normalization(card)
-    reference = norm.get("reference") or {}
-    low = np.asarray(reference.get("low", norm["low"]), dtype=np.float64)
-    high = np.asarray(reference.get("high", norm["high"]), dtype=np.float64)
-    rng = np.random.default_rng(seed)
-    yy, xx = np.mgrid[0:side, 0:side]
-    blobs = np.zeros((side, side))
-    for _ in range(max(4, side * side // 1500)):
-        cy, cx = rng.uniform(0, side, 2)
-        radius = rng.uniform(5, 14)
-        blobs = np.maximum(blobs, np.clip(1.0 - np.hypot(yy - cy, xx - cx) / radius, 0.0, 1.0) ** 0.3)
-    level = 0.1 + 0.8 * blobs + rng.normal(0.0, 0.04, (side, side))
-    image = low[:, None, None] + (high - low)[:, None, None] * level[None]
-    dtype = norm.get("dtype")
-    if dtype is not None and np.issubdtype(np.dtype(str(dtype)), np.integer):
-        info = np.iinfo(np.dtype(str(dtype)))
-        image = np.clip(np.round(image), info.min, info.max)
-    return image.astype(np.float32)
 
 
 def _npy(array: np.ndarray) -> bytes:

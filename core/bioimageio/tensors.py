@@ -21,6 +21,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from core.errors import ModelPackageError
 from core.inference.receptive import default_halo, round_halo
 from core.training.card_schema import ARCHITECTURE, BIOIMAGEIO_ARCHITECTURE
@@ -209,3 +211,20 @@ def unexpressed(card: dict) -> list[str]:
         f"Tiles: segstudio's own tiled prediction gives each tile a margin (halo) of {image_halo(card)} "
         f"pixels; the outputs declare a halo of {declared_halo(card)} pixels so that tiles can stay small.")
     return notes
+
+
+def spec_normalize(image: np.ndarray, card: dict) -> np.ndarray:
+    """float32 ``(C, H, W)``: ``image`` normalised exactly as the package's pre-processing says
+    (:func:`preprocessing`, as bioimageio.core computes it): per channel ``(x - p_low) / (p_high - p_low +
+    eps)`` with the image's own percentiles, or ``(x - mean) / (std + eps)`` with the card's fixed values."""
+    x = np.asarray(image, dtype=np.float64)
+    step = preprocessing(card)[0]
+    kwargs = step["kwargs"]
+    if step["id"] == "scale_range":
+        flat = x.reshape(x.shape[0], -1)
+        low = np.percentile(flat, kwargs["min_percentile"], axis=1)[:, None, None]
+        high = np.percentile(flat, kwargs["max_percentile"], axis=1)[:, None, None]
+        return ((x - low) / (high - low + kwargs["eps"])).astype(np.float32)
+    mean = np.asarray(kwargs["mean"])[:, None, None]
+    std = np.asarray(kwargs["std"])[:, None, None]
+    return ((x - mean) / (std + EPS)).astype(np.float32)

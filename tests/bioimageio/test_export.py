@@ -15,7 +15,7 @@ import yaml
 
 from core.bioimageio import export_bioimageio, export_refusal
 from core.bioimageio.architecture import SegstudioUNet
-from core.bioimageio.export import spec_normalize
+from core.bioimageio.tensors import spec_normalize
 from core.errors import InvalidInputError, ModelPackageError
 from core.training.models import build_model, out_channels, output_layout
 from core.training.package import load_model
