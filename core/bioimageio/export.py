@@ -42,7 +42,7 @@ from core.bioimageio.description import (
 )
 from core.bioimageio.docs import cover_png, readme
 from core.bioimageio.samples import sample_image
-from core.bioimageio.validation import check_description
+from core.bioimageio.validation import check_description, check_license
 from core.errors import InvalidInputError, ModelPackageError
 from core.imaging.atomic import atomic_output
 from core.training.checkpoint import in_memory
@@ -72,10 +72,12 @@ def export_bioimageio(
 
     ``name`` defaults to the card's name; ``authors`` are names or ``{"name", "affiliation", "email",
     "orcid", "github_user"}`` dicts; ``sample`` is a raw image ``(C, H, W)`` (or ``(H, W)``) for the test
-    tensors and the cover (default: a synthetic image). Raises :class:`ModelPackageError` when the model is
-    of a kind the export does not cover, or the package is broken.
+    tensors and the cover (default: a synthetic image); ``license`` an SPDX identifier. Raises
+    :class:`ModelPackageError` when the model is of a kind the export does not cover, or the package is
+    broken, and :class:`InvalidInputError` for a licence, author or sample image that does not fit.
     """
     package_dir, dest_zip = Path(package_dir), Path(dest_zip)
+    check_license(license)
     card = read_card(package_dir)
     refusal = tensors.export_refusal(card)
     if refusal is not None:

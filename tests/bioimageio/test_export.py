@@ -155,3 +155,9 @@ def test_importing_the_package_loads_no_bioimageio():
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True,
                           cwd=Path(__file__).resolve().parents[2])
     assert done.stdout.strip() == "[]"
+
+
+def test_a_licence_the_spec_does_not_know_is_refused(instance_package: Path, tmp_path: Path):
+    with pytest.raises(InvalidInputError, match="license 'my own licence' is not an SPDX licence identifier"):
+        export_bioimageio(instance_package, tmp_path / "x.zip", license="my own licence")
+    assert not (tmp_path / "x.zip").exists()
