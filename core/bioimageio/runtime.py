@@ -115,7 +115,7 @@ class ForeignPredictor(Predictor):
         ``record`` (:meth:`image_normalization` of the whole image), or with this image's own statistics."""
         image = np.asarray(image)
         if record is None:
-            record = self._record(image.reshape(image.shape[0], -1))
+            record = self.image_normalization(image.shape, lambda y, x, h, w: image[:, y : y + h, x : x + w])
         return processing.apply_fixed(image, record["steps"])
 
     def image_normalization(self, shape: tuple[int, ...], read: ReadFn) -> dict:
