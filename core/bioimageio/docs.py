@@ -11,6 +11,7 @@ from PIL import Image
 
 from core.bioimageio.tensors import Output
 from core.inference.predictor import postprocess_values
+from core.training.models import encoder_spec
 from core.training.types import training_type
 
 #: each half of the cover (input | output), pixels; the cover is twice as wide as high
@@ -25,9 +26,8 @@ def readme(card: dict, *, name: str, description: str, outputs: Sequence[Output]
     lines = [
         f"# {name}", "", description, "",
         "Made with segstudio, a no-code trainer for bioimage segmentation. The network is a U-Net "
-        "(segmentation_models_pytorch, https://github.com/qubvel-org/segmentation_models.pytorch, encoder "
-        f"{card.get('smp_encoder', card['encoder'])}) for "
-        f"{kind.short_title} of: {labels}.", "",
+        "(segmentation_models_pytorch, https://github.com/qubvel-org/segmentation_models.pytorch) with "
+        f"{_encoder(card)}, for {kind.short_title} of: {labels}.", "",
         "## Input", "",
         f"One tensor `raw` with axes batch, channel ({card['in_channels']}), y, x: the image's raw "
         "intensities as float32. The package's pre-processing normalises them:", "",
@@ -39,7 +39,8 @@ def readme(card: dict, *, name: str, description: str, outputs: Sequence[Output]
           f"{', '.join(step['id'] for step in o.postprocessing)} |" for o in outputs], "",
         "## From maps to label images (what segstudio does after the network)", "",
         "The bioimage.io specification has no operation for these steps; segstudio applies them, per label, "
-        "with these values (tuned on the validation images):", "",
+        + ("with the values of the model card (searched on the validation images when the training tuned "
+           "them):" if card.get("postprocess") else "with segstudio's default values:"), "",
         *_postprocess_lines(card, object_ids=kind.object_ids), "",
     ]
     if notes:
@@ -68,6 +69,14 @@ def cover_png(image: np.ndarray, maps: np.ndarray, color: str | None = None) -> 
     return buffer.getvalue()
 
 
+def _encoder(card: dict) -> str:
+    """The encoder in words: smp's name, and the stages used when fewer than all."""
+    spec = encoder_spec(card["encoder"])
+    depth = int(spec.get("encoder_depth", 5))
+    stages = f" (its first {depth} stages)" if depth < 5 else ""
+    return f"a {spec['smp_encoder']} encoder{stages} and decoder widths {list(spec['decoder_channels'])}"
+
+
 def _picture(image: np.ndarray) -> np.ndarray:
     """uint8 ``(H, W, 3)`` of a normalised image: the first channel in grey, or three channels as RGB."""
     planes = image[:3] if image.shape[0] == 3 else np.repeat(image[:1], 3, axis=0)
@@ -88,11 +97,11 @@ def _postprocess_lines(card: dict, *, object_ids: bool) -> list[str]:
     lines = []
     for lab, values in zip(card["labels"], postprocess_values(card), strict=True):
         if object_ids:
-            seeds = ("the distance map" if card.get("distance_head") else "the interior probability")
+            seeds = "distance map" if card.get("distance_head") else "interior probability"
             lines.append(
                 f"- **{lab['name']}**: foreground where interior + boundary probability > "
                 f"{values['threshold']:g}; "
-                f"seeds where {seeds} > {values['seed_threshold']:g}"
+                f"seeds where the {seeds} > {values['seed_threshold']:g}"
                 + (f" (only maxima rising {values['seed_height']:g} above their surroundings)"
                    if values.get("seed_height", 0) > 0 else "")
                 + f"; a seeded watershed on the inverted {seeds} splits the foreground into objects; "
