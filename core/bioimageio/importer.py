@@ -68,13 +68,21 @@ def import_zip(zf: zipfile.ZipFile, staging: Path, *, shown_as: str, weights_lim
     return _import(_ZipFiles(zf, shown_as), staging, shown_as=shown_as, weights_limit=weights_limit)
 
 
-def import_folder(folder: Path, staging: Path, *, weights_limit: int) -> dict:
-    """Import the bioimage.io package in ``folder`` into ``staging``; returns the card."""
-    return _import(_FolderFiles(folder), staging, shown_as=folder.name, weights_limit=weights_limit)
+def import_folder(folder: Path, staging: Path, *, weights_limit: int, description: str | None = None) -> dict:
+    """Import the bioimage.io package in ``folder`` (its description ``description``, a file name in it, or
+    the one found) into ``staging``; returns the card."""
+    files = _FolderFiles(folder)
+    return _import(files, staging, shown_as=folder.name, weights_limit=weights_limit, entry=description)
 
 
-def _import(files: _ZipFiles | _FolderFiles, staging: Path, *, shown_as: str, weights_limit: int) -> dict:
-    entry = description_entry(files.names())
+def is_description(path: Path) -> bool:
+    """Whether ``path`` is named as a bioimage.io description (``rdf.yaml``, ``*bioimageio.yaml``)."""
+    return _is_description(Path(path).name)
+
+
+def _import(files: _ZipFiles | _FolderFiles, staging: Path, *, shown_as: str, weights_limit: int,
+            entry: str | None = None) -> dict:
+    entry = entry or description_entry(files.names())
     if entry is None:
         raise ModelPackageError(f"{shown_as} holds no {CARD} nor a bioimage.io description "
                                 f"({' or '.join(RDF_NAMES)}); choose a model package")
@@ -146,7 +154,7 @@ def _tensor(files: _ZipFiles | _FolderFiles, root: PurePosixPath, name: str | No
     if name is None:
         return None
     path = _inside(root, name)
-    if path not in files.names():
+    if not files.has(path):
         raise ModelPackageError(f"the test tensor {name} named by the description is not in the package")
     try:
         array = np.load(io.BytesIO(files.read(path, TENSOR_LIMIT)), allow_pickle=False)
@@ -208,6 +216,9 @@ class _ZipFiles:
     def names(self) -> list[str]:
         return list(self.infos)
 
+    def has(self, name: str) -> bool:
+        return name in self.infos
+
     def read(self, name: str, limit: int) -> bytes:
         buffer = io.BytesIO()
         self._stream(name, limit, buffer.write)
@@ -253,14 +264,19 @@ class _FolderFiles:
         self.folder = Path(folder)
 
     def names(self) -> list[str]:
+        """The files of the folder and of its folders one level down (where a description may be)."""
         names = []
-        for path in self.folder.rglob("*"):
+        for path in [*self.folder.glob("*"), *self.folder.glob("*/*")]:
             if len(names) > self.MAX_FILES:
                 raise ModelPackageError(f"{self.folder} holds more than {self.MAX_FILES} files; it is not a "
                                         "model package")
             if path.is_file() or path.is_symlink():
                 names.append(path.relative_to(self.folder).as_posix())
         return names
+
+    def has(self, name: str) -> bool:
+        path = self.folder / name
+        return path.is_file() or path.is_symlink()
 
     def read(self, name: str, limit: int) -> bytes:
         return self._path(name, limit).read_bytes()

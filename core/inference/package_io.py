@@ -63,7 +63,8 @@ _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 
 def import_model_package(src: Path, models_dir: Path) -> Path:
     """Import the model package at ``src`` (a ``model/`` folder, a folder holding one, or a ZIP holding one;
-    or a bioimage.io package, ZIP or folder) into a new folder of ``models_dir``; returns that folder.
+    or a bioimage.io package: ZIP, folder, or its description file) into a new folder of ``models_dir``;
+    returns that folder.
     Importing the same weights twice returns the folder of the first import."""
     src, models_dir = Path(src), Path(models_dir)
     if not src.exists():
@@ -83,6 +84,13 @@ def import_model_package(src: Path, models_dir: Path) -> Path:
             from core.bioimageio.importer import import_folder
 
             import_folder(src, staging, weights_limit=KNOWN_FILES[TORCHSCRIPT])
+        elif src.is_file() and src.name.endswith((".yaml", ".yml")):
+            from core.bioimageio.importer import import_folder, is_description
+
+            if not is_description(src):
+                raise ModelPackageError(f"{src.name} is not named as a bioimage.io description (rdf.yaml, "
+                                        "bioimageio.yaml or *.bioimageio.yaml); rename it or choose its ZIP")
+            import_folder(src.parent, staging, weights_limit=KNOWN_FILES[TORCHSCRIPT], description=src.name)
         elif src.is_dir():
             _copy_folder(_package_folder(src), staging)
         else:

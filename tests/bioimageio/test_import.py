@@ -76,7 +76,9 @@ def test_a_foreign_folder_imports_and_a_linked_one_is_refused(foreign: Path, tmp
     unpacked = tmp_path / "unpacked"
     with zipfile.ZipFile(foreign) as zf:
         zf.extractall(unpacked)
-    assert read_card(import_model_package(unpacked, tmp_path / "models"))["name"] == "tiny nuclei"
+    folder = import_model_package(unpacked, tmp_path / "models")
+    assert read_card(folder)["name"] == "tiny nuclei"
+    assert import_model_package(unpacked / "rdf.yaml", tmp_path / "models") == folder  # or its description
     (tmp_path / "elsewhere.pt").write_bytes((unpacked / "torchscript.pt").read_bytes())
     (unpacked / "torchscript.pt").unlink()
     os.symlink(tmp_path / "elsewhere.pt", unpacked / "torchscript.pt")
