@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 
 from core.bioimageio import processing
-from core.bioimageio.rdf import Description, card_description, kept_fields
+from core.bioimageio.rdf import Description, Tensor, card_description, kept_fields
 from core.errors import ModelPackageError
 from core.inference.export import DEFAULT_COLORS
 from core.inference.predictor import Predictor
@@ -55,7 +55,7 @@ class ForeignNet(torch.nn.Module):
         spec = self.description.input
         n, _, h, w = batch.shape
         target = (_valid(h, spec.min_size[0], spec.step[0]), _valid(w, spec.min_size[1], spec.step[1]))
-        x = _pad(batch, *target).to(TORCH_DTYPES[spec.dtype])
+        x = _pad(batch, *target).to(TORCH_DTYPES[_network_dtype(spec)])
         stacked = "batch" not in spec.axes
         if stacked:  # one image at a time, stacked afterwards along a new first axis
             parts = [self._call(_declared(x[i : i + 1], spec.axes)) for i in range(n)]
@@ -167,6 +167,15 @@ def foreign_card(description: Description, rdf: dict, *, source: str) -> dict:
         "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "bioimageio": {"rdf": kept_fields(rdf), "source": source[:200]},
     }
+
+
+def _network_dtype(spec: Tensor) -> str:
+    """The data type the network receives: the input's own type when it has no pre-processing, else the
+    type its last step casts to (float32 after any other step)."""
+    if not spec.steps:
+        return spec.dtype
+    last = spec.steps[-1]
+    return last["dtype"] if last["op"] == "cast" else "float32"
 
 
 def _valid(n: int, low: int, step: int) -> int:
