@@ -34,9 +34,16 @@ class Tensor:
     channels: tuple[str, ...]
     dtype: str
     steps: tuple[dict, ...]
-    min_size: tuple[int, int] = (1, 1)  # input: y and x sizes are min + k * step
+    min_size: tuple[int, int] = (1, 1)  # input: y and x sizes are min + k * step (step 0: a fixed size)
     step: tuple[int, int] = (1, 1)
     halo: int = 0  # output: the halo it declares (pixels, the largest of y and x)
+    batch: int | None = None  # input: the batch size it takes, when fixed
+
+    @property
+    def fixed_side(self) -> int | None:
+        """The smaller of the input's fixed y and x sizes (None when both may grow)."""
+        fixed = [m for m, s in zip(self.min_size, self.step, strict=True) if s == 0]
+        return min(fixed) if fixed else None
 
 
 @dataclass(frozen=True)
@@ -139,16 +146,21 @@ def _input(raw: dict) -> Tensor:
         if isinstance(size, dict) and {"min", "step"} <= set(size):
             low = _whole(size["min"], f"{axis}.size.min", 1)
             step = _whole(size["step"], f"{axis}.size.step", 1)
+        elif isinstance(size, int) and not isinstance(size, bool):  # a fixed size: tiles padded to it
+            low, step = _whole(size, f"{axis}.size", 1), 0
         else:
-            raise _bad(f"its input's {axis} axis has the size {size!r}; segstudio tiles images of any size, "
-                       "so it runs models whose input sizes are a minimum and a step (min + k * step)")
+            raise _bad(f"its input's {axis} axis has the size {_short(size)}; segstudio runs inputs of a "
+                       "fixed size, or of a minimum and a step (min + k * step)")
         mins.append(low)
         steps.append(step)
+    batch = records["batch"].get("size") if "batch" in records else None
+    if batch is not None:
+        batch = _whole(batch, "the input's batch size", 1)
     dtype = _dtype(raw, f"input {tid!r}")
     steps_raw = raw.get("preprocessing") or []
     pre = processing.check_steps(steps_raw, processing.PREPROCESSING, where=f"input {tid!r}", axes=axes,
                                  channels=len(channels), tensor_id=tid)
-    return Tensor(tid, axes, channels, dtype, pre, (mins[0], mins[1]), (steps[0], steps[1]))
+    return Tensor(tid, axes, channels, dtype, pre, (mins[0], mins[1]), (steps[0], steps[1]), batch=batch)
 
 
 def _output(raw: dict, index: int, source: Tensor) -> Tensor:
@@ -186,6 +198,7 @@ def _axes(raw: dict, where: str) -> tuple[tuple[str, ...], tuple[str, ...], dict
         kind = axis.get("type")
         if kind == "batch":
             ids.append("batch")
+            records["batch"] = axis
         elif kind == "channel":
             names = axis.get("channel_names")
             if not isinstance(names, list) or not 1 <= len(names) <= MAX_LABELS:

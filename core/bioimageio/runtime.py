@@ -7,7 +7,8 @@ changeable like any model's). :class:`ForeignPredictor` is a :class:`~core.infer
 whose network is :class:`ForeignNet`; :func:`foreign_card` writes the model card of such a model.
 
 The tiles segstudio gives the network (sides that are multiples of 32) are padded (reflect) to the next size
-the description allows (``min + k * step``) and the outputs cropped back.
+the description allows (``min + k * step``, or its fixed size: the tiles are then chosen to fit in it) and
+the outputs cropped back. A model that takes one image at a time gets them one at a time.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from core.bioimageio import processing
 from core.bioimageio.rdf import Description, Tensor, card_description, kept_fields
 from core.errors import ModelPackageError
 from core.inference.export import DEFAULT_COLORS
-from core.inference.predictor import Predictor
+from core.inference.predictor import TILE, Predictor
 from core.inference.receptive import round_halo
 from core.training.card_schema import BIOIMAGEIO_ARCHITECTURE, FORMAT_VERSION
 from core.training.device import pick_device
@@ -40,6 +41,8 @@ TORCH_DTYPES = {"float32": torch.float32, "float64": torch.float64, "uint8": tor
                 "int64": torch.int64, "uint64": torch.uint64, "bool": torch.bool}
 #: the threshold every label's probability map is cut at (the card's post-processing; tuned by nobody)
 THRESHOLD = 0.5
+#: tile cores a model with a fixed input size may get: divisors of tiled prediction's block, largest first
+TILES = (512, 256, 128, 64, 32)
 
 
 class ForeignNet(torch.nn.Module):
@@ -60,6 +63,12 @@ class ForeignNet(torch.nn.Module):
         if stacked:  # one image at a time, stacked afterwards along a new first axis
             parts = [self._call(_declared(x[i : i + 1], spec.axes)) for i in range(n)]
             results = [torch.stack(items, dim=0) for items in zip(*parts, strict=True)]
+        elif spec.batch is not None and spec.batch != n:  # a fixed batch size: one image at a time
+            if spec.batch != 1:
+                raise ModelPackageError(f"the model takes batches of exactly {spec.batch} images; segstudio "
+                                        "runs models that take any batch size, or one image at a time")
+            parts = [self._call(_declared(x[i : i + 1], spec.axes)) for i in range(n)]
+            results = [torch.cat(items, dim=0) for items in zip(*parts, strict=True)]
         else:
             results = self._call(_declared(x, spec.axes))
         maps = []
@@ -129,6 +138,12 @@ class ForeignPredictor(Predictor):
     def _network(self, tensor: torch.Tensor) -> dict[str, torch.Tensor]:
         return {"prob": self.model(tensor).float()}
 
+    @property
+    def tile(self) -> int:
+        """The tile core tiled prediction uses: segstudio's, or for a model with a fixed input size the
+        largest that fits in it with the halo around (a divisor of tiled prediction's block)."""
+        return fitting_tile(self.description.input, self.halo)
+
 
 def load_script(path: Path, device: torch.device | str = "cpu") -> torch.jit.ScriptModule:
     """The TorchScript module at ``path`` (TorchScript runs its own operators only, never Python code)."""
@@ -149,6 +164,8 @@ def foreign_card(description: Description, rdf: dict, *, source: str) -> dict:
     if channels > MAX_CHANNELS:
         raise ModelPackageError(f"this bioimage.io package cannot be used: its input has {channels} "
                                 f"channels; segstudio runs images of 1 to {MAX_CHANNELS} channels")
+    halo = round_halo(max(out.halo for out in description.outputs))
+    fitting_tile(description.input, halo)  # a fixed input size must hold a tile and its halo
     names = description.labels
     labels = [{"id": i + 1, "name": name, "color": DEFAULT_COLORS[i % len(DEFAULT_COLORS)]}
               for i, name in enumerate(names)]
@@ -162,11 +179,25 @@ def foreign_card(description: Description, rdf: dict, *, source: str) -> dict:
         "distance_head": False,
         "normalization": {"method": "bioimageio"},
         "postprocess": {"threshold": THRESHOLD, "min_size": 0},
-        "halo": round_halo(max(out.halo for out in description.outputs)),
+        "halo": halo,
         "name": description.name,
         "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "bioimageio": {"rdf": kept_fields(rdf), "source": source[:200]},
     }
+
+
+def fitting_tile(spec: Tensor, halo: int) -> int:
+    """The tile core for an input ``spec`` with ``halo`` pixels around each tile (see
+    :attr:`ForeignPredictor.tile`); :class:`ModelPackageError` when even the smallest does not fit."""
+    side = spec.fixed_side
+    if side is None:
+        return TILE
+    fitting = [t for t in TILES if t + 2 * halo <= side]
+    if not fitting:
+        raise ModelPackageError(f"this bioimage.io package cannot be used: its input has the fixed size "
+                                f"{side} pixels, too small for tiles of at least {TILES[-1]} pixels with a "
+                                f"margin of {halo} pixels on each side")
+    return fitting[0]
 
 
 def _network_dtype(spec: Tensor) -> str:
@@ -179,8 +210,12 @@ def _network_dtype(spec: Tensor) -> str:
 
 
 def _valid(n: int, low: int, step: int) -> int:
-    """The smallest size ``low + k * step`` at least ``n``."""
-    return low if n <= low else low + -(-(n - low) // step) * step
+    """The smallest size ``low + k * step`` at least ``n`` (``step`` 0: the fixed size ``low``)."""
+    if n <= low:
+        return low
+    if step == 0:
+        raise ModelPackageError(f"a tile of {n} pixels is larger than the model's fixed input size {low}")
+    return low + -(-(n - low) // step) * step
 
 
 def _pad(x: torch.Tensor, h: int, w: int) -> torch.Tensor:

@@ -64,6 +64,26 @@ def test_a_foreign_package_imports_and_runs_as_its_description_says(foreign: Pat
     assert agreement.min() > 0.97, agreement  # tiles see less context at their borders than one pass
 
 
+def test_a_model_of_fixed_input_size_and_batch_gets_tiles_that_fit(foreign: Path, tmp_path: Path):
+    def fixed(rdf: dict) -> None:
+        axes = rdf["inputs"][0]["axes"]
+        axes[0]["size"] = 1  # one image at a time
+        axes[2]["size"] = axes[3]["size"] = 256
+
+    folder = import_model_package(rezip(foreign, tmp_path / "fixed.zip", rdf=fixed), tmp_path / "models")
+    predictor = card_writer(read_card(folder)).load(folder, device="cpu")
+    assert predictor.tile == 128 and predictor.halo == 64  # 128 + 2 * 64 = 256
+    predictor.batch_size = 3
+    cells = np.random.default_rng(7).integers(0, 255, (1, 300, 420), np.uint8)
+    from core.inference.tiled import predict_image
+
+    labels = predict_image(cells, predictor).labels
+    with torch.inference_mode():
+        whole = predictor.model(torch.from_numpy(predictor.normalize(cells)[None, :, :256, :256]))[0].numpy()
+    agreement = ((labels[:, :256, :256] > 0) == (whole > 0.5)).mean()
+    assert agreement > 0.9, agreement
+
+
 def test_foreign_models_export_and_reimport_as_segstudio_zips(foreign: Path, tmp_path: Path):
     folder = import_model_package(foreign, tmp_path / "models")
     zipped = export_model_package(folder, tmp_path / "again.zip")
@@ -136,7 +156,9 @@ HOSTILE = {
     "bad yaml": ({"replace": {"rdf.yaml": b"inputs: [unclosed\n"}}, "not readable YAML"),
     "billion laughs": ({"replace": {"rdf.yaml": _LAUGHS}}, "expands to more than 50000 values"),
     "3D input": ({"rdf": _set(("inputs", 0, "axes"), _Z_AXIS)}, "space axis 'z'"),
-    "fixed size": ({"rdf": _set(("inputs", 0, "axes", 2, "size"), 256)}, "a minimum and a step"),
+    "fixed size too small": ({"rdf": _set(("inputs", 0, "axes", 2, "size"), 150)},
+                             "fixed size 150 pixels, too small for tiles"),
+    "odd size": ({"rdf": _set(("inputs", 0, "axes", 2, "size"), "big")}, "a fixed size, or of a minimum"),
     "no torchscript": ({"rdf": _set(("weights", "torchscript"), _DELETE)},
                        "no TorchScript weights \\(only pytorch_state_dict\\)"),
     "weights at a URL": ({"rdf": _set(("weights", "torchscript", "source"), "https://example.org/w.pt")},
