@@ -700,6 +700,14 @@ def cmd_model_export(args: argparse.Namespace, settings: Settings) -> int:
     from core.predictions import find_model
 
     model = find_model(settings, make_engine(settings.database_url), args.model)
+    if args.bioimageio:
+        from core.bioimageio import export_bioimageio
+
+        name = model.title.split(" — ")[0]
+        dest = export_bioimageio(model.package_dir, Path(args.out), name=name, authors=args.author,
+                                 license=args.license)
+        print(f"Exported {model.title} as a bioimage.io package to {dest}")
+        return 0
     dest = export_model_package(model.package_dir, Path(args.out))
     print(f"Exported {model.title} to {dest}")
     return 0
@@ -914,15 +922,22 @@ def build_parser() -> argparse.ArgumentParser:
 
     model = sub.add_parser("model", help="import, list, export, rename or delete models")
     msub = model.add_subparsers(dest="action", required=True)
-    p = msub.add_parser("import", help="import a model package (its model/ folder or a report ZIP)")
+    p = msub.add_parser("import", help="import a model package (its model/ folder, a report ZIP, or a "
+                                       "bioimage.io model package: ZIP or folder)")
     p.add_argument("path")
     p.set_defaults(handler=cmd_model_import)
     p = msub.add_parser("list", help="list the models that can be applied, and broken ones with why")
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=cmd_model_list)
-    p = msub.add_parser("export", help="export a trained model's package as a ZIP")
+    p = msub.add_parser("export", help="export a trained model's package as a ZIP (or a bioimage.io package)")
     p.add_argument("model", help="training id or name, or an imported model's folder name")
     p.add_argument("--out", required=True)
+    p.add_argument("--bioimageio", action="store_true",
+                   help="write a BioImage Model Zoo package (spec 0.5) for ilastik, deepImageJ, QuPath, "
+                        "napari; segmentation models only")
+    p.add_argument("--author", action="append", default=None,
+                   help="an author's name for the bioimage.io package (repeat for several)")
+    p.add_argument("--license", default="CC-BY-4.0", help="SPDX licence of the bioimage.io package")
     p.set_defaults(handler=cmd_model_export)
     p = msub.add_parser("rename", help="rename a model (a trained model: its training)")
     p.add_argument("model", help="training id or name, or an imported model's folder name or name")

@@ -13,7 +13,8 @@ broken packages included). The rules:
   delete the training on the Trainings page to remove everything). An imported model's folder goes. A model
   that a queued or running prediction run uses is not deleted.
 * **Export** writes the package as a ZIP holding ``model/``
-  (:func:`core.inference.package_io.export_model_package`).
+  (:func:`core.inference.package_io.export_model_package`), or, for segmentation models, as a bioimage.io
+  package that other tools (ilastik, deepImageJ, QuPath, napari) run (:func:`export_bioimageio_zip`).
 """
 
 from __future__ import annotations
@@ -194,6 +195,33 @@ def export_file_name(entry: ModelEntry) -> str:
     """``<name>-model.zip`` with only letters, digits, dots, dashes and underscores."""
     safe = "".join(ch if ch.isalnum() or ch in "._-" else "-" for ch in entry.name).strip("-.")
     return f"{safe or 'model'}-model.zip"
+
+
+def bioimageio_refusal(package_dir: Path) -> str | None:
+    """Why the package at ``package_dir`` cannot be downloaded for bioimage.io (a damaged card, or a model the
+    spec export does not cover), in one sentence; None when it can."""
+    from core.bioimageio.tensors import export_refusal
+
+    try:
+        card = read_card(package_dir)
+    except ModelPackageError as exc:
+        return str(exc)
+    return export_refusal(card)
+
+
+def export_bioimageio_zip(package_dir: Path, name: str) -> bytes:
+    """The bytes of the bioimage.io package (spec 0.5) of the package at ``package_dir``, called ``name``
+    (:func:`core.bioimageio.export_bioimageio`)."""
+    from core.bioimageio import export_bioimageio
+
+    with tempfile.TemporaryDirectory(prefix="segstudio-bioimageio-") as folder:
+        return export_bioimageio(package_dir, Path(folder) / "bioimageio.zip", name=name).read_bytes()
+
+
+def bioimageio_file_name(name: str) -> str:
+    """``<name>-bioimageio.zip`` with only letters, digits, dots, dashes and underscores."""
+    safe = "".join(ch if ch.isalnum() or ch in "._-" else "-" for ch in name).strip("-.")
+    return f"{safe or 'model'}-bioimageio.zip"
 
 
 def _entry(entries: list[ModelEntry], key: str) -> ModelEntry:

@@ -17,7 +17,7 @@ from core.db import repo, session_scope
 from core.db.models import QUEUED, SUCCEEDED, Prediction
 from core.errors import InvalidInputError, ModelPackageError, NotFoundError
 from core.training.config import check_views
-from core.training.package import CARD, WEIGHTS, read_card
+from core.training.package import CARD, read_card, weights_file
 
 MODELS_DIR = "models"
 #: the card field holding an imported model's name as renamed on the Models page (the folder keeps its name)
@@ -68,8 +68,9 @@ def model_catalog(settings: Settings, engine: Engine) -> ModelCatalog:
     def add(key: str, name: str, package: Path, training_id: int | None) -> None:
         try:
             card = read_card(package)
-            if not (package / WEIGHTS).is_file():
-                raise ModelPackageError(f"{package / WEIGHTS} is missing; the package is incomplete")
+            weights = package / weights_file(card)
+            if not weights.is_file():
+                raise ModelPackageError(f"{weights} is missing; the package is incomplete")
         except ModelPackageError as exc:
             broken.append(BrokenModel(key, name, package, str(exc)))
         else:

@@ -34,7 +34,8 @@ ctx = page_context()
 st.title("Apply a model")
 show_flashes()
 
-with st.expander("Import a model package (a model/ folder as ZIP, or a training report ZIP)"):
+with st.expander("Import a model package (a model/ folder as ZIP, a training report ZIP, or a bioimage.io "
+                 "model ZIP)"):
     package = st.file_uploader("Model package", type=["zip"], key="model_package_upload")
     if package is not None and st.button("Import model", key="import_model"):
         staged = stage_upload(ctx.settings, package.name, package)

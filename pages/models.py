@@ -1,4 +1,5 @@
-"""Models: every trained and imported model in one list, with rename, delete, export (ZIP) and apply."""
+"""Models: every trained and imported model in one list, with rename, delete, export (ZIP, and for
+bioimage.io) and apply."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from core.model_library import (
     list_models,
     rename_model,
 )
+from ui.bioimageio import bioimageio_download
 from ui.context import page_context
 from ui.feedback import flash, show_flashes, user_errors
 
@@ -78,13 +80,14 @@ for index, entry in enumerate(entries):
         else:
             st.caption(f"{entry.training_type} · {', '.join(entry.labels)} · {entry.score} · "
                        f"{_size(entry)} · {entry.created}")
-        apply, export, rename, delete = st.columns(4)
+        apply, export, zoo, rename, delete = st.columns(5)
         if entry.broken is None:
             if apply.button("Apply", key=f"apply_{slot}", type="primary", icon=":material/auto_awesome:"):
                 st.switch_page("pages/apply.py", query_params={"model": entry.key})
             export.download_button("Export (ZIP)", lambda entry=entry: export_model_zip(entry),
                                    file_name=export_file_name(entry), mime="application/zip",
                                    key=f"export_{slot}", on_click="ignore", icon=":material/download:")
+            bioimageio_download(zoo, entry.package_dir, entry.name, key=f"bioimageio_{slot}")
             if rename.button("Rename", key=f"rename_{slot}", icon=":material/edit:"):
                 st.session_state["models_renaming"] = entry.key
         if delete.button("Delete", key=f"delete_{slot}", icon=":material/delete:"):

@@ -23,6 +23,7 @@ from core.trainings import (
     resume_training,
     training_validation_warning,
 )
+from ui.bioimageio import bioimageio_download
 from ui.context import PROJECT_KEY, page_context, require_project, set_current_project
 from ui.curves import curves_figure, kept_point
 from ui.downloads import file_download
@@ -149,7 +150,7 @@ def detail(training_id: int) -> None:
     gone = owner_gone(t)
     if gone:
         st.warning(_gone_text(), icon=":material/warning:")
-    a, b, e, c, d = st.columns(5)
+    a, b, e, c, f, d = st.columns(6)
     if t.status in (QUEUED, RUNNING) and a.button("Cancel", key="cancel_training"):
         status = queue.request_cancel(ctx.engine, "training", training_id)
         if status == "cancelled":
@@ -173,6 +174,9 @@ def detail(training_id: int) -> None:
     if report is not None and report.exists():
         file_download(c, "Download report (ZIP)", report, file_name=f"training-{t.id}-report.zip",
                       mime="application/zip", key="download_report")
+    package = ctx.settings.data_dir / t.model_dir if t.status == SUCCEEDED and t.model_dir else None
+    if package is not None and package.is_dir():
+        bioimageio_download(f, package, t.name, key="download_bioimageio")
     if resumable:
         st.caption("Resume continues this training from its last checkpoint (the end of its last finished "
                    "epoch), with the training time it had left.")

@@ -2,9 +2,10 @@
 
 A page's first visit pays for every import of its modules. scikit-learn (Assist's forest, 2.3 s of CPU here),
 fpdf2 and matplotlib (the training report, 2-3 s), pandas (Streamlit loads it for a table), scipy.optimize and
-scipy.spatial (matching and convex hulls, 0.4 s each) and shapely (GeoJSON outlines) are imported where they
-are used. torch and the model code are imported by the training registry every page reads; the app's frame
-loads them in the background after the first page (ui/warmup.py).
+scipy.spatial (matching and convex hulls, 0.4 s each), shapely (GeoJSON outlines) and bioimageio (the
+bioimage.io export's validation, with xarray) are imported where they are used. torch and the model code
+are imported by the training registry every page reads; the app's frame loads them in the background after
+the first page (ui/warmup.py).
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ import sys
 
 from tests.conftest import REPO
 
-ON_USE = ("sklearn", "matplotlib", "fpdf", "pandas", "scipy.optimize", "scipy.spatial", "shapely")
+ON_USE = ("sklearn", "matplotlib", "fpdf", "pandas", "scipy.optimize", "scipy.spatial", "shapely",
+          "bioimageio", "xarray")
 
 _PROBE = """
 import importlib, json, sys

@@ -16,7 +16,14 @@ Import is defensive, because a package may come from anywhere:
 * everything is staged in a hidden folder inside ``models_dir`` and renamed into place at the end; nothing is
   ever written outside ``models_dir``, and a failed import leaves nothing behind.
 
-``model.torchscript.pt`` is copied along when present (it is never loaded here).
+``model.torchscript.pt`` is copied along when present (it is never loaded here, except as the network of a
+model imported from bioimage.io).
+
+A bioimage.io package is imported by the same call: one that segstudio exported holds segstudio's card and
+weights next to its description and imports as a full segstudio package (above); one made elsewhere (a ZIP
+or folder with ``rdf.yaml`` or ``bioimageio.yaml`` and no segstudio card) is imported by
+:mod:`core.bioimageio.importer`, with the same protections (entries checked here first, size limits,
+nothing written outside the staging folder) and its own checks of the description.
 """
 
 from __future__ import annotations
@@ -35,7 +42,7 @@ from core.errors import ModelPackageError, NotFoundError, StorageError
 from core.imaging.atomic import atomic_output
 from core.inference.fit import check_image_fits, check_not_empty
 from core.inference.results import card_writer
-from core.training.package import CARD, TORCHSCRIPT, WEIGHTS, read_card
+from core.training.package import CARD, TORCHSCRIPT, WEIGHTS, read_card, weights_file
 
 __all__ = [
     "KNOWN_FILES",
@@ -47,16 +54,18 @@ __all__ = [
 
 #: file name -> largest size accepted, in bytes.
 KNOWN_FILES: dict[str, int] = {CARD: 1 << 20, WEIGHTS: 2 << 30, TORCHSCRIPT: 2 << 30}
-REQUIRED_FILES = (CARD, WEIGHTS)
+#: the files every package has (and the weights its card's architecture loads: core.training.package)
+REQUIRED_FILES = (CARD,)
 _MAX_ENTRIES = 10_000
 _CHUNK = 1 << 20
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 
 
 def import_model_package(src: Path, models_dir: Path) -> Path:
-    """Import the model package at ``src`` (a ``model/`` folder, a folder holding one, or a ZIP holding one)
-    into a new folder of ``models_dir``; returns that folder. Importing the same weights twice returns the
-    folder of the first import."""
+    """Import the model package at ``src`` (a ``model/`` folder, a folder holding one, or a ZIP holding one;
+    or a bioimage.io package: ZIP, folder, or its description file) into a new folder of ``models_dir``;
+    returns that folder.
+    Importing the same weights twice returns the folder of the first import."""
     src, models_dir = Path(src), Path(models_dir)
     if not src.exists():
         raise NotFoundError(f"{src} does not exist; choose a model folder or a report ZIP")
@@ -71,6 +80,17 @@ def import_model_package(src: Path, models_dir: Path) -> Path:
     try:
         if zipfile.is_zipfile(src):
             _extract_zip(src, staging)
+        elif src.is_dir() and _package_folder(src) is None:
+            from core.bioimageio.importer import import_folder
+
+            import_folder(src, staging, weights_limit=KNOWN_FILES[TORCHSCRIPT])
+        elif src.is_file() and src.name.endswith((".yaml", ".yml")):
+            from core.bioimageio.importer import import_folder, is_description
+
+            if not is_description(src):
+                raise ModelPackageError(f"{src.name} is not named as a bioimage.io description (rdf.yaml, "
+                                        "bioimageio.yaml or *.bioimageio.yaml); rename it or choose its ZIP")
+            import_folder(src.parent, staging, weights_limit=KNOWN_FILES[TORCHSCRIPT], description=src.name)
         elif src.is_dir():
             _copy_folder(_package_folder(src), staging)
         else:
@@ -79,7 +99,11 @@ def import_model_package(src: Path, models_dir: Path) -> Path:
                 "choose the model/ folder or the report ZIP"
             )
         card = read_card(staging, shown_as=src)
-        digest = _sha256(staging / WEIGHTS)[:12]
+        weights = weights_file(card)
+        if not (staging / weights).is_file():
+            raise ModelPackageError(f"{src.name} lacks {weights} next to its model card; the package is "
+                                    "incomplete")
+        digest = _sha256(staging / weights)[:12]
         name = _SAFE_NAME.sub("-", str(card.get("name") or card.get("training_name") or "model")).strip("-.")[
             :60
         ]
@@ -101,8 +125,8 @@ def import_model_package(src: Path, models_dir: Path) -> Path:
 def export_model_package(package_dir: Path, dest: Path) -> Path:
     """Write the package at ``package_dir`` as a ZIP holding ``model/<file>`` (importable elsewhere)."""
     package_dir, dest = Path(package_dir), Path(dest)
-    read_card(package_dir)
-    missing = [n for n in REQUIRED_FILES if not (package_dir / n).is_file()]
+    card = read_card(package_dir)
+    missing = [n for n in (*REQUIRED_FILES, weights_file(card)) if not (package_dir / n).is_file()]
     if missing:
         raise ModelPackageError(f"{package_dir} lacks {missing}; it is not a complete model package")
     dest.parent.mkdir(parents=True, exist_ok=True)
@@ -126,6 +150,11 @@ def _extract_zip(src: Path, staging: Path) -> None:
             )
         for info in infos:
             _check_entry(info, src.name)
+        if not any(PurePosixPath(i.filename).name == CARD for i in infos):
+            from core.bioimageio.importer import import_zip
+
+            import_zip(zf, staging, shown_as=src.name, weights_limit=KNOWN_FILES[TORCHSCRIPT])
+            return
         chosen = _choose_entries(infos, src.name)
         for name, info in chosen.items():
             limit = KNOWN_FILES[name]
@@ -198,12 +227,14 @@ def _choose_entries(infos: list[zipfile.ZipInfo], zip_name: str) -> dict[str, zi
     return chosen
 
 
-def _package_folder(src: Path) -> Path:
+def _package_folder(src: Path) -> Path | None:
+    """The folder holding the package's card (``src`` or its ``model/``), or None (a bioimage.io package
+    made elsewhere, or no package at all: :mod:`core.bioimageio.importer` says which)."""
     if (src / CARD).is_file():
         return src
     if (src / "model" / CARD).is_file():
         return src / "model"
-    raise ModelPackageError(f"{src} holds no {CARD} (nor model/{CARD}); it is not a model package")
+    return None
 
 
 def _copy_folder(folder: Path, staging: Path) -> None:

@@ -37,6 +37,8 @@ from core.training.package import load_model
 from core.training.sources import ReadFn
 
 _CARD_KEYS = ("training_type", "labels", "in_channels", "normalization")
+#: the network tile's core side tiled prediction uses by default (pixels)
+TILE = 512
 
 
 @dataclass
@@ -115,6 +117,11 @@ class Predictor:
     def map_names(self) -> tuple[str, ...]:
         """Names of the maps :meth:`forward` returns."""
         return self.kind.maps_used + (("distance",) if self.distance else ())
+
+    @property
+    def tile(self) -> int:
+        """The network tile's core side tiled prediction uses (pixels, a multiple of 32)."""
+        return TILE
 
     @property
     def halo(self) -> int:

@@ -27,7 +27,8 @@ from typing import Any
 
 from PIL import Image as PILImage
 
-from core.errors import InvalidInputError
+from core.bioimageio.runtime import ForeignPredictor
+from core.errors import InvalidInputError, ModelPackageError
 from core.imaging import open_image
 from core.imaging.atomic import atomic_output
 from core.imaging.thumbnail import thumbnail_array
@@ -45,6 +46,8 @@ from core.inference.fit import check_image_fits
 from core.inference.predictor import Predictor
 from core.inference.tiled import predict_image
 from core.inference.tiled_boxes import BoxPrediction, predict_boxes
+from core.training.card_schema import ARCHITECTURE, BIOIMAGEIO_ARCHITECTURE
+from core.training.package import read_card
 from core.training.types import training_type
 from core.training.types.base import BOX_LISTS, CLASS_LISTS, LABEL_IMAGES
 
@@ -54,7 +57,12 @@ OVERLAY_LINE = 2  # pixels
 
 
 def _load_predictor(package_dir: Path, *, device: str = "auto", views: int | None = None) -> Predictor:
-    return Predictor.from_package(package_dir, device=device, views=views)
+    """The predictor of the package's network, by its card's architecture (:data:`PREDICTORS`)."""
+    architecture = read_card(package_dir).get("architecture", ARCHITECTURE)
+    if architecture not in PREDICTORS:
+        raise ModelPackageError(f"the model in {package_dir} is a {architecture}, which gives no label "
+                                f"images or boxes; the networks that do are {list(PREDICTORS)}")
+    return PREDICTORS[architecture](package_dir, device=device, views=views)
 
 
 def _counts_summary(out_dir: Path, rows: Sequence[tuple[str, Mapping[str, Any]]]) -> Path:
@@ -217,6 +225,13 @@ def _card_colors(card: dict) -> list[str] | None:
     colors = [lab.get("color") for lab in card["labels"]]
     return colors if all(isinstance(c, str) for c in colors) else None
 
+
+#: model card architecture -> the loader of its predictor (label images and boxes): segstudio's U-Net, or the
+#: TorchScript of a model imported from bioimage.io (core.bioimageio.runtime)
+PREDICTORS: dict[str, Callable[..., Predictor]] = {
+    ARCHITECTURE: Predictor.from_package,
+    BIOIMAGEIO_ARCHITECTURE: ForeignPredictor.from_package,
+}
 
 #: result kind -> its writer
 RESULT_WRITERS: dict[str, ResultWriter] = {

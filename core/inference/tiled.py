@@ -112,7 +112,7 @@ def predict_image(
     source: object,
     predictor: Predictor,
     *,
-    tile: int = 512,
+    tile: int | None = None,
     halo: int | None = None,
     block: int = 1024,
     context: int = 64,
@@ -123,7 +123,9 @@ def predict_image(
     """Predict ``source`` (``(C, H, W)`` / ``(H, W)`` array or a reader) with ``predictor``.
 
     Args:
-        tile: core size of a network tile in pixels (multiple of 32); the network sees ``tile + 2 * halo``.
+        tile: core size of a network tile in pixels (multiple of 32); the network sees ``tile + 2 * halo``;
+            None = the predictor's (:attr:`~core.inference.predictor.Predictor.tile`: 512, or what a model
+            with a fixed input size allows).
         halo: context around each tile core (multiple of 32); None = the encoder's default
             (:func:`core.inference.receptive.default_halo`).
         block: owned post-processing block (a multiple of ``tile``; a multiple of 256 gives 256-pixel output
@@ -137,6 +139,7 @@ def predict_image(
     """
     src = _Source(source)
     halo = predictor.halo if halo is None else halo
+    tile = predictor.tile if tile is None else tile
     grid = _check_args(src, predictor, tile, halo, block, context, out)
     check_not_empty(src.original)
     start = time.perf_counter()

@@ -9,7 +9,9 @@ card against it, then checks what ties fields together (output channels, one nor
 channel, one post-processing entry per label), before anything is installed or loaded.
 
 Cards written before a field existed stay valid: ``dtype``, ``encoder_depth``, ``scale``, ``views``, ``loss``
-and every record field are optional; only what building and running the network needs is required. Fields
+and every record field are optional; only what building and running the network needs is required (the
+encoder for the networks built from the encoder registry; the description for a model imported from
+bioimage.io, whose normalisation is its package's own pre-processing). Fields
 no reader knows are allowed (checked as plain JSON: finite numbers, bounded strings and depth). Numbers must
 be finite (``1e999`` parses as infinity), except inside ``metrics``, a record of the training that may hold
 ``-Infinity`` for a score that never improved.
@@ -42,14 +44,21 @@ from core.values import is_whole
 
 FORMAT_VERSION = 1
 ARCHITECTURE = "smp.Unet"
-#: every architecture a card may name: the U-Net of the pixel types and detection, and the classifier
-#: (an encoder of the registry, global average pooling, a linear layer: core.classification.model)
-ARCHITECTURES = (ARCHITECTURE, "smp.encoder+avgpool+linear")
+#: a model imported from a bioimage.io package made elsewhere: its TorchScript weights run as the package
+#: describes them (core.bioimageio); its card has no encoder, and its normalisation is the package's own
+#: pre-processing (card field ``bioimageio``)
+BIOIMAGEIO_ARCHITECTURE = "bioimageio.torchscript"
+#: the architectures built from the encoder registry (their cards need ``encoder``): the U-Net of the pixel
+#: types and detection, and the classifier (an encoder, global average pooling, a linear layer:
+#: core.classification.model)
+ENCODER_ARCHITECTURES = (ARCHITECTURE, "smp.encoder+avgpool+linear")
+#: every architecture a card may name
+ARCHITECTURES = (*ENCODER_ARCHITECTURES, BIOIMAGEIO_ARCHITECTURE)
 MAX_LABELS = 64
 PIXEL_TYPES = ("uint8", "uint16", "uint32", "int8", "int16", "int32", "float32", "float64", "bool")
 FIX = "re-export the package from the segstudio that trained it, or correct model_card.json"
 
-__all__ = ["ARCHITECTURE", "CARD", "FORMAT_VERSION", "check_card"]
+__all__ = ["ARCHITECTURE", "BIOIMAGEIO_ARCHITECTURE", "CARD", "FORMAT_VERSION", "check_card"]
 
 
 class Postprocess:
@@ -103,7 +112,8 @@ _SCORE = Nullable(Number(finite=False))
 LABEL = Record({"id": Whole(0), "name": Text(100), "color": Text(colour=True)}, required=("id", "name"))
 NORMALIZATION = Record(
     {
-        "method": Text(choices=("percentile",)),
+        # "bioimageio": the imported package's own pre-processing steps (card field ``bioimageio``), no values
+        "method": Text(choices=("percentile", "bioimageio")),
         "scope": Text(choices=("dataset", "image")),
         "low_percentile": Number(0.0, 100.0),
         "high_percentile": Number(0.0, 100.0),
@@ -124,8 +134,9 @@ NORMALIZATION = Record(
         "dtype": Text(choices=PIXEL_TYPES),
         "mixed_depths": MapOf(Whole(1), 16),
     },
-    required=("low", "high"),
 )
+#: the normalisation fields every method but "bioimageio" needs
+NORMALIZATION_VALUES = ("low", "high")
 SCALE_RECORD = Record(
     {
         "factor": Number(MIN_SCALE, 1.0),
@@ -225,9 +236,12 @@ CARD = Record(
         "metrics": METRICS,
         "training": TRAINING,
         "start": Nullable(START),
+        # a model imported from bioimage.io: the description's input, outputs and TorchScript weights as
+        # core.bioimageio.rdf reads them (it checks them whenever the model loads)
+        "bioimageio": Record({}, other=Json()),
     },
-    required=("format_version", "architecture", "encoder", "in_channels", "out_channels", "training_type",
-              "labels", "normalization", "distance_head"),
+    required=("format_version", "architecture", "in_channels", "out_channels", "training_type", "labels",
+              "normalization", "distance_head"),
 )
 
 
@@ -269,6 +283,11 @@ def _check_version(card: dict, where: str) -> None:
 
 
 def _check_agreement(card: dict) -> None:
+    architecture = card["architecture"]
+    if architecture in ENCODER_ARCHITECTURES and "encoder" not in card:
+        raise Invalid("encoder", MISSING, f"one of {list(ENCODERS)} (the {architecture} network's encoder)")
+    if architecture == BIOIMAGEIO_ARCHITECTURE and "bioimageio" not in card:
+        raise Invalid("bioimageio", MISSING, "the imported bioimage.io description's input and outputs")
     labels = card["labels"]
     for key in ("id", "name"):
         values = [lab[key] for lab in labels]
@@ -279,7 +298,26 @@ def _check_agreement(card: dict) -> None:
         head = " with a distance head" if expected > 3 * len(labels) else ""
         raise Invalid("out_channels", card["out_channels"],
                       f"{expected} for {len(labels)} {card['training_type']} label(s){head}")
+    _check_normalization(card)
+    if "output_layout" in card and len(card["output_layout"]) != expected:
+        raise Invalid("output_layout", card["output_layout"], f"one entry per output channel ({expected})")
+    if card.get("views", 1) not in VIEW_COUNTS:
+        raise Invalid("views", card["views"], f"one of {list(VIEW_COUNTS)}")
+    _check_postprocess_labels(card.get("postprocess"), labels)
+
+
+def _check_normalization(card: dict) -> None:
+    """The normalisation record against the card: values per input channel, in order (a model imported
+    from bioimage.io has its package's steps instead, and only it)."""
     norm = card["normalization"]
+    if norm.get("method") == "bioimageio" or card["architecture"] == BIOIMAGEIO_ARCHITECTURE:
+        if (norm.get("method") == "bioimageio") != (card["architecture"] == BIOIMAGEIO_ARCHITECTURE):
+            raise Invalid("normalization.method", norm.get("method", MISSING),
+                          "'bioimageio' exactly for a model imported from bioimage.io")
+        return
+    for key in NORMALIZATION_VALUES:
+        if key not in norm:
+            raise Invalid(f"normalization.{key}", MISSING, "one value per input channel")
     for key in ("low", "high"):
         if len(norm[key]) != card["in_channels"]:
             wanted = f"one value per input channel ({card['in_channels']})"
@@ -304,11 +342,6 @@ def _check_agreement(card: dict) -> None:
     if None not in percentiles and not percentiles[0] < percentiles[1]:
         raise Invalid("normalization.high_percentile", norm["high_percentile"],
                       f"a percentile above low_percentile ({norm['low_percentile']})")
-    if "output_layout" in card and len(card["output_layout"]) != expected:
-        raise Invalid("output_layout", card["output_layout"], f"one entry per output channel ({expected})")
-    if card.get("views", 1) not in VIEW_COUNTS:
-        raise Invalid("views", card["views"], f"one of {list(VIEW_COUNTS)}")
-    _check_postprocess_labels(card.get("postprocess"), labels)
 
 
 def _check_postprocess_labels(raw: object, labels: list[dict]) -> None:

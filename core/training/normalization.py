@@ -269,6 +269,13 @@ def _with_values(norm: dict, values: np.ndarray) -> dict:
     return resolved
 
 
+def sample_pixels(shape: Sequence[int], read: ReadFn, *, seed: int = 0) -> np.ndarray:
+    """``(C, N)`` pixel values of an image of ``shape`` ``(C, H, W)`` read by ``read(y, x, h, w)``, sampled
+    as the normalisation samples them (the whole image when small, else random windows; at most about
+    :data:`_MAX_SAMPLES_PER_IMAGE` columns), in the image's own pixel type."""
+    return _sample_pixels(tuple(int(v) for v in shape), read, np.random.default_rng(seed))
+
+
 def _sample_pixels(shape: tuple[int, ...], read: ReadFn, rng: np.random.Generator) -> np.ndarray:
     """(C, N) pixel values of one image: the whole image when small, else random windows."""
     c, h, w = shape

@@ -27,7 +27,13 @@ import torch
 
 from core.errors import ModelPackageError
 from core.imaging.atomic import storage_error, temp_name
-from core.training.card_schema import ARCHITECTURE, FORMAT_VERSION, check_card
+from core.training.card_schema import (
+    ARCHITECTURE,
+    BIOIMAGEIO_ARCHITECTURE,
+    ENCODER_ARCHITECTURES,
+    FORMAT_VERSION,
+    check_card,
+)
 from core.training.checkpoint import in_memory
 from core.training.models import build_model
 from core.training.predict import predict_maps
@@ -35,10 +41,13 @@ from core.training.predict import predict_maps
 WEIGHTS = "weights.pt"
 CARD = "model_card.json"
 TORCHSCRIPT = "model.torchscript.pt"
+#: the file a package's network is loaded from, by its card's architecture: the state_dict of the networks
+#: segstudio builds, the TorchScript of a model imported from bioimage.io
+WEIGHTS_FILES = {**dict.fromkeys(ENCODER_ARCHITECTURES, WEIGHTS), BIOIMAGEIO_ARCHITECTURE: TORCHSCRIPT}
 
 __all__ = [
     "FORMAT_VERSION", "load_model", "load_torchscript", "package_versions", "predict_maps", "read_card",
-    "write_package",
+    "weights_file", "write_package",
 ]
 
 
@@ -116,6 +125,12 @@ def load_torchscript(package_dir: Path) -> torch.jit.ScriptModule:
 def load_model(package_dir: Path, device: str | torch.device = "cpu") -> tuple[torch.nn.Module, dict]:
     """``(model in eval mode on device, card)`` from a package folder; weights loaded with weights_only."""
     card = read_card(package_dir)
+    if card["architecture"] != ARCHITECTURE:
+        raise ModelPackageError(
+            f"the model in {package_dir} is a {card['architecture']} network, not segstudio's U-Net"
+            + ("; it was imported from bioimage.io: apply it, or train a segstudio model to evaluate or "
+               "fine-tune" if card["architecture"] == BIOIMAGEIO_ARCHITECTURE else "")
+        )
     model = build_model(card["encoder"], int(card["in_channels"]), int(card["out_channels"]))
     path = Path(package_dir) / WEIGHTS
     try:
@@ -132,6 +147,11 @@ def load_model(package_dir: Path, device: str | torch.device = "cpu") -> tuple[t
             f"{card['in_channels']} input / {card['out_channels']} output channels: {str(exc)[:300]}"
         ) from exc
     return model.to(device).eval(), card
+
+
+def weights_file(card: dict) -> str:
+    """The name of the file the network of ``card`` (a validated card) is loaded from."""
+    return WEIGHTS_FILES[card.get("architecture", ARCHITECTURE)]
 
 
 def package_versions() -> dict[str, str]:

@@ -32,6 +32,7 @@ import torch
 from core.classification.defaults import ARCHITECTURE as CLASSIFIER
 from core.errors import InvalidInputError, ModelPackageError
 from core.training.card_schema import ARCHITECTURE as UNET
+from core.training.card_schema import BIOIMAGEIO_ARCHITECTURE
 
 if TYPE_CHECKING:
     from core.training.config import TrainConfig
@@ -42,6 +43,8 @@ OUTPUT_LAYERS = {UNET: "segmentation_head.0", CLASSIFIER: "head"}
 NETWORK_WORDS = {
     UNET: "a U-Net (encoder, decoder and output maps; segmentation and detection)",
     CLASSIFIER: "an image classifier (encoder and one linear layer)",
+    BIOIMAGEIO_ARCHITECTURE: ("a bioimage.io model made elsewhere (TorchScript weights without their network's "
+                              "code, which can be applied but not fine-tuned)"),
 }
 
 

@@ -102,3 +102,23 @@ def test_apply_opens_the_apply_page_with_the_model_chosen(app_env):
     assert not at.exception, at.exception
     assert at.selectbox(key="apply_model").value == f"training:{trained.id}"
     assert at.query_params["model"] == f"training:{trained.id}"
+
+
+def test_bioimageio_download_or_the_reason_why_not(app_env):
+    """Segmentation models offer "Download for bioimage.io (ZIP)" (made when clicked, no rerun); a detection
+    model says in one line why it has none."""
+    _, _, trained, _, _ = _seed(app_env)
+    boxes = imported_package(app_env, "boxes-ghi")
+    card = json.loads((boxes / CARD).read_text())
+    card.update(training_type="detection", out_channels=3)
+    (boxes / CARD).write_text(json.dumps(card), encoding="utf-8")
+    at = _open()
+    assert not at.exception, at.exception
+    zoo = {b.key: b for b in at.get("download_button") if b.key.startswith("bioimageio_")}
+    assert set(zoo) == {f"bioimageio_training_{trained.id}", "bioimageio_imported_shared-abc"}
+    button = zoo[f"bioimageio_training_{trained.id}"]
+    assert button.proto.label == "Download for bioimage.io (ZIP)"
+    assert button.proto.deferred_file_id and button.proto.ignore_rerun
+    reasons = [c.value for c in at.caption if c.value.startswith("No bioimage.io download")]
+    assert reasons == ["No bioimage.io download: object detection models give boxes, not label images; the "
+                       "bioimage.io export covers semantic and instance segmentation models."]

@@ -185,3 +185,17 @@ def test_run_again_offers_an_exact_repeat_and_small_validation_sets_are_warned_a
     assert again.name == "Nuclei (run 2)"
     cfg = again.config["train_config"]
     assert (cfg["max_steps"], cfg["seed"], cfg["batch_size"], cfg["learning_rate"]) == (37, 4, 4, 0.002)
+
+
+def test_a_finished_training_offers_its_model_for_bioimage_io(app_env):
+    from tests.models_helpers import trained_model
+
+    engine = make_engine(app_env.database_url)
+    with session_scope(engine) as s:
+        project = repo.create_project(s, "Nuclei")
+    done = trained_model(app_env, engine, project.id, "nuclei v1")
+    at = _open(project.id, detail=done.id)
+    assert not at.exception, at.exception
+    button = next(b for b in at.get("download_button") if b.key == "download_bioimageio")
+    assert button.proto.label == "Download for bioimage.io (ZIP)"
+    assert button.proto.deferred_file_id and button.proto.ignore_rerun  # made when clicked, no rerun

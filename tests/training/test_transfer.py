@@ -131,6 +131,10 @@ def test_a_classifier_maps_its_classes_and_keeps_its_encoder():
     (_card("semantic", {1: "a"}), {"architecture": "smp.Unet", "task": "semantic segmentation",
                                    "encoder": "efficientnet-b0"},
      "uses the network 'resnet18-compact', this training 'efficientnet-b0'"),
+    (_card("semantic", {1: "a"}, architecture="bioimageio.torchscript"),
+     {"architecture": "smp.Unet", "task": "semantic segmentation"},
+     "is a bioimage.io model made elsewhere (TorchScript weights without their network's code, which can be "
+     "applied but not fine-tuned)"),
 ])
 def test_incompatible_starts_are_refused_in_words(card, kwargs, words):
     with pytest.raises(InvalidInputError, match="choose|Choose") as info:
