@@ -106,9 +106,11 @@ def run_one(kind: str, budget: float, args, data: dict, start_package: Path, wor
     info = result.card["training"]
     row = {"kind": kind, "budget": budget, "seconds": round(seconds, 1), "steps": result.steps,
            "epochs": len(result.history), "f1": f1, "own_validation_f1": result.metrics.get("mean_f1"),
-           "learning_rate": info.get("learning_rate")}
+           "learning_rate": info.get("learning_rate"), "step_share": info.get("step_share"),
+           "phase_seconds": info.get("phase_seconds")}
     print(f"  {kind:10s} {budget:5.0f} s: F1@0.5 {f1:.4f} on {len(data['scored'])} images ({result.steps} steps, "
-          f"{row['epochs']} epochs, lr {row['learning_rate']:.1e}, {seconds:.0f} s wall)", flush=True)
+          f"{row['epochs']} epochs, lr {row['learning_rate']:.1e}, {seconds:.0f} s wall; training steps "
+          f"{row['step_share'] or 0:.0%} of the budget)", flush=True)
     return row
 
 

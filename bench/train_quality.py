@@ -228,6 +228,9 @@ def run(name: str, args, settings: Settings) -> dict:
         "one_view_value": result.card["metrics"].get("best_val_score") if result.card else None,
         # the mean of the late weights against the best epoch, both with one view and the complete search
         "weight_average": result.card["metrics"].get("weight_average") if result.card else None,
+        # where the seconds went, and the budget's share spent in training steps (issue 27: >= 0.75)
+        "phase_seconds": result.card["training"].get("phase_seconds") if result.card else None,
+        "step_share": result.card["training"].get("step_share") if result.card else None,
     }
     if "instance" in per_label:
         inst = per_label["instance"]
@@ -238,6 +241,10 @@ def run(name: str, args, settings: Settings) -> dict:
           f"{seconds:.0f} s wall; normalisation {out['normalization']}; scale {out['scale']}; {args.views} views "
           f"(best epoch with one view: {out['one_view_value']:.4f}); {_average_text(out['weight_average'])}; "
           f"{result.device}", flush=True)
+    if out["phase_seconds"]:
+        phases = ", ".join(f"{k} {v:.0f} s" for k, v in out["phase_seconds"].items())
+        print(f"  time: {phases}; training steps took {out['step_share']:.0%} of the {budget:.0f} s budget "
+              "(target >= 75%)", flush=True)
     return out
 
 

@@ -729,6 +729,8 @@ def cmd_model_delete(args: argparse.Namespace, settings: Settings) -> int:
     engine = make_engine(settings.database_url)
     entry = find_entry(list_models(settings, engine), args.model)
     kept = "" if entry.imported else " (the training, its curves, metrics and report stay)"
+    if entry.shipped:
+        delete_model(settings, engine, entry.key)  # refused, with the reason
     if not args.yes:
         print(f"Deleting the model {entry.name!r} removes its package{kept}. Add --yes to confirm.",
               file=sys.stderr)

@@ -42,6 +42,7 @@ class Settings:
     heartbeat_stale_seconds: float = 60.0
     smtp: Mapping[str, str] = field(default_factory=dict)
     lab_password_hash: str = ""
+    shipped_models: bool = True  # offer the models shipped with segstudio (core.starters)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "data_dir", Path(self.data_dir))
@@ -69,6 +70,7 @@ class Settings:
             embedded_worker=env.get("SEGSTUDIO_EMBEDDED_WORKER", "1").strip() not in ("0", "false", "no"),
             smtp=smtp,
             lab_password_hash=env.get("SEGSTUDIO_PASSWORD_HASH", ""),
+            shipped_models=env.get("SEGSTUDIO_SHIPPED_MODELS", "on").strip().lower() not in ("0", "off", "false", "no"),
         )
 
     def with_(self, **changes: object) -> Settings:

@@ -1,13 +1,15 @@
 """Every model in one list, and what can be done to one: rename, delete, export.
 
-A model is a succeeded training's package or an imported package (:func:`core.predictions.model_catalog`,
-broken packages included). The rules:
+A model is a succeeded training's package, a model shipped with segstudio (:mod:`core.starters`) or an
+imported package (:func:`core.predictions.model_catalog`, broken packages included). The rules:
 
 * **Rename** changes the name Apply and ``segstudio predict`` show and find. A trained model's name is its
   training's name (the Trainings page shows it too); an imported model's name is written into its model card
   (field ``display_name``, so an export carries it); its folder keeps its name, so old prediction runs and
   scripts that name the folder keep working. A name another model has, or a name of digits only (read as a
   training number), is refused.
+* A shipped model is part of the program: it is neither renamed nor deleted (export it and import the copy
+  to keep it under another name).
 * **Delete** removes the model package only. A trained model's training stays, with its curves, metrics and
   report (the report ZIP holds a copy of the model: import it on the Apply page to bring the model back;
   delete the training on the Trainings page to remove everything). An imported model's folder goes. A model
@@ -40,13 +42,14 @@ from core.training.types import TRAINING_TYPES
 
 MISSING = "—"
 IMPORTED = "imported"
+SHIPPED_WITH = "shipped with segstudio"
 
 
 @dataclass(frozen=True)
 class ModelEntry:
     """One row of the Models page (and of ``segstudio model list``)."""
 
-    key: str  # "training:<id>" or "imported:<folder>"
+    key: str  # "training:<id>", "shipped:<starter>" or "imported:<folder>"
     name: str
     project: str
     training_type: str
@@ -60,7 +63,11 @@ class ModelEntry:
 
     @property
     def imported(self) -> bool:
-        return self.training_id is None
+        return self.key.startswith("imported:")
+
+    @property
+    def shipped(self) -> bool:
+        return self.key.startswith("shipped:")
 
 
 def list_models(settings: Settings, engine: Engine) -> list[ModelEntry]:
@@ -83,8 +90,10 @@ def list_models(settings: Settings, engine: Engine) -> list[ModelEntry]:
                 format_datetime(t.finished_at or card.get("created_at")), model.package_dir, t.id))
         else:
             recorded = card.get("metrics") or {}  # the final metrics (mean_f1, mean_iou, map_50, accuracy)
+            shipped = model.source == "shipped"
             entries.append(ModelEntry(
-                model.key, _imported_name(card, model.package_dir), IMPORTED, kind, labels,
+                model.key, _shipped_name(model.key) if shipped else _imported_name(card, model.package_dir),
+                SHIPPED_WITH if shipped else IMPORTED, kind, labels,
                 headline_score(kind, {**recorded, "f1": recorded.get("mean_f1"),
                                       "iou": recorded.get("mean_iou")}),
                 _size(model.package_dir), format_datetime(card.get("created_at")), model.package_dir, None))
@@ -126,6 +135,7 @@ def rename_model(settings: Settings, engine: Engine, key: str, new_name: str) ->
                                 "would take it for a training number. Add a word.")
     entries = list_models(settings, engine)
     entry = _entry(entries, key)
+    _refuse_shipped(entry, "renamed")
     if entry.broken is not None:
         raise ModelPackageError(f"The model {entry.name!r} is broken ({entry.broken}); it cannot be renamed. "
                                 "Delete it, or import a working copy.")
@@ -148,6 +158,7 @@ def rename_model(settings: Settings, engine: Engine, key: str, new_name: str) ->
 def delete_model(settings: Settings, engine: Engine, key: str) -> ModelEntry:
     """Delete the package of the model ``key`` (see the module's rules); returns the entry deleted."""
     entry = _entry(list_models(settings, engine), key)
+    _refuse_shipped(entry, "deleted")
     package = entry.package_dir.resolve()
     if entry.training_id is not None:
         home = settings.training_dir(entry.training_id).resolve()
@@ -229,6 +240,18 @@ def _entry(entries: list[ModelEntry], key: str) -> ModelEntry:
         if entry.key == key:
             return entry
     raise NotFoundError(f"No model {key!r}; it may have been deleted. Look at the list of models again.")
+
+
+def _refuse_shipped(entry: ModelEntry, what: str) -> None:
+    if entry.shipped:
+        raise InvalidInputError(f"{entry.name!r} is shipped with segstudio; it cannot be {what}. Export it and "
+                                "import the ZIP (on Apply or the Models page) to keep a copy of your own.")
+
+
+def _shipped_name(key: str) -> str:
+    from core.starters import starter
+
+    return starter(key).name
 
 
 def _imported_name(card: dict, package: Path) -> str:

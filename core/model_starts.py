@@ -34,6 +34,22 @@ def start_options(settings: Settings, engine: Engine) -> list[ModelChoice]:
     return model_catalog(settings, engine).models
 
 
+def default_start(options: Sequence[ModelChoice], kind: TrainingType, label_names: Sequence[str],
+                  channels: int) -> str:
+    """The catalog key of the shipped starter that suits this training (its type, a label naming what the
+    starter learnt, the starter's channel count), or :data:`NO_START`: a nuclei training starts from the
+    nuclei starter unless the user chooses otherwise."""
+    from core.starters import STARTERS
+
+    keys = {m.key: m for m in options}
+    for entry in STARTERS.values():
+        model = keys.get(entry.catalog_key)
+        if model is not None and entry.suits(kind.name, label_names) \
+                and int(model.card.get("in_channels", 0)) == int(channels):
+            return entry.catalog_key
+    return NO_START
+
+
 def model_project(engine: Engine, model: ModelChoice) -> int | None:
     """The project a trained model's training belongs to (None for an imported model)."""
     if model.training_id is None:

@@ -1,12 +1,13 @@
 """Applying trained models: which models exist, queueing a prediction run, accepting predictions as annotations.
 
-A model is either a succeeded training's package (``trainings/<id>/model``) or an imported package
-(``models/<folder>``). Pages and the CLI call these; the work itself runs in the worker
-(:mod:`core.inference.job`).
+A model comes from one of the :data:`MODEL_SOURCES`: a succeeded training's package (``trainings/<id>/model``),
+a model shipped with segstudio (:mod:`core.starters`) or an imported package (``models/<folder>``). Pages and
+the CLI call these; the work itself runs in the worker (:mod:`core.inference.job`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,11 +29,16 @@ DISPLAY_NAME = "display_name"
 class ModelChoice:
     """A model the user can apply: where its package is and what it does."""
 
-    key: str  # "training:<id>" or "imported:<folder>"
+    key: str  # "<source>:<id>": "training:<id>", "shipped:<starter>" or "imported:<folder>"
     title: str
     package_dir: Path
     training_id: int | None
     card: dict
+
+    @property
+    def source(self) -> str:
+        """The :data:`MODEL_SOURCES` entry it comes from."""
+        return self.key.split(":", 1)[0]
 
 
 @dataclass(frozen=True)
@@ -58,40 +64,75 @@ def describe(card: dict) -> str:
     return f"{card.get('training_type', '?')} · {labels} · {card.get('in_channels', '?')} channel(s)"
 
 
-def model_catalog(settings: Settings, engine: Engine) -> ModelCatalog:
-    """Succeeded trainings of every project, newest first, then imported packages; each package's card is
-    validated (:func:`core.training.package.read_card`), so one broken package is listed as broken and the
-    others stay usable."""
-    models: list[ModelChoice] = []
-    broken: list[BrokenModel] = []
+#: one model found by a source: (catalog key, name, package folder, training id or None)
+Found = tuple[str, str, Path, int | None]
 
-    def add(key: str, name: str, package: Path, training_id: int | None) -> None:
-        try:
-            card = read_card(package)
-            weights = package / weights_file(card)
-            if not weights.is_file():
-                raise ModelPackageError(f"{weights} is missing; the package is incomplete")
-        except ModelPackageError as exc:
-            broken.append(BrokenModel(key, name, package, str(exc)))
-        else:
-            if training_id is None and isinstance(card.get(DISPLAY_NAME), str) and card[DISPLAY_NAME].strip():
-                name = f"{card[DISPLAY_NAME]} (imported)"
-            models.append(ModelChoice(key, f"{name} — {describe(card)}", package, training_id, card))
 
+def _trained(settings: Settings, engine: Engine) -> Iterator[Found]:
+    """Succeeded trainings of every project, newest first."""
     with session_scope(engine) as session:
         projects = {p.id: p.name for p in repo.list_projects(session)}
         trainings = repo.list_trainings(session, status=SUCCEEDED)
     for t in trainings:
         package = settings.data_dir / t.model_dir if t.model_dir else None
-        if package is None or not (package / CARD).exists():
-            continue
-        add(f"training:{t.id}", f"{t.name} ({projects.get(t.project_id, '?')})", package, t.id)
+        if package is not None and (package / CARD).exists():
+            yield f"training:{t.id}", f"{t.name} ({projects.get(t.project_id, '?')})", package, t.id
+
+
+def _shipped(settings: Settings, engine: Engine) -> Iterator[Found]:
+    """The models shipped with segstudio (:mod:`core.starters`) whose package is present."""
+    from core.starters import STARTERS
+
+    if not settings.shipped_models:
+        return
+    for entry in STARTERS.values():
+        if (entry.folder / CARD).exists():
+            yield entry.catalog_key, f"{entry.name} (shipped with segstudio)", entry.folder, None
+
+
+def _imported(settings: Settings, engine: Engine) -> Iterator[Found]:
+    """Imported packages, by folder name."""
     imported = settings.data_dir / MODELS_DIR
     if imported.is_dir():
         for folder in sorted(p for p in imported.iterdir() if p.is_dir() and not p.name.startswith(".")):
             if (folder / CARD).exists():
-                add(f"imported:{folder.name}", f"{folder.name} (imported)", folder, None)
+                yield f"imported:{folder.name}", f"{folder.name} (imported)", folder, None
+
+
+#: where models come from, in the order the catalog lists them (a new source is a new entry)
+MODEL_SOURCES: dict[str, Callable[[Settings, Engine], Iterator[Found]]] = {
+    "training": _trained, "shipped": _shipped, "imported": _imported,
+}
+
+
+def model_catalog(settings: Settings, engine: Engine) -> ModelCatalog:
+    """Every source's models (:data:`MODEL_SOURCES`: trainings newest first, shipped models, imported
+    packages); each package's card is validated (:func:`core.training.package.read_card`), so one broken
+    package is listed as broken and the others stay usable."""
+    models: list[ModelChoice] = []
+    broken: list[BrokenModel] = []
+    for source in MODEL_SOURCES.values():
+        for key, name, package, training_id in source(settings, engine):
+            try:
+                card = read_card(package)
+                weights = package / weights_file(card)
+                if not weights.is_file():
+                    raise ModelPackageError(f"{weights} is missing; the package is incomplete")
+            except ModelPackageError as exc:
+                broken.append(BrokenModel(key, name, package, str(exc)))
+                continue
+            if key.startswith("imported:") and isinstance(card.get(DISPLAY_NAME), str) and card[DISPLAY_NAME].strip():
+                name = f"{card[DISPLAY_NAME]} (imported)"
+            models.append(ModelChoice(key, f"{name} — {describe(card)}", package, training_id, card))
     return ModelCatalog(models, broken)
+
+
+def stored_model_dir(settings: Settings, package: Path) -> str:
+    """How a prediction run records its model's folder: relative to the data folder (a training's or an
+    imported model), or absolute (a shipped model, which lives with the program)."""
+    package = Path(package)
+    return package.relative_to(settings.data_dir).as_posix() if package.is_relative_to(settings.data_dir) \
+        else package.as_posix()
 
 
 def available_models(settings: Settings, engine: Engine) -> list[ModelChoice]:
@@ -129,7 +170,7 @@ def queue_prediction(settings: Settings, engine: Engine, model: ModelChoice, *, 
         check_views(views)
     prediction = Prediction(
         training_id=model.training_id,
-        model_dir=model.package_dir.relative_to(settings.data_dir).as_posix(),
+        model_dir=stored_model_dir(settings, model.package_dir),
         config={"items": items, "model_title": model.title, "views": views},
         status=QUEUED, message="waiting in the queue",
     )

@@ -50,6 +50,7 @@ class WizardChoices:
     start: str = ""  # the catalog key of a model to start from ("training:12"); "": random weights
     # this training's label id (as text) -> the start model's label id; a label left out learns from scratch
     label_map: dict[str, int] = field(default_factory=dict)
+    start_offered: bool = False  # the Start from step has offered its default once (a shipped starter)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -8,6 +8,7 @@ from core.db import repo, session_scope
 from core.db.models import ANNOTATED
 from ui.context import current_project, page_context, set_current_project
 from ui.feedback import flash, show_flashes, user_errors
+from ui.starter_links import starter_links
 
 ctx = page_context()
 show_flashes()
@@ -38,6 +39,7 @@ if not projects:
         st.markdown("**Start your own project**")
         st.caption("Create a project, upload your images and define the labels you want to segment.")
         st.page_link("pages/projects.py", label="Create a new project", icon=":material/add:")
+    starter_links(ctx.settings)
     st.stop()
 
 project = current_project(ctx) or projects[0]
@@ -62,3 +64,4 @@ if next_step:
     st.page_link(next_step[1], label=f"Go to {next_step[0].lower()}", icon=":material/arrow_forward:")
 else:
     st.success("This project meets the minimum training requirements.")
+starter_links(ctx.settings)

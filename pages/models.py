@@ -88,9 +88,11 @@ for index, entry in enumerate(entries):
                                    file_name=export_file_name(entry), mime="application/zip",
                                    key=f"export_{slot}", on_click="ignore", icon=":material/download:")
             bioimageio_download(zoo, entry.package_dir, entry.name, key=f"bioimageio_{slot}")
-            if rename.button("Rename", key=f"rename_{slot}", icon=":material/edit:"):
+            if not entry.shipped and rename.button("Rename", key=f"rename_{slot}", icon=":material/edit:"):
                 st.session_state["models_renaming"] = entry.key
-        if delete.button("Delete", key=f"delete_{slot}", icon=":material/delete:"):
+        if entry.shipped:
+            delete.caption("Part of segstudio: export it to keep a copy under another name.")
+        elif delete.button("Delete", key=f"delete_{slot}", icon=":material/delete:"):
             st.session_state["models_deleting"] = entry.key
         if st.session_state.get("models_renaming") == entry.key:
             _rename(entry, slot)

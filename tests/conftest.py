@@ -13,11 +13,15 @@ from core.db.engine import make_engine
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("SEGSTUDIO_SHARED_DATA", REPO.parent / "shared" / "data"))
+# The models shipped with segstudio (core.starters) stay out of every test's catalog, wizard and pages (the
+# pages, the CLI and the workers these tests start read it from the environment) unless a test turns them on:
+# tests/test_starters.py does.
+os.environ["SEGSTUDIO_SHIPPED_MODELS"] = "off"
 
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return Settings(data_dir=tmp_path / "data", quick_seconds=20, extended_seconds=40)
+    return Settings(data_dir=tmp_path / "data", quick_seconds=20, extended_seconds=40, shipped_models=False)
 
 
 @pytest.fixture

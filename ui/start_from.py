@@ -8,6 +8,7 @@ import streamlit as st
 from core.errors import SegStudioError
 from core.model_starts import (
     NO_START,
+    default_start,
     describe_start,
     find_start,
     model_labels,
@@ -28,6 +29,13 @@ def start_from_step(ctx, choices: WizardChoices, kind: TrainingType, label_names
                     by_id: dict) -> None:
     """Choose the start and map the labels; writes ``choices.start``, ``label_map`` and ``encoder``."""
     options = {m.key: m for m in start_options(ctx.settings, ctx.engine)}
+    if not choices.start_offered:  # the first visit: a nuclei training starts from the shipped starter
+        choices.start_offered = True
+        channels = next((by_id[i].channels for i in choices.selected_ids if i in by_id), 1)
+        default = default_start(list(options.values()), kind, list(_selected(choices, label_names).values()),
+                                channels)
+        if default and not choices.start:
+            _choose(choices, options[default], label_names)
     keys = [NO_START, *options]
     if choices.start and choices.start not in options:
         keys.append(choices.start)  # gone meanwhile: kept so that the step's problem says so
@@ -38,12 +46,7 @@ def start_from_step(ctx, choices: WizardChoices, kind: TrainingType, label_names
         help="A model trained on similar images (an earlier training of any project, or an imported model "
              "package) learns your images faster and from fewer annotations than random weights: fine-tuning.")
     if picked != choices.start:
-        choices.start = picked
-        model = options.get(picked)
-        choices.label_map = {} if model is None else {
-            str(k): v for k, v in suggested_label_map(model, _selected(choices, label_names)).items()}
-        if model is not None:
-            choices.encoder = str(model.card.get("encoder", choices.encoder))
+        _choose(choices, options.get(picked), label_names, picked)
     model = options.get(choices.start)
     if model is None:
         st.caption("The network starts from random weights and learns everything from your annotations.")
@@ -64,6 +67,16 @@ def start_from_step(ctx, choices: WizardChoices, kind: TrainingType, label_names
             mapping[str(lab_id)] = int(value)
     choices.label_map = mapping
     _show_plan(model, choices, kind, label_names, by_id)
+
+
+def _choose(choices: WizardChoices, model: ModelChoice | None, label_names: dict, key: str = "") -> None:
+    """Start from ``model`` (None: random weights, or the key of a model gone meanwhile), its labels mapped
+    by name and its network chosen."""
+    choices.start = model.key if model is not None else key
+    choices.label_map = {} if model is None else {
+        str(k): v for k, v in suggested_label_map(model, _selected(choices, label_names)).items()}
+    if model is not None:
+        choices.encoder = str(model.card.get("encoder", choices.encoder))
 
 
 def train_again_button(ctx, training_id: int, *, where=st, key: str = "train_again_from_model") -> None:

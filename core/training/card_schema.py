@@ -179,6 +179,10 @@ TRAINING = Record(
         "device": Text(1000, min_len=0),
         "budget_seconds": Nullable(Number(0.0)),
         "seconds": Number(0.0),
+        # where the seconds went (preparing, lr_test, data_wait, steps, validation, final) and the budget's
+        # share spent in training steps
+        "phase_seconds": MapOf(Number(0.0), 40),
+        "step_share": Nullable(Number(0.0)),
     }
 )
 
@@ -239,6 +243,8 @@ CARD = Record(
         # a model imported from bioimage.io: the description's input, outputs and TorchScript weights as
         # core.bioimageio.rdf reads them (it checks them whenever the model loads)
         "bioimageio": Record({}, other=Json()),
+        # a model shipped with segstudio (core.starters): the data it learnt from, the command that rebuilds it
+        "shipped": Record({}, other=Json()),
     },
     required=("format_version", "architecture", "in_channels", "out_channels", "training_type", "labels",
               "normalization", "distance_head"),

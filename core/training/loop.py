@@ -110,6 +110,14 @@ class _State:
     average_record: dict | None = None
     lr: float = 0.0
     lr_test: dict = field(default_factory=dict)
+    # where this attempt's seconds went: preparing, lr_test, data_wait, steps, validation, final
+    phase_seconds: dict[str, float] = field(default_factory=dict)
+
+    def spent(self, phase: str, since: float) -> float:
+        """Add the seconds since ``since`` (time.monotonic) to ``phase``; returns now."""
+        now = time.monotonic()
+        self.phase_seconds[phase] = self.phase_seconds.get(phase, 0.0) + now - since
+        return now
 
 
 def train(
@@ -190,11 +198,13 @@ class _Run:
         self.sampler = PatchSampler(
             self.train_images, cfg, self.norm, batch_size=self.batch_size, scale=self.scale["factor"]
         )
+        mark = self.state.spent("preparing", self.t0)
         if saved:
             self._restore(saved)
         else:
             self._pick_lr()
             self.optimizer = self._make_optimizer(self.model, self.state.lr)
+        self.state.spent("lr_test", mark)
         cancelled = self._train_epochs()
         if cancelled:
             self._save_last()
@@ -239,7 +249,11 @@ class _Run:
                         return True
                     for group in self.optimizer.param_groups:
                         group["lr"] = self._lr_now()
-                    loss, step_counts = self._step(self.optimizer, loader.get(), self.scaler)
+                    mark = time.monotonic()
+                    batch = loader.get()
+                    mark = st.spent("data_wait", mark)
+                    loss, step_counts = self._step(self.optimizer, batch, self.scaler)
+                    st.spent("steps", mark)
                     st.step, steps, sums = st.step + 1, steps + 1, sums + loss
                     if st.step % AVERAGE_EVERY == 0 and self._averaging():
                         self.average.add(self.model)
@@ -251,7 +265,9 @@ class _Run:
                     self._report("training", f"epoch {st.epoch + 1}, step {st.step}", throttle=True)
                 if steps == 0:
                     break
+                mark = time.monotonic()
                 val_s, predict_s = self._end_epoch(sums / steps, counts, time.monotonic() - epoch_start)
+                st.spent("validation", mark)
                 epoch_s = max(base_epoch_s, VAL_SHARE_FACTOR * val_s)
                 final_s = val_s + self._final_seconds(val_s, predict_s) + 5.0
                 self.reserve = min(FINAL_SHARE_MAX * self.budget, final_s)
@@ -300,6 +316,7 @@ class _Run:
 
     def _finish(self) -> TrainResult:
         st, cfg = self.state, self.config
+        mark = time.monotonic()
         if st.best_epoch is None:  # not a single epoch fitted in the budget: validate what we have
             self._end_epoch(None, None, 0.0)
         best = ckpt.load(self.workdir / ckpt.BEST)
@@ -333,6 +350,7 @@ class _Run:
             params, refined = refine_seed_height(maps, self.val_set, cfg, params)
             metrics = refined or metrics
         self._report("packaging", "writing the model package")
+        st.spent("final", mark)
         card = dict(self.card)
         card["views"] = views
         card["postprocess"] = params
@@ -472,12 +490,25 @@ class _Run:
         st = self.state
         return {"steps": st.step, "epochs": st.epoch, "batch_size": self.batch_size, "learning_rate": st.lr,
                 "lr_test": st.lr_test, "device": self.choice.describe(), "budget_seconds": self.budget,
-                "seconds": self._used()}
+                "seconds": self._used(), "phase_seconds": _rounded(st.phase_seconds),
+                "step_share": step_share(st.phase_seconds, self.budget)}
 
     def _result(self, status, package, *, card=None, metrics=None, postprocess=None) -> TrainResult:
         st = self.state
         return TrainResult(status, package, card, list(st.history), metrics or {}, postprocess or [],
                            st.best_epoch, st.step, self._used(), st.lr, self.batch_size, self.choice.describe())
+
+
+def step_share(phase_seconds: dict[str, float], budget: float) -> float | None:
+    """The share of the time budget spent in training steps (forward, backward, update; not the data
+    pipeline's stalls, the learning-rate test, validation or the final search)."""
+    if budget <= 0 or "steps" not in phase_seconds:
+        return None
+    return round(phase_seconds["steps"] / budget, 4)
+
+
+def _rounded(seconds: dict[str, float]) -> dict[str, float]:
+    return {k: round(v, 2) for k, v in seconds.items()}
 
 
 def _final_key(name: str) -> str:

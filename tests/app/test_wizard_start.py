@@ -154,3 +154,45 @@ def test_train_again_from_this_model_opens_the_review_with_the_new_images(app_en
         annotated = [im.id for im in repo.list_images(s, project.id) if im.status == ANNOTATED]
     assert sorted(again.split["train"] + again.split["val"]) == sorted(annotated)  # every annotated image now
     assert again.config["train_config"]["start"]["key"] == f"training:{earlier.id}"
+
+
+def _shipped_starter(monkeypatch, tmp_path) -> None:
+    """The shipped models on, with a tiny package (random weights) standing in for the nuclei starter."""
+    from core.starters import STARTERS, Starter
+    from tests.bioimageio.conftest import tiny_card, tiny_package
+
+    real = STARTERS["nuclei"]
+    folder = tiny_package(tmp_path / "starters" / "nuclei", tiny_card("instance", distance=True))
+    monkeypatch.setitem(STARTERS, "nuclei", Starter(real.key, real.name, folder, real.training_types, real.words,
+                                                    real.summary))
+    monkeypatch.setenv("SEGSTUDIO_SHIPPED_MODELS", "on")
+
+
+def test_a_nuclei_training_starts_from_the_shipped_starter_unless_the_user_says_otherwise(
+        app_env, monkeypatch, tmp_path):
+    _shipped_starter(monkeypatch, tmp_path)
+    engine = make_engine(app_env.database_url)
+    project = create_demo_project(app_env, engine)  # its label is "nucleus", its images one channel
+    with session_scope(engine) as s:
+        label = repo.list_labels(s, project.id)[0]
+    at = _to_start_step(project.id)
+    start = at.selectbox(key="wiz_start_from")
+    assert start.value == "shipped:nuclei" and "Nuclei starter (shipped with segstudio)" in start.format_func(
+        start.value)
+    assert at.selectbox(key=f"wiz_map_shipped:nuclei_{label.id}").value != 0  # "nucleus" -> the starter's
+    assert "Kept from the model" in _text(at)
+    start.set_value("").run()  # random weights: the user's choice stays
+    _button(at, "wiz_back").click().run()
+    at = _next(at)
+    assert at.selectbox(key="wiz_start_from").value == ""
+
+
+def test_home_offers_segment_nuclei_now_with_the_starter_chosen_on_apply(app_env, monkeypatch, tmp_path):
+    _shipped_starter(monkeypatch, tmp_path)
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    assert not at.exception, at.exception
+    links = [el for el in at.get("page_link") if "Segment nuclei now" in el.proto.label]
+    assert links and links[0].proto.query_string in ("model=shipped%3Anuclei", "model=shipped:nuclei")
+    monkeypatch.setenv("SEGSTUDIO_SHIPPED_MODELS", "off")
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    assert not [el for el in at.get("page_link") if "Segment nuclei now" in el.proto.label]
