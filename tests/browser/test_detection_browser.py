@@ -32,6 +32,7 @@ def _draw_box(page, box: dict, corner: tuple[int, int], opposite: tuple[int, int
     wait_for_idle(page)
 
 
+@pytest.mark.slow  # 55 s; detection's train, evaluate and report run in tests/cli/test_cli_detection.py, its pages in tests/app/test_trainings_detection.py and test_apply_boxes.py
 def test_draw_two_boxes_train_a_detector_and_download_its_boxes(running_app, browser_page):
     page = browser_page
     engine = open_demo_project(page, running_app)

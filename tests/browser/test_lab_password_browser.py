@@ -10,6 +10,7 @@ from tests.browser.conftest import start_app, stop_app, wait_for_idle
 pytestmark = pytest.mark.browser
 
 
+@pytest.mark.slow  # 12 s; the password form and its gate are AppTests in tests/app/test_lab_password.py
 def test_lab_password_gates_every_page(tmp_path, browser_page):
     env = {"SEGSTUDIO_PASSWORD_HASH": hash_password("s3cret")}  # as `segstudio password` makes it
     app = start_app(tmp_path / "data", tmp_path / "log.txt", env)

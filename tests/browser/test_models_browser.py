@@ -19,6 +19,7 @@ def _config(seed: int) -> dict:
     return {"train_config": train, "wizard": {"split_mode": "random"}, "budget_seconds": 60}
 
 
+@pytest.mark.slow  # 11 s; the Models page's actions are AppTests in tests/app/test_models_page.py
 def test_models_page_apply_and_compare(running_app, browser_page):
     settings = Settings(data_dir=running_app.data_dir)
     engine = make_engine(settings.database_url)

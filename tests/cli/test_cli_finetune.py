@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from core.cli import main
 from core.training.package import read_card
 
 
+@pytest.mark.slow  # 14 s; a fine-tuned training runs in tests/test_trainings.py, the mapping's refusals in tests/training/test_transfer.py
 def test_train_from_a_model_and_the_mapping_mistakes(app_env, capsys):
     assert main(["demo"]) == 0
     project = "Demo: fluorescent nuclei"

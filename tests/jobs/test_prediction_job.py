@@ -6,6 +6,8 @@ import json
 import shutil
 import zipfile
 
+import pytest
+
 from core.db import repo, session_scope
 from core.demo import DEMO_DIR
 from core.jobs.worker import Worker
@@ -13,6 +15,7 @@ from core.predictions import accept_as_annotations, available_models, queue_pred
 from tests.jobs.test_worker import _finished, _queue, _wait, demo  # noqa: F401  (fixture)
 
 
+@pytest.mark.slow  # 22 s (it trains first); the worker applies a model in tests/test_starters.py and tests/browser/test_apply_browser.py, accepting predictions in tests/app/test_apply_page.py
 def test_predict_project_image_and_upload_then_accept(settings, engine, demo):  # noqa: F811
     training = _queue(settings, engine, demo, "for apply", 12)
     worker = Worker(settings, poll_seconds=0.5).start()

@@ -10,6 +10,7 @@ import io
 import json
 import zipfile
 
+import pytest
 import torch
 from pypdf import PdfReader
 
@@ -20,6 +21,7 @@ from tests.training.class_synth import class_project, queue_class_training, run_
 SIZE = CONFIG_DEFAULTS["patch_size"]  # the engine's input size, which the entry applies
 
 
+@pytest.mark.slow  # 7 s; tests/classification/test_train_predict.py trains, scores and packages a classifier in the default run
 def test_a_classification_training_trains_scores_and_writes_its_report(settings, engine, tmp_path):
     torch.set_num_threads(1)
     cp = class_project(settings, engine, tmp_path)
