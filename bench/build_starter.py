@@ -37,7 +37,8 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from bench.finetune_quality import cpu_name, f1_on  # noqa: E402
+from bench.cpu import cpu_name  # noqa: E402
+from bench.finetune_quality import f1_on  # noqa: E402
 from bench.train_quality import load_dataset  # noqa: E402
 from core.starters import STARTERS  # noqa: E402
 from core.training.config import LabelSpec, StartChoice, TrainConfig  # noqa: E402

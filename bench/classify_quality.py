@@ -22,10 +22,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import os
-import platform
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -39,6 +36,7 @@ import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 from PIL import Image  # noqa: E402
 
+from bench.cpu import cpu_name  # noqa: E402
 from core.classification.defaults import CONFIG_DEFAULTS  # noqa: E402
 from core.classification.examples import ClassExample  # noqa: E402
 from core.classification.predict import load_classifier  # noqa: E402
@@ -82,20 +80,6 @@ def stratified_split(examples: list[ClassExample], n_classes: int, seed: int, sh
         val += idx[:n_val]
         train += idx[n_val:]
     return [examples[i] for i in sorted(train)], [examples[i] for i in sorted(val)]
-
-
-def cpu_name() -> str:
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=False).stdout
-    except OSError:
-        return platform.processor()
-    lines = out.splitlines()
-    model = next((line.split(":", 1)[1].strip() for line in lines if line.startswith("Model name")), "")
-    flags = next((line for line in lines if line.startswith("Flags")), "").split()
-    native = [f for f in ("avx512_bf16", "amx_bf16", "amx_tile") if f in flags]
-    isa = os.environ.get("ONEDNN_MAX_CPU_ISA")
-    limit = f"; oneDNN limited to {isa}" if isa else ""
-    return f"{model} ({', '.join(native) if native else 'no avx512_bf16/amx'}{limit})"
 
 
 def run_ours(args, train, val, names) -> dict:

@@ -8,7 +8,6 @@ a few brush strokes. Torch threads are left as the app leaves them. Run: ``pytho
 from __future__ import annotations
 
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -19,6 +18,7 @@ sys.path.insert(0, str(REPO))
 
 import torch  # noqa: E402
 
+from bench.cpu import cpu_name  # noqa: E402
 from core.annotations.click_segment import WINDOW, propose_outline  # noqa: E402
 from core.annotations.click_sources import clear_caches  # noqa: E402
 from core.config import Settings  # noqa: E402
@@ -35,12 +35,6 @@ from tests.inference.helpers import synthetic_cells  # noqa: E402
 
 ENCODERS = ("mobilenet_v2", "resnet18-compact")
 WARM_CLICKS = 5
-
-
-def cpu_name() -> str:
-    out = subprocess.run(["lscpu"], capture_output=True, text=True, check=False).stdout
-    names = (line.split(":", 1)[1].strip() for line in out.splitlines() if line.startswith("Model name"))
-    return next(names, "?")
 
 
 def clicks(settings: Settings, engine, image_id: int, label_id: int,  # noqa: ANN001

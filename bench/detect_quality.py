@@ -24,9 +24,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import platform
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -39,6 +37,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from PIL import Image  # noqa: E402
 
+from bench.cpu import cpu_name  # noqa: E402
 from core.config import Settings  # noqa: E402
 from core.training.config import VIEW_COUNTS, LabelSpec, TrainConfig  # noqa: E402
 from core.training.loop import train  # noqa: E402
@@ -62,17 +61,6 @@ def load_bccd(folder: Path) -> list:
                               int(row["y_max"]), int(row["x_max"])))
         images.append(BoxImage(path.stem, pixels, boxes, n_labels=len(LABELS)))
     return images
-
-
-def cpu_name() -> str:
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=False).stdout
-    except OSError:
-        return platform.processor()
-    model = next((line.split(":", 1)[1].strip() for line in out.splitlines() if line.startswith("Model name")), "")
-    flags = next((line for line in out.splitlines() if line.startswith("Flags")), "")
-    bf16 = [f for f in ("avx512_bf16", "amx_bf16") if f in flags.split()]
-    return f"{model} ({', '.join(bf16) if bf16 else 'no native bf16'})"
 
 
 def run(args, settings: Settings) -> dict:

@@ -24,10 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -39,6 +36,7 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
+from bench.cpu import cpu_name  # noqa: E402
 from bench.train_quality import DATASETS, load_dataset  # noqa: E402
 from core.training.assessment import assess  # noqa: E402
 from core.training.config import LabelSpec, StartChoice, TrainConfig  # noqa: E402
@@ -50,20 +48,6 @@ from core.training.transfer import load_start  # noqa: E402
 
 NUCLEUS = LabelSpec(1, "nucleus", "#ff0000")
 TARGET_BUDGETS = (60, 300)  # fine-tuned at the first >= from scratch at the second
-
-
-def cpu_name() -> str:
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=False).stdout
-    except OSError:
-        return platform.processor()
-    lines = out.splitlines()
-    model = next((line.split(":", 1)[1].strip() for line in lines if line.startswith("Model name")), "")
-    flags = next((line for line in lines if line.startswith("Flags")), "").split()
-    native = [f for f in ("avx512_bf16", "amx_bf16", "amx_tile") if f in flags]
-    isa = os.environ.get("ONEDNN_MAX_CPU_ISA")
-    return f"{model} ({', '.join(native) if native else 'no avx512_bf16/amx'}" + (f"; oneDNN limited to {isa})"
-                                                                                  if isa else ")")
 
 
 def train_start(args, workdir: Path) -> Path:

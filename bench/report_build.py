@@ -26,8 +26,8 @@ from skimage.draw import disk
 from core.evaluation.instance import match_instances
 from core.evaluation.pixel import pixel_counts
 from core.evaluation.report import image_rows, label_rows
-from core.training.encoders import DEFAULT_ENCODER
 from core.reports import EMBED_MAX_SIDE, ReportData, ValidationExample, build_report_zip, downscale_for_report
+from core.training.encoders import DEFAULT_ENCODER
 
 
 def synthetic_image(size: int, n_objects: int, rng: np.random.Generator):
