@@ -43,8 +43,9 @@ def start_from_step(ctx, choices: WizardChoices, kind: TrainingType, label_names
     picked = st.selectbox(
         "Start from", keys, index=keys.index(choices.start) if choices.start in keys else 0,
         format_func=lambda k: titles.get(k, f"{k} (no longer available)"), key="wiz_start_from",
-        help="A model trained on similar images (an earlier training of any project, or an imported model "
-             "package) learns your images faster and from fewer annotations than random weights: fine-tuning.")
+        help="A model trained on similar images (an earlier training of any project, the shipped nuclei starter, "
+             "or an imported model package) learns your images faster and from fewer annotations than random "
+             "weights: fine-tuning. A nuclei training starts from the nuclei starter unless you choose otherwise.")
     if picked != choices.start:
         _choose(choices, options.get(picked), label_names, picked)
     model = options.get(choices.start)
