@@ -110,6 +110,7 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--json", default="")
+    parser.add_argument("--kinds", default="scratch,fine-tuned", help="which runs (e.g. only fine-tuned)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     budgets = [float(b) for b in args.budgets.split(",") if b.strip()]
@@ -126,12 +127,13 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="segstudio-finetune-") as folder:
         workdir = Path(folder)
         start_package = train_start(args, workdir)
+        kinds = [k for k in ("scratch", "fine-tuned") if k in args.kinds.split(",")]
         for budget in budgets:
-            for kind in ("scratch", "fine-tuned"):
+            for kind in kinds:
                 rows.append(run_one(kind, budget, args, data, start_package, workdir))
     print("F1@0.5 on the scored images by budget:")
     print("  budget   " + "  ".join(f"{b:6.0f}s" for b in budgets))
-    for kind in ("scratch", "fine-tuned"):
+    for kind in kinds:
         values = {r["budget"]: r["f1"] for r in rows if r["kind"] == kind}
         print(f"  {kind:10s}" + "  ".join(f"{values[b]:7.4f}" for b in budgets))
     out = {"cpu": cpu_name(), "threads": args.threads, "seed": args.seed, "rows": rows}
