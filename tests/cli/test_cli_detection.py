@@ -10,6 +10,7 @@ import shutil
 import zipfile
 
 import numpy as np
+import pytest
 import tifffile
 from scipy import ndimage as ndi
 
@@ -36,6 +37,8 @@ def _boxes_csv(path, stems: list[str], *, extra: list[list[str]] = ()) -> int:
     return len(rows)
 
 
+@pytest.mark.slow  # 18 s; in the default run a detector trains in tests/training/test_detection.py and the worker
+# applies one in tests/jobs/test_detection_job.py
 def test_train_evaluate_with_boxes_and_rebuild_the_report(app_env, capsys, tmp_path):
     assert main(["demo"]) == 0
     project = "Demo: fluorescent nuclei"
