@@ -194,9 +194,9 @@ def run(name: str, args, settings: Settings) -> dict:
         steps_per_epoch=max(args.steps // 8, 1) if args.steps else None,
         start=StartChoice(f"bench:{args.start}", ((1, _first_label(args.start)),)) if args.start else None,
     )
-    start = None
+    start_model = None
     if args.start:
-        start = load_start(Path(args.start), key=f"bench:{args.start}", name=Path(args.start).name,
+        start_model = load_start(Path(args.start), key=f"bench:{args.start}", name=Path(args.start).name,
                            label_map=cfg.start.mapping)
     if args.steps:
         budget = 1e6  # step-bound: compares models at equal steps whatever else the machine does
@@ -220,7 +220,7 @@ def run(name: str, args, settings: Settings) -> dict:
     start = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="segstudio-bench-") as workdir:
         result = train(cfg, train_set, val_set, budget_seconds=budget, workdir=Path(workdir), on_progress=progress,
-                       device=settings.device, start=start)
+                       device=settings.device, start=start_model)
         if args.keep and result.package_dir is not None:
             shutil.copytree(result.package_dir, Path(args.keep) / name, dirs_exist_ok=True)
     seconds = time.monotonic() - start
