@@ -120,6 +120,20 @@ def test_run_again_with_the_same_steps_trains_exactly_as_many_steps(settings, en
     assert plain.name == "Nuclei (run 3)" and plain.config["train_config"]["max_steps"] is None
 
 
+def _run_two_steps(settings, engine, training_id: int):
+    """Run the queued training ``training_id`` for two steps in this process (as the worker's child would);
+    returns its row afterwards."""
+    with session_scope(engine) as s:
+        row = repo.get_training(s, training_id)
+        row.config = {**row.config, "train_config": {**row.config["train_config"], "max_steps": 2}}
+        s.add(row)
+        s.commit()
+    assert queue.claim(engine, "training", training_id, queue.worker_identity())
+    assert child.run("training", training_id, settings=settings) == 0
+    with session_scope(engine) as s:
+        return repo.get_training(s, training_id)
+
+
 def test_a_training_fine_tuned_from_an_earlier_one_names_its_start_in_card_and_report(settings, engine):
     """Train again from this model: the job loads the earlier package, the new card records the start
     (name, key, weights hash, what was kept) and the report's methods say it."""
@@ -136,29 +150,13 @@ def test_a_training_fine_tuned_from_an_earlier_one_names_its_start_in_card_and_r
     project, images, label = _demo(settings, engine)
     first = queue_training(settings, engine, _choices(project.id, label.id, [im.id for im in images[:4]],
                                                       duration="4"))
-    with session_scope(engine) as s:
-        row = repo.get_training(s, first.id)
-        row.config = {**row.config, "train_config": {**row.config["train_config"], "max_steps": 2}}
-        s.add(row)
-        s.commit()
-    assert queue.claim(engine, "training", first.id, queue.worker_identity())
-    assert child.run("training", first.id, settings=settings) == 0
-    with session_scope(engine) as s:
-        done = repo.get_training(s, first.id)
+    done = _run_two_steps(settings, engine, first.id)
     assert done.status == SUCCEEDED, done.error
 
     choices = train_again_choices(settings, engine, first.id)
     assert sorted(choices.image_ids) == sorted(im.id for im in images)  # the images annotated now
     again = queue_training(settings, engine, choices)
-    with session_scope(engine) as s:
-        row = repo.get_training(s, again.id)
-        row.config = {**row.config, "train_config": {**row.config["train_config"], "max_steps": 2}}
-        s.add(row)
-        s.commit()
-    assert queue.claim(engine, "training", again.id, queue.worker_identity())
-    assert child.run("training", again.id, settings=settings) == 0
-    with session_scope(engine) as s:
-        tuned = repo.get_training(s, again.id)
+    tuned = _run_two_steps(settings, engine, again.id)
     assert tuned.status == SUCCEEDED, tuned.error
     card = read_card(settings.data_dir / tuned.model_dir)
     weights = (settings.data_dir / done.model_dir / WEIGHTS).read_bytes()

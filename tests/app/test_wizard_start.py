@@ -15,28 +15,14 @@ from core.db.models import ANNOTATED, SUCCEEDED, Training, utcnow
 from core.demo import create_demo_project
 from core.training.package import CARD, WEIGHTS
 from core.trainings import WizardChoices
+from tests.app.test_wizard_page import _button, _errors, _next
 from tests.models_helpers import imported_package
 
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
 
 
-def _button(at: AppTest, key: str):
-    return next(b for b in at.button if b.key == key)
-
-
-def _errors(at: AppTest) -> str:
-    return " ".join(e.value for e in at.error)
-
-
 def _text(at: AppTest) -> str:
     return " ".join(m.value for m in at.markdown)
-
-
-def _next(at: AppTest) -> AppTest:
-    assert not _button(at, "wiz_next").disabled, _errors(at)
-    _button(at, "wiz_next").click().run()
-    assert not at.exception, at.exception
-    return at
 
 
 def _finished_training(settings, engine, project, label, images) -> Training:
