@@ -2,7 +2,7 @@
 
     python bench/build_starter.py [--data ../shared/data] [--seconds 1200] [--out core/starters/nuclei]
         [--leave-out dsb2018_fluo] [--finetune-seconds 60] [--finetune-images 4] [--seed 0] [--threads 2]
-        [--json out.json]
+        [--zoom 1] [--json out.json]
 
 The starter is segstudio's own instance training (wizard defaults, one label "nucleus", per-image
 normalisation so that 8- and 16-bit images mix) on the dev data beside the project: dsb2018_fluo,
@@ -41,7 +41,7 @@ from bench.cpu import cpu_name  # noqa: E402
 from bench.finetune_quality import f1_on  # noqa: E402
 from bench.train_quality import load_dataset  # noqa: E402
 from core.starters import STARTERS  # noqa: E402
-from core.training.config import LabelSpec, StartChoice, TrainConfig  # noqa: E402
+from core.training.config import AugmentOptions, LabelSpec, StartChoice, TrainConfig  # noqa: E402
 from core.training.loop import train  # noqa: E402
 from core.training.package import CARD  # noqa: E402
 from core.training.split import SplitImage, random_split  # noqa: E402
@@ -55,8 +55,12 @@ SAME_DATA = {"dsb2018_fluo": ("stardist_wheel_sample",)}
 TARGETS = {"zero_shot": 0.85, "fine_tuned": 0.88}
 
 
-def config(seed: int, start: StartChoice | None = None) -> TrainConfig:
-    return TrainConfig(training_type="instance", labels=(NUCLEUS,), seed=seed, normalization="image", start=start)
+def config(seed: int, start: StartChoice | None = None, zoom: float = 1.0) -> TrainConfig:
+    """The wizard's instance defaults with per-image normalisation; ``zoom`` > 1 adds the zoom augmentation
+    (objects learnt at sizes from 1/zoom to zoom times their own: the starter's training only; a fine-tuning
+    keeps the product's defaults)."""
+    return TrainConfig(training_type="instance", labels=(NUCLEUS,), seed=seed, normalization="image",
+                       start=start, augment=AugmentOptions(zoom=zoom))
 
 
 def split_set(images: list, seed: int) -> tuple[list, list]:
@@ -86,8 +90,8 @@ def build(args, names: list[str], workdir: Path) -> tuple[Path, dict, dict]:
     print(f"training on {sizes}: "
           f"{len(train_set)} training / {len(val_set)} validation images, {args.seconds:.0f} s", flush=True)
     t0 = time.monotonic()
-    result = train(config(args.seed), train_set, val_set, budget_seconds=args.seconds, workdir=workdir,
-                   on_progress=progress, device="cpu")
+    result = train(config(args.seed, zoom=args.zoom), train_set, val_set, budget_seconds=args.seconds,
+                   workdir=workdir, on_progress=progress, device="cpu")
     seconds = time.monotonic() - t0
     package = Path(result.package_dir)
     scores = {}
@@ -163,7 +167,8 @@ def ship(args, workdir: Path) -> dict:
     card["shipped"] = {
         "data": record["sets"], "credits": "core/starters/CREDITS.md", "seed": args.seed,
         "budget_seconds": args.seconds, "steps": record["steps"], "validation_f1": record["validation_f1"],
-        "command": f"python bench/build_starter.py --seconds {args.seconds:g} --seed {args.seed}",
+        "command": (f"python bench/build_starter.py --seconds {args.seconds:g} --seed {args.seed} "
+                    f"--zoom {args.zoom:g}"),
         "cpu": cpu_name(),
     }
     out.mkdir(parents=True, exist_ok=True)
@@ -185,6 +190,8 @@ def main() -> int:
     parser.add_argument("--leave-out", default="", choices=["", *SETS])
     parser.add_argument("--finetune-seconds", type=float, default=60.0)
     parser.add_argument("--finetune-images", type=int, default=4)
+    parser.add_argument("--zoom", type=float, default=1.0,
+                        help="the starter's zoom augmentation: patches magnified by 1/zoom to zoom (1 = off)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--json", default="")

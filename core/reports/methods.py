@@ -213,6 +213,9 @@ def _training(data: ReportData) -> str:
     augment = cfg.get("augment")
     if isinstance(augment, dict):
         used = [text for key, text in _AUGMENTATIONS.items() if augment.get(key)]
+        zoom = augment.get("zoom")
+        if is_number(zoom) and zoom > 1:
+            used.append(f"random magnification by a factor from 1/{zoom:g} to {zoom:g}")
         sentence += f" Augmentation: {_join(used)}." if used else " No augmentation was used."
     epochs = f"{len(data.curves)} epoch{'s' if len(data.curves) != 1 else ''}" if data.curves else ""
     duration = format_duration(training["duration_s"]) if training.get("duration_s") is not None else ""

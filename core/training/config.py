@@ -44,6 +44,9 @@ class AugmentOptions:
     noise: bool = True
     elastic_alpha: float = 6.0  # displacement amplitude in pixels
     elastic_grid: int = 32  # spacing of the coarse random displacement grid in pixels
+    # pixel trainings: each patch is magnified by a factor drawn log-uniformly from [1/zoom, zoom], so that
+    # objects are learnt at sizes other than the training images' own (a generalist model); 1 = off
+    zoom: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -218,6 +221,11 @@ def _validate(cfg: TrainConfig) -> None:
             f"edge_rays={cfg.edge_rays!r} must be True (also learn the distances to the object's edge along 16 "
             "directions, which helps to keep touching objects apart) or False"
         )
+    zoom = cfg.augment.zoom
+    if not (is_number(zoom) and 1.0 <= zoom <= 4.0):
+        raise InvalidInputError(
+            f"augment zoom={zoom!r} must be a number from 1 (off) to 4, e.g. 1.6 to magnify or shrink each "
+            "training patch by up to 1.6 times")
     if cfg.start is not None:
         _check_start(cfg)
     if not 0.0 <= cfg.object_bias <= 1.0:

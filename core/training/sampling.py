@@ -19,7 +19,8 @@ Network targets per patch (``L`` labels, patch ``P``):
 
 At a working scale below 1 (:mod:`core.training.scale`) a patch is read from a window of ``P / scale`` image
 pixels and shrunk to ``P`` (pixels averaged, masks by majority, instance ids nearest), so the network learns
-what it will see.
+what it will see. The zoom augmentation (``AugmentOptions.zoom``) varies that window per patch in the same
+way: a smaller window magnifies the objects, a larger one shrinks them.
 """
 
 from __future__ import annotations
@@ -87,20 +88,31 @@ class PatchSampler:
         """One patch: image float32 ``(C, P, P)`` and its targets dict."""
         index = int(rng.choice(len(self.images), p=self._weights))
         im = self.images[index]
-        y, x = self._corner(im, rng, index)
+        window = self._zoomed_window(rng)
+        y, x = self._corner(im, rng, index, window)
         size, norm = self.config.patch_size, self._norms[index]
-        image, labels, valid = read_window(im, y, x, self.window, norm, instance=self.instance)
-        if self.window != size:
+        image, labels, valid = read_window(im, y, x, window, norm, instance=self.instance)
+        if window != size:
             image = resize_pixels(image, (size, size))
             labels, valid = resize_labels(labels, (size, size)), resize_labels(valid, (size, size))
         if self.augment is not None:
             image, labels, valid = augment_patch(image, labels, valid, rng, self.augment)
         return image, network_targets(labels, valid, self.config)
 
-    def _corner(self, im: TrainingImage, rng: np.random.Generator, index: int) -> tuple[int, int]:
-        """Top-left corner of the patch: centred on a random object (``object_bias``), else random
-        (inside a random ROI box when training on ROIs)."""
-        p = self.window
+    def _zoomed_window(self, rng: np.random.Generator) -> int:
+        """Image pixels read for this patch's side: the working scale's window, divided by a magnification
+        drawn log-uniformly from [1/zoom, zoom] when the zoom augmentation is on (no draw when it is off)."""
+        zoom = self.augment.zoom if self.augment is not None else 1.0
+        if zoom <= 1.0:
+            return self.window
+        magnification = float(np.exp(rng.uniform(-np.log(zoom), np.log(zoom))))
+        return max(8, round(self.window / magnification))
+
+    def _corner(self, im: TrainingImage, rng: np.random.Generator, index: int,
+                window: int | None = None) -> tuple[int, int]:
+        """Top-left corner of a ``window``-pixel patch (the working scale's by default): centred on a random
+        object (``object_bias``), else random (inside a random ROI box when training on ROIs)."""
+        p = window or self.window
         if im.object_boxes and rng.random() < self.config.object_bias:
             boxes = im.object_boxes
             if self._by_label is not None:  # a label first, so rare labels are seen as often as common ones

@@ -154,3 +154,12 @@ def test_a_training_of_mixed_bit_depths_says_how_its_images_were_scaled():
                 high=[250.0], dtype="uint8")
     assert "An image of another bit depth than the training images' (uint8) is scaled with its own" in \
         methods_paragraph(data)
+
+
+def test_the_zoom_augmentation_is_named_only_when_it_was_on():
+    data = synthetic_report()
+    assert "magnification" not in methods_paragraph(data)
+    data.config["augment"] = {**data.config["augment"], "zoom": 1.0}
+    assert "magnification" not in methods_paragraph(data)
+    data.config["augment"]["zoom"] = 1.6
+    assert "random magnification by a factor from 1/1.6 to 1.6" in methods_paragraph(data)

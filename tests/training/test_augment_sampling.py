@@ -158,3 +158,27 @@ def test_auto_scope_chooses_per_image_values_when_brightness_varies_between_imag
     steady = compute_normalization([dim, alike], scope="auto")
     assert steady["scope"] == "dataset" and steady["auto"]["spread"] < steady["auto"]["limit"]
     assert compute_normalization([dim], scope="auto")["scope"] == "dataset"  # one image: nothing varies
+
+
+def test_the_zoom_augmentation_shows_objects_larger_and_smaller_than_they_are():
+    image, inst = discs(2, size=256)
+    im = ArrayImage("discs", image, instances=inst)
+    still = AugmentOptions(flips=False, rot90=False, elastic=False, intensity=False, noise=False)
+    zoomed = AugmentOptions(flips=False, rot90=False, elastic=False, intensity=False, noise=False, zoom=2.0)
+    norm = compute_normalization([im])
+
+    def object_areas(options):
+        sampler = PatchSampler([im], config("instance", object_bias=1.0, augment=options), norm, batch_size=1)
+        areas = []
+        for index in range(40):
+            cls = sampler.batch(index).targets["cls"][0, 0]
+            ids, counts = np.unique(cls > 0, return_counts=True)
+            areas.append(counts[ids].sum() if ids.any() else 0)
+        return np.array(areas, dtype=float)
+
+    plain, varied = object_areas(still), object_areas(zoomed)
+    assert varied.max() > 1.5 * plain.max() and varied.min() < 0.7 * np.median(plain)
+    again = PatchSampler([im], config("instance", augment=zoomed), norm, batch_size=2)
+    assert np.array_equal(again.batch(3).x, again.batch(3).x)  # still one batch per (seed, index)
+    # off by default, and then no random draw: the batches of earlier trainings stay what they were
+    assert AugmentOptions().zoom == 1.0

@@ -51,3 +51,17 @@ def test_unknown_keys_are_listed():
     data["colour_mode"] = "x"
     with pytest.raises(InvalidInputError, match="colour_mode"):
         TrainConfig.from_dict(data)
+
+
+def test_the_zoom_augmentation_is_checked_and_kept():
+    import pytest
+
+    from core.errors import InvalidInputError
+
+    cfg = TrainConfig(training_type="instance", labels=(LabelSpec(1, "nucleus"),),
+                      augment=AugmentOptions(zoom=1.6))
+    assert TrainConfig.from_dict(cfg.to_dict()).augment.zoom == 1.6
+    for bad in (0.5, 10.0, "big"):
+        with pytest.raises(InvalidInputError, match="zoom"):
+            TrainConfig(training_type="instance", labels=(LabelSpec(1, "nucleus"),),
+                        augment=AugmentOptions(zoom=bad))
