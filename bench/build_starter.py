@@ -2,7 +2,7 @@
 
     python bench/build_starter.py [--data ../shared/data] [--seconds 1200] [--out core/starters/nuclei]
         [--leave-out dsb2018_fluo] [--finetune-seconds 60] [--finetune-images 4] [--seed 0] [--threads 2]
-        [--zoom 1] [--json out.json]
+        [--zoom 1] [--histo] [--json out.json]
 
 The starter is segstudio's own instance training (wizard defaults, one label "nucleus", per-image
 normalisation so that 8- and 16-bit images mix) on the dev data beside the project: dsb2018_fluo,
@@ -44,12 +44,15 @@ from core.starters import STARTERS  # noqa: E402
 from core.training.config import AugmentOptions, LabelSpec, StartChoice, TrainConfig  # noqa: E402
 from core.training.loop import train  # noqa: E402
 from core.training.package import CARD  # noqa: E402
+from core.training.sources import ArrayImage  # noqa: E402
 from core.training.split import SplitImage, random_split  # noqa: E402
 from core.training.transfer import load_start  # noqa: E402
 
 NUCLEUS = LabelSpec(1, "nucleus", "#ff0000")
 #: the dev sets the starter learns from (instance masks; every image of each folder)
 SETS = ("dsb2018_fluo", "bbbc039_u2os_16bit", "stardist_wheel_sample")
+#: a further set with ``--histo``: H&E tissue as grey, inverted so that the nuclei are bright as in fluorescence
+HISTO = "dsb2018_rgb_histo"
 #: sets that are the same data as another (left out with it)
 SAME_DATA = {"dsb2018_fluo": ("stardist_wheel_sample",)}
 TARGETS = {"zero_shot": 0.85, "fine_tuned": 0.88}
@@ -61,6 +64,16 @@ def config(seed: int, start: StartChoice | None = None, zoom: float = 1.0) -> Tr
     keeps the product's defaults)."""
     return TrainConfig(training_type="instance", labels=(NUCLEUS,), seed=seed, normalization="image",
                        start=start, augment=AugmentOptions(zoom=zoom))
+
+
+def read_set(data: Path, name: str) -> list:
+    """The images of one dev set (the H&E set as its inverted red channel: haematoxylin-stained nuclei
+    absorb red, so they turn bright)."""
+    images = load_dataset(data / name, {"type": "instance", "prefix": ""})
+    if name != HISTO:
+        return images
+    return [ArrayImage(im.key, (255 - np.asarray(im.read(0, 0, im.height, im.width))).astype(np.uint8),
+                       instances=im.targets(0, 0, im.height, im.width)["instances"]) for im in images]
 
 
 def split_set(images: list, seed: int) -> tuple[list, list]:
@@ -81,7 +94,7 @@ def progress(p) -> None:
 
 def build(args, names: list[str], workdir: Path) -> tuple[Path, dict, dict]:
     """Train on ``names``; returns the package, the per-set validation parts and a summary record."""
-    sets = {name: load_dataset(Path(args.data) / name, {"type": "instance", "prefix": ""}) for name in names}
+    sets = {name: read_set(Path(args.data), name) for name in names}
     parts = {name: split_set(images, args.seed) for name, images in sets.items()}
     train_set = [im for tr, _ in parts.values() for im in tr]
     val_set = [im for _, va in parts.values() for im in va]
@@ -125,16 +138,20 @@ def seen_images(held: list, trained: list) -> set[str]:
     return seen
 
 
+def training_sets(args) -> list[str]:
+    return [*SETS, HISTO] if args.histo else list(SETS)
+
+
 def leave_one_out(args, workdir: Path) -> dict:
     left = args.leave_out
-    names = [n for n in SETS if n != left and n not in SAME_DATA.get(left, ())]
+    names = [n for n in training_sets(args) if n != left and n not in SAME_DATA.get(left, ())]
     package, _, record = build(args, names, workdir / "starter")
     held = load_dataset(Path(args.data) / left, {"type": "instance", "prefix": ""})
     zero = f1_on(package, held, config(args.seed))
     print(f"leave-one-dataset-out: trained without {left}; F1@0.5 on all {len(held)} images of {left} without "
           f"any training: {zero:.4f} (target >= {TARGETS['zero_shot']}: "
           f"{'MET' if zero >= TARGETS['zero_shot'] else 'NOT MET'})", flush=True)
-    trained = [im for n in names for im in load_dataset(Path(args.data) / n, {"type": "instance", "prefix": ""})]
+    trained = [im for n in names for im in read_set(Path(args.data), n)]
     seen = seen_images(held, trained)
     unseen_f1 = f1_on(package, [im for im in held if im.key not in seen], config(args.seed)) if seen else zero
     print(f"  {len(seen)} image(s) of {left} are also in the training sets ({', '.join(sorted(seen)) or 'none'}); "
@@ -159,7 +176,7 @@ def leave_one_out(args, workdir: Path) -> dict:
 
 
 def ship(args, workdir: Path) -> dict:
-    package, _, record = build(args, list(SETS), workdir / "starter")
+    package, _, record = build(args, training_sets(args), workdir / "starter")
     out = Path(args.out)
     card = json.loads((package / CARD).read_text(encoding="utf-8"))
     entry = STARTERS["nuclei"]
@@ -168,7 +185,7 @@ def ship(args, workdir: Path) -> dict:
         "data": record["sets"], "credits": "core/starters/CREDITS.md", "seed": args.seed,
         "budget_seconds": args.seconds, "steps": record["steps"], "validation_f1": record["validation_f1"],
         "command": (f"python bench/build_starter.py --seconds {args.seconds:g} --seed {args.seed} "
-                    f"--zoom {args.zoom:g}"),
+                    f"--zoom {args.zoom:g}" + (" --histo" if args.histo else "")),
         "cpu": cpu_name(),
     }
     out.mkdir(parents=True, exist_ok=True)
@@ -190,6 +207,7 @@ def main() -> int:
     parser.add_argument("--leave-out", default="", choices=["", *SETS])
     parser.add_argument("--finetune-seconds", type=float, default=60.0)
     parser.add_argument("--finetune-images", type=int, default=4)
+    parser.add_argument("--histo", action="store_true", help=f"also learn from {HISTO} (inverted grey)")
     parser.add_argument("--zoom", type=float, default=1.0,
                         help="the starter's zoom augmentation: patches magnified by 1/zoom to zoom (1 = off)")
     parser.add_argument("--seed", type=int, default=0)

@@ -6,7 +6,7 @@ import streamlit as st
 
 from core.config import Settings
 from core.starters import STARTERS
-from core.training.package import CARD
+from core.training.package_files import CARD
 
 
 def starter_links(settings: Settings) -> None:

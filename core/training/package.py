@@ -36,18 +36,16 @@ from core.training.card_schema import (
 )
 from core.training.checkpoint import in_memory
 from core.training.models import build_model
+from core.training.package_files import CARD, TORCHSCRIPT, WEIGHTS
 from core.training.predict import predict_maps
 
-WEIGHTS = "weights.pt"
-CARD = "model_card.json"
-TORCHSCRIPT = "model.torchscript.pt"
 #: the file a package's network is loaded from, by its card's architecture: the state_dict of the networks
 #: segstudio builds, the TorchScript of a model imported from bioimage.io
 WEIGHTS_FILES = {**dict.fromkeys(ENCODER_ARCHITECTURES, WEIGHTS), BIOIMAGEIO_ARCHITECTURE: TORCHSCRIPT}
 
 __all__ = [
-    "FORMAT_VERSION", "load_model", "load_torchscript", "package_versions", "predict_maps", "read_card",
-    "weights_file", "write_package",
+    "CARD", "FORMAT_VERSION", "TORCHSCRIPT", "WEIGHTS", "load_model", "load_torchscript", "package_versions",
+    "predict_maps", "read_card", "weights_file", "write_package",
 ]
 
 
