@@ -110,7 +110,8 @@ class _State:
     average_record: dict | None = None
     lr: float = 0.0
     lr_test: dict = field(default_factory=dict)
-    # where this attempt's seconds went: preparing, lr_test, data_wait, steps, validation, final
+    # where this attempt's seconds went: preparing, lr_test, data_wait, steps, validation, and the final stage
+    # (final_tuning: the best epoch's search; final_average, final_views: scoring those; final_seeds)
     phase_seconds: dict[str, float] = field(default_factory=dict)
 
     def spent(self, phase: str, since: float) -> float:
@@ -327,6 +328,7 @@ class _Run:
         key = _final_key(cfg.training_type)
         maps = self.best_maps
         params, metrics = self._tune(maps)
+        mark = st.spent("final_tuning", mark)
         averaged = self._average_maps()  # the weight average is now in the model
         if averaged is not None:
             avg_params, avg_metrics = self._tune(averaged)
@@ -337,6 +339,7 @@ class _Run:
                 maps, params, metrics = averaged, avg_params, avg_metrics
             else:
                 self.model.load_state_dict(best)
+        mark = st.spent("final_average", mark)
         views = 1
         if cfg.views > 1:  # keep the views only where they score better (they usually do, not always)
             self._report("validating", f"validating the chosen weights with {cfg.views} views")
@@ -344,13 +347,14 @@ class _Run:
             many_params, many_metrics = self._tune(many)
             if _scores_better(many_metrics, metrics, key):
                 views, maps, params, metrics = cfg.views, many, many_params, many_metrics
+        mark = st.spent("final_views", mark)
         refine_message = training_type(cfg.training_type).refine_message
         if cfg.tune_postprocessing and refine_message:
             self._report("tuning", refine_message)
             params, refined = refine_seed_height(maps, self.val_set, cfg, params)
             metrics = refined or metrics
         self._report("packaging", "writing the model package")
-        st.spent("final", mark)
+        st.spent("final_seeds", mark)
         card = dict(self.card)
         card["views"] = views
         card["postprocess"] = params

@@ -72,7 +72,8 @@ def test_instance_training_writes_a_complete_package(tmp_path):
     assert card["scale"]["factor"] == 1.0 and card["scale"]["rule"] == "auto"  # discs 10-18 px wide
     # where the seconds went, and the budget's share spent in training steps (issue 27 prints it)
     phases = card["training"]["phase_seconds"]
-    assert set(phases) == {"preparing", "lr_test", "data_wait", "steps", "validation", "final"}
+    assert set(phases) == {"preparing", "lr_test", "data_wait", "steps", "validation", "final_tuning",
+                           "final_average", "final_views", "final_seeds"}
     assert all(v >= 0 for v in phases.values()) and phases["steps"] > 0
     assert abs(card["training"]["step_share"] - phases["steps"] / 300) < 1e-3
 
