@@ -6,13 +6,16 @@ points is done once: the foreground per ``threshold``, the seeds per (``seed_thr
 ``seed_height``), one watershed and one overlap table per (threshold, seed_threshold, seed_height); each
 ``min_size`` then only drops objects from the table.
 The values found reproduce exactly what :func:`~core.evaluation.postprocess.instances_from_maps` and
-:func:`~core.evaluation.postprocess.semantic_from_prob` produce with them.
+:func:`~core.evaluation.postprocess.semantic_from_prob` produce with them. The images are counted on several
+threads (:func:`search_threads`); the result does not depend on how many.
 """
 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
+import os
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Literal
 
 import numpy as np
@@ -30,6 +33,7 @@ from core.evaluation.postprocess import (
 )
 
 _STEPS = [0.3, 0.4, 0.5, 0.6, 0.7]
+MAX_THREADS = 4
 
 #: Default search grid per mode; a ``grid`` argument replaces the lists it names.
 DEFAULT_GRIDS: dict[str, dict[str, list]] = {
@@ -88,21 +92,9 @@ def tune_postprocessing(
 def _instance_scores(items: list[Item], grid: dict[str, list]) -> dict[tuple, float]:
     keys = list(itertools.product(*grid.values()))
     totals = {key: InstanceCounts() for key in keys}
-    for maps, gt, valid in items:
-        interior, boundary = maps["interior"], maps.get("boundary")
-        landscape = maps.get("distance", interior)
-        truth = prepare_ground_truth(gt, valid)
-        fgs = {t: foreground(interior, boundary, t) for t in grid["threshold"]}
-        parts = {t: components(fg) for t, fg in fgs.items()}
-        maxima = {h: seed_maxima(landscape, h) for h in grid["seed_height"] if h > 0}
-        markers = {(s, h): seeds(landscape, s, h, maxima=maxima.get(h))
-                   for s, h in itertools.product(grid["seed_threshold"], grid["seed_height"])}
-        for t, (s, h) in itertools.product(grid["threshold"], markers):
-            labels = seeded_watershed(landscape, fgs[t], markers[(s, h)], parts=parts[t])
-            table = overlap_table(labels, truth)
-            for m in grid["min_size"]:
-                kept = table.pred_full_area >= max(m, 1)
-                totals[(t, s, h, m)] = totals[(t, s, h, m)] + counts_from_overlaps(table, kept)
+    for counts in _each_image(_instance_counts, items, grid):
+        for key, c in counts.items():
+            totals[key] = totals[key] + c
     scores = {}
     for key, c in totals.items():
         tp, fp, fn = int(c.tp[0]), int(c.fp[0]), int(c.fn[0])
@@ -110,26 +102,77 @@ def _instance_scores(items: list[Item], grid: dict[str, list]) -> dict[tuple, fl
     return scores
 
 
+def _instance_counts(item: Item, grid: dict[str, list]) -> dict[tuple, InstanceCounts]:
+    """One image's counts at every grid point."""
+    maps, gt, valid = item
+    interior, boundary = maps["interior"], maps.get("boundary")
+    landscape = maps.get("distance", interior)
+    truth = prepare_ground_truth(gt, valid)
+    fgs = {t: foreground(interior, boundary, t) for t in grid["threshold"]}
+    parts = {t: components(fg) for t, fg in fgs.items()}
+    maxima = {h: seed_maxima(landscape, h) for h in grid["seed_height"] if h > 0}
+    markers = {(s, h): seeds(landscape, s, h, maxima=maxima.get(h))
+               for s, h in itertools.product(grid["seed_threshold"], grid["seed_height"])}
+    counts = {}
+    for t, (s, h) in itertools.product(grid["threshold"], markers):
+        labels = seeded_watershed(landscape, fgs[t], markers[(s, h)], parts=parts[t])
+        table = overlap_table(labels, truth)
+        for m in grid["min_size"]:
+            kept = table.pred_full_area >= max(m, 1)
+            counts[(t, s, h, m)] = counts_from_overlaps(table, kept)
+    return counts
+
+
 def _semantic_scores(items: list[Item], grid: dict[str, list]) -> dict[tuple, float]:
     keys = list(itertools.product(*grid.values()))
     totals = {key: np.zeros(3, dtype=np.int64) for key in keys}  # tp, pred pixels, gt pixels
-    for maps, gt, valid in items:
-        inside = np.ones(gt.shape, dtype=bool) if valid is None else valid
-        n_gt = int(np.count_nonzero(gt & inside))
-        for t in grid["threshold"]:
-            comps = label_components(maps["prob"] > t, min_size=0)
-            areas = np.bincount(comps.ravel())
-            pred_in = np.bincount(comps[inside], minlength=len(areas))
-            tp_in = np.bincount(comps[gt & inside], minlength=len(areas))
-            for m in grid["min_size"]:
-                kept = areas >= max(m, 1)
-                kept[0] = False
-                totals[(t, m)] += (int(tp_in[kept].sum()), int(pred_in[kept].sum()), n_gt)
+    for counts in _each_image(_semantic_counts, items, grid):
+        for key, c in counts.items():
+            totals[key] += c
     scores = {}
     for key, (tp, n_pred, n_gt) in totals.items():
         union = n_pred + n_gt - tp
         scores[key] = 1.0 if union == 0 else float(tp / union)
     return scores
+
+
+def _semantic_counts(item: Item, grid: dict[str, list]) -> dict[tuple, np.ndarray]:
+    """One image's (true positive, predicted, annotated) pixels at every grid point."""
+    maps, gt, valid = item
+    inside = np.ones(gt.shape, dtype=bool) if valid is None else valid
+    n_gt = int(np.count_nonzero(gt & inside))
+    counts = {}
+    for t in grid["threshold"]:
+        comps = label_components(maps["prob"] > t, min_size=0)
+        areas = np.bincount(comps.ravel())
+        pred_in = np.bincount(comps[inside], minlength=len(areas))
+        tp_in = np.bincount(comps[gt & inside], minlength=len(areas))
+        for m in grid["min_size"]:
+            kept = areas >= max(m, 1)
+            kept[0] = False
+            counts[(t, m)] = np.array([int(tp_in[kept].sum()), int(pred_in[kept].sum()), n_gt], dtype=np.int64)
+    return counts
+
+
+def search_threads(n_images: int) -> int:
+    """Threads the search spreads its images over: one per core this process may use, at most
+    :data:`MAX_THREADS`. The labelling, watershed and overlap counting release the GIL for much of their time
+    (about 1.5 times faster on 2 cores), and the search runs while the network does not."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(n_images, cores, MAX_THREADS))
+
+
+def _each_image(count: Callable[[Item, dict], dict], items: list[Item], grid: dict[str, list]) -> Iterator[dict]:
+    """``count(item, grid)`` of every image, in the images' order (sums do not depend on it either)."""
+    threads = search_threads(len(items))
+    if threads == 1:
+        yield from (count(item, grid) for item in items)
+        return
+    with ThreadPoolExecutor(threads, thread_name_prefix="segstudio-search") as pool:
+        yield from pool.map(lambda item: count(item, grid), items)
 
 
 def _check_tuning_inputs(

@@ -134,3 +134,22 @@ def test_nothing_annotated_and_nothing_predicted_counts_as_perfect():
 def test_bad_inputs_raise(items, mode, grid, message):
     with pytest.raises(InvalidInputError, match=message):
         tune_postprocessing(items, mode=mode, grid=grid)
+
+
+def test_the_search_counts_images_on_threads_with_the_same_result_as_on_one(monkeypatch):
+    import core.evaluation.tuning as tuning
+
+    rng = np.random.default_rng(4)
+    items = [(m, gt, valid) for m, gt, valid in instance_items() * 3]
+    items = [({k: np.clip(v + rng.normal(0, 0.05, v.shape), 0, 1) for k, v in m.items()}, gt, valid)
+             for m, gt, valid in items]  # six images that differ
+    semantic = semantic_items() * 3
+    grid = {**DEFAULT_GRIDS["instance"], "seed_height": [0.0, 0.1]}
+    threaded = (tune_postprocessing(items, mode="instance", grid=grid), tune_postprocessing(semantic, mode="semantic"))
+    monkeypatch.setattr(tuning, "MAX_THREADS", 1)
+    assert tuning.search_threads(6) == 1
+    single = (tune_postprocessing(items, mode="instance", grid=grid), tune_postprocessing(semantic, mode="semantic"))
+    assert threaded == single
+    monkeypatch.setattr(tuning, "MAX_THREADS", 4)
+    monkeypatch.setattr(tuning.os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    assert tuning.search_threads(6) == 2 and tuning.search_threads(1) == 1  # the cores this process may use
