@@ -60,6 +60,7 @@ WARMUP_SHARE = 0.03
 FINAL_LR_SHARE = 0.02
 PROGRESS_EVERY_S = 5.0
 VAL_SHARE_FACTOR = 8.0  # an epoch trains at least this many times as long as its validation takes
+SHORT_EPOCH = 0.5  # time left for less than this share of an epoch: the epoch before trains on to the end
 AVERAGE_EVERY = 10  # steps between the weights added to the weight average
 MIN_AVERAGED = 2  # an average of fewer weights is not validated (it would be one of the epochs' own)
 # The final stage (last validation, weight average, every view, complete searches, package) may take at most
@@ -261,7 +262,8 @@ class _Run:
                     counts = step_counts if counts is None else counts + step_counts
                     if cfg.steps_per_epoch is not None and steps >= cfg.steps_per_epoch:
                         break
-                    if cfg.steps_per_epoch is None and time.monotonic() - epoch_start >= epoch_s:
+                    if (cfg.steps_per_epoch is None and time.monotonic() - epoch_start >= epoch_s
+                            and not self._last_slice(epoch_s)):
                         break
                     self._report("training", f"epoch {st.epoch + 1}, step {st.step}", throttle=True)
                 if steps == 0:
@@ -273,6 +275,11 @@ class _Run:
                 final_s = val_s + self._final_seconds(val_s, predict_s) + 5.0
                 self.reserve = min(FINAL_SHARE_MAX * self.budget, final_s)
         return False
+
+    def _last_slice(self, epoch_s: float) -> bool:
+        """Whether the training time left after this epoch is less than :data:`SHORT_EPOCH` of an epoch: this
+        epoch then trains on to the end (a short last epoch would cost a whole validation for a few steps)."""
+        return self.budget - self.reserve - self._used() < SHORT_EPOCH * epoch_s
 
     def _final_seconds(self, val_s: float, predict_s: float) -> float:
         """The final stage's expected time from an epoch's validation (``val_s``, of which ``predict_s``

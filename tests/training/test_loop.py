@@ -184,3 +184,14 @@ def test_two_runs_with_the_same_steps_and_seed_give_the_same_weights_on_the_cpu(
         train(cfg, images[:2], images[2:], budget_seconds=300, workdir=tmp_path / name, device="cpu")
     a, b = _params(tmp_path / "a"), _params(tmp_path / "b")
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_an_epoch_trains_on_to_the_end_rather_than_leave_a_short_last_one():
+    import time
+
+    run = loop._Run.__new__(loop._Run)
+    run.budget, run.reserve, run.state, run.t0 = 300.0, 50.0, loop._State(), time.monotonic()
+    run.state.used_before = 200.0  # 50 s of training left
+    assert not run._last_slice(epoch_s=40.0)  # room for more than half an epoch after this one: end it
+    run.state.used_before = 235.0  # 15 s left: a last epoch of 15 s would cost a validation for a few steps
+    assert run._last_slice(epoch_s=40.0)
