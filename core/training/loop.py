@@ -330,7 +330,7 @@ class _Run:
         best = ckpt.load(self.workdir / ckpt.BEST)
         self.model.load_state_dict(best)
         if self.best_maps is None:  # resumed after the best epoch: its one-view maps are not in memory
-            _, self.best_maps = validate(self.model, self.card, self.val_set, cfg)
+            _, self.best_maps = validate(self.model, self.card, self.val_set, cfg, type_scores=False)
         self._report("tuning", "tuning post-processing on the validation images")
         key = _final_key(cfg.training_type)
         maps = self.best_maps
@@ -350,7 +350,7 @@ class _Run:
         views = 1
         if cfg.views > 1:  # keep the views only where they score better (they usually do, not always)
             self._report("validating", f"validating the chosen weights with {cfg.views} views")
-            _, many = validate(self.model, self.card, self.val_set, cfg, views=cfg.views)
+            _, many = validate(self.model, self.card, self.val_set, cfg, views=cfg.views, type_scores=False)
             many_params, many_metrics = self._tune(many)
             if _scores_better(many_metrics, metrics, key):
                 views, maps, params, metrics = cfg.views, many, many_params, many_metrics
@@ -393,7 +393,7 @@ class _Run:
         self._report("validating", f"validating the average of {count} weights from the last part of the training")
         self.model.load_state_dict(self.average.state_dict(self.model))
         self._precise_bn()
-        _, maps = validate(self.model, self.card, self.val_set, self.config)
+        _, maps = validate(self.model, self.card, self.val_set, self.config, type_scores=False)
         return maps
 
     # ----------------------------------------------------------------------------------------------

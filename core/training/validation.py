@@ -60,11 +60,13 @@ def foreground(maps: dict[str, np.ndarray], training_type: str) -> np.ndarray:
 
 
 def validate(
-    model: torch.nn.Module, card: dict, images: Sequence[ValImage], config: TrainConfig, *, views: int = 1
+    model: torch.nn.Module, card: dict, images: Sequence[ValImage], config: TrainConfig, *, views: int = 1,
+    type_scores: bool = True,
 ) -> tuple[dict, list[dict[str, np.ndarray]]]:
     """Epoch validation: ``({"val_loss", "val_accuracy", "val_iou", "predict_seconds", ...}, maps per
     image)``, where the training type adds its own scores (instance ``val_f1``, semantic ``val_iou_tuned``:
-    :meth:`~core.training.types.base.TrainingType.epoch_record`); ``predict_seconds`` the time the network
+    :meth:`~core.training.types.base.TrainingType.epoch_record`; left out with ``type_scores=False``, for the
+    final stage, which searches the maps completely itself); ``predict_seconds`` the time the network
     passes took. Epochs are validated with one view (cheap, comparable); the chosen weights once more with
     the card's views."""
     kind = _type(config.training_type)
@@ -85,7 +87,8 @@ def validate(
     record = {"val_loss": float(np.average(losses, weights=np.maximum(weights, 1.0)))}
     record["predict_seconds"] = predict_s
     record.update(_pixel_summary(counts, "val"))
-    record.update(kind.epoch_record(all_maps, images, config))
+    if type_scores:
+        record.update(kind.epoch_record(all_maps, images, config))
     return record, all_maps
 
 
