@@ -91,7 +91,8 @@ class ReportData:
         training: ``name``, ``status`` (queued | running | succeeded | failed | cancelled) and optionally
             ``id``, ``project``, ``created`` / ``started`` / ``finished`` (datetime or ISO string),
             ``duration_s``, ``hardware``, ``error`` (why a training failed), ``best_epoch``,
-            ``weight_average`` (the card's record: ``weights``, ``from_share``, ``kept``).
+            ``weight_average`` (the card's record: ``weights``, ``from_share``, ``kept``), ``start_model``
+            (a fine-tuning's: the starting network's own ``score``, the trained ``trained_score``, ``kept``).
         dataset: ``images``: list of ``{name, width, height, channels, dtype, set ("training" |
             "validation"), objects ({label name: count}), annotated_by ("hand" | "proposal" | "import")}``;
             ``labels``: list of ``{name, color ("#rrggbb")}``.

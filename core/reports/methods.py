@@ -229,13 +229,24 @@ def _training(data: ReportData) -> str:
         if hardware:
             sentence += f" on {hardware}"
         sentence += "."
-    average = training.get("weight_average")
-    if isinstance(average, dict) and average.get("kept"):
+    average, start = training.get("weight_average"), training.get("start_model")
+    if isinstance(start, dict) and start.get("kept"):
+        sentence += _start_kept(start)
+    elif isinstance(average, dict) and average.get("kept"):
         sentence += _weight_average(average, training.get("best_epoch"))
     elif training.get("best_epoch") is not None:
         best = training["best_epoch"]
         sentence += f" The weights of the epoch with the best validation score (epoch {best}) were kept."
     return sentence
+
+
+def _start_kept(start: dict) -> str:
+    """The sentence for a fine-tuning whose starting network, unchanged, validated better than its training."""
+    scores = ""
+    if is_number(start.get("score")) and is_number(start.get("trained_score")):
+        scores = f" ({format_value(start['score'])} against {format_value(start['trained_score'])})"
+    return (f" The starting model as it was validated better than the fine-tuned weights{scores}, so it was "
+            "kept unchanged (with post-processing tuned on these validation images).")
 
 
 def _weight_average(average: dict, best_epoch: object) -> str:

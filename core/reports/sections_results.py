@@ -110,6 +110,8 @@ def curves_section(pdf: ReportPDF, data: ReportData, curves_png: bytes | None) -
     if data.is_full and kept and kept[0][1] is not None:
         average = (data.training.get("weight_average") or {}).get("kept")
         which = "the mean of the late weights" if average else f"epoch {data.training.get('best_epoch')}"
+        if (data.training.get("start_model") or {}).get("kept"):
+            which = "the starting model as it was: it validated better than the fine-tuned weights"
         output, scored = CURVE_WORDS[result]
         numbers = ", ".join(f"{name} {format_value(value)}" for name, value in kept)
         pdf.paragraph(

@@ -24,6 +24,7 @@ from core.imaging.atomic import atomic_output
 
 LAST = "last.pt"
 BEST = "best.pt"
+START = "start.pt"  # fine-tuning: the network as it started (the final stage weighs it)
 
 
 def save(path: Path, payload: dict) -> None:

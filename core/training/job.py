@@ -49,7 +49,7 @@ def extract_visualizations(report: Path, folder: Path) -> None:
 #: What a succeeded training's folder keeps: the model package, the report and its validation pictures
 #: (the Trainings page shows them), dataset.json (a rebuilt report reads the split) and metrics.json (a few
 #: KB, for people and scripts). The checkpoints only serve resuming an unfinished training.
-CHECKPOINTS = (ckpt.LAST, ckpt.BEST)
+CHECKPOINTS = (ckpt.LAST, ckpt.BEST, ckpt.START)
 
 
 def remove_checkpoints(workdir: Path) -> None:
@@ -112,9 +112,12 @@ def _run(ctx: JobContext) -> dict[str, Any]:
     package = Path(result.package_dir)  # type: ignore[arg-type]
     scored = kind.score_validation(package, val_data, config, result.metrics)
     metrics = scored.metrics
-    # which weights the table scores: the best epoch's, or the mean of the late weights (drawn on the curves)
-    average = ((result.card or {}).get("metrics") or {}).get("weight_average") or {}
-    metrics["kept"] = {"epoch": result.best_epoch, "weight_average": bool(average.get("kept"))}
+    # which weights the table scores: the best epoch's, or the mean of the late weights (drawn on the curves),
+    # or a fine-tuning's starting network as it was (no epoch of the curves)
+    card_metrics = (result.card or {}).get("metrics") or {}
+    average, start = card_metrics.get("weight_average") or {}, card_metrics.get("start_model") or {}
+    metrics["kept"] = {"epoch": None if start.get("kept") else result.best_epoch,
+                       "weight_average": bool(average.get("kept")), "start_model": bool(start.get("kept"))}
     (workdir / "metrics.json").write_text(json.dumps(metrics, indent=2, default=str), encoding="utf-8")
     with session_scope(engine) as session:
         repo.update_training(session, ctx.job_id, metrics=metrics,

@@ -109,10 +109,12 @@ class _State:
     best_score: float = -math.inf
     best_epoch: int | None = None
     average_record: dict | None = None
+    start_record: dict | None = None  # fine-tuning: the starting network's own score, and whether it was kept
     lr: float = 0.0
     lr_test: dict = field(default_factory=dict)
     # where this attempt's seconds went: preparing, lr_test, data_wait, steps, validation, and the final stage
-    # (final_tuning: the best epoch's search; final_average, final_views: scoring those; final_seeds)
+    # (final_tuning: the best epoch's search; final_average, final_start, final_views: scoring those;
+    # final_seeds)
     phase_seconds: dict[str, float] = field(default_factory=dict)
 
     def spent(self, phase: str, since: float) -> float:
@@ -185,6 +187,8 @@ class _Run:
         self.card = base_card(cfg, self.norm, self.scale, in_ch, self.train_images, self.val_images)
         if self.start is not None:  # fine-tuning: the start's weights where they fit (a resume loads its own)
             self.card["start"] = start_network(self.model, self.start, cfg, in_ch)
+            if saved is None:  # the final stage weighs the starting network itself against the trained one
+                ckpt.save(self.workdir / ckpt.START, _cpu_state(self.model))
         self.model = self.model.to(self.choice.device)
         if self.choice.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
@@ -283,14 +287,17 @@ class _Run:
 
     def _final_seconds(self, val_s: float, predict_s: float) -> float:
         """The final stage's expected time from an epoch's validation (``val_s``, of which ``predict_s``
-        network passes): the weight average's one-view maps, the chosen weights' maps with every view, and
-        complete searches on the best epoch's, the average's and the views' maps (each up to three times an
-        epoch's search: instance trainings also try h-maxima seeds there), then, for instance trainings, the
-        finer seed heights (about an epoch's search each)."""
+        network passes): the weight average's (and, fine-tuning, the starting network's) one-view maps, the
+        chosen weights' maps with every view, and complete searches on the best epoch's, the average's, the
+        start's and the views' maps (each up to three times an epoch's search: instance trainings also try
+        h-maxima seeds there), then, for instance trainings, the finer seed heights (about an epoch's search
+        each)."""
         averaged = self.config.average_from is not None
+        started = self.start is not None  # the starting network is scored too
         search_s = max(val_s - predict_s, 0.0)
         refine = training_type(self.config.training_type).refine_searches
-        return (self.config.views + averaged) * predict_s + (3.0 * (2 + averaged) + refine) * search_s
+        return ((self.config.views + averaged + started) * predict_s
+                + (3.0 * (2 + averaged + started) + refine) * search_s)
 
     def _end_epoch(
         self, train_loss: float | None, counts: torch.Tensor | None, seconds: float
@@ -347,6 +354,9 @@ class _Run:
             else:
                 self.model.load_state_dict(best)
         mark = st.spent("final_average", mark)
+        if self.start is not None:
+            maps, params, metrics = self._weigh_start(maps, params, metrics, key)
+            mark = st.spent("final_start", mark)
         views = 1
         if cfg.views > 1:  # keep the views only where they score better (they usually do, not always)
             self._report("validating", f"validating the chosen weights with {cfg.views} views")
@@ -366,12 +376,35 @@ class _Run:
         card["views"] = views
         card["postprocess"] = params
         card["metrics"] = {**metrics, "best_epoch": st.best_epoch, "best_val_score": st.best_score,
-                           "weight_average": st.average_record, "history": st.history}
+                           "weight_average": st.average_record, "start_model": st.start_record,
+                           "history": st.history}
         card["training"] = self._training_info()
         package = write_package(self.workdir / "model", inference_model(self.model, self.n_out), card)
         result = self._result(SUCCEEDED, package, card=card, metrics=metrics, postprocess=params)
         self._report("done", "training finished")
         return result
+
+    def _weigh_start(self, maps: list, params: list[dict], metrics: dict,
+                     key: str) -> tuple[list, list[dict], dict]:
+        """Fine-tuning: the starting network itself, scored like the trained weights (one view, complete
+        search), is kept where it validates better (a short training on a few images can leave a network worse
+        than where it started). Returns the kept weights' (maps, post-processing, metrics); the model holds
+        those weights."""
+        path = self.workdir / ckpt.START
+        if self.start is None or not path.exists():
+            return maps, params, metrics
+        self._report("validating", "validating the starting model as it was")
+        trained = _cpu_state(self.model)
+        self.model.load_state_dict(ckpt.load(path))
+        _, start_maps = validate(self.model, self.card, self.val_set, self.config, type_scores=False)
+        start_params, start_metrics = self._tune(start_maps)
+        kept = _scores_better(start_metrics, metrics, key)
+        self.state.start_record = {"score": start_metrics.get(key), "trained_score": metrics.get(key),
+                                   "kept": kept}
+        if kept:
+            return start_maps, start_params, start_metrics
+        self.model.load_state_dict(trained)
+        return maps, params, metrics
 
     def _tune(self, maps: list) -> tuple[list[dict], dict]:
         """Post-processing tuned on these validation maps (unless tuning is off) and the metrics it gives."""

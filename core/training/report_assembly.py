@@ -99,6 +99,7 @@ def build_training_report(
             "duration_s": _duration(t), "hardware": _hardware(info.get("device", "")),
             "error": error if error is not None else t.error, "best_epoch": card_metrics.get("best_epoch"),
             "weight_average": card_metrics.get("weight_average"),
+            "start_model": card_metrics.get("start_model"),
         },
         dataset={"images": images, "labels": [{"name": lab["name"], "color": lab["color"]}
                                                for lab in train_config.get("labels", [])]},

@@ -163,3 +163,13 @@ def test_the_zoom_augmentation_is_named_only_when_it_was_on():
     assert "magnification" not in methods_paragraph(data)
     data.config["augment"]["zoom"] = 1.6
     assert "random magnification by a factor from 1/1.6 to 1.6" in methods_paragraph(data)
+
+
+def test_a_starting_model_kept_as_it_was_is_said_instead_of_the_best_epoch():
+    data = synthetic_report()
+    data.training["start_model"] = {"score": 0.82, "trained_score": 0.79, "kept": True}
+    text = methods_paragraph(data)
+    assert "The starting model as it was validated better than the fine-tuned weights (0.820 against 0.790)" in text
+    assert "best validation score (epoch" not in text
+    data.training["start_model"]["kept"] = False
+    assert "starting model as it was" not in methods_paragraph(data)

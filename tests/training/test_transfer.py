@@ -183,3 +183,26 @@ def test_the_engine_starts_from_a_package_and_records_the_start_in_the_card(tmp_
     new_model, _ = load_model(second.package_dir)
     conv = "encoder.conv1.weight"
     assert torch.allclose(new_model.state_dict()[conv], old_model.state_dict()[conv], atol=1e-5)
+
+
+def test_a_fine_tuning_that_leaves_the_network_worse_keeps_the_start_as_it_was(tmp_path):
+    images = make_images(4, size=64)
+    first = train(config("semantic", max_steps=40, steps_per_epoch=20, views=1), images[:3], images[3:],
+                  budget_seconds=300, workdir=tmp_path / "first")
+    start = load_start(first.package_dir, key="training:1", name="Discs v1", label_map={1: 1})
+    # a far too high learning rate wrecks the network in a few steps: the start validates better
+    wrecked = train(config("semantic", max_steps=4, steps_per_epoch=2, views=1, learning_rate=0.9,
+                           average_from=None), images[:3], images[3:], budget_seconds=300,
+                    workdir=tmp_path / "wrecked", start=start)
+    record = wrecked.card["metrics"]["start_model"]
+    assert record["kept"] is True and record["score"] > record["trained_score"]
+    assert wrecked.card["metrics"]["mean_iou"] == pytest.approx(record["score"])
+    kept, _ = load_model(wrecked.package_dir)
+    started, _ = load_model(first.package_dir)
+    conv = "encoder.conv1.weight"
+    assert torch.equal(kept.state_dict()[conv], started.state_dict()[conv])  # unchanged
+    assert (tmp_path / "wrecked" / "start.pt").exists()  # (the job deletes it with the other checkpoints)
+    # a training from scratch has no start to weigh
+    scratch = train(config("semantic", max_steps=2, steps_per_epoch=1, views=1), images[:3], images[3:],
+                    budget_seconds=300, workdir=tmp_path / "scratch")
+    assert scratch.card["metrics"]["start_model"] is None
