@@ -239,6 +239,8 @@ def run(name: str, args, settings: Settings) -> dict:
         "one_view_value": result.card["metrics"].get("best_val_score") if result.card else None,
         # the mean of the late weights against the best epoch, both with one view and the complete search
         "weight_average": result.card["metrics"].get("weight_average") if result.card else None,
+        # --start: the starting network as it was against the trained weights (kept where it validates better)
+        "start_model": result.card["metrics"].get("start_model") if result.card else None,
         # where the seconds went, and the budget's share spent in training steps (issue 27: >= 0.75)
         "phase_seconds": result.card["training"].get("phase_seconds") if result.card else None,
         "step_share": result.card["training"].get("step_share") if result.card else None,
@@ -251,7 +253,7 @@ def run(name: str, args, settings: Settings) -> dict:
           f"pixel IoU {per_label['pixel']['iou']:.4f}; {result.steps} steps of {result.batch_size}, lr {result.learning_rate:.2e}, "
           f"{seconds:.0f} s wall; normalisation {out['normalization']}; scale {out['scale']}; {args.views} views "
           f"(best epoch with one view: {out['one_view_value']:.4f}); {_average_text(out['weight_average'])}; "
-          f"{result.device}", flush=True)
+          f"{_start_text(out['start_model'])}{result.device}", flush=True)
     if out["phase_seconds"]:
         phases = ", ".join(f"{k} {v:.0f} s" for k, v in out["phase_seconds"].items())
         print(f"  time: {phases}; training steps took {out['step_share']:.0%} of the {budget:.0f} s budget "
@@ -262,6 +264,16 @@ def run(name: str, args, settings: Settings) -> dict:
 def _first_label(package: str) -> int:
     card = json.loads((Path(package) / CARD).read_text(encoding="utf-8"))
     return int(card["labels"][0]["id"])
+
+
+def _start_text(record: dict | None) -> str:
+    if not record:
+        return ""
+    if "score" not in record:
+        return (f"the start as it was {record['quick_score']:.4f} against the best epoch's "
+                f"{record['best_epoch_quick_score']:.4f} (one view, epoch search): not kept; ")
+    return (f"the start as it was {record['score']:.4f} against the trained weights' {record['trained_score']:.4f} "
+            f"(one view, complete search): {'kept' if record['kept'] else 'not kept'}; ")
 
 
 def _average_text(record: dict | None) -> str:

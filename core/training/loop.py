@@ -288,16 +288,16 @@ class _Run:
     def _final_seconds(self, val_s: float, predict_s: float) -> float:
         """The final stage's expected time from an epoch's validation (``val_s``, of which ``predict_s``
         network passes): the weight average's (and, fine-tuning, the starting network's) one-view maps, the
-        chosen weights' maps with every view, and complete searches on the best epoch's, the average's, the
-        start's and the views' maps (each up to three times an epoch's search: instance trainings also try
-        h-maxima seeds there), then, for instance trainings, the finer seed heights (about an epoch's search
-        each)."""
+        chosen weights' maps with every view, and complete searches on the best epoch's, the average's and the
+        views' maps (each up to three times an epoch's search: instance trainings also try h-maxima seeds
+        there) and at most one epoch's search and a complete one on the start's, then, for instance
+        trainings, the finer seed heights (about an epoch's search each)."""
         averaged = self.config.average_from is not None
         started = self.start is not None  # the starting network is scored too
         search_s = max(val_s - predict_s, 0.0)
         refine = training_type(self.config.training_type).refine_searches
         return ((self.config.views + averaged + started) * predict_s
-                + (3.0 * (2 + averaged + started) + refine) * search_s)
+                + (3.0 * (2 + averaged) + 4.0 * started + refine) * search_s)
 
     def _end_epoch(
         self, train_loss: float | None, counts: torch.Tensor | None, seconds: float
@@ -388,7 +388,8 @@ class _Run:
                      key: str) -> tuple[list, list[dict], dict]:
         """Fine-tuning: the starting network itself, scored like the trained weights (one view, complete
         search), is kept where it validates better (a short training on a few images can leave a network worse
-        than where it started). Returns the kept weights' (maps, post-processing, metrics); the model holds
+        than where it started). A start that does not beat the best epoch in the epochs' own quick search is
+        not searched further. Returns the kept weights' (maps, post-processing, metrics); the model holds
         those weights."""
         path = self.workdir / ckpt.START
         if self.start is None or not path.exists():
@@ -396,7 +397,15 @@ class _Run:
         self._report("validating", "validating the starting model as it was")
         trained = _cpu_state(self.model)
         self.model.load_state_dict(ckpt.load(path))
-        _, start_maps = validate(self.model, self.card, self.val_set, self.config, type_scores=False)
+        quick, start_maps = validate(self.model, self.card, self.val_set, self.config)
+        quick_score = score_of(quick, self.config.training_type)
+        if quick_score <= self.state.best_score:
+            # it loses even the epochs' quick search, which favours early weights such as a start's: the
+            # complete search is spared
+            self.state.start_record = {"quick_score": quick_score, "best_epoch_quick_score": self.state.best_score,
+                                       "kept": False}
+            self.model.load_state_dict(trained)
+            return maps, params, metrics
         start_params, start_metrics = self._tune(start_maps)
         kept = _scores_better(start_metrics, metrics, key)
         self.state.start_record = {"score": start_metrics.get(key), "trained_score": metrics.get(key),

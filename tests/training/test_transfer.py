@@ -206,3 +206,10 @@ def test_a_fine_tuning_that_leaves_the_network_worse_keeps_the_start_as_it_was(t
     scratch = train(config("semantic", max_steps=2, steps_per_epoch=1, views=1), images[:3], images[3:],
                     budget_seconds=300, workdir=tmp_path / "scratch")
     assert scratch.card["metrics"]["start_model"] is None
+    # a start that loses even the epochs' quick search is not searched further
+    weak = load_start(scratch.package_dir, key="training:3", name="Discs v0", label_map={1: 1})
+    tuned = train(config("semantic", max_steps=40, steps_per_epoch=20, views=1), images[:3], images[3:],
+                  budget_seconds=300, workdir=tmp_path / "tuned", start=weak)
+    record = tuned.card["metrics"]["start_model"]
+    assert record["kept"] is False and record["quick_score"] <= record["best_epoch_quick_score"]
+    assert "score" not in record
