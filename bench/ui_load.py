@@ -64,31 +64,32 @@ def _model_package(settings: Settings, channels: int) -> None:
                   trace_size=64)
 
 
-def _load(browser, url: str, ready: str) -> float:  # noqa: ANN001
-    """Seconds from navigation to ``ready`` visible, in a new browser session (a new tab in a fresh browser
-    profile: no cached JavaScript, a new Streamlit session)."""
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    page = context.new_page()
-    try:
-        start = time.perf_counter()
-        page.goto(url)
-        page.get_by_text(ready).first.wait_for(timeout=120_000)
-        return time.perf_counter() - start
-    finally:
-        context.close()
+def _goto(page, url: str, ready: str) -> float:  # noqa: ANN001
+    """Seconds from opening ``url`` in ``page`` to ``ready`` visible."""
+    start = time.perf_counter()
+    page.goto(url)
+    page.get_by_text(ready).first.wait_for(timeout=120_000)
+    return time.perf_counter() - start
 
 
 def _open(context, url: str, ready: str) -> float:  # noqa: ANN001
-    """Seconds from navigation to ``ready`` visible in a new tab of a browser that has shown the app before
-    (a bookmark or a link opened in a user's browser: its JavaScript cached, a new Streamlit session)."""
+    """Seconds to ``ready`` in a new tab of a browser that has shown the app before (a bookmark or a link
+    opened in a user's browser: its JavaScript cached, a new Streamlit session)."""
     page = context.new_page()
     try:
-        start = time.perf_counter()
-        page.goto(url)
-        page.get_by_text(ready).first.wait_for(timeout=120_000)
-        return time.perf_counter() - start
+        return _goto(page, url, ready)
     finally:
         page.close()
+
+
+def _load(browser, url: str, ready: str) -> float:  # noqa: ANN001
+    """Seconds to ``ready`` in a new browser session (a new tab in a fresh browser profile: no cached
+    JavaScript, a new Streamlit session)."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    try:
+        return _open(context, url, ready)
+    finally:
+        context.close()
 
 
 def _click(page, link: str, ready: str, previous: str) -> float:  # noqa: ANN001
@@ -106,10 +107,7 @@ def _click(page, link: str, ready: str, previous: str) -> float:  # noqa: ANN001
 def _reload(page, url: str, ready: str) -> float:  # noqa: ANN001
     """Seconds from opening ``url`` in a tab that has shown the app before (its JavaScript cached, as a reload
     or a bookmark in a user's browser) to ``ready`` visible; a new Streamlit session."""
-    start = time.perf_counter()
-    page.goto(url)
-    page.get_by_text(ready).first.wait_for(timeout=120_000)
-    return time.perf_counter() - start
+    return _goto(page, url, ready)
 
 
 PEER_TEXT = "A one-line Streamlit app"
