@@ -249,6 +249,8 @@ class _Run:
         self.reserve = min(0.1 * self.budget, 5.0)
         with BatchPrefetcher(self.sampler, start=st.step) as loader:
             while not self._done():
+                if st.epoch and cfg.steps_per_epoch is None and self._last_slice(epoch_s):
+                    break  # the final stage's estimate shrank after the last validation: too little for an epoch
                 epoch_start, steps, sums, counts = time.monotonic(), 0, 0.0, None
                 while not self._done():
                     if self.should_stop():
@@ -273,10 +275,11 @@ class _Run:
                 if steps == 0:
                     break
                 mark = time.monotonic()
-                val_s, predict_s = self._end_epoch(sums / steps, counts, time.monotonic() - epoch_start)
+                seconds = time.monotonic() - epoch_start
+                val_s, predict_s, search_s = self._end_epoch(sums / steps, counts, seconds)
                 st.spent("validation", mark)
                 epoch_s = max(base_epoch_s, VAL_SHARE_FACTOR * val_s)
-                final_s = val_s + self._final_seconds(val_s, predict_s) + 5.0
+                final_s = val_s + self._final_seconds(val_s, predict_s, search_s) + 5.0
                 self.reserve = min(FINAL_SHARE_MAX * self.budget, final_s)
         return False
 
@@ -285,31 +288,32 @@ class _Run:
         epoch then trains on to the end (a short last epoch would cost a whole validation for a few steps)."""
         return self.budget - self.reserve - self._used() < SHORT_EPOCH * epoch_s
 
-    def _final_seconds(self, val_s: float, predict_s: float) -> float:
+    def _final_seconds(self, val_s: float, predict_s: float, search_s: float) -> float:
         """The final stage's expected time from an epoch's validation (``val_s``, of which ``predict_s``
-        network passes): the weight average's (and, fine-tuning, the starting network's) one-view maps, the
+        network passes and ``search_s`` the epoch's post-processing search; the rest is BatchNorm statistics,
+        loss and counts): the weight average's (and, fine-tuning, the starting network's) one-view maps, the
         chosen weights' maps with every view, and complete searches on the best epoch's, the average's and the
-        views' maps (each up to three times an epoch's search: instance trainings also try h-maxima seeds
+        views' maps (each about three times an epoch's search: instance trainings also try h-maxima seeds
         there) and at most one epoch's search and a complete one on the start's, then, for instance
         trainings, the finer seed heights (about an epoch's search each)."""
         averaged = self.config.average_from is not None
         started = self.start is not None  # the starting network is scored too
-        search_s = max(val_s - predict_s, 0.0)
+        other_s = max(val_s - predict_s - search_s, 0.0)
         refine = training_type(self.config.training_type).refine_searches
-        return ((self.config.views + averaged + started) * predict_s
+        return ((self.config.views + averaged + started) * predict_s + (averaged + started) * other_s
                 + (3.0 * (2 + averaged) + 4.0 * started + refine) * search_s)
 
     def _end_epoch(
         self, train_loss: float | None, counts: torch.Tensor | None, seconds: float
-    ) -> tuple[float, float]:
+    ) -> tuple[float, float, float]:
         """Validate, record the epoch, keep the best checkpoint; returns (validation seconds, of which
-        network passes)."""
+        network passes, of which the post-processing search)."""
         st = self.state
         self._report("validating", f"validating epoch {st.epoch + 1}")
         start = time.monotonic()
         self._precise_bn()
         val, maps = validate(self.model, self.card, self.val_set, self.config)
-        predict_s = val.pop("predict_seconds")
+        predict_s, search_s = val.pop("predict_seconds"), val.pop("search_seconds")
         train_scores = _train_scores(counts)
         if self.probe_set:  # the type's own scores on a few whole training images, as validation scores them
             probe, _ = validate(self.model, self.card, self.probe_set, self.config)
@@ -327,7 +331,7 @@ class _Run:
             self.best_maps = maps
         self._save_last()
         self._report("training", f"epoch {st.epoch} done", record=record)
-        return val_s, predict_s
+        return val_s, predict_s, search_s
 
     def _finish(self) -> TrainResult:
         st, cfg = self.state, self.config

@@ -67,8 +67,8 @@ def validate(
     image)``, where the training type adds its own scores (instance ``val_f1``, semantic ``val_iou_tuned``:
     :meth:`~core.training.types.base.TrainingType.epoch_record`; left out with ``type_scores=False``, for the
     final stage, which searches the maps completely itself); ``predict_seconds`` the time the network
-    passes took. Epochs are validated with one view (cheap, comparable); the chosen weights once more with
-    the card's views."""
+    passes took, ``search_seconds`` the time the type's scores took (its post-processing search). Epochs are
+    validated with one view (cheap, comparable); the chosen weights once more with the card's views."""
     kind = _type(config.training_type)
     counts = np.zeros((config.n_labels, 4), dtype=np.int64)
     losses, weights, all_maps = [], [], []
@@ -87,8 +87,10 @@ def validate(
     record = {"val_loss": float(np.average(losses, weights=np.maximum(weights, 1.0)))}
     record["predict_seconds"] = predict_s
     record.update(_pixel_summary(counts, "val"))
+    start = time.monotonic()
     if type_scores:
         record.update(kind.epoch_record(all_maps, images, config))
+    record["search_seconds"] = time.monotonic() - start
     return record, all_maps
 
 
