@@ -2,11 +2,12 @@
 
     python bench/build_starter.py [--data ../shared/data] [--seconds 1200] [--out core/starters/nuclei]
         [--leave-out dsb2018_fluo] [--finetune-seconds 60] [--finetune-images 4] [--seed 0] [--threads 2]
-        [--zoom 1] [--histo] [--json out.json]
+        [--zoom 2] [--no-histo] [--json out.json]
 
 The starter is segstudio's own instance training (wizard defaults, one label "nucleus", per-image
-normalisation so that 8- and 16-bit images mix) on the dev data beside the project: dsb2018_fluo,
-bbbc039_u2os_16bit and stardist_wheel_sample (see core/starters/CREDITS.md). Each set is split 80/20 with the
+normalisation so that 8- and 16-bit images mix, and the zoom augmentation: each patch magnified by 1/2 to 2)
+on the dev data beside the project: dsb2018_fluo, bbbc039_u2os_16bit, stardist_wheel_sample and
+dsb2018_rgb_histo as inverted grey (see core/starters/CREDITS.md). Each set is split 80/20 with the
 seed, as bench/train_quality.py splits it; the training learns from the union of the training parts and
 validates on the union of the validation parts. It prints F1@0.5 of the packaged model (views and tuned
 post-processing included) on each set's validation part, the steps, the CPU and the seconds, and writes the
@@ -19,6 +20,11 @@ of bench/finetune_quality.py, the next 8 as the engine's validation) and scores 
 on dsb2018_fluo: F1@0.5 >= 0.85 without training, >= 0.88 after the fine-tuning. Nothing is written to --out.
 
 Emulate an AVX2-only CPU with ``ONEDNN_MAX_CPU_ISA=AVX2``.
+
+Measured (AMD EPYC, 2 cores, native bf16; leave-one-out on dsb2018_fluo): without the zoom augmentation and
+the H&E set, F1@0.5 0.766 without training; with them (the defaults since), 0.817 (6178 steps), and 0.788
+after 60 s of fine-tuning on 4 images, which is why a fine-tuning now keeps its start where that validates
+better. The shipped build with them: validation F1@0.5 0.8935 on dsb2018_fluo, 0.9615 on bbbc039 (6537 steps).
 """
 
 from __future__ import annotations
@@ -185,7 +191,7 @@ def ship(args, workdir: Path) -> dict:
         "data": record["sets"], "credits": "core/starters/CREDITS.md", "seed": args.seed,
         "budget_seconds": args.seconds, "steps": record["steps"], "validation_f1": record["validation_f1"],
         "command": (f"python bench/build_starter.py --seconds {args.seconds:g} --seed {args.seed} "
-                    f"--zoom {args.zoom:g}" + (" --histo" if args.histo else "")),
+                    f"--zoom {args.zoom:g}" + ("" if args.histo else " --no-histo")),
         "cpu": cpu_name(),
     }
     out.mkdir(parents=True, exist_ok=True)
@@ -207,8 +213,9 @@ def main() -> int:
     parser.add_argument("--leave-out", default="", choices=["", *SETS])
     parser.add_argument("--finetune-seconds", type=float, default=60.0)
     parser.add_argument("--finetune-images", type=int, default=4)
-    parser.add_argument("--histo", action="store_true", help=f"also learn from {HISTO} (inverted grey)")
-    parser.add_argument("--zoom", type=float, default=1.0,
+    parser.add_argument("--no-histo", dest="histo", action="store_false",
+                        help=f"leave out {HISTO} (learnt from as inverted grey by default)")
+    parser.add_argument("--zoom", type=float, default=2.0,
                         help="the starter's zoom augmentation: patches magnified by 1/zoom to zoom (1 = off)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=2)

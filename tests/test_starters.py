@@ -99,7 +99,8 @@ def test_the_nuclei_starter_is_in_the_repository_with_its_credits():
     assert card["training_type"] == "instance" and card["in_channels"] == 1
     assert [lab["name"] for lab in card["labels"]] == ["nucleus"]
     assert card["normalization"]["scope"] == "image"  # 8- and 16-bit images alike
-    assert set(card["shipped"]["data"]) == {"dsb2018_fluo", "bbbc039_u2os_16bit", "stardist_wheel_sample"}
+    assert set(card["shipped"]["data"]) == {"dsb2018_fluo", "bbbc039_u2os_16bit", "stardist_wheel_sample",
+                                            "dsb2018_rgb_histo"}
     assert card["shipped"]["command"].startswith("python bench/build_starter.py")
     credits = (folder.parent / "CREDITS.md").read_text(encoding="utf-8")
     for name in card["shipped"]["data"]:
