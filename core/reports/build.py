@@ -178,8 +178,8 @@ def _sections(pdf: ReportPDF, data: ReportData, panels: list[results.PdfPanel],
     kind = training_types.TRAINING_TYPES.get(data.training_type)
     charts = kind.curves if kind is not None else CURVES
     marks = kind.kept_scores if kind is not None else PIXEL_KEPT_SCORES
-    not_an_epoch = any((data.training.get(what) or {}).get("kept") for what in ("weight_average", "start_model"))
-    kept = None if not_an_epoch else {val_key: overall.get(key) for val_key, key in marks.items()}
+    kept = None if data.kept_weights != "epoch" else {
+        val_key: overall.get(key) for val_key, key in marks.items()}
     best = data.training.get("best_epoch")
     chart = curves_png(data.curves, charts=charts, best_epoch=best, kept=kept) if data.curves else None
     overview.title_page(pdf, data)

@@ -137,6 +137,15 @@ class ReportData:
         return str(self.training.get("status", "")).lower() in FULL_REPORT_STATUSES
 
     @property
+    def kept_weights(self) -> str:
+        """Which weights the metrics score: "start_model" (a fine-tuning's start, as it was), "weight_average"
+        (the mean of the late weights) or "epoch" (the best epoch's, marked on the curves)."""
+        for record in ("start_model", "weight_average"):
+            if (self.training.get(record) or {}).get("kept"):
+                return record
+        return "epoch"
+
+    @property
     def training_type(self) -> str:
         return str(self.config.get("training_type", ""))
 

@@ -229,11 +229,10 @@ def _training(data: ReportData) -> str:
         if hardware:
             sentence += f" on {hardware}"
         sentence += "."
-    average, start = training.get("weight_average"), training.get("start_model")
-    if isinstance(start, dict) and start.get("kept"):
-        sentence += _start_kept(start)
-    elif isinstance(average, dict) and average.get("kept"):
-        sentence += _weight_average(average, training.get("best_epoch"))
+    if data.kept_weights == "start_model":
+        sentence += _start_kept(training["start_model"])
+    elif data.kept_weights == "weight_average":
+        sentence += _weight_average(training["weight_average"], training.get("best_epoch"))
     elif training.get("best_epoch") is not None:
         best = training["best_epoch"]
         sentence += f" The weights of the epoch with the best validation score (epoch {best}) were kept."

@@ -108,10 +108,9 @@ def curves_section(pdf: ReportPDF, data: ReportData, curves_png: bytes | None) -
     named = {val_key: name for _, name, _, val_key in charts}
     kept = [(named.get(val_key, val_key), overall.get(key)) for val_key, key in marks.items()]
     if data.is_full and kept and kept[0][1] is not None:
-        average = (data.training.get("weight_average") or {}).get("kept")
-        which = "the mean of the late weights" if average else f"epoch {data.training.get('best_epoch')}"
-        if (data.training.get("start_model") or {}).get("kept"):
-            which = "the starting model as it was: it validated better than the fine-tuned weights"
+        which = {"start_model": "the starting model as it was: it validated better than the fine-tuned weights",
+                 "weight_average": "the mean of the late weights"}.get(
+                     data.kept_weights, f"epoch {data.training.get('best_epoch')}")
         output, scored = CURVE_WORDS[result]
         numbers = ", ".join(f"{name} {format_value(value)}" for name, value in kept)
         pdf.paragraph(
