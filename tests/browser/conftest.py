@@ -97,7 +97,7 @@ def browser_page(tmp_path: Path) -> Iterator:
 
 @pytest.fixture
 def running_app(tmp_path: Path) -> Iterator[RunningApp]:
-    app = start_app(tmp_path / "data", tmp_path / "streamlit.log", {"SEGSTUDIO_QUICK_SECONDS": "20"})
+    app = start_app(tmp_path / "data", tmp_path / "streamlit.log", {"SEGSTUDIO_QUICK_SECONDS": "10"})
     yield app
     stop_app(app)
 

@@ -241,7 +241,7 @@ def test_a_worker_child_killed_by_sigkill_says_what_is_known_and_resumes(app_env
         label = repo.list_labels(s, demo.id)[0]
     t = queue_training(settings, engine, WizardChoices(
         project_id=demo.id, training_type="instance", label_ids=[label.id], image_ids=[im.id for im in images],
-        duration="40", name="killed"))
+        duration="12", name="killed"))
     with pytest.raises(JobError, match="already in the queue"):
         resume_training(settings, engine, t.id)
     worker = Worker(settings, poll_seconds=0.5).start()

@@ -187,7 +187,7 @@ def test_the_engine_starts_from_a_package_and_records_the_start_in_the_card(tmp_
 
 def test_a_fine_tuning_that_leaves_the_network_worse_keeps_the_start_as_it_was(tmp_path):
     images = make_images(4, size=64)
-    first = train(config("semantic", max_steps=40, steps_per_epoch=20, views=1), images[:3], images[3:],
+    first = train(config("semantic", max_steps=20, steps_per_epoch=10, views=1), images[:3], images[3:],
                   budget_seconds=300, workdir=tmp_path / "first")
     start = load_start(first.package_dir, key="training:1", name="Discs v1", label_map={1: 1})
     # a far too high learning rate wrecks the network in a few steps: the start validates better
@@ -208,7 +208,7 @@ def test_a_fine_tuning_that_leaves_the_network_worse_keeps_the_start_as_it_was(t
     assert scratch.card["metrics"]["start_model"] is None
     # a start that loses even the epochs' quick search is not searched further
     weak = load_start(scratch.package_dir, key="training:3", name="Discs v0", label_map={1: 1})
-    tuned = train(config("semantic", max_steps=40, steps_per_epoch=20, views=1), images[:3], images[3:],
+    tuned = train(config("semantic", max_steps=20, steps_per_epoch=10, views=1), images[:3], images[3:],
                   budget_seconds=300, workdir=tmp_path / "tuned", start=weak)
     record = tuned.card["metrics"]["start_model"]
     assert record["kept"] is False and record["quick_score"] <= record["best_epoch_quick_score"]
