@@ -244,6 +244,9 @@ def run(name: str, args, settings: Settings) -> dict:
         # where the seconds went, and the budget's share spent in training steps (issue 27: >= 0.75)
         "phase_seconds": result.card["training"].get("phase_seconds") if result.card else None,
         "step_share": result.card["training"].get("step_share") if result.card else None,
+        # what the last epoch reserved for its own validation and the final stage (with the margin)
+        "final_estimate": result.card["training"].get("final_estimate") if result.card else None,
+        "final_skipped": result.card["training"].get("final_skipped") if result.card else None,
     }
     if "instance" in per_label:
         inst = per_label["instance"]
@@ -258,6 +261,16 @@ def run(name: str, args, settings: Settings) -> dict:
         phases = ", ".join(f"{k} {v:.0f} s" for k, v in out["phase_seconds"].items())
         print(f"  time: {phases}; training steps took {out['step_share']:.0%} of the {budget:.0f} s budget "
               "(target >= 75%)", flush=True)
+        phases = out["phase_seconds"]
+        final = phases.get("validation", 0.0) / max(out["epochs"], 1) + sum(
+            v for k, v in phases.items() if k.startswith("final_"))
+        estimate = out["final_estimate"]
+        if estimate:
+            print(f"  final stage with the last validation: estimated {estimate['seconds']:.1f} s from a validation "
+                  f"of {estimate['validation']:.1f} s (network {estimate['predict']:.1f} s, search "
+                  f"{estimate['search']:.1f} s), took about {final:.1f} s"
+                  + (f"; left out for time: {', '.join(out['final_skipped'])}" if out["final_skipped"] else ""),
+                  flush=True)
     return out
 
 

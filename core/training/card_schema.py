@@ -183,6 +183,11 @@ TRAINING = Record(
         # share spent in training steps
         "phase_seconds": MapOf(Number(0.0), 40),
         "step_share": Nullable(Number(0.0)),
+        # the final stage's seconds (with the last validation and a margin) as the training estimated them, and
+        # the validation's seconds (network passes, search) they came from
+        "final_estimate": Nullable(MapOf(Number(0.0), 10)),
+        # the final stage's refinements left out because the budget was spent
+        "final_skipped": ListOf(Text(200), 0, 10),
     }
 )
 

@@ -61,6 +61,13 @@ FINAL_LR_SHARE = 0.02
 PROGRESS_EVERY_S = 5.0
 VAL_SHARE_FACTOR = 10.0  # an epoch trains at least this many times as long as its validation takes
 SHORT_EPOCH = 0.5  # time left for less than this share of an epoch: the epoch before trains on to the end
+# where the final stage's estimate shrank after a validation, a last (short) epoch still starts when it can train
+# at least this many times as long as its validation takes (else its time would go unused)
+LAST_EPOCH_VALIDATIONS = 3.0
+ESTIMATE_EPOCHS = 3  # the final stage's estimate averages the validation times of this many last epochs
+# each view after the first adds about this share of a one-view pass (the views of an image share its tiling,
+# normalisation and maps' handling): 8 views took 6.3 to 6.8 one-view passes on three AVX2 quick runs
+EXTRA_VIEW_SHARE = 0.8
 AVERAGE_EVERY = 10  # steps between the weights added to the weight average
 MIN_AVERAGED = 2  # an average of fewer weights is not validated (it would be one of the epochs' own)
 # The final stage (last validation, weight average, every view, complete searches, package) may take at most
@@ -116,6 +123,12 @@ class _State:
     # (final_tuning: the best epoch's search; final_average, final_start, final_views: scoring those;
     # final_seeds)
     phase_seconds: dict[str, float] = field(default_factory=dict)
+    # the last epochs' validation seconds (all, network passes, search), for the final stage's estimate
+    validations: list[tuple[float, float, float]] = field(default_factory=list)
+    # the final stage's seconds as the last epoch estimated them (with its own validation and the margin), and
+    # the validation's parts they were estimated from
+    final_estimate: dict | None = None
+    skipped: list[str] = field(default_factory=list)  # final refinements left out because the budget was spent
 
     def spent(self, phase: str, since: float) -> float:
         """Add the seconds since ``since`` (time.monotonic) to ``phase``; returns now."""
@@ -249,8 +262,8 @@ class _Run:
         self.reserve = min(0.1 * self.budget, 5.0)
         with BatchPrefetcher(self.sampler, start=st.step) as loader:
             while not self._done():
-                if st.epoch and cfg.steps_per_epoch is None and self._last_slice(epoch_s):
-                    break  # the final stage's estimate shrank after the last validation: too little for an epoch
+                if st.epoch and cfg.steps_per_epoch is None and not self._epoch_worth_it():
+                    break
                 epoch_start, steps, sums, counts = time.monotonic(), 0, 0.0, None
                 while not self._done():
                     if self.should_stop():
@@ -279,29 +292,62 @@ class _Run:
                 val_s, predict_s, search_s = self._end_epoch(sums / steps, counts, seconds)
                 st.spent("validation", mark)
                 epoch_s = max(base_epoch_s, VAL_SHARE_FACTOR * val_s)
-                final_s = val_s + self._final_seconds(val_s, predict_s, search_s) + 5.0
-                self.reserve = min(FINAL_SHARE_MAX * self.budget, final_s)
+                self._estimate_final(val_s, predict_s, search_s)
         return False
+
+    def _estimate_final(self, val_s: float, predict_s: float, search_s: float) -> None:
+        """Set the reserve for the final stage (with the last validation and a 5 s margin) from this epoch's
+        validation seconds (all, network passes, search) averaged with those of the epochs before it
+        (:data:`ESTIMATE_EPOCHS` in all: one epoch's alone varies by a third)."""
+        st = self.state
+        st.validations = [*st.validations, (val_s, predict_s, search_s)][-ESTIMATE_EPOCHS:]
+        val_s, predict_s, search_s = (float(np.mean(part)) for part in zip(*st.validations, strict=True))
+        final_s = val_s + self._final_seconds(val_s, predict_s, search_s) + 5.0
+        self.reserve = min(FINAL_SHARE_MAX * self.budget, final_s)
+        st.final_estimate = {"seconds": final_s, "validation": val_s, "predict": predict_s, "search": search_s}
+
+    def _time_for(self, searches: float) -> bool:
+        """Whether the budget leaves time for this many epoch searches (time-bound runs; a run whose epochs
+        gave no estimate, or one of fixed steps, always has it)."""
+        estimate = self.state.final_estimate
+        if self.config.max_steps or estimate is None:
+            return True
+        return self.budget - self._used() >= searches * estimate["search"]
+
+    def _epoch_worth_it(self) -> bool:
+        """Whether another epoch starts: the time left trains at least :data:`LAST_EPOCH_VALIDATIONS` times as
+        long as a validation takes (the final stage's estimate can shrink after a validation and leave less
+        than the epoch before it planned for; that time is still trained, where it is worth its validation)."""
+        st = self.state
+        val_s = st.final_estimate["validation"] if st.final_estimate else 0.0
+        return self._left() > LAST_EPOCH_VALIDATIONS * val_s
+
+    def _left(self) -> float:
+        """Seconds of training time left (the final stage's reserve set aside)."""
+        return self.budget - self.reserve - self._used()
 
     def _last_slice(self, epoch_s: float) -> bool:
         """Whether the training time left after this epoch is less than :data:`SHORT_EPOCH` of an epoch: this
         epoch then trains on to the end (a short last epoch would cost a whole validation for a few steps)."""
-        return self.budget - self.reserve - self._used() < SHORT_EPOCH * epoch_s
+        return self._left() < SHORT_EPOCH * epoch_s
 
     def _final_seconds(self, val_s: float, predict_s: float, search_s: float) -> float:
         """The final stage's expected time from an epoch's validation (``val_s``, of which ``predict_s``
         network passes and ``search_s`` the epoch's post-processing search; the rest is BatchNorm statistics,
-        loss and counts): the weight average's (and, fine-tuning, the starting network's) one-view maps, the
-        chosen weights' maps with every view, and complete searches on the best epoch's, the average's and the
-        views' maps (each about three times an epoch's search: instance trainings also try h-maxima seeds
-        there) and at most one epoch's search and a complete one on the start's, then, for instance
-        trainings, the finer seed heights (about an epoch's search each)."""
+        loss and counts): the weight average's one-view maps and the chosen weights' maps with every view
+        (:data:`EXTRA_VIEW_SHARE`), complete searches on the best epoch's, the average's and the views' maps
+        (each about three times an epoch's search: instance trainings also try h-maxima seeds there), then, for
+        instance trainings, the finer seed heights (about an epoch's search each). Fine-tuning adds the starting network's one-view
+        maps and an epoch's search on them; its complete search follows only where the start wins that
+        (rare: the training made the network worse) and is left to the caller's margin (on an AVX2 quick run
+        the estimate counted 8.6 s for the start's 3 s)."""
         averaged = self.config.average_from is not None
         started = self.start is not None  # the starting network is scored too
         other_s = max(val_s - predict_s - search_s, 0.0)
         refine = training_type(self.config.training_type).refine_searches
-        return ((self.config.views + averaged + started) * predict_s + (averaged + started) * other_s
-                + (3.0 * (2 + averaged) + 4.0 * started + refine) * search_s)
+        views = 1 + EXTRA_VIEW_SHARE * (self.config.views - 1)
+        return ((views + averaged + started) * predict_s + averaged * other_s
+                + (3.0 * (2 + averaged) + started + refine) * search_s)
 
     def _end_epoch(
         self, train_loss: float | None, counts: torch.Tensor | None, seconds: float
@@ -369,11 +415,14 @@ class _Run:
             if _scores_better(many_metrics, metrics, key):
                 views, maps, params, metrics = cfg.views, many, many_params, many_metrics
         mark = st.spent("final_views", mark)
-        refine_message = training_type(cfg.training_type).refine_message
-        if cfg.tune_postprocessing and refine_message:
-            self._report("tuning", refine_message)
-            params, refined = refine_seed_height(maps, self.val_set, cfg, params)
-            metrics = refined or metrics
+        kind = training_type(cfg.training_type)
+        if cfg.tune_postprocessing and kind.refine_message:
+            if self._time_for(kind.refine_searches):
+                self._report("tuning", kind.refine_message)
+                params, refined = refine_seed_height(maps, self.val_set, cfg, params)
+                metrics = refined or metrics
+            else:  # the budget is spent: the tuned values stand (the refinement adds 0.006 F1@0.5 on average)
+                st.skipped.append(kind.refine_message)
         self._report("packaging", "writing the model package")
         st.spent("final_seeds", mark)
         card = dict(self.card)
@@ -548,7 +597,9 @@ class _Run:
         return {"steps": st.step, "epochs": st.epoch, "batch_size": self.batch_size, "learning_rate": st.lr,
                 "lr_test": st.lr_test, "device": self.choice.describe(), "budget_seconds": self.budget,
                 "seconds": self._used(), "phase_seconds": _rounded(st.phase_seconds),
-                "step_share": step_share(st.phase_seconds, self.budget)}
+                "step_share": step_share(st.phase_seconds, self.budget),
+                "final_estimate": None if st.final_estimate is None else _rounded(st.final_estimate),
+                "final_skipped": list(st.skipped)}
 
     def _result(self, status, package, *, card=None, metrics=None, postprocess=None) -> TrainResult:
         st = self.state

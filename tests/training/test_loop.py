@@ -195,3 +195,24 @@ def test_an_epoch_trains_on_to_the_end_rather_than_leave_a_short_last_one():
     assert not run._last_slice(epoch_s=40.0)  # room for more than half an epoch after this one: end it
     run.state.used_before = 235.0  # 15 s left: a last epoch of 15 s would cost a validation for a few steps
     assert run._last_slice(epoch_s=40.0)
+    assert run._left() == pytest.approx(15.0, abs=0.5)  # what a new epoch would get, were it worth it
+
+
+def test_the_final_stage_estimate_averages_the_last_validations_and_a_short_last_epoch_runs_where_worth_it():
+    import time
+
+    run = loop._Run.__new__(loop._Run)
+    run.budget, run.reserve, run.state, run.t0 = 300.0, 50.0, loop._State(), time.monotonic()
+    run.config, run.start = config(views=1), None
+    for val_s in (2.0, 9.0, 4.0, 5.0):  # the first drops out: the last three count
+        run._estimate_final(val_s, predict_s=val_s / 2, search_s=val_s / 4)
+    estimate = run.state.final_estimate
+    assert estimate["validation"] == pytest.approx(6.0) and estimate["predict"] == pytest.approx(3.0)
+    assert estimate["seconds"] == pytest.approx(6.0 + run._final_seconds(6.0, 3.0, 1.5) + 5.0)
+    assert run.reserve == pytest.approx(estimate["seconds"])
+    run.state.used_before = 300.0 - run.reserve - 19.0  # 19 s left: three validations of 6 s fit
+    assert run._epoch_worth_it()
+    run.state.used_before = 300.0 - run.reserve - 17.0  # 17 s left: less than three validations
+    assert not run._epoch_worth_it()
+    run.state.used_before = 300.0 - 7.0  # in the final stage, 7 s left: four searches of 1.5 s fit, five do not
+    assert run._time_for(4) and not run._time_for(5)
