@@ -10,7 +10,7 @@ from PIL import ImageDraw
 
 from core.annotation_import import import_mask
 from core.annotations.canvas import shapes_in_view
-from core.annotations.shapes import KIND_ANNOTATION, KIND_ROI
+from core.annotations.shapes import KIND_ANNOTATION
 from core.annotations.viewport import overview_box
 from core.db import repo, session_scope
 from core.db.models import ANNOTATED, BACKGROUND, NOT_ANNOTATED, PROPOSED
@@ -30,6 +30,7 @@ from ui.feedback import flash, show_error, show_flashes, user_errors
 from ui.gallery import status_badge
 from ui.image_choice import current_image
 from ui.image_view import channel_controls, image_reader
+from ui.shape_list import shapes_in_view_section
 
 ctx = page_context()
 st.title("Annotate")
@@ -154,41 +155,8 @@ with canvas_col:
 
 # --- shapes in view ----------------------------------------------------------------------------------
 st.subheader("Shapes in view")
-in_view = shapes_in_view(work.shapes, viewport)
-if not in_view:
-    st.caption("No shapes in this view yet. Pick a tool and draw on the image.")
-for number, index in enumerate(in_view[:60], start=1):
-    shape = work.shapes[index]
-    c1, c2, c3 = st.columns([3, 2, 1], vertical_alignment="center")
-    what = "ROI" if shape.kind == KIND_ROI else names.get(shape.label_id, "?")
-    if shape.kind == KIND_ROI and shape.label_id in names:
-        what += f" of class {names[shape.label_id]}"
-    c1.markdown(f"{number}. **{what}** — {shape.geometry}, {len(shape.points)} points")
-    if shape.kind == KIND_ROI and uses_classes:
-        roi_options = [None, *names]
-        new_class = c2.selectbox("Class", roi_options, index=roi_options.index(shape.label_id)
-                                 if shape.label_id in roi_options else 0,
-                                 format_func=lambda i: "no class" if i is None else names[i],
-                                 key=f"roi_class_{image_id}_{index}_{id(shape)}", label_visibility="collapsed")
-        if new_class != shape.label_id:
-            shapes = list(work.shapes)
-            shapes[index] = shape.with_points(shape.points, label_id=new_class)
-            work_store.change(ctx.engine, work, shapes)
-            st.rerun()
-    if shape.kind == KIND_ANNOTATION:
-        new_label = c2.selectbox("Label", list(names), index=list(names).index(shape.label_id),
-                                 format_func=lambda i: names[i], key=f"relabel_{image_id}_{index}_{id(shape)}",
-                                 label_visibility="collapsed")
-        if new_label != shape.label_id:
-            shapes = list(work.shapes)
-            shapes[index] = shape.with_points(shape.points, label_id=new_label)
-            work_store.change(ctx.engine, work, shapes)
-            st.rerun()
-    if c3.button("Delete", key=f"delete_shape_{image_id}_{index}_{id(shape)}"):
-        work_store.change(ctx.engine, work, [s for i, s in enumerate(work.shapes) if i != index])
-        st.rerun()
-if len(in_view) > 60:
-    st.caption(f"… and {len(in_view) - 60} more in view; zoom in to edit them.")
+shapes_in_view_section(ctx.engine, work, shapes_in_view(work.shapes, viewport), names, image_id,
+                       uses_classes=uses_classes)
 
 # --- status, mask and box import -----------------------------------------------------------------------
 st.subheader("Image status")

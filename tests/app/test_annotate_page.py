@@ -63,9 +63,19 @@ def test_annotate_page_lists_shapes_and_changes_status(app_env, tmp_path):
     assert "**nucleus** — polygon, 4 points" in listed and "**ROI** — rectangle" in listed
     assert any("Annotated — 1 object" in m.value for m in at.markdown)
 
+    # one editor for the shape picked in the list (one row of widgets per shape made the page slow to draw)
+    picker = at.selectbox(key=f"shape_pick_{image.id}")
+    assert picker.options == ["1. nucleus", "2. ROI"] and picker.value == 1
+    delete_buttons = [b for b in at.button if b.key and b.key.startswith("delete_shape_")]
+    assert len(delete_buttons) == 1
+    picker.set_value(2).run()  # the ROI: no label to change, Delete only
+    assert not [sb for sb in at.selectbox if sb.key and sb.key.startswith("relabel_")]
+    at.selectbox(key=f"shape_pick_{image.id}").set_value(1).run()
+    assert [sb.value for sb in at.selectbox if sb.key and sb.key.startswith("relabel_")] == [label.id]
+
     # delete the polygon in the working copy, then save
     delete_buttons = [b for b in at.button if b.key and b.key.startswith("delete_shape_")]
-    delete_buttons[0].click().run()  # the first listed: the polygon
+    delete_buttons[0].click().run()  # the picked one: the polygon
     assert not at.exception
     next(b for b in at.button if b.label == "Save").click().run()
     assert not at.exception
