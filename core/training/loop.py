@@ -337,10 +337,10 @@ class _Run:
         loss and counts): the weight average's one-view maps and the chosen weights' maps with every view
         (:data:`EXTRA_VIEW_SHARE`), complete searches on the best epoch's, the average's and the views' maps
         (each about three times an epoch's search: instance trainings also try h-maxima seeds there), then, for
-        instance trainings, the finer seed heights (about an epoch's search each). Fine-tuning adds the starting network's one-view
-        maps and an epoch's search on them; its complete search follows only where the start wins that
-        (rare: the training made the network worse) and is left to the caller's margin (on an AVX2 quick run
-        the estimate counted 8.6 s for the start's 3 s)."""
+        instance trainings, the finer seed heights (about an epoch's search each). Fine-tuning adds the starting
+        network's one-view maps and an epoch's search on them; its complete search follows only where the
+        start wins that (rare: the training made the network worse) and is left to the caller's margin (an
+        AVX2 quick run's estimate counted 8.6 s for a start that took 3 s when it counted that search)."""
         averaged = self.config.average_from is not None
         started = self.start is not None  # the starting network is scored too
         other_s = max(val_s - predict_s - search_s, 0.0)
