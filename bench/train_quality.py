@@ -261,9 +261,9 @@ def run(name: str, args, settings: Settings) -> dict:
         phases = ", ".join(f"{k} {v:.0f} s" for k, v in out["phase_seconds"].items())
         print(f"  time: {phases}; training steps took {out['step_share']:.0%} of the {budget:.0f} s budget "
               "(target >= 75%)", flush=True)
-        phases = out["phase_seconds"]
-        final = phases.get("validation", 0.0) / max(out["epochs"], 1) + sum(
-            v for k, v in phases.items() if k.startswith("final_"))
+        spent = out["phase_seconds"]
+        final = spent.get("validation", 0.0) / max(out["epochs"], 1) + sum(
+            v for k, v in spent.items() if k.startswith("final_"))
         estimate = out["final_estimate"]
         if estimate:
             print(f"  final stage with the last validation: estimated {estimate['seconds']:.1f} s from a validation "

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import streamlit as st
+from sqlalchemy.engine import Engine
 
 from core.annotations.shapes import KIND_ANNOTATION, KIND_ROI, ShapeData
 from ui import annotation_session as work_store
@@ -24,7 +25,7 @@ def shape_title(shape: ShapeData, names: dict[int, str]) -> str:
     return "ROI" + (f" of class {names[shape.label_id]}" if shape.label_id in names else "")
 
 
-def shapes_in_view_section(engine, work: work_store.WorkingCopy, in_view: Sequence[int], names: dict[int, str],
+def shapes_in_view_section(engine: Engine, work: work_store.WorkingCopy, in_view: Sequence[int], names: dict[int, str],
                            image_id: int, *, uses_classes: bool) -> None:
     """The list of the shapes in view (indices ``in_view`` into the working copy) and the picked one's editor;
     a change goes into the working copy (and its draft) and reruns the page."""
@@ -63,7 +64,7 @@ def shapes_in_view_section(engine, work: work_store.WorkingCopy, in_view: Sequen
         st.rerun()
 
 
-def _replace(engine, work: work_store.WorkingCopy, index: int, shape: ShapeData) -> None:
+def _replace(engine: Engine, work: work_store.WorkingCopy, index: int, shape: ShapeData) -> None:
     shapes = list(work.shapes)
     shapes[index] = shape
     work_store.change(engine, work, shapes)
