@@ -15,6 +15,7 @@ from collections.abc import Sequence
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from core.comparison import kept_epoch
 from core.training.types.base import PIXEL_CURVES, PIXEL_KEPT_SCORES
 
 VAL_NAME = "validation (network output, one view)"
@@ -28,11 +29,7 @@ def kept_point(
     """(epoch, {validation key: value}) of the model the metrics table scores, or None when unknown.
     ``rows``: the epochs' records (:func:`core.db.repo.epoch_records`); ``marks``: validation key -> key of
     the metrics' ``overall`` (the type's ``kept_scores``)."""
-    kept, overall = metrics.get("kept") or {}, metrics.get("overall") or {}
-    if not rows or not overall or kept.get("epoch") is None:
-        return None
-    epoch = rows[-1]["epoch"] if kept.get("weight_average") else int(kept["epoch"])
-    return epoch, {val_key: overall.get(key) for val_key, key in marks.items()}
+    return kept_epoch(metrics, rows[-1]["epoch"] if rows else None, marks)
 
 
 def curves_figure(

@@ -138,12 +138,8 @@ class ReportData:
 
     @property
     def kept_weights(self) -> str:
-        """Which weights the metrics score: "start_model" (a fine-tuning's start, as it was), "weight_average"
-        (the mean of the late weights) or "epoch" (the best epoch's, marked on the curves)."""
-        for record in ("start_model", "weight_average"):
-            if (self.training.get(record) or {}).get("kept"):
-                return record
-        return "epoch"
+        """Which weights the metrics score (:func:`kept_weights`)."""
+        return kept_weights(self.training)
 
     @property
     def training_type(self) -> str:
@@ -168,3 +164,13 @@ class ReportData:
 
 #: Label colours used when the data gives none (same as the overlays' palette).
 DEFAULT_COLORS = ("#e6194b", "#3cb44b", "#ffe119", "#0082c8", "#f58230", "#911eb4", "#46f0f0", "#f032e6")
+
+
+def kept_weights(records: dict) -> str:
+    """Which weights a training's metrics score, from the card's metrics records (or a report's training
+    record, which carries the same): "start_model" (a fine-tuning's start, as it was), "weight_average" (the
+    mean of the late weights) or "epoch" (the best epoch's, marked on the curves)."""
+    for record in ("start_model", "weight_average"):
+        if (records.get(record) or {}).get("kept"):
+            return record
+    return "epoch"

@@ -15,6 +15,7 @@ from core.imaging.atomic import disk_full
 from core.jobs.context import JobCancelled, JobContext
 from core.jobs.disk import disk_full_message
 from core.model_starts import load_for_training
+from core.reports.data import kept_weights
 from core.training import checkpoint as ckpt
 from core.training.config import TrainConfig
 from core.training.loop import CANCELLED, Progress
@@ -114,10 +115,9 @@ def _run(ctx: JobContext) -> dict[str, Any]:
     metrics = scored.metrics
     # which weights the table scores: the best epoch's, or the mean of the late weights (drawn on the curves),
     # or a fine-tuning's starting network as it was (no epoch of the curves)
-    card_metrics = (result.card or {}).get("metrics") or {}
-    average, start = card_metrics.get("weight_average") or {}, card_metrics.get("start_model") or {}
-    metrics["kept"] = {"epoch": None if start.get("kept") else result.best_epoch,
-                       "weight_average": bool(average.get("kept")), "start_model": bool(start.get("kept"))}
+    kept = kept_weights((result.card or {}).get("metrics") or {})
+    metrics["kept"] = {"epoch": None if kept == "start_model" else result.best_epoch,
+                       "weight_average": kept == "weight_average", "start_model": kept == "start_model"}
     (workdir / "metrics.json").write_text(json.dumps(metrics, indent=2, default=str), encoding="utf-8")
     with session_scope(engine) as session:
         repo.update_training(session, ctx.job_id, metrics=metrics,
