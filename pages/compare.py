@@ -8,7 +8,7 @@ import streamlit as st
 from core.comparison import load_comparison
 from core.db import repo, session_scope
 from core.db.models import QUEUED
-from ui.compare_view import comparison_figure
+from ui.compare_view import comparison_chart
 from ui.context import current_project, page_context
 from ui.feedback import show_flashes, user_errors
 
@@ -56,9 +56,9 @@ with user_errors():
     result = load_comparison(ctx.settings, ctx.engine, chosen)
     st.subheader("Curves")
     st.caption("Training dashed, validation solid (the network output at the end of each epoch, one view, "
-               "before the tuned post-processing); a star marks each training's kept model with the number "
+               "before the tuned post-processing); a diamond marks each training's kept model with the number "
                "its metrics table shows.")
-    st.plotly_chart(comparison_figure(result.curves), key="compare_curves")
+    st.vega_lite_chart(comparison_chart(result.curves), width="content", key="compare_curves")
     st.subheader("Metrics")
     st.caption("Validation scores of each kept model, after its post-processing; "
                "per label: that label's scores.")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import datetime, timezone
 
 import streamlit as st
@@ -25,7 +24,7 @@ from core.trainings import (
 )
 from ui.bioimageio import bioimageio_download
 from ui.context import PROJECT_KEY, page_context, require_project, set_current_project
-from ui.curves import curves_figure, kept_point
+from ui.curves import curves_chart, kept_point
 from ui.downloads import file_download
 from ui.feedback import flash, show_flashes, user_errors
 from ui.metrics_table import confusion_tables, metrics_tables, per_image_title
@@ -207,7 +206,8 @@ def detail(training_id: int) -> None:
             st.error(f"This training failed: {current.error}")
         if rows:
             kept = kept_point(current.metrics or {}, rows, marks)
-            st.plotly_chart(curves_figure(rows, kept, charts), key=f"curves_{training_id}_{len(rows)}")
+            st.vega_lite_chart(curves_chart(rows, kept, charts), width="content",
+                               key=f"curves_{training_id}_{len(rows)}")
         elif current.status in (QUEUED, RUNNING):
             st.caption("The curves appear after the first epoch.")
         if current.status != t.status:
@@ -244,8 +244,9 @@ def detail(training_id: int) -> None:
         for picture in pictures[:12]:
             st.image(str(picture), caption=picture.stem)
     with st.expander("Configuration"):
-        st.code(json.dumps({"wizard": t.config.get("wizard"), "split": t.split,
-                            "training": t.config.get("train_config")}, indent=2), language="json")
+        # st.json, not st.code: the code block's syntax highlighter is 1.5 MB of JavaScript for a new tab
+        st.json({"wizard": t.config.get("wizard"), "split": t.split, "training": t.config.get("train_config")},
+                expanded=2)
 
 
 def _follow_picker() -> None:

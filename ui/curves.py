@@ -12,15 +12,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import plotly.graph_objects as go
-from plotly.subplots import make_subplots
-
 from core.comparison import kept_epoch
 from core.training.types.base import PIXEL_CURVES, PIXEL_KEPT_SCORES
+from ui.epoch_charts import chart_points, panels_spec
 
+TRAIN_NAME = "training"
 VAL_NAME = "validation (network output, one view)"
 KEPT_NAME = "kept model (as in the table)"
 Chart = tuple[str, str, str, str]  # title, y-axis label, training key, validation key
+#: line -> colour
+COLOURS = {TRAIN_NAME: "#1f77b4", VAL_NAME: "#ff7f0e", KEPT_NAME: "#d62728"}
 
 
 def kept_point(
@@ -32,33 +33,22 @@ def kept_point(
     return kept_epoch(metrics, rows[-1]["epoch"] if rows else None, marks)
 
 
-def curves_figure(
+def curves_chart(
     rows: Sequence[dict],
     kept: tuple[int, dict[str, float | None]] | None = None,
     charts: Sequence[Chart] = PIXEL_CURVES,
-) -> go.Figure:
-    """One plot per chart side by side, training and validation per epoch, the kept model's star where
-    ``kept`` has a value for the chart's validation key."""
-    import pandas  # noqa: F401  (plotly reads pandas when it is loaded: wait for ui.warmup's import)
-
-    figure = make_subplots(rows=1, cols=len(charts), subplot_titles=[chart[0] for chart in charts])
+) -> dict:
+    """A Vega-Lite specification: one panel per chart side by side, training and validation per epoch, the
+    kept model's diamond where ``kept`` has a value for the chart's validation key."""
     epochs = [r["epoch"] for r in rows]
-    star_shown = False
-    for col, (_, ylabel, train_key, val_key) in enumerate(charts, start=1):
-        for key, colour, name, group in ((train_key, "#1f77b4", "training", "train"),
-                                         (val_key, "#ff7f0e", VAL_NAME, "val")):
-            figure.add_trace(go.Scatter(
-                x=epochs, y=[r.get(key) for r in rows], mode="lines+markers", line={"color": colour},
-                name=name, legendgroup=group, showlegend=col == 1,
-            ), row=1, col=col)
+    values: list[dict] = []
+    for title, _, train_key, val_key in charts:
+        values += chart_points(title, epochs, [r.get(train_key) for r in rows], series=TRAIN_NAME)
+        values += chart_points(title, epochs, [r.get(val_key) for r in rows], series=VAL_NAME)
         if kept is not None and kept[1].get(val_key) is not None:
-            figure.add_trace(go.Scatter(
-                x=[kept[0]], y=[kept[1][val_key]], mode="markers", name=KEPT_NAME, legendgroup="kept",
-                marker={"color": "#d62728", "size": 11, "symbol": "star"}, showlegend=not star_shown,
-            ), row=1, col=col)
-            star_shown = True
-        figure.update_xaxes(title_text="epoch", row=1, col=col)
-        figure.update_yaxes(title_text=ylabel, row=1, col=col)
-    figure.update_layout(height=340, margin={"l": 40, "r": 10, "t": 40, "b": 40},
-                         legend={"orientation": "h", "y": -0.25})
-    return figure
+            values.append({"chart": title, "epoch": kept[0], "value": float(kept[1][val_key]),  # type: ignore[arg-type]
+                           "mark": "kept", "series": KEPT_NAME})
+    colour = {"field": "series", "type": "nominal", "title": None,
+              "scale": {"domain": list(COLOURS), "range": list(COLOURS.values())}}
+    return panels_spec(values, [(title, ylabel) for title, ylabel, _, _ in charts], colour=colour,
+                       tooltip_name="series")

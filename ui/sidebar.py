@@ -8,12 +8,10 @@ from collections.abc import Callable
 
 import streamlit as st
 
-from core.db import repo, session_scope
 from core.errors import InvalidInputError
 from core.password import is_legacy, parse_stored, verify_password
 from core.throttle import FailureThrottle
 from ui.context import PageContext, project_picker
-from ui.feedback import user_errors
 from ui.notifications import notifications
 
 _SESSION_THROTTLE = "_lab_throttle"

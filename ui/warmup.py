@@ -20,7 +20,6 @@ log = logging.getLogger("segstudio.app")
 #: page -> the libraries its first visit would wait for
 HEAVY = {
     "Apply": ("torch", "segmentation_models_pytorch", "timm", "skimage.measure", "shapely", "scipy.ndimage"),
-    "Trainings": ("plotly.graph_objects",),
     "Projects, Trainings, Compare, Models, Apply (their tables: Streamlit's dataframes)": ("pandas",),
     "Annotate (the first stroke Assist learns from)": ("sklearn.ensemble",),
 }

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
 from core.db import repo, session_scope
 from core.db.engine import make_engine
+from tests.app.charts import chart_of
 from tests.models_helpers import trained_model
 
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
@@ -39,11 +39,11 @@ def test_two_trainings_side_by_side(app_env):
     # the newest two finished trainings of the project are chosen at first; the other project's is not offered
     assert sorted(at.multiselect(key="compare_ids").value) == [a.id, b.id]
     assert c.id not in at.multiselect(key="compare_ids").options
-    figure = json.loads(at.get("plotly_chart")[0].proto.spec)
-    names = {trace["name"] for trace in figure["data"]}
+    _, points = chart_of(at)
+    names = {p["line"] for p in points}
     assert {f"#{a.id} first · validation", f"#{b.id} second · validation"} <= names
-    kept = [t for t in figure["data"] if t["name"] == f"#{a.id} first · kept model (as in the table)"]
-    assert kept and kept[0]["x"] == [2]
+    kept = [p for p in points if p["line"] == f"#{a.id} first · kept model (as in the table)"]
+    assert kept and {p["epoch"] for p in kept} == {2}
     scores, facts, diff = (d.value for d in at.dataframe)
     assert list(scores["Training"]) == [f"#{a.id} first", f"#{b.id} second"] or \
         list(scores["Training"]) == [f"#{b.id} second", f"#{a.id} first"]

@@ -5,7 +5,6 @@ the Compare and Models pages with it."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import torch
@@ -13,6 +12,7 @@ from streamlit.testing.v1 import AppTest
 
 from core.db import repo, session_scope
 from core.db.engine import make_engine
+from tests.app.charts import chart_of, panel_titles
 from tests.training.class_synth import class_project, queue_class_training, run_job
 
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
@@ -38,13 +38,13 @@ def test_a_classification_training_shows_its_curves_scores_and_confusion(app_env
     captions = " ".join(c.value for c in at.caption)
     assert f"Accuracy {overall['accuracy']:.3f}" in captions  # the list leads with the type's headline
 
-    figure = json.loads(at.get("plotly_chart")[0].proto.spec)
-    assert [a["text"] for a in figure["layout"]["annotations"]] == ["Loss", "Accuracy", "Macro-F1"]
-    val_f1 = next(t for t in figure["data"] if t["xaxis"] == "x3" and t["name"].startswith("validation"))
-    assert len(val_f1["y"]) == 4 and None not in val_f1["y"]  # the epochs' macro-F1 from the scores column
-    stars = [t for t in figure["data"] if t["name"] == "kept model (as in the table)"]
-    assert {t["xaxis"] for t in stars} == {"x2", "x3"}  # accuracy and macro-F1, not the loss
-    assert next(t for t in stars if t["xaxis"] == "x3")["y"] == [overall["macro_f1"]]
+    spec, points = chart_of(at)
+    assert panel_titles(spec) == ["Loss", "Accuracy", "Macro-F1"]
+    val_f1 = [p for p in points if p["chart"] == "Macro-F1" and p["series"].startswith("validation")]
+    assert len(val_f1) == 4  # the epochs' macro-F1 from the scores column, none missing
+    stars = {p["chart"]: p for p in points if p["mark"] == "kept"}
+    assert set(stars) == {"Accuracy", "Macro-F1"}  # accuracy and macro-F1, not the loss
+    assert stars["Macro-F1"]["value"] == overall["macro_f1"]
 
     shown = {m.label: m.value for m in at.metric}
     assert shown == {"Accuracy": f"{overall['accuracy']:.3f}",
@@ -78,7 +78,7 @@ def test_a_classification_training_shows_its_curves_scores_and_confusion(app_env
     at.switch_page("pages/compare.py").run()
     assert not at.exception, at.exception
     assert sorted(at.multiselect(key="compare_ids").value) == sorted([training.id, other.id])
-    titles = [a["text"] for a in json.loads(at.get("plotly_chart")[0].proto.spec)["layout"]["annotations"]]
+    titles = panel_titles(chart_of(at)[0])
     assert {"Loss", "Accuracy", "Macro-F1", "IoU"} <= set(titles)
     scores, facts = at.dataframe[0].value, at.dataframe[1].value
     mine = scores[scores["Training"] == f"#{training.id} {training.name}"].iloc[0]

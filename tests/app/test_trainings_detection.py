@@ -3,13 +3,13 @@ its headline mAP@0.5, the box scores per label and per image, and its validation
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
 from core.db import repo, session_scope
 from core.db.engine import make_engine
+from tests.app.charts import chart_of, panel_titles
 from tests.training.box_synth import stored_detection_training
 
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
@@ -20,6 +20,7 @@ def test_a_detection_training_shows_its_curves_box_scores_and_pictures(app_env):
     stored = stored_detection_training(app_env, engine)
     with session_scope(engine) as s:
         training = repo.get_training(s, stored.training_id)
+        epochs = repo.epoch_records(s, training.id)
     overall = training.metrics["overall"]
 
     at = AppTest.from_file(APP, default_timeout=60)
@@ -32,15 +33,14 @@ def test_a_detection_training_shows_its_curves_box_scores_and_pictures(app_env):
     captions = " ".join(c.value for c in at.caption)
     assert f"mAP@0.5 {overall['map_50']:.3f}" in captions  # the list leads with the type's headline
 
-    figure = json.loads(at.get("plotly_chart")[0].proto.spec)
-    titles = [a["text"] for a in figure["layout"]["annotations"]]
-    assert titles == ["Loss", "mAP@0.5", "Precision", "Recall"]
-    val_map = next(t for t in figure["data"] if t["xaxis"] == "x2" and t["name"].startswith("validation"))
-    assert val_map["y"][-1] is not None  # the epochs' mAP@0.5 came from the database's scores column
-    kept = [t for t in figure["data"] if t["name"] == "kept model (as in the table)"]
-    star = next(t for t in kept if t["xaxis"] == "x2")
-    assert star["y"] == [overall["map_50"]] and star["x"] == [training.metrics["kept"]["epoch"]]
-    assert not any(t["xaxis"] == "x" for t in kept)  # no kept score on the loss
+    spec, points = chart_of(at)
+    assert panel_titles(spec) == ["Loss", "mAP@0.5", "Precision", "Recall"]
+    val_map = [p for p in points if p["chart"] == "mAP@0.5" and p["series"].startswith("validation")]
+    assert len(val_map) == len(epochs)  # the epochs' mAP@0.5 came from the database's scores column
+    kept = {p["chart"]: p for p in points if p["mark"] == "kept"}
+    star = kept["mAP@0.5"]
+    assert star["value"] == overall["map_50"] and star["epoch"] == training.metrics["kept"]["epoch"]
+    assert "Loss" not in kept  # no kept score on the loss
 
     metric_labels = [m.label for m in at.metric]
     assert "mAP@0.5" in metric_labels and "mAP@0.5:0.95" in metric_labels

@@ -9,6 +9,7 @@ from core.db.engine import make_engine
 from core.db.models import QUEUED, RUNNING, SUCCEEDED, EpochMetric, Training, utcnow
 from core.demo import create_demo_project
 from core.trainings import WizardChoices
+from tests.app.charts import chart_of
 
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
 
@@ -59,7 +60,7 @@ def test_trainings_list_detail_cancel_and_rerun(app_env):
 
     at = _open(project.id, detail=done.id)
     assert not at.exception, at.exception
-    assert at.get("plotly_chart"), "the curves are shown"
+    assert at.get("vega_lite_chart"), "the curves are shown"
     download = next(b for b in at.get("download_button") if b.key == "download_report")
     # a download must not rerun the page: the rerun can retire the file's id before the browser asks for it
     assert download.proto.ignore_rerun and download.proto.deferred_file_id
@@ -113,8 +114,6 @@ def test_delete_removes_the_training_and_its_files(app_env):
 
 
 def test_the_curves_mark_the_kept_model_with_the_tables_numbers(app_env):
-    import json
-
     engine = make_engine(app_env.database_url)
     project = create_demo_project(app_env, engine)
     row = {"label": "nucleus", "pixel_iou": 0.7902, "pixel_accuracy": 0.99380, "n_gt": 22, "f1": 0.6111}
@@ -128,14 +127,14 @@ def test_the_curves_mark_the_kept_model_with_the_tables_numbers(app_env):
                                                  val_iou=0.4))
     at = _open(project.id, detail=t.id)
     assert not at.exception, at.exception
-    figure = json.loads(at.get("plotly_chart")[0].proto.spec)
-    kept = [trace for trace in figure["data"] if trace["name"] == "kept model (as in the table)"]
-    accuracy = next(trace for trace in kept if trace["xaxis"] == "x2")  # the middle plot: pixel accuracy
-    assert accuracy["x"] == [2] and accuracy["y"] == [0.9938]
+    _, points = chart_of(at)
+    kept = {p["chart"]: p for p in points if p["mark"] == "kept"}
+    accuracy = kept["Accuracy"]  # the middle plot: pixel accuracy
+    assert (accuracy["epoch"], accuracy["value"]) == (2, 0.9938) and set(kept) == {"Accuracy", "IoU"}
     tables = [d.value for d in at.dataframe]
     pixel = tables[0]
     assert list(pixel.columns) == ["Label", "Pixel accuracy", "IoU"]  # readable names, no raw keys
-    assert pixel["Pixel accuracy"][0] == 0.994 and round(accuracy["y"][0], 3) == 0.994
+    assert pixel["Pixel accuracy"][0] == 0.994 and round(accuracy["value"], 3) == 0.994
     assert "F1@0.5" in tables[1].columns and "n_gt" not in tables[1].columns
 
 

@@ -70,7 +70,7 @@ def test_first_run_to_report_and_measurements(running_app, browser_page, tmp_pat
 
     page.goto(f"{running_app.url}/trainings")
     page.get_by_text("Configuration").first.wait_for()
-    page.locator("[data-testid='stPlotlyChart']").first.wait_for(timeout=300_000)
+    page.locator("[data-testid='stVegaLiteChart']").first.wait_for(timeout=300_000)
     page.get_by_text("finished ·").first.wait_for(timeout=300_000)
     page.get_by_role("button", name="Download report (ZIP)").wait_for(timeout=60_000)
     wait_for_idle(page)

@@ -47,8 +47,9 @@ def test_models_page_apply_and_compare(running_app, browser_page):
     page.goto(f"{running_app.url}/compare?trainings={a.id},{b.id}")
     wait_for_idle(page)
     page.get_by_role("heading", name="Compare trainings", exact=True).first.wait_for()
-    page.locator('[data-testid="stPlotlyChart"]').first.wait_for()
-    legend = page.locator('[data-testid="stPlotlyChart"] .legend').first.text_content()
-    assert f"#{a.id} first · validation" in legend and f"#{b.id} second · validation" in legend
+    chart = page.locator('[data-testid="stVegaLiteChart"]').first
+    chart.locator("text", has_text="validation").first.wait_for()  # drawn, legend included
+    legend = chart.text_content()
+    assert f"#{a.id} first" in legend and f"#{b.id} second" in legend and "validation" in legend
     page.get_by_text("Only the settings that differ.").wait_for()
     assert page.locator('[data-testid="stDataFrame"]').count() == 3  # scores, facts, the settings' diff

@@ -56,6 +56,6 @@ def test_wizard_start_progress_curves_finish(running_app, browser_page):
     page.get_by_text("browser run").first.wait_for()
     page.locator("[data-testid='stProgress']").first.wait_for(timeout=120_000)  # progress while it runs
     page.get_by_text("Configuration").first.wait_for()  # the newest training's details are shown
-    page.locator("[data-testid='stPlotlyChart']").first.wait_for(timeout=240_000)  # curves after the first epoch
+    page.locator("[data-testid='stVegaLiteChart']").first.wait_for(timeout=240_000)  # curves after the first epoch
     page.get_by_text("finished ·").first.wait_for(timeout=300_000)
     page.get_by_text("Notifications").first.wait_for(timeout=30_000)
