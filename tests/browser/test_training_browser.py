@@ -57,5 +57,7 @@ def test_wizard_start_progress_curves_finish(running_app, browser_page):
     page.locator("[data-testid='stProgress']").first.wait_for(timeout=120_000)  # progress while it runs
     page.get_by_text("Configuration").first.wait_for()  # the newest training's details are shown
     page.locator("[data-testid='stVegaLiteChart']").first.wait_for(timeout=240_000)  # curves after the first epoch
+    # drawn: the curves' points (Vega's SVG marks), not only the chart's frame
+    page.locator("[data-testid='stVegaLiteChart'] .mark-symbol path").first.wait_for(timeout=30_000)
     page.get_by_text("finished ·").first.wait_for(timeout=300_000)
     page.get_by_text("Notifications").first.wait_for(timeout=30_000)
