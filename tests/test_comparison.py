@@ -97,7 +97,7 @@ def test_load_comparison_reads_trainings_of_two_projects(settings, engine):
 
 
 def test_a_detection_training_brings_its_own_charts_and_its_kept_map():
-    from ui.compare_view import comparison_figure
+    from ui.compare_view import comparison_chart
 
     detection = _config()
     detection["train_config"]["training_type"] = detection["wizard"]["training_type"] = "detection"
@@ -115,9 +115,9 @@ def test_a_detection_training_brings_its_own_charts_and_its_kept_map():
     assert boxes["kept"] == (2, {"val_map50": 0.71, "val_precision": 0.66, "val_recall": 0.62})
     row = next(r for r in result.scores if r["Training"] == "#2 boxes")
     assert row["mAP@0.5"] == 0.71
-    figure = comparison_figure(result.curves)
-    titles = [a.text for a in figure.layout.annotations]
+    chart = comparison_chart(result.curves)
+    titles = [panel["title"] for panel in chart["hconcat"]]
     assert titles == ["Loss", "Accuracy", "IoU", "mAP@0.5", "Precision", "Recall"]  # loss shared
-    stars = [t for t in figure.data if t.name == "#2 boxes · kept model (as in the table)"]
-    assert [(list(t.x), list(t.y), t.xaxis) for t in stars] == [([2], [0.71], "x4"), ([2], [0.66], "x5"),
-                                                               ([2], [0.62], "x6")]
+    kept = [p for p in chart["data"]["values"] if p["line"] == "#2 boxes · kept model (as in the table)"]
+    assert [(p["chart"], p["epoch"], p["value"]) for p in kept] == [("mAP@0.5", 2, 0.71), ("Precision", 2, 0.66),
+                                                                    ("Recall", 2, 0.62)]
