@@ -13,6 +13,7 @@ from sqlalchemy.engine import Engine
 
 from core.config import Settings
 from core.db import repo, session_scope
+from core.cli_accounts import add_user_commands
 from core.db.engine import make_engine
 from core.errors import SegStudioError
 from core.training.config import TRAINING_TYPES, VIEW_COUNTS
@@ -967,6 +968,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--stdin", action="store_true",
                    help="read the password from the first line of stdin instead of asking twice without echo")
     p.set_defaults(handler=cmd_password)
+
+    add_user_commands(sub)
 
     p = sub.add_parser("demo", help="create the demo project (nuclei images with annotations)")
     p.add_argument("--json", action="store_true")

@@ -12,17 +12,26 @@ from core.errors import InvalidInputError
 DURATIONS = ("quick", "extended")
 
 
-def _env_float(env: Mapping[str, str], name: str, default: float) -> float:
+def _env_float(env: Mapping[str, str], name: str, default: float, *, unit: str = "seconds") -> float:
     raw = env.get(name)
     if raw is None or raw.strip() == "":
         return default
     try:
         value = float(raw)
     except ValueError as exc:
-        raise InvalidInputError(f"{name}={raw!r} is not a number; set it to a number of seconds, e.g. {default:g}") from exc
+        raise InvalidInputError(f"{name}={raw!r} is not a number; set it to a number of {unit}, e.g. {default:g}") from exc
     if value <= 0:
         raise InvalidInputError(f"{name}={raw!r} must be positive")
     return value
+
+
+def _env_switch(env: Mapping[str, str], name: str) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if raw in ("", "0", "off", "false", "no"):
+        return False
+    if raw in ("1", "on", "true", "yes"):
+        return True
+    raise InvalidInputError(f"{name}={env[name]!r} is not known; set it to on or off")
 
 
 @dataclass(frozen=True)
@@ -43,6 +52,8 @@ class Settings:
     smtp: Mapping[str, str] = field(default_factory=dict)
     lab_password_hash: str = ""
     shipped_models: bool = True  # offer the models shipped with segstudio (core.starters)
+    accounts: bool = False  # every user signs in (core.accounts); also on once a first admin exists
+    session_hours: float = 12.0  # a signed-in session ends after this long
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "data_dir", Path(self.data_dir))
@@ -71,6 +82,8 @@ class Settings:
             smtp=smtp,
             lab_password_hash=env.get("SEGSTUDIO_PASSWORD_HASH", ""),
             shipped_models=env.get("SEGSTUDIO_SHIPPED_MODELS", "on").strip().lower() not in ("0", "off", "false", "no"),
+            accounts=_env_switch(env, "SEGSTUDIO_ACCOUNTS"),
+            session_hours=_env_float(env, "SEGSTUDIO_SESSION_HOURS", 12.0, unit="hours"),
         )
 
     def with_(self, **changes: object) -> Settings:

@@ -15,7 +15,7 @@ from ui.context import PageContext, project_picker
 from ui.notifications import notifications
 
 _SESSION_THROTTLE = "_lab_throttle"
-_SESSION_KEY = "session"  # the one key of a session's own throttle
+SESSION_KEY = "session"  # the one key of a session's own throttle
 # The time source of the back-off (looked up at each use, so that a test can put a clock of its own here).
 clock: Callable[[], float] = time.monotonic
 
@@ -53,13 +53,13 @@ def unlocked(ctx: PageContext) -> bool:
 def _begin_attempt(address: str) -> float:
     """0.0 when a guess may be checked now (it is counted until it proves right), else the seconds to wait."""
     own, shared = session_throttle(), address_throttle()
-    wait = max(own.wait(_SESSION_KEY), shared.wait(address))
+    wait = max(own.wait(SESSION_KEY), shared.wait(address))
     if wait > 0:
         return wait
     wait = shared.begin(address)  # another session of this address may have begun one in the meantime
     if wait > 0:
         return wait
-    own.begin(_SESSION_KEY)  # free: its wait was 0, and a session runs one script at a time
+    own.begin(SESSION_KEY)  # free: its wait was 0, and a session runs one script at a time
     return 0.0
 
 
@@ -84,12 +84,12 @@ def password_page() -> None:
         refused = _begin_attempt(address)
         if refused == 0.0:
             if verify_password(entered, stored):
-                session_throttle().reset(_SESSION_KEY)
+                session_throttle().reset(SESSION_KEY)
                 address_throttle().forgive(address)
                 st.session_state["_lab_ok"] = True
                 st.rerun()
             st.error("That password is not right. Ask the person who runs segstudio in your lab.")
-    wait = max(refused, session_throttle().wait(_SESSION_KEY), address_throttle().wait(address))
+    wait = max(refused, session_throttle().wait(SESSION_KEY), address_throttle().wait(address))
     if wait > 0:
         why = "The password was not checked: too many wrong ones." if refused else "Too many wrong passwords."
         st.warning(f"{why} Wait {math.ceil(wait)} s before the next try; each further wrong one doubles "

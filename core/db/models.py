@@ -196,3 +196,18 @@ class Notification(SQLModel, table=True):
     text: str
     training_id: int | None = None
     read: bool = False
+
+
+class Account(SQLModel, table=True):
+    """A lab member's account (:mod:`core.accounts`). Accounts are off (the app opens without a login, or with
+    the shared lab password) until SEGSTUDIO_ACCOUNTS=on or a first admin exists."""
+
+    __tablename__ = "account"  # not "user": a reserved word in PostgreSQL
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(index=True, unique=True, max_length=64)
+    password_hash: str  # core.password's stored form (salted scrypt)
+    is_admin: bool = False
+    disabled: bool = False
+    created_at: datetime = Field(default_factory=utcnow)
+    # sessions opened before this moment end (a changed or reset password signs the other sessions out)
+    password_changed_at: datetime = Field(default_factory=utcnow)

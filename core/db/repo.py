@@ -21,6 +21,7 @@ from core.db.models import (
     NOT_ANNOTATED,
     PROPOSED,
     QUEUED,
+    Account,
     Draft,
     EpochMetric,
     Image,
@@ -941,3 +942,42 @@ def count_unread_notifications(session: Session) -> int:
 def mark_all_notifications_read(session: Session) -> None:
     session.exec(update(Notification).where(Notification.read == False).values(read=True))  # type: ignore[call-overload]  # noqa: E712
     session.commit()
+
+
+# --- accounts -------------------------------------------------------------------------------------
+def add_account(session: Session, account: Account) -> Account:
+    if session.exec(select(Account).where(func.lower(Account.name) == account.name.lower())).first():
+        raise DuplicateError(f"An account named {account.name!r} exists already; choose another name.")
+    session.add(account)
+    session.commit()
+    session.refresh(account)
+    return account
+
+
+def find_account(session: Session, name: str) -> Account | None:
+    """The account named ``name`` (case does not matter), or None."""
+    return session.exec(select(Account).where(func.lower(Account.name) == name.strip().lower())).first()
+
+
+def get_account(session: Session, account_id: int) -> Account | None:
+    return session.get(Account, account_id)
+
+
+def list_accounts(session: Session) -> list[Account]:
+    return list(session.exec(select(Account).order_by(func.lower(Account.name))))
+
+
+def update_account(session: Session, account: Account, **changes: Any) -> Account:
+    for key, value in changes.items():
+        setattr(account, key, value)
+    session.add(account)
+    session.commit()
+    session.refresh(account)
+    return account
+
+
+def count_admins(session: Session, *, enabled_only: bool = True) -> int:
+    query = select(func.count()).select_from(Account).where(Account.is_admin == True)  # noqa: E712
+    if enabled_only:
+        query = query.where(Account.disabled == False)  # noqa: E712
+    return session.exec(query).one()

@@ -17,9 +17,10 @@ REPO = Path(__file__).resolve().parents[2]
 
 def test_every_page_of_the_navigation_exists():
     tree = ast.parse((REPO / "app.py").read_text(encoding="utf-8"))
-    pages = next(node.value for node in tree.body if isinstance(node, ast.Assign)
-                 and any(isinstance(t, ast.Name) and t.id == "PAGES" for t in node.targets))
-    files = [entry.elts[0].value for entry in pages.elts]  # type: ignore[attr-defined]
+    files = [entry.elts[0].value  # type: ignore[attr-defined]
+             for node in tree.body if isinstance(node, ast.Assign)
+             and any(isinstance(t, ast.Name) and t.id in ("PAGES", "ADMIN_PAGES") for t in node.targets)
+             for entry in node.value.elts]  # type: ignore[attr-defined]
     assert files and all(f.startswith("pages/") and (REPO / f).is_file() for f in files), files
     assert sorted(files) == sorted(f"pages/{p.name}" for p in (REPO / "pages").glob("*.py"))
 
