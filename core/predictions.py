@@ -50,6 +50,12 @@ class BrokenModel:
     package_dir: Path
     reason: str
 
+    @property
+    def training_id(self) -> int | None:
+        """The training that made it (its key ``training:<id>``), None for other sources."""
+        source, _, ident = self.key.partition(":")
+        return int(ident) if source == "training" and ident.isdigit() else None
+
 
 @dataclass(frozen=True)
 class ModelCatalog:
@@ -157,8 +163,10 @@ def find_model(settings: Settings, engine: Engine, ref: str) -> ModelChoice:
 
 
 def queue_prediction(settings: Settings, engine: Engine, model: ModelChoice, *, image_ids: list[int] = (),
-                     uploads: list[tuple[str, Path]] = (), views: int | None = None) -> Prediction:
-    """Queue a prediction run over project images and/or uploaded files (already staged on disk).
+                     uploads: list[tuple[str, Path]] = (), views: int | None = None,
+                     account_id: int | None = None) -> Prediction:
+    """Queue a prediction run over project images and/or uploaded files (already staged on disk);
+    ``account_id``: who asked for it (with lab accounts).
 
     ``views``: flipped/rotated views averaged per tile (:mod:`core.training.views`); None for the model
     card's.
@@ -172,7 +180,7 @@ def queue_prediction(settings: Settings, engine: Engine, model: ModelChoice, *, 
         training_id=model.training_id,
         model_dir=stored_model_dir(settings, model.package_dir),
         config={"items": items, "model_title": model.title, "views": views},
-        status=QUEUED, message="waiting in the queue",
+        status=QUEUED, message="waiting in the queue", account_id=account_id,
     )
     with session_scope(engine) as session:
         return repo.add_prediction(session, prediction)

@@ -43,9 +43,12 @@ class ImportReport:
         return not self.errors and not self.pages_unknown
 
 
-def create_project(settings: Settings, engine: Engine, name: str) -> Project:
+def create_project(settings: Settings, engine: Engine, name: str, *, owner_id: int | None = None) -> Project:
+    """A new project; ``owner_id``: the account that made it (its owner, when accounts are on)."""
     with session_scope(engine) as session:
         project = repo.create_project(session, name)
+        if owner_id is not None:
+            repo.set_project_member(session, project.id, owner_id, "owner")  # type: ignore[arg-type]
     settings.images_dir(project.id).mkdir(parents=True, exist_ok=True)  # type: ignore[arg-type]
     return project
 

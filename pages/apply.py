@@ -6,6 +6,7 @@ from functools import partial
 
 import streamlit as st
 
+from core.access import keep_visible_models, visible_runs
 from core.db import repo, session_scope
 from core.db.models import FAILED, QUEUED, RUNNING
 from core.inference.package_io import import_model_package
@@ -17,7 +18,7 @@ from core.training.types.base import BOX_LISTS, CLASS_LISTS, LABEL_IMAGES
 from ui.accept_panel import accept_panel
 from ui.box_results import box_result
 from ui.class_results import class_run_results
-from ui.context import current_project, page_context
+from ui.context import current_project, page_context, viewer_id
 from ui.downloads import file_download
 from ui.feedback import flash, show_flashes, user_errors
 from ui.measurements import measurements_table, select_object
@@ -48,10 +49,12 @@ with st.expander("Import a model package (a model/ folder as ZIP, a training rep
             discard_staged(staged)
 
 catalog = model_catalog(ctx.settings, ctx.engine)
-models = catalog.models
-if catalog.broken:
-    with st.expander(f"{len(catalog.broken)} model package(s) cannot be used", expanded=not models):
-        for bad in catalog.broken:
+# the models of the projects this account may open (every model with accounts off), the lab's shared ones
+models = keep_visible_models(ctx.engine, viewer_id(), catalog.models)
+broken = keep_visible_models(ctx.engine, viewer_id(), catalog.broken)
+if broken:
+    with st.expander(f"{len(broken)} model package(s) cannot be used", expanded=not models):
+        for bad in broken:
             st.error(f"**{bad.title}** is broken: {bad.reason}")
 if not models:
     st.info("There is no trained model yet. Train one with the wizard (or import a model package above).")
@@ -97,13 +100,15 @@ if isinstance(card_views, int) and card_views > 1:
 if st.button("Apply the model", type="primary", disabled=not (chosen or uploads), key="apply_start"):
     with user_errors():
         staged = [(u.name, stage_upload(ctx.settings, u.name, u)) for u in uploads or []]
-        run = queue_prediction(ctx.settings, ctx.engine, model, image_ids=chosen, uploads=staged, views=views)
+        run = queue_prediction(ctx.settings, ctx.engine, model, image_ids=chosen, uploads=staged, views=views,
+                                   account_id=viewer_id())
         st.session_state["apply_run"] = st.session_state["_queued_run"] = run.id
         flash(f"Queued prediction run {run.id}; it starts when the worker is free.", kind="info")
         st.rerun()
 
 with session_scope(ctx.engine) as session:
     runs = repo.list_predictions(session, limit=20)
+runs = visible_runs(ctx.engine, viewer_id(), runs)
 if not runs:
     st.stop()
 st.divider()

@@ -9,7 +9,7 @@ from core.comparison import load_comparison
 from core.db import repo, session_scope
 from core.db.models import QUEUED
 from ui.compare_view import comparison_chart
-from ui.context import current_project, page_context
+from ui.context import current_project, page_context, visible_ids
 from ui.feedback import show_flashes, user_errors
 
 LINK = "trainings"  # ?trainings=3,5 in the address chooses those trainings (a bookmark shows the same)
@@ -21,6 +21,8 @@ project = current_project(ctx)
 with session_scope(ctx.engine) as session:
     projects = {p.id: p.name for p in repo.list_projects(session)}
     trainings = [t for t in repo.list_trainings(session) if t.status != QUEUED]
+allowed = set(visible_ids(ctx, list(projects)))
+trainings = [t for t in trainings if t.project_id in allowed]  # only the projects this account may open
 linked = [int(part) for part in st.query_params.get(LINK, "").split(",") if part.strip().isdigit()]
 linked = [i for i in linked if any(t.id == i for t in trainings)]
 other_projects = project is None or any(

@@ -6,7 +6,7 @@ import streamlit as st
 
 from core.db import repo, session_scope
 from core.db.models import ANNOTATED
-from ui.context import current_project, page_context, set_current_project
+from ui.context import current_project, page_context, set_current_project, viewer_id, visible_ids
 from ui.feedback import flash, show_flashes, user_errors
 from ui.starter_links import starter_links
 
@@ -20,6 +20,8 @@ st.write(
 
 with session_scope(ctx.engine) as session:
     projects = repo.list_projects(session)
+_allowed = set(visible_ids(ctx, [p.id for p in projects]))  # type: ignore[misc]
+projects = [p for p in projects if p.id in _allowed]
 
 if not projects:
     st.subheader("Welcome! Start here")
@@ -31,7 +33,7 @@ if not projects:
             from core.demo import create_demo_project
 
             with user_errors(), st.spinner("Creating the demo project…"):
-                demo = create_demo_project(ctx.settings, ctx.engine)
+                demo = create_demo_project(ctx.settings, ctx.engine, owner_id=viewer_id())
                 set_current_project(demo.id)
                 flash(f"Created the demo project {demo.name!r}. Open Annotate to look at it, or go to Train.")
                 st.rerun()

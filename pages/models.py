@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from core.access import keep_visible_models
 from core.model_library import (
     ModelEntry,
     delete_model,
@@ -14,13 +15,13 @@ from core.model_library import (
     rename_model,
 )
 from ui.bioimageio import bioimageio_download
-from ui.context import page_context
+from ui.context import page_context, viewer_id
 from ui.feedback import flash, show_flashes, user_errors
 
 ctx = page_context()
 st.title("Models")
 show_flashes()
-entries = list_models(ctx.settings, ctx.engine)
+entries = keep_visible_models(ctx.engine, viewer_id(), list_models(ctx.settings, ctx.engine))
 if not entries:
     st.info("There is no model yet. Train one with the wizard, or import a model package on the Apply page.")
     st.page_link("pages/wizard.py", label="Open the training wizard", icon=":material/model_training:")

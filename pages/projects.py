@@ -8,10 +8,11 @@ from core import projects as project_ops
 from core.db import repo, session_scope
 from core.db.models import ANNOTATED, BACKGROUND
 from ui.class_import import class_import_section
-from ui.context import page_context, project_picker, set_current_project
+from ui.context import page_context, project_picker, set_current_project, viewer_id
 from ui.feedback import flash, show_flashes, user_errors
 from ui.gallery import image_gallery
 from ui.image_import import ask_later, finish_round, import_uploads, pages_question
+from ui.project_members import members_section
 
 UPLOAD_TYPES = ["tif", "tiff", "png", "jpg", "jpeg", "svs", "ndpi", "scn", "bif", "btf", "qptiff"]
 
@@ -23,7 +24,7 @@ with st.expander("New project", expanded=False), st.form("new_project", clear_on
     new_name = st.text_input("Project name", placeholder="e.g. Nuclei in U2OS cells")
     if st.form_submit_button("Create project", type="primary"):
         with user_errors():
-            created = project_ops.create_project(ctx.settings, ctx.engine, new_name)
+            created = project_ops.create_project(ctx.settings, ctx.engine, new_name, owner_id=viewer_id())
             set_current_project(created.id)
             flash(f"Created project {created.name!r}. Next: upload images and add labels.")
             st.rerun()
@@ -123,6 +124,7 @@ with settings_tab:
                     repo.rename_project(session, project.id, renamed)  # type: ignore[arg-type]
                 flash(f"Renamed the project to {renamed.strip()!r}.")
                 st.rerun()
+    members_section(ctx, project.id)  # type: ignore[arg-type]
     st.divider()
     st.subheader("Delete project")
     st.write(

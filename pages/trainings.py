@@ -23,7 +23,7 @@ from core.trainings import (
     training_validation_warning,
 )
 from ui.bioimageio import bioimageio_download
-from ui.context import PROJECT_KEY, page_context, require_project, set_current_project
+from ui.context import PROJECT_KEY, page_context, require_project, set_current_project, visible_ids
 from ui.curves import curves_chart, kept_point
 from ui.downloads import file_download
 from ui.feedback import flash, show_flashes, user_errors
@@ -39,7 +39,10 @@ linked_id = int(linked) if linked.isdigit() else None
 if linked_id is not None:
     with session_scope(ctx.engine) as _session:
         _linked = _session.get(Training, linked_id)
-    if _linked is not None and _linked.project_id != st.session_state.get(PROJECT_KEY):
+    if _linked is not None and not visible_ids(ctx, [_linked.project_id]):
+        st.error(f"Training #{linked_id} belongs to a project you may not open; ask its owner to add you.")
+        linked_id = None
+    elif _linked is not None and _linked.project_id != st.session_state.get(PROJECT_KEY):
         set_current_project(_linked.project_id)  # a link to a training of another project opens that project
         st.rerun()
 project = require_project(ctx)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import streamlit as st
 
+from core.access import may_use_model
 from core.config import DURATIONS
 from core.db import repo, session_scope
 from core.db.models import ANNOTATED, BACKGROUND, PROPOSED
@@ -22,7 +25,7 @@ from core.training.encoders import ENCODERS
 from core.training.types import TRAINING_TYPES, training_type
 from ui import wizard_state
 from ui.start_from import review_start, start_from_step, start_summary
-from ui.context import current_project, page_context, set_current_project
+from ui.context import current_project, page_context, set_current_project, viewer_id, visible_ids
 from ui.feedback import flash, user_errors
 
 STEPS, STATE, STEP = wizard_state.STEPS, wizard_state.STATE, wizard_state.STEP
@@ -48,6 +51,16 @@ if STATE not in st.session_state:
         project = current_project(ctx)
         st.session_state[STATE] = fresh_choices(project.id if project else None).to_dict()
 choices = WizardChoices.from_dict(st.session_state[STATE])
+if choices.project_id is not None and not visible_ids(ctx, [choices.project_id]):
+    # an address (or a bookmark of another account) naming a project this account may not open
+    st.warning("The project in the wizard's address is not one you may open; the wizard starts again.")
+    project = current_project(ctx)
+    choices = fresh_choices(project.id if project else None)
+    st.session_state[STATE], st.session_state[STEP] = choices.to_dict(), 0
+if choices.start and not may_use_model(ctx.engine, viewer_id(), choices.start):
+    st.warning("The model to start from in the wizard's address is not one you may use; choose another.")
+    choices = dataclasses.replace(choices, start="")
+    st.session_state[STATE] = choices.to_dict()
 step = st.session_state.setdefault(STEP, 0)
 key, title = STEPS[step]
 st.progress((step + 1) / len(STEPS), text=f"Step {step + 1} of {len(STEPS)}: {title}")
@@ -55,6 +68,8 @@ st.progress((step + 1) / len(STEPS), text=f"Step {step + 1} of {len(STEPS)}: {ti
 kind = TRAINING_TYPES.get(choices.training_type) or TRAINING_TYPES[WizardChoices.training_type]
 with session_scope(ctx.engine) as session:
     projects = repo.list_projects(session)
+    allowed = set(visible_ids(ctx, [p.id for p in projects]))  # type: ignore[misc]
+    projects = [p for p in projects if p.id in allowed]
     labels = repo.list_labels(session, choices.project_id) if choices.project_id else []
     images = repo.list_images(session, choices.project_id) if choices.project_id else []
     # what each image is annotated with for the chosen type (shapes per label, or classes)

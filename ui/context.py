@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import streamlit as st
 from sqlalchemy.engine import Engine
 
+from core import access
 from core.config import Settings
 from core.db import repo, session_scope
 from core.db.engine import make_engine
@@ -14,6 +15,7 @@ from core.db.models import Project
 from ui.routing import run_inside_app_frame
 
 PROJECT_KEY = "project_id"
+SIGNED_IN = "_account"  # session state: {"id": account id, "at": ISO time of signing in} (ui.login)
 
 
 @st.cache_resource(show_spinner=False)
@@ -35,13 +37,28 @@ def page_context() -> PageContext:
     return PageContext(settings=settings, engine=_engine(settings.database_url))
 
 
+def viewer_id() -> int | None:
+    """The signed-in account of this session (None with accounts off). app.py's gate has checked the session
+    before any page runs."""
+    signed = st.session_state.get(SIGNED_IN)
+    return signed["id"] if signed else None
+
+
+def visible_ids(ctx: PageContext, project_ids: list[int]) -> list[int]:
+    """``project_ids`` that this session's account may open (all of them with accounts off)."""
+    return access.only_visible(ctx.engine, viewer_id(), project_ids)
+
+
 def current_project(ctx: PageContext) -> Project | None:
-    """The project chosen in the sidebar (or on the projects page), if it still exists."""
+    """The project chosen in the sidebar (or on the projects page), if it still exists and this session's
+    account may open it."""
     project_id = st.session_state.get(PROJECT_KEY)
     if project_id is None:
         return None
     with session_scope(ctx.engine) as session:
         project = session.get(Project, project_id)
+    if project is not None and not access.may_open(ctx.engine, viewer_id(), project_id):
+        project = None
     if project is None:
         st.session_state.pop(PROJECT_KEY, None)
     return project
@@ -68,6 +85,8 @@ def project_picker(ctx: PageContext, *, label: str = "Project", key: str = "proj
     """A select box over all projects, kept in step with the current project."""
     with session_scope(ctx.engine) as session:
         projects = repo.list_projects(session)
+    allowed = set(visible_ids(ctx, [p.id for p in projects]))  # type: ignore[misc]
+    projects = [p for p in projects if p.id in allowed]
     if not projects:
         return None
     ids = [p.id for p in projects]

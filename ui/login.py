@@ -18,10 +18,9 @@ from core.db.models import utcnow
 from core.errors import SegStudioError
 from core.throttle import FailureThrottle
 from ui import sidebar
-from ui.context import PageContext, page_context
+from ui.context import SIGNED_IN, PageContext, page_context
 from ui.feedback import flash
 
-SIGNED_IN = "_account"  # session state: {"id": account id, "at": ISO time of signing in}
 _ENDED = "_account_ended"  # why the last session ended (shown on the login page)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from core.access import keep_visible_models
 from core.errors import SegStudioError
 from core.model_starts import (
     NO_START,
@@ -20,6 +21,7 @@ from core.predictions import ModelChoice
 from core.training.types import TrainingType
 from core.trainings import WizardChoices, start_label_map
 from ui import wizard_state
+from ui.context import viewer_id
 from ui.feedback import user_errors
 
 NEW = 0  # the mapping's choice "learn this label from scratch"
@@ -28,7 +30,8 @@ NEW = 0  # the mapping's choice "learn this label from scratch"
 def start_from_step(ctx, choices: WizardChoices, kind: TrainingType, label_names: dict,
                     by_id: dict) -> None:
     """Choose the start and map the labels; writes ``choices.start``, ``label_map`` and ``encoder``."""
-    options = {m.key: m for m in start_options(ctx.settings, ctx.engine)}
+    usable = keep_visible_models(ctx.engine, viewer_id(), start_options(ctx.settings, ctx.engine))
+    options = {m.key: m for m in usable}
     if not choices.start_offered:  # the first visit: a nuclei training starts from the shipped starter
         choices.start_offered = True
         channels = next((by_id[i].channels for i in choices.selected_ids if i in by_id), 1)

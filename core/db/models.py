@@ -179,6 +179,7 @@ class Prediction(RunJob, table=True):
     id: int | None = Field(default=None, primary_key=True)
     training_id: int | None = Field(default=None, foreign_key="training.id", index=True, ondelete="SET NULL")
     model_dir: str = ""
+    account_id: int | None = Field(default=None, foreign_key="account.id", index=True, ondelete="SET NULL")
 
 
 class Preannotation(RunJob, table=True):
@@ -211,3 +212,17 @@ class Account(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
     # sessions opened before this moment end (a changed or reset password signs the other sessions out)
     password_changed_at: datetime = Field(default_factory=utcnow)
+
+
+class ProjectMember(SQLModel, table=True):
+    """Who may open a project when accounts are on (:mod:`core.access`): its owner and its members; admins open
+    every project. A project without members (made before accounts were on) is for the admins until they add
+    some."""
+
+    __tablename__ = "project_member"
+    __table_args__ = (UniqueConstraint("project_id", "account_id", name="uq_member_project_account"),)
+    id: int | None = Field(default=None, primary_key=True)
+    project_id: int = Field(foreign_key="project.id", index=True, ondelete="CASCADE")
+    account_id: int = Field(foreign_key="account.id", index=True, ondelete="CASCADE")
+    role: str = Field(default="member", max_length=10)  # owner | member
+    added_at: datetime = Field(default_factory=utcnow)

@@ -30,6 +30,7 @@ from core.db.models import (
     Preannotation,
     Prediction,
     Project,
+    ProjectMember,
     Scribble,
     Shape,
     Training,
@@ -981,3 +982,41 @@ def count_admins(session: Session, *, enabled_only: bool = True) -> int:
     if enabled_only:
         query = query.where(Account.disabled == False)  # noqa: E712
     return session.exec(query).one()
+
+
+# --- project members --------------------------------------------------------------------------------
+def project_ids_of(session: Session, account_id: int) -> set[int]:
+    rows = session.exec(select(ProjectMember.project_id).where(ProjectMember.account_id == account_id))
+    return set(rows)
+
+
+def list_project_members(session: Session, project_id: int) -> list[tuple[ProjectMember, Account]]:
+    query = (select(ProjectMember, Account).join(Account, col(Account.id) == ProjectMember.account_id)
+             .where(ProjectMember.project_id == project_id).order_by(func.lower(Account.name)))
+    return list(session.exec(query))  # type: ignore[arg-type]
+
+
+def set_project_member(session: Session, project_id: int, account_id: int, role: str) -> ProjectMember:
+    row = session.exec(select(ProjectMember).where(ProjectMember.project_id == project_id,
+                                                   ProjectMember.account_id == account_id)).first()
+    row = row or ProjectMember(project_id=project_id, account_id=account_id)
+    row.role = role
+    session.add(row)
+    session.commit()
+    session.refresh(row)
+    return row
+
+
+def remove_project_member(session: Session, project_id: int, account_id: int) -> None:
+    session.exec(delete(ProjectMember).where(ProjectMember.project_id == project_id,  # type: ignore[call-overload]
+                                             ProjectMember.account_id == account_id))
+    session.commit()
+
+
+def image_projects(session: Session, image_ids: Iterable[int]) -> dict[int, int]:
+    """image id -> its project's id, for the images that exist."""
+    ids = list(image_ids)
+    if not ids:
+        return {}
+    rows = session.exec(select(Image.id, Image.project_id).where(col(Image.id).in_(ids))).all()
+    return {image_id: project_id for image_id, project_id in rows}  # type: ignore[misc]

@@ -17,14 +17,16 @@ DEMO_NAME = "Demo: fluorescent nuclei"
 DEMO_LABEL = ("nucleus", "#3cb44b")
 
 
-def create_demo_project(settings: Settings, engine: Engine, name: str = DEMO_NAME) -> Project:
-    """Create the demo project (with a numbered name if one exists) ready for the training wizard."""
+def create_demo_project(settings: Settings, engine: Engine, name: str = DEMO_NAME, *,
+                        owner_id: int | None = None) -> Project:
+    """Create the demo project (with a numbered name if one exists) ready for the training wizard;
+    ``owner_id``: the account that asked for it (its owner, when accounts are on)."""
     with session_scope(engine) as session:
         taken = {p.name.lower() for p in repo.list_projects(session)}
     final, n = name, 2
     while final.lower() in taken:
         final, n = f"{name} ({n})", n + 1
-    project = create_project(settings, engine, final)
+    project = create_project(settings, engine, final, owner_id=owner_id)
     with session_scope(engine) as session:
         label = repo.add_label(session, project.id, *DEMO_LABEL)  # type: ignore[arg-type]
     files = sorted((DEMO_DIR / "images").glob("*.png"))
