@@ -258,11 +258,12 @@ def training_validation_warning(settings: Settings, engine: Engine, training: Tr
 
 
 def queue_training(settings: Settings, engine: Engine, choices: WizardChoices, *,
-                   repeat: dict[str, Any] | None = None) -> Training:
+                   repeat: dict[str, Any] | None = None, account_id: int | None = None) -> Training:
     """Check every rule again, split, and queue the training. Raises TrainingRuleError with all reasons.
 
     ``repeat`` (see :func:`rerun_training`) makes the run step-bound: ``max_steps``, ``steps_per_epoch``,
-    ``batch_size`` and ``learning_rate`` of the training it repeats, recorded in its configuration."""
+    ``batch_size`` and ``learning_rate`` of the training it repeats, recorded in its configuration.
+    ``account_id``: who started it (lab accounts): its notifications go to them."""
     problems = step_problems(settings, engine, choices, "review")
     if problems:
         raise TrainingRuleError("Training cannot start: " + " ".join(problems))
@@ -290,6 +291,7 @@ def queue_training(settings: Settings, engine: Engine, choices: WizardChoices, *
         split=split.to_dict(),
         status=QUEUED,
         message="waiting in the queue",
+        account_id=account_id,
     )
     with session_scope(engine) as session:
         return repo.add_training(session, training)
@@ -339,7 +341,8 @@ def repeat_settings(settings: Settings, training: Training) -> dict[str, Any]:
                 "seed", (training.config.get("wizard") or {}).get("seed", 0)))}
 
 
-def rerun_training(settings: Settings, engine: Engine, training_id: int, *, same_steps: bool = False) -> Training:
+def rerun_training(settings: Settings, engine: Engine, training_id: int, *, same_steps: bool = False,
+                   account_id: int | None = None) -> Training:
     """Queue a new training with the same wizard choices (checked again against today's annotations), named
     "<name> (run N)", unique in the project. ``same_steps``: train exactly as many steps as the original did,
     with its seed, batch size and learning rate (a time-bound run does as many steps as fit its time; on the
@@ -355,7 +358,7 @@ def rerun_training(settings: Settings, engine: Engine, training_id: int, *, same
     if repeat:
         choices.seed = repeat["seed"]
     choices.name = run_name(old.name, taken)
-    return queue_training(settings, engine, choices, repeat=repeat)
+    return queue_training(settings, engine, choices, repeat=repeat, account_id=account_id)
 
 
 #: the statuses a training can be resumed from (when its last checkpoint exists)

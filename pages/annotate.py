@@ -17,6 +17,7 @@ from core.db.models import ANNOTATED, BACKGROUND, NOT_ANNOTATED, PROPOSED
 from core.errors import SegStudioError
 from core.projects import discard_staged, image_path, stage_upload
 from ui import annotation_session as work_store
+from ui.activity_log import did
 from ui.annotate_draw import draw_canvas, shortcuts_help
 from ui.annotator import needs_detail, page_viewport
 from ui.assist_panel import assist_canvas, assist_controls, preannotate_section, proposed_banner
@@ -144,6 +145,7 @@ with canvas_col:
                 work_store.discard(ctx.engine, image_id)
                 st.rerun()
         else:
+            did(ctx, "saved annotations", project_id=project.id, detail=f"{image.name}: {len(work.shapes)} shape(s)")
             flash(f"Saved {len(work.shapes)} shape(s) on {image.name}.")
             st.rerun()
     if b2.button("Discard changes", disabled=not work.dirty, key="annotate_discard", width="stretch"):

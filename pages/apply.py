@@ -16,6 +16,7 @@ from core.predictions import MODELS_DIR, model_catalog, queue_prediction
 from core.projects import discard_staged, stage_upload
 from core.training.types.base import BOX_LISTS, CLASS_LISTS, LABEL_IMAGES
 from ui.accept_panel import accept_panel
+from ui.activity_log import did
 from ui.box_results import box_result
 from ui.class_results import class_run_results
 from ui.context import current_project, page_context, viewer_id
@@ -102,6 +103,8 @@ if st.button("Apply the model", type="primary", disabled=not (chosen or uploads)
         staged = [(u.name, stage_upload(ctx.settings, u.name, u)) for u in uploads or []]
         run = queue_prediction(ctx.settings, ctx.engine, model, image_ids=chosen, uploads=staged, views=views,
                                    account_id=viewer_id())
+        did(ctx, "started a prediction run", project_id=project.id if project is not None else None,
+            detail=f"#{run.id} with {model.title}")
         st.session_state["apply_run"] = st.session_state["_queued_run"] = run.id
         flash(f"Queued prediction run {run.id}; it starts when the worker is free.", kind="info")
         st.rerun()

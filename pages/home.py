@@ -6,6 +6,7 @@ import streamlit as st
 
 from core.db import repo, session_scope
 from core.db.models import ANNOTATED
+from ui.activity_log import did
 from ui.context import current_project, page_context, set_current_project, viewer_id, visible_ids
 from ui.feedback import flash, show_flashes, user_errors
 from ui.starter_links import starter_links
@@ -34,6 +35,7 @@ if not projects:
 
             with user_errors(), st.spinner("Creating the demo project…"):
                 demo = create_demo_project(ctx.settings, ctx.engine, owner_id=viewer_id())
+                did(ctx, "made the demo project", project_id=demo.id, detail=demo.name)
                 set_current_project(demo.id)
                 flash(f"Created the demo project {demo.name!r}. Open Annotate to look at it, or go to Train.")
                 st.rerun()

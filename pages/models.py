@@ -6,6 +6,8 @@ from __future__ import annotations
 import streamlit as st
 
 from core.access import keep_visible_models
+from core.db import session_scope
+from core.db.models import Training
 from core.model_library import (
     ModelEntry,
     delete_model,
@@ -14,11 +16,22 @@ from core.model_library import (
     list_models,
     rename_model,
 )
+from ui.activity_log import did
 from ui.bioimageio import bioimageio_download
 from ui.context import page_context, viewer_id
 from ui.feedback import flash, show_flashes, user_errors
 
 ctx = page_context()
+
+
+def _project_of(training_id: int | None) -> int | None:
+    if training_id is None:
+        return None
+    with session_scope(ctx.engine) as session:
+        training = session.get(Training, training_id)
+    return training.project_id if training is not None else None
+
+
 st.title("Models")
 show_flashes()
 entries = keep_visible_models(ctx.engine, viewer_id(), list_models(ctx.settings, ctx.engine))
@@ -64,6 +77,7 @@ def _delete(entry: ModelEntry, slot: str) -> None:
     if yes.button("Yes, delete", type="primary", key=f"delete_yes_{slot}"):
         with user_errors():
             delete_model(ctx.settings, ctx.engine, entry.key)
+            did(ctx, "deleted a model", project_id=_project_of(entry.training_id), detail=entry.name)
             st.session_state.pop("models_deleting", None)
             flash(f"Deleted the model {entry.name!r}.")
             st.rerun()

@@ -7,6 +7,7 @@ import streamlit as st
 from core import projects as project_ops
 from core.db import repo, session_scope
 from core.db.models import ANNOTATED, BACKGROUND
+from ui.activity_log import activity_section, did
 from ui.class_import import class_import_section
 from ui.context import page_context, project_picker, set_current_project, viewer_id
 from ui.feedback import flash, show_flashes, user_errors
@@ -25,6 +26,7 @@ with st.expander("New project", expanded=False), st.form("new_project", clear_on
     if st.form_submit_button("Create project", type="primary"):
         with user_errors():
             created = project_ops.create_project(ctx.settings, ctx.engine, new_name, owner_id=viewer_id())
+            did(ctx, "made the project", project_id=created.id, detail=created.name)
             set_current_project(created.id)
             flash(f"Created project {created.name!r}. Next: upload images and add labels.")
             st.rerun()
@@ -125,6 +127,7 @@ with settings_tab:
                 flash(f"Renamed the project to {renamed.strip()!r}.")
                 st.rerun()
     members_section(ctx, project.id)  # type: ignore[arg-type]
+    activity_section(ctx, project.id)  # type: ignore[arg-type]
     st.divider()
     st.subheader("Delete project")
     st.write(
@@ -133,6 +136,7 @@ with settings_tab:
     confirm = st.text_input(f"Type the project name ({project.name}) to confirm", key=f"confirm_delete_{project.id}")
     if st.button("Delete project", type="primary", disabled=confirm.strip() != project.name):
         project_ops.delete_project(ctx.settings, ctx.engine, project.id)  # type: ignore[arg-type]
+        did(ctx, "deleted the project", project_id=project.id, detail=project.name)
         set_current_project(None)
         flash(f"Deleted project {project.name!r}.")
         st.rerun()

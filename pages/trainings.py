@@ -6,6 +6,7 @@ from datetime import datetime, timezone
 
 import streamlit as st
 
+from core.activity import author_name
 from core.comparison import OVERALL_NAMES
 from core.db import repo, session_scope
 from core.db.models import FAILED, QUEUED, RUNNING, SUCCEEDED, Training
@@ -22,8 +23,9 @@ from core.trainings import (
     resume_training,
     training_validation_warning,
 )
+from ui.activity_log import did
 from ui.bioimageio import bioimageio_download
-from ui.context import PROJECT_KEY, page_context, require_project, set_current_project, visible_ids
+from ui.context import PROJECT_KEY, page_context, require_project, set_current_project, viewer_id, visible_ids
 from ui.curves import curves_chart, kept_point
 from ui.downloads import file_download
 from ui.feedback import flash, show_flashes, user_errors
@@ -84,6 +86,11 @@ def _key_metric(t: Training) -> str:
     return ""
 
 
+def _when(moment: datetime) -> str:
+    moment = moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone().strftime("%Y-%m-%d %H:%M")
+
+
 def _steps_text(steps: int | None) -> str:
     """Steps done (at the last validated epoch): a time-bound run does as many as fit its time."""
     return "no steps recorded" if steps is None else f"{steps} steps"
@@ -136,7 +143,9 @@ def _run_again_choices(t: Training) -> None:
             st.caption("An exact repeat needs the finished model's record of its steps; this training has none.")
         if st.button("Queue the new run", type="primary", key="rerun_training_go"):
             with user_errors():
-                again = rerun_training(ctx.settings, ctx.engine, t.id, same_steps=way == "steps")  # type: ignore[arg-type]
+                again = rerun_training(ctx.settings, ctx.engine, t.id, same_steps=way == "steps",  # type: ignore[arg-type]
+                                       account_id=viewer_id())
+                did(ctx, "started a training", project_id=t.project_id, detail=f"#{again.id} {again.name} (run again)")
                 st.session_state.pop("rerun_choice_for", None)
                 st.session_state["_pending_detail"] = again.id
                 what = (f"{again.config['repeat']['max_steps']} steps, as {t.name!r} did" if way == "steps"
@@ -149,6 +158,8 @@ def detail(training_id: int) -> None:
     with session_scope(ctx.engine) as session:
         t = repo.get_training(session, training_id)
     st.subheader(f"{t.name}")
+    if (author := author_name(ctx.engine, t.account_id)) is not None:
+        st.caption(f"Started by {author} · {_when(t.created_at)}")
     gone = owner_gone(t)
     if gone:
         st.warning(_gone_text(), icon=":material/warning:")
@@ -189,6 +200,7 @@ def detail(training_id: int) -> None:
         if st.button("Yes, delete", type="primary", key="delete_training_yes"):
             with user_errors():
                 delete_training(ctx.settings, ctx.engine, training_id)
+                did(ctx, "deleted a training", project_id=t.project_id, detail=f"#{t.id} {t.name}")
                 st.session_state.pop("training_detail", None)
                 st.session_state.pop("confirm_delete_training", None)
                 flash(f"Deleted {t.name!r}.")

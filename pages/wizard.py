@@ -10,6 +10,8 @@ from core.access import may_use_model
 from core.config import DURATIONS
 from core.db import repo, session_scope
 from core.db.models import ANNOTATED, BACKGROUND, PROPOSED
+from core.training.encoders import ENCODERS
+from core.training.types import TRAINING_TYPES, training_type
 from core.trainings import (
     IMAGE_TYPES,
     WizardChoices,
@@ -21,12 +23,11 @@ from core.trainings import (
     step_problems,
     types_for,
 )
-from core.training.encoders import ENCODERS
-from core.training.types import TRAINING_TYPES, training_type
 from ui import wizard_state
-from ui.start_from import review_start, start_from_step, start_summary
+from ui.activity_log import did
 from ui.context import current_project, page_context, set_current_project, viewer_id, visible_ids
 from ui.feedback import flash, user_errors
+from ui.start_from import review_start, start_from_step, start_summary
 
 STEPS, STATE, STEP = wizard_state.STEPS, wizard_state.STATE, wizard_state.STEP
 
@@ -244,7 +245,8 @@ if key != "review":
         st.rerun()
 elif forward.button("Start training", type="primary", disabled=bool(problems), key="wiz_start", width="stretch"):
     with user_errors():
-        training = queue_training(ctx.settings, ctx.engine, choices)
+        training = queue_training(ctx.settings, ctx.engine, choices, account_id=viewer_id())
+        did(ctx, "started a training", project_id=choices.project_id, detail=f"#{training.id} {training.name}")
         with session_scope(ctx.engine) as session:
             position = repo.queue_position(session, training.id)  # type: ignore[arg-type]
         st.session_state[STEP] = 0

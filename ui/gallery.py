@@ -12,6 +12,7 @@ import streamlit as st
 from core import projects as project_ops
 from core.db import repo, session_scope
 from core.db.models import ANNOTATED, BACKGROUND, PROPOSED, Image, LabelClass, Project
+from ui.activity_log import did
 from ui.context import PageContext
 from ui.feedback import flash, user_errors
 
@@ -120,6 +121,7 @@ def _delete_button(ctx: PageContext, image: Image) -> None:
     yes, no = st.columns(2)
     if yes.button("Yes", key=f"delete_image_yes_{image.id}", type="primary"):
         project_ops.delete_image(ctx.settings, ctx.engine, image.id)  # type: ignore[arg-type]
+        did(ctx, "deleted an image", project_id=image.project_id, detail=image.name)
         st.session_state.pop(key, None)
         flash(f"Deleted {image.name}.")
         st.rerun()

@@ -9,6 +9,7 @@ import streamlit as st
 
 from core import projects as project_ops
 from core.errors import SegStudioError
+from ui.activity_log import did
 from ui.context import PageContext
 from ui.feedback import flash, flash_outcome
 
@@ -46,6 +47,8 @@ def import_uploads(
         unknown.update(report.pages_unknown)
         notes += [f"{image.name}: {note}" for image in report.imported for note in image.notes]
     bar.progress(1.0, text="Import finished")
+    if imported:
+        did(ctx, "imported images", project_id=project_id, detail=f"{imported} image(s)")
     outcome = [("success", f"Imported {imported} image(s).")] if imported else []
     if notes:
         outcome.append(("info", "Converted on import:  \n" + "  \n".join(f"- {note}" for note in notes)))

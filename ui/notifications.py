@@ -11,7 +11,7 @@ from __future__ import annotations
 import streamlit as st
 
 from core.db import repo, session_scope
-from ui.context import PageContext
+from ui.context import PageContext, viewer_id
 from ui.feedback import user_errors
 
 SHOWN = 8  # notifications listed in the sidebar
@@ -26,14 +26,14 @@ def icon_of(level: str) -> str:
 
 def _mark_all_read(ctx: PageContext) -> None:
     with user_errors(), session_scope(ctx.engine) as session:
-        repo.mark_all_notifications_read(session)
+        repo.mark_all_notifications_read(session, viewer_id())
 
 
 @st.fragment(run_every=5)
 def notifications(ctx: PageContext) -> None:
     """Toast what is new since this session's last look (then it counts as seen) and list the latest ones."""
     with user_errors(), session_scope(ctx.engine) as session:  # a fragment rerun is not inside app.py's
-        notes = repo.list_notifications(session, limit=SHOWN)
+        notes = repo.list_notifications(session, limit=SHOWN, account_id=viewer_id())
         last_look = st.session_state.get(_LAST_LOOK)
         # the first look of a session toasts nothing (what came before stays unread in the counter)
         fresh = [n for n in notes if last_look is not None and n.id > last_look]  # type: ignore[operator]
@@ -42,7 +42,7 @@ def notifications(ctx: PageContext) -> None:
         toasted = {n.id for n in fresh}
         repo.mark_notifications_read(session, [n.id for n in fresh if not n.read])  # type: ignore[misc]
         st.session_state[_LAST_LOOK] = max((n.id for n in notes), default=0)
-        unread = repo.count_unread_notifications(session)
+        unread = repo.count_unread_notifications(session, viewer_id())
     if not notes:
         return
     title = f"Notifications ({unread} new)" if unread else "Notifications"

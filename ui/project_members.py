@@ -7,6 +7,7 @@ import streamlit as st
 
 from core import access
 from core.accounts import accounts_on, list_members
+from ui.activity_log import did
 from ui.context import PageContext, viewer_id
 from ui.feedback import flash, user_errors
 
@@ -34,6 +35,7 @@ def members_section(ctx: PageContext, project_id: int) -> None:
         if st.form_submit_button("Add or change"):
             with user_errors():
                 access.set_member(ctx.engine, project_id, who, role)
+                did(ctx, "changed the members", project_id=project_id, detail=f"{who}: {role}")
                 flash(f"{who!r} is now {role} of this project.")
                 st.rerun()
     if current:
@@ -42,5 +44,6 @@ def members_section(ctx: PageContext, project_id: int) -> None:
             if st.form_submit_button("Remove from the project"):
                 with user_errors():
                     access.remove_member(ctx.engine, project_id, gone)
+                    did(ctx, "changed the members", project_id=project_id, detail=f"{gone}: removed")
                     flash(f"Removed {gone!r} from the project.")
                     st.rerun()

@@ -134,6 +134,8 @@ class Training(SQLModel, table=True):
     metrics: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     model_dir: str = ""  # relative to the data directory
     report_path: str = ""  # relative to the data directory
+    # who started it (lab accounts on); its notifications go to them
+    account_id: int | None = Field(default=None, foreign_key="account.id", index=True, ondelete="SET NULL")
 
 
 class EpochMetric(SQLModel, table=True):
@@ -197,6 +199,7 @@ class Notification(SQLModel, table=True):
     text: str
     training_id: int | None = None
     read: bool = False
+    account_id: int | None = Field(default=None, index=True)  # for this account only (None: for everyone)
 
 
 class Account(SQLModel, table=True):
@@ -226,3 +229,15 @@ class ProjectMember(SQLModel, table=True):
     account_id: int = Field(foreign_key="account.id", index=True, ondelete="CASCADE")
     role: str = Field(default="member", max_length=10)  # owner | member
     added_at: datetime = Field(default_factory=utcnow)
+
+
+class Activity(SQLModel, table=True):
+    """One entry of a project's activity log (:mod:`core.activity`): who did what, and when. No foreign keys:
+    the entry outlives the project, account or training it names."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    created_at: datetime = Field(default_factory=utcnow, index=True)
+    account_id: int | None = Field(default=None, index=True)
+    project_id: int | None = Field(default=None, index=True)
+    action: str = Field(max_length=80)
+    detail: str = Field(default="", max_length=500)

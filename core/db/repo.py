@@ -22,6 +22,7 @@ from core.db.models import (
     PROPOSED,
     QUEUED,
     Account,
+    Activity,
     Draft,
     EpochMetric,
     Image,
@@ -915,16 +916,25 @@ def list_preannotations(session: Session, project_id: int, *, limit: int = 20) -
     return list(session.exec(query.order_by(Preannotation.id.desc()).limit(limit)))  # type: ignore[union-attr]
 
 
-def notify(session: Session, text: str, *, level: str = "info", training_id: int | None = None) -> Notification:
-    note = Notification(text=text, level=level, training_id=training_id)
+def notify(session: Session, text: str, *, level: str = "info", training_id: int | None = None,
+           account_id: int | None = None) -> Notification:
+    note = Notification(text=text, level=level, training_id=training_id, account_id=account_id)
     session.add(note)
     session.commit()
     session.refresh(note)
     return note
 
 
-def list_notifications(session: Session, *, unread_only: bool = False, limit: int = 20) -> list[Notification]:
-    query = select(Notification)
+def _for(query: Any, account_id: int | None) -> Any:
+    """Only the notifications for everyone and those for ``account_id`` (every one with None: accounts off)."""
+    if account_id is None:
+        return query
+    return query.where((Notification.account_id == None) | (Notification.account_id == account_id))  # noqa: E711
+
+
+def list_notifications(session: Session, *, unread_only: bool = False, limit: int = 20,
+                       account_id: int | None = None) -> list[Notification]:
+    query = _for(select(Notification), account_id)
     if unread_only:
         query = query.where(Notification.read == False)  # noqa: E712
     return list(session.exec(query.order_by(col(Notification.id).desc()).limit(limit)))
@@ -936,12 +946,13 @@ def mark_notifications_read(session: Session, ids: Sequence[int]) -> None:
         session.commit()
 
 
-def count_unread_notifications(session: Session) -> int:
-    return session.exec(select(func.count()).select_from(Notification).where(Notification.read == False)).one()  # noqa: E712
+def count_unread_notifications(session: Session, account_id: int | None = None) -> int:
+    query = _for(select(func.count()).select_from(Notification).where(Notification.read == False), account_id)  # noqa: E712
+    return session.exec(query).one()
 
 
-def mark_all_notifications_read(session: Session) -> None:
-    session.exec(update(Notification).where(Notification.read == False).values(read=True))  # type: ignore[call-overload]  # noqa: E712
+def mark_all_notifications_read(session: Session, account_id: int | None = None) -> None:
+    session.exec(_for(update(Notification).where(Notification.read == False), account_id).values(read=True))  # type: ignore[call-overload]  # noqa: E712
     session.commit()
 
 
@@ -1020,3 +1031,16 @@ def image_projects(session: Session, image_ids: Iterable[int]) -> dict[int, int]
         return {}
     rows = session.exec(select(Image.id, Image.project_id).where(col(Image.id).in_(ids))).all()
     return {image_id: project_id for image_id, project_id in rows}  # type: ignore[misc]
+
+
+# --- activity ----------------------------------------------------------------------------------------
+def add_activity(session: Session, entry: Activity) -> Activity:
+    session.add(entry)
+    session.commit()
+    session.refresh(entry)
+    return entry
+
+
+def list_activity(session: Session, project_id: int, *, limit: int = 50) -> list[Activity]:
+    query = select(Activity).where(Activity.project_id == project_id)
+    return list(session.exec(query.order_by(col(Activity.id).desc()).limit(limit)))

@@ -310,7 +310,8 @@ class Worker:
                 text, level = f"{title} failed: {job.error}", "error"
             else:
                 text, level = f"{title} was {status}.", "info"
-            repo.notify(session, text, level=level, training_id=job_id if kind == "training" else None)
+            repo.notify(session, text, level=level, training_id=job_id if kind == "training" else None,
+                        account_id=getattr(job, "account_id", None))  # to who started it (lab accounts)
         if self.on_finished:
             self.on_finished(kind, job_id, status)
         from core.jobs.mail import send_finished_mail

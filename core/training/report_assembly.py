@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy.engine import Engine
 
+from core.activity import author_name
 from core.config import Settings
 from core.db import repo, session_scope
 from core.db.models import Training
@@ -116,6 +117,7 @@ def build_training_report(
         examples=examples or [],
         pr_curves=pr_curves or [],
         reproducibility={"seed": train_config.get("seed"), **start_reproducibility(card.get("start")),
+                         **({"started_by": author} if (author := author_name(engine, t.account_id)) else {}),
                          "package_versions": versions,
                          "data_hashes": {r["name"]: r.get("content_hash", "") for r in images}},
         model_dir=model_dir if final_status == "succeeded" and card else None,
