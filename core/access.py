@@ -97,10 +97,21 @@ def visible_training_ids(engine: Engine, account_id: int | None) -> set[int] | N
         return {t.id for t in repo.list_trainings(session) if t.project_id in visible}  # type: ignore[misc]
 
 
+def usable_model_training_ids(engine: Engine, account_id: int | None) -> set[int] | None:
+    """The trainings whose models ``account_id`` may use: those of the projects it may open, and the models
+    their owners shared with the whole lab. None: every one."""
+    trainings = visible_training_ids(engine, account_id)
+    if trainings is None:
+        return None
+    with session_scope(engine) as session:
+        return trainings | repo.shared_training_ids(session)
+
+
 def keep_visible_models(engine: Engine, account_id: int | None, models: Iterable[T]) -> list[T]:
     """The models (anything with a ``training_id``) that ``account_id`` may use: those trained in projects it
-    may open; models that no training made (shipped with segstudio, imported) are the whole lab's."""
-    trainings = visible_training_ids(engine, account_id)
+    may open or shared with the whole lab; models that no training made (shipped with segstudio, imported)
+    are the whole lab's."""
+    trainings = usable_model_training_ids(engine, account_id)
     return [m for m in models if trainings is None or m.training_id is None  # type: ignore[attr-defined]
             or m.training_id in trainings]  # type: ignore[attr-defined]
 
@@ -111,7 +122,7 @@ def may_use_model(engine: Engine, account_id: int | None, key: str) -> bool:
     source, _, ident = key.partition(":")
     if source != "training" or not ident.isdigit():
         return True
-    trainings = visible_training_ids(engine, account_id)
+    trainings = usable_model_training_ids(engine, account_id)
     return trainings is None or int(ident) in trainings
 
 
@@ -126,7 +137,7 @@ def visible_runs(engine: Engine, account_id: int | None, runs: Iterable[R]) -> l
                  if "image_id" in item}
     with session_scope(engine) as session:
         project_of = repo.image_projects(session, image_ids)
-    trainings = visible_training_ids(engine, account_id) or set()
+    trainings = usable_model_training_ids(engine, account_id) or set()
 
     def shown(run: R) -> bool:
         if run.account_id == account_id:  # type: ignore[attr-defined]
@@ -137,3 +148,15 @@ def visible_runs(engine: Engine, account_id: int | None, runs: Iterable[R]) -> l
                 and (run.training_id is None or run.training_id in trainings))  # type: ignore[attr-defined]
 
     return [run for run in runs if shown(run)]
+
+
+def share_model(engine: Engine, account_id: int | None, training_id: int, shared: bool) -> None:
+    """Share the model of ``training_id`` with the whole lab (or stop sharing it): its project's owners and
+    the admins may."""
+    with session_scope(engine) as session:
+        training = repo.get_training(session, training_id)
+        project_id = training.project_id
+    if not may_manage(engine, account_id, project_id):
+        raise InvalidInputError("Only the project's owners and the admins may share its models.")
+    with session_scope(engine) as session:
+        repo.update_training(session, training_id, shared=shared)

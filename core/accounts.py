@@ -27,6 +27,7 @@ from core.password import hash_password, verify_password
 
 MIN_PASSWORD = 8
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}")
+EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 ADD_FIRST_ADMIN = "run `segstudio user add NAME --admin` on the machine that runs segstudio"
 
 
@@ -39,12 +40,13 @@ class Member:
     is_admin: bool
     disabled: bool
     created_at: datetime
+    email: str
     password_changed_at: datetime
 
 
 def _member(account: Account) -> Member:
     return Member(id=account.id, name=account.name, is_admin=account.is_admin,  # type: ignore[arg-type]
-                  disabled=account.disabled, created_at=_aware(account.created_at),
+                  disabled=account.disabled, created_at=_aware(account.created_at), email=account.email,
                   password_changed_at=_aware(account.password_changed_at))
 
 
@@ -78,9 +80,16 @@ def check_password(password: str) -> str:
     return password
 
 
-def add_account(engine: Engine, name: str, password: str, *, admin: bool = False) -> Member:
+def check_email(email: str) -> str:
+    cleaned = (email or "").strip()
+    if cleaned and not EMAIL.fullmatch(cleaned):
+        raise InvalidInputError(f"{email!r} is not an email address like ada@lab.example; fix it or leave it out.")
+    return cleaned
+
+
+def add_account(engine: Engine, name: str, password: str, *, admin: bool = False, email: str = "") -> Member:
     account = Account(name=check_name(name), password_hash=hash_password(check_password(password)),
-                      is_admin=admin)
+                      is_admin=admin, email=check_email(email))
     with session_scope(engine) as session:
         return _member(repo.add_account(session, account))
 

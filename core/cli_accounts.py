@@ -29,8 +29,9 @@ def _password(args: argparse.Namespace, prompt: str) -> str:
 def cmd_user_add(args: argparse.Namespace, settings: Settings) -> int:
     engine = make_engine(settings.database_url)
     accounts.check_name(args.name)  # before asking for a password
+    accounts.check_email(args.email)
     member = accounts.add_account(engine, args.name, _password(args, f"Password for {args.name}: "),
-                                  admin=args.admin)
+                                  admin=args.admin, email=args.email)
     print(f"Added {'admin ' if member.is_admin else ''}account {member.name!r}.")
     if member.is_admin and not settings.accounts:
         print("Accounts are on from now: every page of the app asks for a name and a password.", file=sys.stderr)
@@ -71,6 +72,7 @@ def add_user_commands(sub: argparse._SubParsersAction) -> None:
     p = usub.add_parser("add", help="add an account (the first admin turns accounts on)")
     p.add_argument("name")
     p.add_argument("--admin", action="store_true", help="may manage the accounts")
+    p.add_argument("--email", default="", help="where the ends of this account's trainings are mailed")
     p.add_argument("--password-stdin", action="store_true", help="read the password from the first line of stdin")
     p.set_defaults(handler=cmd_user_add)
     p = usub.add_parser("passwd", help="set a new password for an account (its open sessions end)")

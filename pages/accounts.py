@@ -18,7 +18,7 @@ if me is None or not me.is_admin:
     st.stop()
 
 members = accounts.list_members(ctx.engine)
-st.dataframe([{"Name": m.name, "Admin": m.is_admin, "Disabled": m.disabled,
+st.dataframe([{"Name": m.name, "Email": m.email, "Admin": m.is_admin, "Disabled": m.disabled,
                "Since": m.created_at.strftime("%Y-%m-%d"),
                "Password changed": m.password_changed_at.strftime("%Y-%m-%d %H:%M")} for m in members],
              hide_index=True)
@@ -29,10 +29,12 @@ with left, st.form("account_add", clear_on_submit=True):
     name = st.text_input("Name", help="Letters, digits, dots, dashes, underscores or @ (e.g. ada.lovelace)")
     password = st.text_input(f"Password (at least {accounts.MIN_PASSWORD} characters)", type="password",
                              help="Tell it to the new member, who then changes it in the sidebar.")
+    email = st.text_input("Email (optional)", help="Where the ends of this member's trainings are mailed, when "
+                                                    "the app has SMTP settings")
     admin = st.checkbox("Admin (may manage the accounts)")
     if st.form_submit_button("Add", type="primary"):
         with user_errors():
-            added = accounts.add_account(ctx.engine, name, password, admin=admin)
+            added = accounts.add_account(ctx.engine, name, password, admin=admin, email=email)
             flash(f"Added {'admin ' if added.is_admin else ''}account {added.name!r}.")
             st.rerun()
 
@@ -40,7 +42,7 @@ names = [m.name for m in members]
 with middle, st.form("account_reset", clear_on_submit=True):
     st.markdown("**Reset a password**")
     who = st.selectbox("Account", names, key="account_reset_name")
-    new = st.text_input("New password", type="password")
+    new = st.text_input("New password", type="password", key="account_reset_password")
     if st.form_submit_button("Set the new password"):
         with user_errors():
             accounts.set_password(ctx.engine, who, new)

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import streamlit as st
 
+from core import access
 from core.access import keep_visible_models
-from core.db import session_scope
+from core.accounts import accounts_on
+from core.db import repo, session_scope
 from core.db.models import Training
 from core.model_library import (
     ModelEntry,
@@ -22,6 +24,11 @@ from ui.context import page_context, viewer_id
 from ui.feedback import flash, show_flashes, user_errors
 
 ctx = page_context()
+
+
+def _shared_ids() -> set[int]:
+    with session_scope(ctx.engine) as session:
+        return repo.shared_training_ids(session)
 
 
 def _project_of(training_id: int | None) -> int | None:
@@ -86,10 +93,36 @@ def _delete(entry: ModelEntry, slot: str) -> None:
         st.rerun()
 
 
+accounts = accounts_on(ctx.settings, ctx.engine)
+own = access.visible_training_ids(ctx.engine, viewer_id())  # None: every one (no accounts, or an admin)
+shared = _shared_ids()
+
+
+def _share_toggle(entry: ModelEntry, slot: str) -> None:
+    """With lab accounts: the project's owners and the admins share a trained model with the whole lab."""
+    if not access.may_manage(ctx.engine, viewer_id(), _project_of(entry.training_id) or -1):
+        if entry.training_id in shared:
+            st.caption("Shared with the whole lab.")
+        return
+    now = st.toggle("Shared with the whole lab", value=entry.training_id in shared, key=f"share_{slot}",
+                    help="Every lab member can then apply it and start trainings from it; only this project's "
+                         "members and the admins see the training itself.")
+    if now != (entry.training_id in shared):
+        with user_errors():
+            access.share_model(ctx.engine, viewer_id(), entry.training_id, now)  # type: ignore[arg-type]
+            did(ctx, "shared a model" if now else "stopped sharing a model",
+                project_id=_project_of(entry.training_id), detail=entry.name)
+            st.rerun()
+
+
 for index, entry in enumerate(entries):
     slot = entry.key.replace(":", "_")
+    # a model shared with the lab from a project this account may not open: apply and export only
+    foreign = entry.training_id is not None and own is not None and entry.training_id not in own
     with st.container(border=True):
         st.markdown(f"**{entry.name}** · {entry.project}")
+        if accounts and entry.training_id is not None:
+            _share_toggle(entry, slot)
         if entry.broken is not None:
             st.error(f"This package cannot be used: {entry.broken}", icon=":material/error:")
         else:
@@ -103,10 +136,13 @@ for index, entry in enumerate(entries):
                                    file_name=export_file_name(entry), mime="application/zip",
                                    key=f"export_{slot}", on_click="ignore", icon=":material/download:")
             bioimageio_download(zoo, entry.package_dir, entry.name, key=f"bioimageio_{slot}")
-            if not entry.shipped and rename.button("Rename", key=f"rename_{slot}", icon=":material/edit:"):
+            if not entry.shipped and not foreign and rename.button("Rename", key=f"rename_{slot}",
+                                                                   icon=":material/edit:"):
                 st.session_state["models_renaming"] = entry.key
         if entry.shipped:
             delete.caption("Part of segstudio: export it to keep a copy under another name.")
+        elif foreign:
+            delete.caption("Shared with the lab by another project: its members rename or delete it.")
         elif delete.button("Delete", key=f"delete_{slot}", icon=":material/delete:"):
             st.session_state["models_deleting"] = entry.key
         if st.session_state.get("models_renaming") == entry.key:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from streamlit.testing.v1 import AppTest
 
 from core import accounts, activity
@@ -12,6 +13,7 @@ from core.db import repo, session_scope
 from core.db.engine import make_engine
 from core.db.models import CANCELLED, utcnow
 from core.demo import create_demo_project
+from core.errors import InvalidInputError
 from core.jobs.worker import Worker
 from core.trainings import WizardChoices, queue_training
 from ui.context import SIGNED_IN
@@ -75,3 +77,31 @@ def test_the_trainings_page_and_the_projects_activity_show_the_author(app_env):
     assert not at.exception, at.exception
     log = at.dataframe[-1].value
     assert list(log["Who"]) == ["ada"] and list(log["What"]) == ["started a training"]
+
+
+def test_the_end_of_a_training_is_mailed_to_who_started_it(tmp_path, monkeypatch):
+    import smtplib
+
+    from core.config import Settings
+    from tests.jobs.test_mail import FakeSMTP
+
+    monkeypatch.setattr(smtplib, "SMTP", FakeSMTP)
+    settings = Settings.from_env({"SEGSTUDIO_DATA": str(tmp_path / "data"), "SEGSTUDIO_SMTP_HOST": "mail.lab",
+                                  "SEGSTUDIO_SMTP_TO": "lab@lab.example"})
+    engine = make_engine(settings.database_url)
+    bob = accounts.add_account(engine, "bob", "bob-password", email="bob@lab.example")
+    project = create_demo_project(settings, engine, owner_id=bob.id)
+    with session_scope(engine) as s:
+        images = repo.list_images(s, project.id)
+        label = repo.list_labels(s, project.id)[0]
+    choices = WizardChoices(project_id=project.id, training_type="semantic", label_ids=[label.id],
+                            image_ids=[i.id for i in images], duration="5", name="mailed")
+    training = queue_training(settings, engine, choices, account_id=bob.id)
+    Worker(settings)._notify("training", training.id, CANCELLED)
+    assert FakeSMTP.sent[-1][2]["To"] == "bob@lab.example"
+    choices.name = "nobody's"
+    anonymous = queue_training(settings, engine, choices)  # accounts off: the lab's address
+    Worker(settings)._notify("training", anonymous.id, CANCELLED)
+    assert FakeSMTP.sent[-1][2]["To"] == "lab@lab.example"
+    with pytest.raises(InvalidInputError, match="not an email address"):
+        accounts.add_account(engine, "cy", "cy-password-1", email="cy at lab")

@@ -134,6 +134,7 @@ class Training(SQLModel, table=True):
     metrics: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     model_dir: str = ""  # relative to the data directory
     report_path: str = ""  # relative to the data directory
+    shared: bool = False  # its model is shared with the whole lab (lab accounts: core.access)
     # who started it (lab accounts on); its notifications go to them
     account_id: int | None = Field(default=None, foreign_key="account.id", index=True, ondelete="SET NULL")
 
@@ -212,6 +213,7 @@ class Account(SQLModel, table=True):
     password_hash: str  # core.password's stored form (salted scrypt)
     is_admin: bool = False
     disabled: bool = False
+    email: str = Field(default="", max_length=254)  # where its trainings' ends are mailed (SMTP configured)
     created_at: datetime = Field(default_factory=utcnow)
     # sessions opened before this moment end (a changed or reset password signs the other sessions out)
     password_changed_at: datetime = Field(default_factory=utcnow)

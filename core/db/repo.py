@@ -1044,3 +1044,8 @@ def add_activity(session: Session, entry: Activity) -> Activity:
 def list_activity(session: Session, project_id: int, *, limit: int = 50) -> list[Activity]:
     query = select(Activity).where(Activity.project_id == project_id)
     return list(session.exec(query.order_by(col(Activity.id).desc()).limit(limit)))
+
+
+def shared_training_ids(session: Session) -> set[int]:
+    """The trainings whose models are shared with the whole lab."""
+    return set(session.exec(select(Training.id).where(Training.shared == True)))  # type: ignore[arg-type]  # noqa: E712

@@ -11,14 +11,17 @@ from core.config import Settings
 log = logging.getLogger("segstudio.mail")
 
 
-def send_finished_mail(settings: Settings, text: str) -> bool:
+def send_finished_mail(settings: Settings, text: str, *, to: str | None = None) -> bool:
+    """Send ``text`` to ``to`` (the lab account that started the job, when it has an address), else to
+    SEGSTUDIO_SMTP_TO; False when mail is off or sending failed (logged)."""
     smtp = settings.smtp
-    if not smtp.get("host") or not smtp.get("to"):
+    recipient = to or smtp.get("to")
+    if not smtp.get("host") or not recipient:
         return False
     message = EmailMessage()
     message["Subject"] = f"segstudio: {text[:120]}"
     message["From"] = smtp.get("sender", smtp.get("user", "segstudio@localhost"))
-    message["To"] = smtp["to"]
+    message["To"] = recipient
     message.set_content(f"{text}\n\nOpen segstudio's Trainings page for the details and the report.")
     try:
         with smtplib.SMTP(smtp["host"], int(smtp.get("port", "587")), timeout=20) as client:

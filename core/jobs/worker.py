@@ -310,13 +310,16 @@ class Worker:
                 text, level = f"{title} failed: {job.error}", "error"
             else:
                 text, level = f"{title} was {status}.", "info"
+            starter = getattr(job, "account_id", None)  # who started it (lab accounts)
             repo.notify(session, text, level=level, training_id=job_id if kind == "training" else None,
-                        account_id=getattr(job, "account_id", None))  # to who started it (lab accounts)
+                        account_id=starter)
+            account = repo.get_account(session, starter) if starter is not None else None
+            address = account.email if account is not None and account.email else None
         if self.on_finished:
             self.on_finished(kind, job_id, status)
         from core.jobs.mail import send_finished_mail
 
-        send_finished_mail(self.settings, text)
+        send_finished_mail(self.settings, text, to=address)
 
     @property
     def running(self) -> list[tuple[str, int]]:

@@ -196,7 +196,7 @@ def test_the_accounts_page_is_for_admins_and_manages_the_accounts(app_env):
     assert accounts.authenticate(engine, "grace", "grace-password").is_admin
 
     at.selectbox(key="account_reset_name").set_value("bob")
-    at.text_input[2].set_value("bob-reset-password")
+    at.text_input(key="account_reset_password").set_value("bob-reset-password")
     next(b for b in at.button if b.label == "Set the new password").click().run()
     assert accounts.authenticate(engine, "bob", "bob-reset-password") is not None
 

@@ -136,3 +136,22 @@ def test_the_projects_page_lets_an_owner_add_a_member(lab):
     assert access.may_open(lab["engine"], lab["cy"].id, lab["mine"].id)
     at = _as(lab["cy"], "pages/projects.py", project_id=lab["mine"].id)  # cy: a member, not an owner
     assert "The project's owners and the admins add" in _texts(at.caption)
+
+
+def test_a_model_shared_with_the_lab_is_usable_by_all_and_managed_by_its_project(lab):
+    engine, theirs = lab["engine"], lab["their_model"]
+    with pytest.raises(InvalidInputError, match="owners and the admins"):
+        access.share_model(engine, lab["bob"].id, theirs.id, True)  # not bob's project
+    at = _as(lab["cy"], "pages/models.py")
+    at.toggle(key=f"share_training_{theirs.id}").set_value(True).run()
+    assert not at.exception, at.exception
+    assert access.may_use_model(engine, lab["bob"].id, f"training:{theirs.id}")
+    assert not access.may_open(engine, lab["bob"].id, lab["theirs"].id)  # the project stays cy's
+    at = _as(lab["bob"], "pages/models.py")
+    assert not at.exception, at.exception
+    assert "cy model" in " ".join(_texts(at.markdown).split())
+    keys = [b.key for b in at.button]
+    assert f"delete_training_{theirs.id}" not in keys and f"delete_training_{lab['my_model'].id}" in keys
+    assert "Shared with the lab by another project" in _texts(at.caption)
+    at = _as(lab["bob"], "pages/apply.py", project_id=lab["mine"].id)
+    assert any("cy model" in t for t in at.selectbox(key="apply_model").options)
