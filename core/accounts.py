@@ -11,7 +11,9 @@ Passwords are stored as :mod:`core.password`'s salted scrypt hashes. A session l
 
 from __future__ import annotations
 
+import hashlib
 import re
+import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from functools import cache
@@ -21,7 +23,7 @@ from sqlmodel import Session
 
 from core.config import Settings
 from core.db import repo, session_scope
-from core.db.models import Account, utcnow
+from core.db.models import Account, ApiToken, utcnow
 from core.errors import InvalidInputError, NotFoundError
 from core.password import hash_password, verify_password
 
@@ -173,3 +175,31 @@ def session_member(settings: Settings, engine: Engine, account_id: int, signed_i
     if utcnow() - signed_in_at > timedelta(hours=settings.session_hours):
         return None
     return member
+
+
+TOKEN_PREFIX = "sst_"
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.strip().encode("utf-8")).hexdigest()
+
+
+def new_token(engine: Engine, name: str, label: str = "") -> str:
+    """A new API token for account ``name`` (for SEGSTUDIO_TOKEN); only its hash is kept, so it is shown once."""
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    with session_scope(engine) as session:
+        account = _find(session, name)
+        repo.add_token(session, ApiToken(account_id=account.id, token_hash=_token_hash(token),  # type: ignore[arg-type]
+                                         label=label[:100]))
+    return token
+
+
+def token_member(engine: Engine, token: str) -> Member | None:
+    """The enabled account of ``token``, or None (unknown token, disabled account)."""
+    if not isinstance(token, str) or not token.strip().startswith(TOKEN_PREFIX):
+        return None
+    with session_scope(engine) as session:
+        row = repo.find_token(session, _token_hash(token))
+        account = repo.get_account(session, row.account_id) if row is not None else None
+        member = _member(account) if account is not None else None
+    return member if member is not None and not member.disabled else None

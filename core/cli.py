@@ -11,15 +11,51 @@ from typing import Any
 
 from sqlalchemy.engine import Engine
 
+from core import access
+from core.cli_accounts import add_user_commands, command_line_account
 from core.config import Settings
 from core.db import repo, session_scope
-from core.cli_accounts import add_user_commands
 from core.db.engine import make_engine
-from core.errors import SegStudioError
+from core.errors import NotFoundError, SegStudioError
 from core.training.config import TRAINING_TYPES, VIEW_COUNTS
 from core.training.types.base import CLASS_LISTS
 
 
+# --- what the command line's account may see (lab accounts; everything with accounts off) -----------------
+def _may_open(args: argparse.Namespace, project_id: int) -> bool:
+    visible = getattr(args, "visible", None)
+    return visible is None or project_id in visible
+
+
+def _project(session, args: argparse.Namespace, ref: str | int):
+    """The project ``ref`` (id or name) when this command's account may open it; another's reads as missing."""
+    project = repo.find_project(session, ref)
+    if not _may_open(args, project.id):  # type: ignore[arg-type]
+        raise NotFoundError(f"No project {ref!r} that you may open; `segstudio project list` lists yours.")
+    return project
+
+
+def _training(session, args: argparse.Namespace, ref: str | int):
+    training = repo.find_training(session, ref)
+    if not _may_open(args, training.project_id):
+        raise NotFoundError(f"No training {ref!r} that you may open; `segstudio trainings` lists yours.")
+    return training
+
+
+def _own_models(entries: list, engine, args: argparse.Namespace) -> list:
+    """The models this command's account may rename or delete: those of the projects it may open."""
+    own = access.visible_training_ids(engine, getattr(args, "account_id", None))
+    return [e for e in entries if own is None or e.training_id is None or e.training_id in own]
+
+
+def _model(settings: Settings, engine, args: argparse.Namespace, ref: str):
+    from core.predictions import find_model
+
+    model = find_model(settings, engine, ref)
+    usable = getattr(args, "usable", None)
+    if usable is not None and model.training_id is not None and model.training_id not in usable:
+        raise NotFoundError(f"No model {ref!r} that you may use; `segstudio model list` lists yours.")
+    return model
 
 def _print_json(records: Any) -> None:
     print(json.dumps(records, indent=2, default=str))
@@ -37,7 +73,8 @@ def _image_record(image: Any) -> dict[str, Any]:
 def cmd_project_create(args: argparse.Namespace, settings: Settings) -> int:
     from core.projects import create_project
 
-    project = create_project(settings, make_engine(settings.database_url), args.name)
+    project = create_project(settings, make_engine(settings.database_url), args.name,
+                             owner_id=getattr(args, "account_id", None))
     if args.json:
         _print_json({"id": project.id, "name": project.name})
     else:
@@ -50,7 +87,7 @@ def cmd_project_list(args: argparse.Namespace, settings: Settings) -> int:
     with session_scope(engine) as session:
         rows = [
             {"id": p.id, "name": p.name, "images": repo.count_images(session, p.id)}  # type: ignore[arg-type]
-            for p in repo.list_projects(session)
+            for p in repo.list_projects(session) if _may_open(args, p.id)  # type: ignore[arg-type]
         ]
     if args.json:
         _print_json(rows)
@@ -65,7 +102,7 @@ def cmd_project_list(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_project_rename(args: argparse.Namespace, settings: Settings) -> int:
     engine = make_engine(settings.database_url)
     with session_scope(engine) as session:
-        project = repo.find_project(session, args.project)
+        project = _project(session, args, args.project)
         project = repo.rename_project(session, project.id, args.new_name)  # type: ignore[arg-type]
     print(f"Renamed project {project.id} to {project.name!r}.")
     return 0
@@ -76,7 +113,7 @@ def cmd_project_delete(args: argparse.Namespace, settings: Settings) -> int:
 
     engine = make_engine(settings.database_url)
     with session_scope(engine) as session:
-        project = repo.find_project(session, args.project)
+        project = _project(session, args, args.project)
     if not args.yes:
         print(f"Deleting {project.name!r} removes its images, annotations and trainings. Add --yes to confirm.",
               file=sys.stderr)
@@ -89,7 +126,7 @@ def cmd_project_delete(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_labels_add(args: argparse.Namespace, settings: Settings) -> int:
     engine = make_engine(settings.database_url)
     with session_scope(engine) as session:
-        project = repo.find_project(session, args.project)
+        project = _project(session, args, args.project)
         label = repo.add_label(session, project.id, args.name, args.color)  # type: ignore[arg-type]
     if args.json:
         _print_json({"id": label.id, "name": label.name, "color": label.color})
@@ -101,7 +138,7 @@ def cmd_labels_add(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_labels_list(args: argparse.Namespace, settings: Settings) -> int:
     engine = make_engine(settings.database_url)
     with session_scope(engine) as session:
-        project = repo.find_project(session, args.project)
+        project = _project(session, args, args.project)
         rows = [
             {"id": lab.id, "name": lab.name, "color": lab.color}
             for lab in repo.list_labels(session, project.id)  # type: ignore[arg-type]
@@ -122,7 +159,7 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
 
     engine = make_engine(settings.database_url)
     with session_scope(engine) as session:
-        project = repo.find_project(session, args.project)
+        project = _project(session, args, args.project)
     files = expand_paths(args.paths)
     pairing = None
     if args.masks:
@@ -265,7 +302,7 @@ def _boxes_record(outcome) -> dict[str, Any]:  # type: ignore[no-untyped-def]
 def cmd_images(args: argparse.Namespace, settings: Settings) -> int:
     engine = make_engine(settings.database_url)
     with session_scope(engine) as session:
-        project = repo.find_project(session, args.project)
+        project = _project(session, args, args.project)
         rows = [_image_record(im) for im in repo.list_images(session, project.id)]  # type: ignore[arg-type]
     if args.json:
         _print_json(rows)
@@ -298,7 +335,7 @@ def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
 
     engine = make_engine(settings.database_url)
     with session_scope(engine) as session:
-        project = repo.find_project(session, args.project)
+        project = _project(session, args, args.project)
         label_ids = [repo.find_label(session, project.id, name).id for name in args.labels]  # type: ignore[arg-type]
         images = repo.list_images(session, project.id)  # type: ignore[arg-type]
         train_ids = [repo.find_image(session, project.id, ref).id for ref in args.train or []]  # type: ignore[arg-type]
@@ -318,7 +355,7 @@ def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
         encoder=args.encoder or encoder or WizardChoices().encoder, seed=args.seed,
         start=start, label_map=label_map,
     )
-    training = queue_training(settings, engine, choices)
+    training = queue_training(settings, engine, choices, account_id=getattr(args, "account_id", None))
     if not queue.claim(engine, "training", training.id, queue.worker_identity()):  # type: ignore[arg-type]
         raise SegStudioError(f"Training {training.id} was taken by a running worker; follow it in the app.")
     return _run_claimed(args, settings, engine, training.id)  # type: ignore[arg-type]
@@ -329,13 +366,12 @@ def _start_choice(args: argparse.Namespace, settings: Settings, engine: Engine, 
     """``--start MODEL`` and ``--map LABEL=MODEL_LABEL``: the catalog key, the label mapping (by name; labels
     of the same name map by default) and the model's encoder; ("", {}, None) without ``--start``."""
     from core.model_starts import model_labels, suggested_label_map
-    from core.predictions import find_model
 
     if not args.start:
         if args.map:
             raise SegStudioError("--map maps labels to a starting model's; give the model with --start.")
         return "", {}, None
-    model = find_model(settings, engine, args.start)
+    model = _model(settings, engine, args, args.start)
     with session_scope(engine) as session:
         names = {lab.id: lab.name for lab in repo.list_labels(session, project_id)}
     selected = {i: names[i] for i in label_ids}
@@ -397,7 +433,7 @@ def cmd_resume(args: argparse.Namespace, settings: Settings) -> int:
 
     engine = make_engine(settings.database_url)
     with session_scope(engine) as session:
-        training = repo.find_training(session, args.training)
+        training = _training(session, args, args.training)
     resume_training(settings, engine, training.id)  # type: ignore[arg-type]
     if not queue.claim(engine, "training", training.id, queue.worker_identity()):  # type: ignore[arg-type]
         print(f"Training {training.name!r} (id {training.id}) is resuming in a running worker; follow it in the "
@@ -420,10 +456,10 @@ def _format_overall(overall: dict[str, Any], prefix: str = "Validation") -> str:
 def cmd_trainings(args: argparse.Namespace, settings: Settings) -> int:
     engine = make_engine(settings.database_url)
     with session_scope(engine) as session:
-        project_id = repo.find_project(session, args.project).id if args.project else None
+        project_id = _project(session, args, args.project).id if args.project else None
         rows = [{"id": t.id, "name": t.name, "project_id": t.project_id, "status": t.status,
                  "progress": t.progress, "metrics": (t.metrics or {}).get("overall", {})}
-                for t in repo.list_trainings(session, project_id)]
+                for t in repo.list_trainings(session, project_id) if _may_open(args, t.project_id)]
     if args.json:
         _print_json(rows)
     else:
@@ -437,7 +473,7 @@ def cmd_cancel(args: argparse.Namespace, settings: Settings) -> int:
 
     engine = make_engine(settings.database_url)
     with session_scope(engine) as session:
-        training = repo.find_training(session, args.training)
+        training = _training(session, args, args.training)
     status = queue.request_cancel(engine, "training", training.id)  # type: ignore[arg-type]
     print(f"Training {training.name!r}: {'cancelled' if status == 'cancelled' else 'cancel requested'}.")
     return 0
@@ -449,7 +485,7 @@ def cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:
 
     engine = make_engine(settings.database_url)
     with session_scope(engine) as session:
-        training = repo.find_training(session, args.training)
+        training = _training(session, args, args.training)
     if not training.model_dir:
         raise SegStudioError(f"Training {training.name!r} has no model ({training.status}); train it first.")
     kind = training_type(read_card(settings.data_dir / training.model_dir)["training_type"])
@@ -536,7 +572,7 @@ def _evaluate_classes(args: argparse.Namespace, settings: Settings, engine: Engi
                                                               Path(scratch))
         else:
             with session_scope(engine) as session:
-                project = repo.find_project(session, args.project)
+                project = _project(session, args, args.project)
             own = project.id == training.project_id
             examples, problems, notes = project_class_examples(
                 settings, engine, project.id, names,  # type: ignore[arg-type]
@@ -584,7 +620,7 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
 
     engine = make_engine(settings.database_url)
     with session_scope(engine) as session:
-        training = repo.find_training(session, args.training)
+        training = _training(session, args, args.training)
     existing = settings.data_dir / training.report_path if training.report_path else None
     if existing is None or not existing.exists() or args.rebuild:
         existing = _rebuild_report(settings, engine, training)
@@ -620,11 +656,10 @@ def cmd_predict(args: argparse.Namespace, settings: Settings) -> int:
 
     from core.imaging import import_image
     from core.inference.results import card_writer, predict_file
-    from core.predictions import find_model
     from core.projects import expand_paths
 
     engine = make_engine(settings.database_url)
-    model = find_model(settings, engine, args.training)
+    model = _model(settings, engine, args, args.training)
     writer = card_writer(model.card)
     predictor = writer.load(model.package_dir, device=settings.device, views=args.views)
     files = expand_paths(args.inputs)
@@ -668,7 +703,6 @@ def cmd_predict(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_model_import(args: argparse.Namespace, settings: Settings) -> int:
     from core.inference.package_io import import_model_package
     from core.predictions import MODELS_DIR, describe
-
     from core.training.package import read_card
 
     folder = import_model_package(Path(args.path), settings.data_dir / MODELS_DIR)
@@ -681,8 +715,11 @@ def cmd_model_list(args: argparse.Namespace, settings: Settings) -> int:
     from core.predictions import model_catalog
 
     catalog = model_catalog(settings, make_engine(settings.database_url))
-    rows = [{"model": m.key.split(":", 1)[1], "title": m.title, "broken": None} for m in catalog.models]
-    rows += [{"model": b.key.split(":", 1)[1], "title": b.title, "broken": b.reason} for b in catalog.broken]
+    usable = getattr(args, "usable", None)
+    mine = [m for m in [*catalog.models, *catalog.broken]
+            if usable is None or m.training_id is None or m.training_id in usable]
+    rows = [{"model": m.key.split(":", 1)[1], "title": m.title, "broken": getattr(m, "reason", None)}
+            for m in mine]
     if args.json:
         _print_json(rows)
         return 0
@@ -698,9 +735,7 @@ def cmd_model_list(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_model_export(args: argparse.Namespace, settings: Settings) -> int:
     from core.inference.package_io import export_model_package
-    from core.predictions import find_model
-
-    model = find_model(settings, make_engine(settings.database_url), args.model)
+    model = _model(settings, make_engine(settings.database_url), args, args.model)
     if args.bioimageio:
         from core.bioimageio import export_bioimageio
 
@@ -718,7 +753,7 @@ def cmd_model_rename(args: argparse.Namespace, settings: Settings) -> int:
     from core.model_library import find_entry, list_models, rename_model
 
     engine = make_engine(settings.database_url)
-    entry = find_entry(list_models(settings, engine), args.model)
+    entry = find_entry(_own_models(list_models(settings, engine), engine, args), args.model)
     name = rename_model(settings, engine, entry.key, args.new_name)
     print(f"Renamed the model {entry.name!r} to {name!r}.")
     return 0
@@ -728,7 +763,7 @@ def cmd_model_delete(args: argparse.Namespace, settings: Settings) -> int:
     from core.model_library import delete_model, find_entry, list_models
 
     engine = make_engine(settings.database_url)
-    entry = find_entry(list_models(settings, engine), args.model)
+    entry = find_entry(_own_models(list_models(settings, engine), engine, args), args.model)
     kept = "" if entry.imported else " (the training, its curves, metrics and report stay)"
     if entry.shipped:
         delete_model(settings, engine, entry.key)  # refused, with the reason
@@ -790,6 +825,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="segstudio: train and apply segmentation models on microscopy images.",
         epilog="Data directory: $SEGSTUDIO_DATA (default ./data).",
     )
+    parser.add_argument("--user", default="", help="with lab accounts on: act as this account (asks for its "
+                        "password; scripts set SEGSTUDIO_TOKEN instead)")
     sub = parser.add_subparsers(dest="command", required=True)
 
     project = sub.add_parser("project", help="create, list, rename and delete projects")
@@ -984,6 +1021,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.split_given = "--split" in argv
     try:
         settings = Settings.from_env()
+        member = command_line_account(args, settings)
+        args.account_id = member.id if member is not None else None
+        if member is not None:
+            engine = make_engine(settings.database_url)
+            args.visible = access.visible_project_ids(engine, member.id)
+            args.usable = access.usable_model_training_ids(engine, member.id)
         return int(args.handler(args, settings))
     except SegStudioError as exc:
         print(f"segstudio: {exc}", file=sys.stderr)

@@ -66,6 +66,40 @@ def cmd_user_list(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_user_token(args: argparse.Namespace, settings: Settings) -> int:
+    token = accounts.new_token(make_engine(settings.database_url), args.name, args.label)
+    print(f"export SEGSTUDIO_TOKEN={token}")
+    print(f"A token for {args.name!r}: scripts that set SEGSTUDIO_TOKEN act as this account. It is shown only "
+          "now; keep it like a password.", file=sys.stderr)
+    return 0
+
+
+#: commands that need no account when accounts are on: the accounts themselves, the lab password, the worker
+#: (whoever can run these on the machine that holds the data directory administers segstudio)
+NO_ACCOUNT_NEEDED = ("user", "password", "worker")
+
+
+def command_line_account(args: argparse.Namespace, settings: Settings) -> accounts.Member | None:
+    """Who runs this command, with accounts on: SEGSTUDIO_TOKEN's account, or ``--user NAME`` with the password
+    typed; None with accounts off or for :data:`NO_ACCOUNT_NEEDED`. Raises when nobody can be named."""
+    engine = make_engine(settings.database_url)
+    if args.command in NO_ACCOUNT_NEEDED or not accounts.accounts_on(settings, engine):
+        return None
+    if settings.api_token:
+        member = accounts.token_member(engine, settings.api_token)
+        if member is None:
+            raise SegStudioError("SEGSTUDIO_TOKEN is not a token of an enabled account; make a new one with "
+                                 "`segstudio user token NAME`.")
+        return member
+    if not args.user:
+        raise SegStudioError("lab accounts are on: say who you are with `segstudio --user NAME …` (it asks for "
+                             "your password) or set SEGSTUDIO_TOKEN to a token from `segstudio user token NAME`")
+    member = accounts.authenticate(engine, args.user, getpass.getpass(f"Password for {args.user}: "))
+    if member is None:
+        raise SegStudioError("that name and password do not match an enabled account")
+    return member
+
+
 def add_user_commands(sub: argparse._SubParsersAction) -> None:
     user = sub.add_parser("user", help="lab accounts: add, change a password, disable, list")
     usub = user.add_subparsers(dest="action", required=True)
@@ -83,6 +117,10 @@ def add_user_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("name")
     p.add_argument("--enable", action="store_true", help="enable it again instead")
     p.set_defaults(handler=cmd_user_disable)
+    p = usub.add_parser("token", help="make an API token for scripts (SEGSTUDIO_TOKEN) acting as an account")
+    p.add_argument("name")
+    p.add_argument("--label", default="", help="what the token is for (e.g. nightly import)")
+    p.set_defaults(handler=cmd_user_token)
     p = usub.add_parser("list", help="list the accounts")
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=cmd_user_list)

@@ -54,6 +54,7 @@ class Settings:
     shipped_models: bool = True  # offer the models shipped with segstudio (core.starters)
     accounts: bool = False  # every user signs in (core.accounts); also on once a first admin exists
     session_hours: float = 12.0  # a signed-in session ends after this long
+    api_token: str = field(default="", repr=False)  # SEGSTUDIO_TOKEN: the command line's account (scripts)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "data_dir", Path(self.data_dir))
@@ -84,6 +85,7 @@ class Settings:
             shipped_models=env.get("SEGSTUDIO_SHIPPED_MODELS", "on").strip().lower() not in ("0", "off", "false", "no"),
             accounts=_env_switch(env, "SEGSTUDIO_ACCOUNTS"),
             session_hours=_env_float(env, "SEGSTUDIO_SESSION_HOURS", 12.0, unit="hours"),
+            api_token=env.get("SEGSTUDIO_TOKEN", "").strip(),
         )
 
     def with_(self, **changes: object) -> Settings:

@@ -136,3 +136,46 @@ def test_the_user_commands(lab, monkeypatch, capsys):
         f"ada (admin) · since {utcnow():%Y-%m-%d}", f"bob (disabled) · since {utcnow():%Y-%m-%d}"]
     assert run("user", "disable", "bob", "--enable") == 0
     assert accounts.authenticate(engine, "bob", "bob-password-2") is not None
+
+
+def test_the_command_line_acts_as_an_account_and_lists_only_its_projects(lab, monkeypatch, capsys):
+    import json
+
+    from core.projects import create_project
+
+    settings, engine = lab
+    monkeypatch.setenv("SEGSTUDIO_DATA", str(settings.data_dir))
+    monkeypatch.delenv("SEGSTUDIO_TOKEN", raising=False)
+    accounts.add_account(engine, "ada", "ada-password", admin=True)
+    bob = accounts.add_account(engine, "bob", "bob-password")
+    cy = accounts.add_account(engine, "cy", "cy-password-1")
+    create_project(settings, engine, "bobs", owner_id=bob.id)
+    create_project(settings, engine, "cys", owner_id=cy.id)
+
+    assert cli_main(["project", "list"]) == 1  # nobody named
+    assert "lab accounts are on" in capsys.readouterr().err
+    monkeypatch.setenv("SEGSTUDIO_TOKEN", "sst_not-a-token")
+    assert cli_main(["project", "list"]) == 1
+    assert "not a token of an enabled account" in capsys.readouterr().err
+
+    assert cli_main(["user", "token", "bob", "--label", "nightly"]) == 0  # user commands need no account
+    token = capsys.readouterr().out.strip().removeprefix("export SEGSTUDIO_TOKEN=")
+    monkeypatch.setenv("SEGSTUDIO_TOKEN", token)
+    assert cli_main(["project", "list", "--json"]) == 0
+    assert [p["name"] for p in json.loads(capsys.readouterr().out)] == ["bobs"]
+    assert cli_main(["images", "cys"]) == 1  # someone else's project reads as missing
+    assert "No project 'cys' that you may open" in capsys.readouterr().err
+    assert cli_main(["project", "create", "bobs too", "--json"]) == 0
+    capsys.readouterr()
+    assert cli_main(["project", "list", "--json"]) == 0
+    assert [p["name"] for p in json.loads(capsys.readouterr().out)] == ["bobs", "bobs too"]  # its owner
+
+    monkeypatch.delenv("SEGSTUDIO_TOKEN")
+    monkeypatch.setattr("getpass.getpass", lambda prompt="": "ada-password")
+    assert cli_main(["--user", "ada", "project", "list", "--json"]) == 0  # the admin sees every project
+    assert len(json.loads(capsys.readouterr().out)) == 3
+    monkeypatch.setattr("getpass.getpass", lambda prompt="": "wrong-password")
+    assert cli_main(["--user", "ada", "project", "list"]) == 1
+    accounts.set_disabled(engine, "bob")
+    monkeypatch.setenv("SEGSTUDIO_TOKEN", token)
+    assert cli_main(["project", "list"]) == 1  # a disabled account's token no longer works

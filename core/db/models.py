@@ -243,3 +243,15 @@ class Activity(SQLModel, table=True):
     project_id: int | None = Field(default=None, index=True)
     action: str = Field(max_length=80)
     detail: str = Field(default="", max_length=500)
+
+
+class ApiToken(SQLModel, table=True):
+    """A token that lets scripts use the command line as an account (SEGSTUDIO_TOKEN), with lab accounts on.
+    Only its SHA-256 is stored (the token itself is 32 random bytes, shown once)."""
+
+    __tablename__ = "api_token"
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: int = Field(foreign_key="account.id", index=True, ondelete="CASCADE")
+    token_hash: str = Field(index=True, unique=True, max_length=64)
+    label: str = Field(default="", max_length=100)
+    created_at: datetime = Field(default_factory=utcnow)

@@ -23,6 +23,7 @@ from core.db.models import (
     QUEUED,
     Account,
     Activity,
+    ApiToken,
     Draft,
     EpochMetric,
     Image,
@@ -1049,3 +1050,14 @@ def list_activity(session: Session, project_id: int, *, limit: int = 50) -> list
 def shared_training_ids(session: Session) -> set[int]:
     """The trainings whose models are shared with the whole lab."""
     return set(session.exec(select(Training.id).where(Training.shared == True)))  # type: ignore[arg-type]  # noqa: E712
+
+
+def add_token(session: Session, token: ApiToken) -> ApiToken:
+    session.add(token)
+    session.commit()
+    session.refresh(token)
+    return token
+
+
+def find_token(session: Session, token_hash: str) -> ApiToken | None:
+    return session.exec(select(ApiToken).where(ApiToken.token_hash == token_hash)).first()
