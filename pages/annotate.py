@@ -25,7 +25,7 @@ from ui.box_import import box_import_section
 from ui.class_labelling import MODE as CLASSES_MODE
 from ui.class_labelling import SHORTCUTS as CLASS_SHORTCUTS
 from ui.class_labelling import classes_panel, roi_class_control
-from ui.context import page_context, require_project
+from ui.context import page_context, require_project, viewer_id
 from ui.draft_notes import draft_notes
 from ui.feedback import flash, show_error, show_flashes, user_errors
 from ui.gallery import status_badge
@@ -146,6 +146,8 @@ with canvas_col:
                 st.rerun()
         else:
             did(ctx, "saved annotations", project_id=project.id, detail=f"{image.name}: {len(work.shapes)} shape(s)")
+            with session_scope(ctx.engine) as session:
+                repo.set_annotated_by(session, image_id, viewer_id())
             flash(f"Saved {len(work.shapes)} shape(s) on {image.name}.")
             st.rerun()
     if b2.button("Discard changes", disabled=not work.dirty, key="annotate_discard", width="stretch"):

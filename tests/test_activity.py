@@ -105,3 +105,17 @@ def test_the_end_of_a_training_is_mailed_to_who_started_it(tmp_path, monkeypatch
     assert FakeSMTP.sent[-1][2]["To"] == "lab@lab.example"
     with pytest.raises(InvalidInputError, match="not an email address"):
         accounts.add_account(engine, "cy", "cy-password-1", email="cy at lab")
+
+
+def test_the_gallery_says_who_saved_an_images_annotations(settings, engine):
+    from core.db.models import Image
+    from ui.gallery import image_caption
+
+    bob = accounts.add_account(engine, "bob", "bob-password")
+    project = create_demo_project(settings, engine, owner_id=bob.id)
+    with session_scope(engine) as s:
+        image = repo.list_images(s, project.id)[0]
+        repo.set_annotated_by(s, image.id, bob.id)
+        image = s.get(Image, image.id)
+    assert image.annotated_by == bob.id
+    assert " · by bob, " in image_caption(image, "bob") and " by " not in image_caption(image)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
+from datetime import timezone
 
 import streamlit as st
 
@@ -26,10 +27,15 @@ def status_badge(status: str) -> str:
     return STATUS_BADGES.get(status, "not annotated")
 
 
-def image_caption(image: Image) -> str:
+def image_caption(image: Image, annotator: str | None = None) -> str:
+    """Name, size, conversions, status; with lab accounts, who saved its annotations last and when."""
     converted = "".join(f"  \nConverted: {note}" for note in image.notes or [])
     size = f"{image.width}×{image.height} · {image.dtype} · {image.channels} ch"
-    return f"**{image.name}**  \n{size}{converted}  \n{status_badge(image.status)}"
+    by = ""
+    if annotator:
+        when = image.updated_at if image.updated_at.tzinfo else image.updated_at.replace(tzinfo=timezone.utc)
+        by = f" · by {annotator}, {when.astimezone():%Y-%m-%d %H:%M}"
+    return f"**{image.name}**  \n{size}{converted}  \n{status_badge(image.status)}{by}"
 
 
 def class_filter_options(images: Sequence[Image], labels: Sequence[LabelClass]) -> dict[str | int, str]:
@@ -75,6 +81,8 @@ def image_gallery(ctx: PageContext, project: Project) -> None:
         page = int(st.number_input(f"Page (of {pages})", 1, pages, 1,
                                    key=f"gallery_page_{project.id}_{choice}"))
     shown = shown_images[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
+    with session_scope(ctx.engine) as session:
+        annotators = {a.id: a.name for a in repo.list_accounts(session)}
     for row_start in range(0, len(shown), COLUMNS):
         cols = st.columns(COLUMNS)
         for col, image in zip(cols, shown[row_start : row_start + COLUMNS], strict=False):
@@ -82,7 +90,7 @@ def image_gallery(ctx: PageContext, project: Project) -> None:
                 thumb = ctx.settings.data_dir / image.thumb_path
                 if image.thumb_path and thumb.exists():
                     st.image(str(thumb), width="stretch")
-                st.markdown(image_caption(image))
+                st.markdown(image_caption(image, annotators.get(image.annotated_by)))  # type: ignore[arg-type]
                 if with_classes:
                     _class_selector(ctx, image, labels)
                 _delete_button(ctx, image)

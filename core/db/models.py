@@ -70,6 +70,7 @@ class Image(SQLModel, table=True):
     class_id: int | None = Field(default=None, foreign_key="labelclass.id", index=True, ondelete="SET NULL")
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)  # bumped on every annotation save
+    annotated_by: int | None = None  # the account whose save was the last (lab accounts; core.activity)
 
 
 class Shape(SQLModel, table=True):

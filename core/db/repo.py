@@ -1061,3 +1061,11 @@ def add_token(session: Session, token: ApiToken) -> ApiToken:
 
 def find_token(session: Session, token_hash: str) -> ApiToken | None:
     return session.exec(select(ApiToken).where(ApiToken.token_hash == token_hash)).first()
+
+
+def set_annotated_by(session: Session, image_id: int, account_id: int | None) -> None:
+    image = session.get(Image, image_id)
+    if image is not None and account_id is not None:
+        image.annotated_by = account_id
+        session.add(image)
+        session.commit()
