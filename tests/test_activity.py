@@ -21,6 +21,17 @@ from ui.context import SIGNED_IN
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 
 
+def _queued(settings, engine, account_id: int | None, name: str):
+    """A queued training of a new demo project, started by ``account_id``."""
+    project = create_demo_project(settings, engine, owner_id=account_id)
+    with session_scope(engine) as s:
+        images = repo.list_images(s, project.id)
+        label = repo.list_labels(s, project.id)[0]
+    return queue_training(settings, engine, WizardChoices(
+        project_id=project.id, training_type="semantic", label_ids=[label.id], image_ids=[i.id for i in images],
+        duration="5", name=name), account_id=account_id)
+
+
 def test_the_activity_log_names_who_did_what_newest_first(settings, engine):
     bob = accounts.add_account(engine, "bob", "bob-password")
     activity.record(engine, bob.id, "imported images", project_id=7, detail="3 image(s)")
@@ -35,13 +46,7 @@ def test_the_activity_log_names_who_did_what_newest_first(settings, engine):
 def test_a_trainings_notification_goes_to_who_started_it(settings, engine):
     bob = accounts.add_account(engine, "bob", "bob-password")
     cy = accounts.add_account(engine, "cy", "cy-password-1")
-    project = create_demo_project(settings, engine, owner_id=bob.id)
-    with session_scope(engine) as s:
-        images = repo.list_images(s, project.id)
-        label = repo.list_labels(s, project.id)[0]
-    training = queue_training(settings, engine, WizardChoices(
-        project_id=project.id, training_type="semantic", label_ids=[label.id], image_ids=[i.id for i in images],
-        duration="5", name="bob's run"), account_id=bob.id)
+    training = _queued(settings, engine, bob.id, "bob's run")
     assert training.account_id == bob.id
     Worker(settings)._notify("training", training.id, CANCELLED)
     with session_scope(engine) as s:
@@ -57,17 +62,12 @@ def test_a_trainings_notification_goes_to_who_started_it(settings, engine):
 def test_the_trainings_page_and_the_projects_activity_show_the_author(app_env):
     engine = make_engine(app_env.database_url)
     ada = accounts.add_account(engine, "ada", "ada-password", admin=True)
-    project = create_demo_project(app_env, engine, owner_id=ada.id)
-    with session_scope(engine) as s:
-        images = repo.list_images(s, project.id)
-        label = repo.list_labels(s, project.id)[0]
-    training = queue_training(app_env, engine, WizardChoices(
-        project_id=project.id, training_type="semantic", label_ids=[label.id], image_ids=[i.id for i in images],
-        duration="5", name="ada's run"), account_id=ada.id)
-    activity.record(engine, ada.id, "started a training", project_id=project.id, detail="#1 ada's run")
+    training = _queued(app_env, engine, ada.id, "ada's run")
+    project_id = training.project_id
+    activity.record(engine, ada.id, "started a training", project_id=project_id, detail="#1 ada's run")
     at = AppTest.from_file(APP, default_timeout=60)
     at.session_state[SIGNED_IN] = {"id": ada.id, "at": utcnow().isoformat()}
-    at.session_state["project_id"] = project.id
+    at.session_state["project_id"] = project_id
     at.session_state["training_detail"] = training.id
     at.switch_page("pages/trainings.py")
     at.run()
@@ -90,17 +90,10 @@ def test_the_end_of_a_training_is_mailed_to_who_started_it(tmp_path, monkeypatch
                                   "SEGSTUDIO_SMTP_TO": "lab@lab.example"})
     engine = make_engine(settings.database_url)
     bob = accounts.add_account(engine, "bob", "bob-password", email="bob@lab.example")
-    project = create_demo_project(settings, engine, owner_id=bob.id)
-    with session_scope(engine) as s:
-        images = repo.list_images(s, project.id)
-        label = repo.list_labels(s, project.id)[0]
-    choices = WizardChoices(project_id=project.id, training_type="semantic", label_ids=[label.id],
-                            image_ids=[i.id for i in images], duration="5", name="mailed")
-    training = queue_training(settings, engine, choices, account_id=bob.id)
+    training = _queued(settings, engine, bob.id, "mailed")
     Worker(settings)._notify("training", training.id, CANCELLED)
     assert FakeSMTP.sent[-1][2]["To"] == "bob@lab.example"
-    choices.name = "nobody's"
-    anonymous = queue_training(settings, engine, choices)  # accounts off: the lab's address
+    anonymous = _queued(settings, engine, None, "nobody's")  # nobody named: the lab's address
     Worker(settings)._notify("training", anonymous.id, CANCELLED)
     assert FakeSMTP.sent[-1][2]["To"] == "lab@lab.example"
     with pytest.raises(InvalidInputError, match="not an email address"):

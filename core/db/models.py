@@ -135,7 +135,9 @@ class Training(SQLModel, table=True):
     metrics: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     model_dir: str = ""  # relative to the data directory
     report_path: str = ""  # relative to the data directory
-    shared: bool = False  # its model is shared with the whole lab (lab accounts: core.access)
+    # its model is shared with the whole lab (lab accounts: core.access); a server default, so that rows
+    # written without it (an older segstudio's, a plain INSERT) read as not shared
+    shared: bool = Field(default=False, sa_column_kwargs={"server_default": "0"})
     # who started it (lab accounts on); its notifications go to them
     account_id: int | None = Field(default=None, foreign_key="account.id", index=True, ondelete="SET NULL")
 

@@ -10,19 +10,12 @@ from streamlit.testing.v1 import AppTest
 
 from core import accounts
 from core.db.engine import make_engine
+from tests.app.test_lab_password import Clock
 from ui import login, sidebar
 
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
 PAGES = Path(__file__).resolve().parents[2] / "pages"
 WRONG = "do not match an enabled account"
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 9000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture(autouse=True)
