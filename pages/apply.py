@@ -102,7 +102,7 @@ if st.button("Apply the model", type="primary", disabled=not (chosen or uploads)
     with user_errors():
         staged = [(u.name, stage_upload(ctx.settings, u.name, u)) for u in uploads or []]
         run = queue_prediction(ctx.settings, ctx.engine, model, image_ids=chosen, uploads=staged, views=views,
-                                   account_id=viewer_id())
+                               account_id=viewer_id())
         did(ctx, "started a prediction run", project_id=project.id if project is not None else None,
             detail=f"#{run.id} with {model.title}")
         st.session_state["apply_run"] = st.session_state["_queued_run"] = run.id
