@@ -16,12 +16,20 @@ from core.cli_accounts import add_user_commands, command_line_account
 from core.config import Settings
 from core.db import repo, session_scope
 from core.db.engine import make_engine
+from core.db.models import Training
 from core.errors import NotFoundError, SegStudioError
 from core.training.config import TRAINING_TYPES, VIEW_COUNTS
 from core.training.types.base import CLASS_LISTS
 
 
 # --- what the command line's account may see (lab accounts; everything with accounts off) -----------------
+def _did(engine: Engine, args: argparse.Namespace, action: str, project_id: int | None, detail: str) -> None:
+    """Write the command's action to the project's activity log, as its account (none with accounts off)."""
+    from core.activity import record
+
+    record(engine, getattr(args, "account_id", None), action, project_id=project_id, detail=detail)
+
+
 def _may_open(args: argparse.Namespace, project_id: int) -> bool:
     visible = getattr(args, "visible", None)
     return visible is None or project_id in visible
@@ -73,8 +81,9 @@ def _image_record(image: Any) -> dict[str, Any]:
 def cmd_project_create(args: argparse.Namespace, settings: Settings) -> int:
     from core.projects import create_project
 
-    project = create_project(settings, make_engine(settings.database_url), args.name,
-                             owner_id=getattr(args, "account_id", None))
+    engine = make_engine(settings.database_url)
+    project = create_project(settings, engine, args.name, owner_id=getattr(args, "account_id", None))
+    _did(engine, args, "made the project", project.id, f"{project.name} (command line)")  # type: ignore[arg-type]
     if args.json:
         _print_json({"id": project.id, "name": project.name})
     else:
@@ -119,6 +128,7 @@ def cmd_project_delete(args: argparse.Namespace, settings: Settings) -> int:
               file=sys.stderr)
         return 2
     delete_project(settings, engine, project.id)  # type: ignore[arg-type]
+    _did(engine, args, "deleted the project", project.id, f"{project.name} (command line)")  # type: ignore[arg-type]
     print(f"Deleted project {project.name!r}.")
     return 0
 
@@ -183,6 +193,9 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
     report = import_files(
         settings, engine, project.id, pairs, on_progress=progress, pages_as=pages_as  # type: ignore[arg-type]
     ) if files else ImportReport()
+    if report.imported:
+        _did(engine, args, "imported images", project.id,  # type: ignore[arg-type]
+             f"{len(report.imported)} image(s) (command line)")
     masks_failed = False
     if pairing is not None:
         masks_failed = _import_masks(args, settings, engine, project.id, pairing)  # type: ignore[arg-type]
@@ -356,6 +369,7 @@ def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
         start=start, label_map=label_map,
     )
     training = queue_training(settings, engine, choices, account_id=getattr(args, "account_id", None))
+    _did(engine, args, "started a training", training.project_id, f"#{training.id} {training.name} (command line)")
     if not queue.claim(engine, "training", training.id, queue.worker_identity()):  # type: ignore[arg-type]
         raise SegStudioError(f"Training {training.id} was taken by a running worker; follow it in the app.")
     return _run_claimed(args, settings, engine, training.id)  # type: ignore[arg-type]
@@ -772,6 +786,10 @@ def cmd_model_delete(args: argparse.Namespace, settings: Settings) -> int:
               file=sys.stderr)
         return 2
     delete_model(settings, engine, entry.key)
+    with session_scope(engine) as session:
+        owner = session.get(Training, entry.training_id) if entry.training_id is not None else None
+    _did(engine, args, "deleted a model", owner.project_id if owner is not None else None,
+         f"{entry.name} (command line)")
     print(f"Deleted the model {entry.name!r}{kept}.")
     return 0
 

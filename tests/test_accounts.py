@@ -179,3 +179,22 @@ def test_the_command_line_acts_as_an_account_and_lists_only_its_projects(lab, mo
     accounts.set_disabled(engine, "bob")
     monkeypatch.setenv("SEGSTUDIO_TOKEN", token)
     assert cli_main(["project", "list"]) == 1  # a disabled account's token no longer works
+
+
+def test_the_command_lines_actions_go_to_the_activity_log(lab, monkeypatch, capsys):
+    import json
+
+    from core import activity
+
+    settings, engine = lab
+    monkeypatch.setenv("SEGSTUDIO_DATA", str(settings.data_dir))
+    monkeypatch.delenv("SEGSTUDIO_TOKEN", raising=False)
+    assert cli_main(["project", "create", "plain", "--json"]) == 0  # accounts off: nobody named
+    project_id = json.loads(capsys.readouterr().out)["id"]
+    [entry] = activity.project_log(engine, project_id)
+    assert (entry.who, entry.action) == (activity.NOBODY, "made the project")
+    bob = accounts.add_account(engine, "bob", "bob-password", admin=True)
+    monkeypatch.setenv("SEGSTUDIO_TOKEN", accounts.new_token(engine, "bob"))
+    assert cli_main(["project", "delete", "plain", "--yes"]) == 0
+    assert [(e.who, e.action) for e in activity.project_log(engine, project_id)][0] == ("bob", "deleted the project")
+    assert bob.is_admin

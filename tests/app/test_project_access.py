@@ -155,3 +155,26 @@ def test_a_model_shared_with_the_lab_is_usable_by_all_and_managed_by_its_project
     assert "Shared with the lab by another project" in _texts(at.caption)
     at = _as(lab["bob"], "pages/apply.py", project_id=lab["mine"].id)
     assert any("cy model" in t for t in at.selectbox(key="apply_model").options)
+
+
+def test_an_image_of_another_project_in_the_address_is_not_opened(app_env):
+    from core.demo import create_demo_project
+    from ui.image_choice import QUERY_KEY
+
+    engine = make_engine(app_env.database_url)
+    accounts.add_account(engine, "ada", "ada-password", admin=True)
+    bob = accounts.add_account(engine, "bob", "bob-password")
+    cy = accounts.add_account(engine, "cy", "cy-password-1")
+    mine = create_demo_project(app_env, engine, owner_id=bob.id)
+    theirs = create_demo_project(app_env, engine, owner_id=cy.id)
+    with session_scope(engine) as s:
+        their_image = repo.list_images(s, theirs.id)[-1]
+    at = _as(bob, "pages/annotate.py", project_id=theirs.id, params={QUERY_KEY: str(their_image.id)})
+    assert not at.exception, at.exception
+    with session_scope(engine) as s:
+        my_ids = {i.id for i in repo.list_images(s, mine.id)}
+    pickers = [b for b in at.selectbox if b.label == "Image"]
+    if pickers:  # the sidebar chose bob's project: one of its images is open, not cy's
+        assert pickers[0].value in my_ids and at.query_params[QUERY_KEY] == str(pickers[0].value)
+    else:  # (AppTest ran the page without the app's frame and its sidebar: the project alone is refused)
+        assert "Choose or create a project first." in _texts(at.info)
